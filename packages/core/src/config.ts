@@ -1,0 +1,153 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment (cf. Immich's config.repository): the environment
+ * is parsed once into a validated, typed tree; everything else receives a config object.
+ */
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const credentialSchema = z.record(z.string(), z.record(z.string(), z.string()));
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/scanq'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** BullMQ prefix and quota-key namespace. The braces are a Redis Cluster hash tag. */
+  SCANQ_QUEUE_PREFIX: z.string().min(1).default('{scanq}'),
+
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: int(3000),
+  SCANQ_ADMIN_USER: z.string().min(1).default('admin'),
+  /** Bull Board password. Unset: the API makes a random one and logs it at start. */
+  SCANQ_ADMIN_PASSWORD: z.string().min(8).optional(),
+  SCANQ_PUBLIC_URL: z.string().url().optional(),
+
+  /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
+  SCANQ_CREDENTIALS: z.string().optional(),
+
+  SCANQ_WORKER_CONCURRENCY: int(32, 1),
+  /** Comma list of provider queues this worker serves; empty = all. */
+  SCANQ_WORKER_QUEUES: z.string().default(''),
+  SCANQ_POLL_INITIAL_MS: int(5_000, 1),
+  SCANQ_POLL_MAX_MS: int(60_000, 1),
+  SCANQ_POLL_FACTOR: z.coerce.number().min(1).default(1.5),
+  SCANQ_SCAN_TIMEOUT_MS: int(2 * 60 * 60 * 1000, 1),
+  SCANQ_START_ATTEMPTS: int(6, 1),
+  SCANQ_RETRY_BACKOFF_MS: int(2_000, 1),
+  SCANQ_RECONCILE_EVERY_MS: int(60_000, 100),
+  /** A job missing for this long (after its last update) counts as lost to the reconciler. */
+  SCANQ_RECONCILE_GRACE_MS: int(30_000, 0),
+  SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
+  SCANQ_KEEP_COMPLETED_JOBS: int(1_000, 0),
+  SCANQ_KEEP_FAILED_JOBS: int(5_000, 0),
+  /** Seed a demo account pointing at the simulator (used by `pnpm start`). */
+  SCANQ_DEMO_ACCOUNTS: bool(false),
+
+  SIM_HOST: z.string().default('127.0.0.1'),
+  SIM_PORT: int(4566),
+  SIM_SEED: z.string().default('scanq'),
+  SIM_URL: z.string().url().optional(),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface ScanqConfig {
+  env: string;
+  logLevel: string;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string };
+  credentials: Record<string, Record<string, string>>;
+  worker: {
+    concurrency: number;
+    queues: string[];
+    pollInitialMs: number;
+    pollMaxMs: number;
+    pollFactor: number;
+    scanTimeoutMs: number;
+    startAttempts: number;
+    retryBackoffMs: number;
+    reconcileEveryMs: number;
+    reconcileGraceMs: number;
+    awsScanWindowMs: number;
+    keepCompletedJobs: number;
+    keepFailedJobs: number;
+  };
+  demoAccounts: boolean;
+  simulator: { host: string; port: number; seed: string; url: string; options: Record<string, string> };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses `source` (default: process.env) into the typed config; throws naming each bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  let credentials: Record<string, Record<string, string>> = {};
+  if (e.SCANQ_CREDENTIALS) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(e.SCANQ_CREDENTIALS);
+    } catch {
+      throw new ConfigError('invalid configuration:\n  SCANQ_CREDENTIALS: must be a JSON object');
+    }
+    const creds = credentialSchema.safeParse(raw);
+    if (!creds.success) throw new ConfigError('invalid configuration:\n  SCANQ_CREDENTIALS: must map names to string records');
+    credentials = creds.data;
+  }
+  const simOptions = Object.fromEntries(
+    Object.entries(source).filter((kv): kv is [string, string] => kv[0].startsWith('SIM_') && typeof kv[1] === 'string'),
+  );
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.SCANQ_QUEUE_PREFIX,
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      publicUrl: e.SCANQ_PUBLIC_URL ?? `http://${e.API_HOST}:${e.API_PORT}`,
+      adminUser: e.SCANQ_ADMIN_USER,
+      adminPassword: e.SCANQ_ADMIN_PASSWORD,
+    },
+    credentials,
+    worker: {
+      concurrency: e.SCANQ_WORKER_CONCURRENCY,
+      queues: e.SCANQ_WORKER_QUEUES.split(',').map((s) => s.trim()).filter(Boolean),
+      pollInitialMs: e.SCANQ_POLL_INITIAL_MS,
+      pollMaxMs: e.SCANQ_POLL_MAX_MS,
+      pollFactor: e.SCANQ_POLL_FACTOR,
+      scanTimeoutMs: e.SCANQ_SCAN_TIMEOUT_MS,
+      startAttempts: e.SCANQ_START_ATTEMPTS,
+      retryBackoffMs: e.SCANQ_RETRY_BACKOFF_MS,
+      reconcileEveryMs: e.SCANQ_RECONCILE_EVERY_MS,
+      reconcileGraceMs: e.SCANQ_RECONCILE_GRACE_MS,
+      awsScanWindowMs: e.SCANQ_AWS_SCAN_WINDOW_MS,
+      keepCompletedJobs: e.SCANQ_KEEP_COMPLETED_JOBS,
+      keepFailedJobs: e.SCANQ_KEEP_FAILED_JOBS,
+    },
+    demoAccounts: e.SCANQ_DEMO_ACCOUNTS,
+    simulator: {
+      host: e.SIM_HOST,
+      port: e.SIM_PORT,
+      seed: e.SIM_SEED,
+      url: e.SIM_URL ?? `http://${e.SIM_HOST}:${e.SIM_PORT}`,
+      options: simOptions,
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from './domain.js';
+
+/**
+ * Request and response schemas of the HTTP API. The API validates with them, the OpenAPI
+ * document is generated from them, and the typed client infers its types from them.
+ */
+
+// --- AWS ECR (rules from the StartImageScan contract) ---------------------------------------
+export const ECR_REPOSITORY_NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+export const ECR_REGISTRY_ID_PATTERN = /^[0-9]{12}$/;
+/** OCI digest grammar: algorithm ":" hex. */
+export const IMAGE_DIGEST_PATTERN = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
+export const IMAGE_TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+export const awsImageIdSchema = z
+  .object({
+    imageDigest: z.string().regex(IMAGE_DIGEST_PATTERN, 'must be a digest like sha256:<hex>').optional(),
+    imageTag: z.string().min(1).max(300).regex(IMAGE_TAG_PATTERN, 'must be a valid image tag').optional(),
+  })
+  .strict()
+  .refine((v) => v.imageDigest !== undefined || v.imageTag !== undefined, {
+    message: 'needs imageDigest or imageTag (at least one)',
+  });
+
+export const awsScanTargetSchema = z
+  .object({
+    repositoryName: z
+      .string()
+      .min(2, 'must be 2–256 characters')
+      .max(256, 'must be 2–256 characters')
+      .regex(ECR_REPOSITORY_NAME_PATTERN, 'must match the ECR repository pattern (lowercase, /-separated)'),
+    registryId: z.string().regex(ECR_REGISTRY_ID_PATTERN, 'must be exactly 12 digits').optional(),
+    imageId: awsImageIdSchema,
+  })
+  .strict();
+export type AwsScanTarget = z.infer<typeof awsScanTargetSchema>;
+
+// --- Scan requests -------------------------------------------------------------------------
+const scanCommon = {
+  /** Name or id of a configured cloud account. */
+  account: z.string().min(1).max(200),
+  /** Give up (status failed, reason timed_out) after this long. */
+  timeoutSeconds: z.number().int().min(10).max(7 * 24 * 3600).optional(),
+};
+
+export const createAwsScanSchema = z.object({ provider: z.literal('aws'), ...scanCommon, ...awsScanTargetSchema.shape }).strict();
+
+export const createScanRequestSchema = z.discriminatedUnion('provider', [createAwsScanSchema]);
+export type CreateScanRequest = z.infer<typeof createScanRequestSchema>;
+
+/** Splits a validated request into the account reference, options and the provider target. */
+export function splitScanRequest(req: CreateScanRequest): { account: string; timeoutSeconds?: number; target: Record<string, unknown> } {
+  const { provider: _provider, account, timeoutSeconds, ...target } = req;
+  return { account, timeoutSeconds, target };
+}
+
+// --- Accounts ------------------------------------------------------------------------------
+export const createAccountSchema = z
+  .object({
+    provider: z.enum(PROVIDERS),
+    name: z.string().min(1).max(100).regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, 'letters, digits, . _ - only'),
+    region: z.string().min(1).max(64),
+    /** Leave out for the cloud's real endpoint; set to reach the simulator. */
+    endpoint: z.string().url().optional(),
+    /** Name of a credential set in the worker's config (SCANQ_CREDENTIALS), never the secret. */
+    credentialRef: z.string().min(1).max(200),
+    settings: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type CreateAccountRequest = z.infer<typeof createAccountSchema>;
+
+export const accountSchema = z.object({
+  id: z.string(),
+  provider: z.enum(PROVIDERS),
+  name: z.string(),
+  region: z.string(),
+  endpoint: z.string().nullable(),
+  credentialRef: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+});
+export type Account = z.infer<typeof accountSchema>;
+
+// --- Responses -----------------------------------------------------------------------------
+export const severityCountsSchema = z.object(Object.fromEntries(SEVERITIES.map((s) => [s, z.number().int()])) as Record<(typeof SEVERITIES)[number], z.ZodNumber>);
+
+export const imageScanSchema = z.object({
+  id: z.string(),
+  registry: z.string(),
+  repository: z.string(),
+  tags: z.array(z.string()),
+  digest: z.string().nullable(),
+  status: z.enum(IMAGE_SCAN_STATUSES),
+  reason: z.string().nullable(),
+  reused: z.boolean(),
+  progress: z.number().int(),
+  severityCounts: severityCountsSchema,
+  scanCompletedAt: z.string().nullable(),
+});
+
+export const scanSchema = z.object({
+  id: z.string(),
+  provider: z.enum(PROVIDERS),
+  accountId: z.string(),
+  status: z.enum(SCAN_STATUSES),
+  reason: z.string().nullable(),
+  error: z.string().nullable(),
+  target: z.record(z.string(), z.unknown()),
+  providerTaskId: z.string().nullable(),
+  progress: z.number().int(),
+  attempts: z.number().int(),
+  severityCounts: severityCountsSchema,
+  images: z.array(imageScanSchema),
+  deadlineAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type ScanView = z.infer<typeof scanSchema>;
+
+export const findingSchema = z.object({
+  id: z.string(),
+  imageScanId: z.string(),
+  vulnerabilityId: z.string(),
+  severity: z.enum(SEVERITIES),
+  providerSeverity: z.string(),
+  packageName: z.string().nullable(),
+  installedVersion: z.string().nullable(),
+  fixedVersion: z.string().nullable(),
+  title: z.string().nullable(),
+  link: z.string().nullable(),
+  score: z.number().nullable(),
+  raw: z.unknown(),
+});
+export type FindingView = z.infer<typeof findingSchema>;
+
+const limitSchema = z.coerce.number().int().min(1, 'must be 1–500').max(500, 'must be 1–500').default(50);
+const cursorSchema = z.string().max(200).optional();
+
+export const listScansQuerySchema = z
+  .object({
+    status: z.enum(SCAN_STATUSES).optional(),
+    provider: z.enum(PROVIDERS).optional(),
+    limit: limitSchema,
+    cursor: cursorSchema,
+  })
+  .strict();
+export type ListScansQuery = z.infer<typeof listScansQuerySchema>;
+
+export const listFindingsQuerySchema = z
+  .object({
+    severity: z
+      .string()
+      .transform((s) => s.split(',').map((x) => x.trim().toUpperCase()))
+      .pipe(z.array(z.enum(SEVERITIES, { message: `each must be one of ${SEVERITIES.join(', ')}` })))
+      .optional(),
+    limit: limitSchema,
+    cursor: cursorSchema,
+  })
+  .strict();
+export type ListFindingsQuery = z.infer<typeof listFindingsQuerySchema>;
+
+export const pageSchema = <T extends z.ZodTypeAny>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const errorResponseSchema = z.object({
+  error: z.string(),
+  message: z.string(),
+  /** One entry per bad field: where it is and which rule it broke. */
+  issues: z.array(z.object({ field: z.string(), rule: z.string(), message: z.string() })).optional(),
+});
+export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+
+export const scanIdParamsSchema = z.object({ id: z.string().uuid('must be a scan id (UUID)') });
