@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { ScanqRuntime } from '@scanq/scans';
+import { REDACT_PATHS } from '@scanq/scans';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
+import { registerErrorHandling } from './errors.js';
+import { accountRoutes } from './routes/accounts.routes.js';
+import { scanRoutes } from './routes/scans.routes.js';
+
+export interface ApiOptions {
+  /** Bull Board credentials; a random password is generated (and reported) when absent. */
+  adminUser: string;
+  adminPassword?: string;
+  logger?: boolean;
+}
+
+export interface BuiltApi {
+  app: FastifyInstance;
+  adminPassword: string;
+}
+
+/** The HTTP API: /v1 (zod-validated), /docs (OpenAPI from the same schemas), /admin/queues, health. */
+export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Promise<BuiltApi> {
+  const app = Fastify({
+    logger: options.logger === false ? false : { level: runtime.config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    bodyLimit: 1024 * 1024,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'scanq API', version: '0.1.0', description: 'Container-image vulnerability scans on four clouds.' },
+      tags: [{ name: 'scans' }, { name: 'accounts' }, { name: 'health' }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/healthz', { schema: { tags: ['health'], hide: true } }, async () => ({ ok: true }));
+  app.get('/readyz', { schema: { tags: ['health'], hide: true } }, async (_req, reply) => {
+    try {
+      await Promise.all([runtime.db.$queryRaw`SELECT 1`, runtime.redis.ping()]);
+      return { ok: true };
+    } catch (err) {
+      return reply.code(503).send({ ok: false, error: (err as Error).message });
+    }
+  });
+
+  await app.register(scanRoutes, { prefix: '/v1', runtime });
+  await app.register(accountRoutes, { prefix: '/v1', runtime });
+
+  const adminPassword = options.adminPassword ?? randomBytes(12).toString('base64url');
+  await registerBullBoard(app, runtime, { user: options.adminUser, password: adminPassword });
+  return { app, adminPassword };
+}
+
+export { BULL_BOARD_PATH };

@@ -1,0 +1,14 @@
+import { loadConfig } from '@scanq/core';
+import { createLogger, createRuntime } from '@scanq/scans';
+import { BULL_BOARD_PATH, buildApi } from './app.js';
+
+const config = loadConfig();
+const runtime = createRuntime(config, createLogger(config, 'api'));
+const { app, adminPassword } = await buildApi(runtime, { adminUser: config.api.adminUser, adminPassword: config.api.adminPassword });
+await app.listen({ host: config.api.host, port: config.api.port });
+const base = config.api.publicUrl;
+app.log.info({ api: `${base}/v1`, docs: `${base}/docs`, bullBoard: `${base}${BULL_BOARD_PATH}` }, 'scanq API listening');
+if (!config.api.adminPassword) app.log.warn(`SCANQ_ADMIN_PASSWORD not set: Bull Board password for "${config.api.adminUser}" is ${adminPassword}`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void app.close().then(() => runtime.close()).then(() => process.exit(0)));
+}

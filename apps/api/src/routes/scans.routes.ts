@@ -1,0 +1,101 @@
+import {
+  type ErrorResponse,
+  createScanRequestSchema,
+  errorResponseSchema,
+  findingSchema,
+  listFindingsQuerySchema,
+  listScansQuerySchema,
+  pageSchema,
+  scanIdParamsSchema,
+  scanSchema,
+} from '@scanq/core';
+import type { ScanqRuntime } from '@scanq/scans';
+import { SubmitError } from '@scanq/scans';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { toFindingView, toScanView } from '../views.js';
+
+const idempotencyHeaders = z.object({
+  'idempotency-key': z.string().min(1, 'must be 1–200 characters').max(200, 'must be 1–200 characters').optional(),
+});
+
+const notFound = (id: string): ErrorResponse => ({ error: 'not_found', message: `no scan ${id}` });
+
+/** /v1/scans: submit, read, list, findings. */
+export const scanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = async (app, { runtime }) => {
+  app.post(
+    '/scans',
+    {
+      schema: {
+        tags: ['scans'],
+        summary: 'Request a scan',
+        description: 'Validates, records the scan in Postgres and queues it. A repeated `Idempotency-Key` returns the first scan.',
+        headers: idempotencyHeaders,
+        body: createScanRequestSchema,
+        response: { 200: scanSchema, 202: scanSchema, 400: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      try {
+        const { scan, created } = await runtime.submit.submit(request.body, request.headers['idempotency-key']);
+        return reply.code(created ? 202 : 200).send(toScanView(scan));
+      } catch (err) {
+        if (err instanceof SubmitError) {
+          const body: ErrorResponse = { error: err.code, message: err.message, ...(err.field ? { issues: [{ field: err.field, rule: err.code, message: err.message }] } : {}) };
+          return reply.code(err.status).send(body);
+        }
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/scans/:id',
+    { schema: { tags: ['scans'], summary: 'A scan: status, progress, per-image results, severity counts', params: scanIdParamsSchema, response: { 200: scanSchema, 400: errorResponseSchema, 404: errorResponseSchema } } },
+    async (request, reply) => {
+      const scan = await runtime.scans.get(request.params.id);
+      if (!scan) return reply.code(404).send(notFound(request.params.id));
+      return toScanView(scan);
+    },
+  );
+
+  app.get(
+    '/scans/:id/findings',
+    {
+      schema: {
+        tags: ['scans'],
+        summary: "A scan's findings, cursor-paged, optionally filtered by severity (comma list)",
+        params: scanIdParamsSchema,
+        querystring: listFindingsQuerySchema,
+        response: { 200: pageSchema(findingSchema), 400: errorResponseSchema, 404: errorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const { severity, limit, cursor } = request.query;
+      let after: bigint | undefined;
+      if (cursor !== undefined) {
+        if (!/^\d{1,19}$/.test(cursor)) return reply.code(400).send({ error: 'validation_error', message: 'querystring.cursor: is not a cursor from a previous page', issues: [{ field: 'querystring.cursor', rule: 'cursor', message: 'is not a cursor from a previous page' }] });
+        after = BigInt(cursor);
+      }
+      if (!(await runtime.scans.exists(id))) return reply.code(404).send(notFound(id));
+      const rows = await runtime.scans.findings(id, { severities: severity, limit: limit + 1, cursor: after });
+      const items = rows.slice(0, limit);
+      return { items: items.map(toFindingView), nextCursor: rows.length > limit ? (items.at(-1)?.id.toString() ?? null) : null };
+    },
+  );
+
+  app.get(
+    '/scans',
+    { schema: { tags: ['scans'], summary: 'List scans, newest first, filtered by status/provider, cursor-paged', querystring: listScansQuerySchema, response: { 200: pageSchema(scanSchema), 400: errorResponseSchema } } },
+    async (request, reply) => {
+      const { status, provider, limit, cursor } = request.query;
+      if (cursor !== undefined && !z.string().uuid().safeParse(cursor).success) {
+        return reply.code(400).send({ error: 'validation_error', message: 'querystring.cursor: is not a cursor from a previous page', issues: [{ field: 'querystring.cursor', rule: 'cursor', message: 'is not a cursor from a previous page' }] });
+      }
+      const rows = await runtime.scans.list({ status, provider }, limit + 1, cursor);
+      const items = rows.slice(0, limit);
+      return { items: items.map(toScanView), nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+    },
+  );
+};

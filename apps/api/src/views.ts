@@ -1,0 +1,83 @@
+import { type Account, type FindingView, type ScanView, type SeverityCounts, emptySeverityCounts } from '@scanq/core';
+import type { CloudAccount, Finding, ImageScan, ScanWithImages } from '@scanq/db';
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+const imageCounts = (i: ImageScan): SeverityCounts => ({
+  CRITICAL: i.critical,
+  HIGH: i.high,
+  MEDIUM: i.medium,
+  LOW: i.low,
+  INFORMATIONAL: i.informational,
+  UNKNOWN: i.unknown,
+});
+
+export function toScanView(scan: ScanWithImages): ScanView {
+  const total = emptySeverityCounts();
+  const images = scan.images.map((i) => {
+    const counts = imageCounts(i);
+    for (const k of Object.keys(total) as (keyof SeverityCounts)[]) total[k] += counts[k];
+    return {
+      id: i.id,
+      registry: i.registry,
+      repository: i.repository,
+      tags: i.tags,
+      digest: i.digest,
+      status: i.status,
+      reason: i.reason,
+      reused: i.reused,
+      progress: i.progress,
+      severityCounts: counts,
+      scanCompletedAt: iso(i.scanCompletedAt),
+    };
+  });
+  return {
+    id: scan.id,
+    provider: scan.provider,
+    accountId: scan.accountId,
+    status: scan.status,
+    reason: scan.reason,
+    error: scan.error,
+    target: scan.target as Record<string, unknown>,
+    providerTaskId: scan.providerTaskId,
+    progress: scan.progress,
+    attempts: scan.attempts,
+    severityCounts: total,
+    images,
+    deadlineAt: scan.deadlineAt.toISOString(),
+    startedAt: iso(scan.startedAt),
+    finishedAt: iso(scan.finishedAt),
+    createdAt: scan.createdAt.toISOString(),
+    updatedAt: scan.updatedAt.toISOString(),
+  };
+}
+
+export function toFindingView(f: Finding): FindingView {
+  return {
+    id: f.id.toString(),
+    imageScanId: f.imageScanId,
+    vulnerabilityId: f.vulnerabilityId,
+    severity: f.severity,
+    providerSeverity: f.providerSeverity,
+    packageName: f.packageName,
+    installedVersion: f.installedVersion,
+    fixedVersion: f.fixedVersion,
+    title: f.title,
+    link: f.link,
+    score: f.score,
+    raw: f.raw,
+  };
+}
+
+export function toAccountView(a: CloudAccount): Account {
+  return {
+    id: a.id,
+    provider: a.provider,
+    name: a.name,
+    region: a.region,
+    endpoint: a.endpoint,
+    credentialRef: a.credentialRef,
+    settings: (a.settings ?? {}) as Record<string, unknown>,
+    createdAt: a.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,67 @@
+import { JOBS_BY_QUEUE, type JobName, type JobPayloads, type QueueName } from '@scanq/core';
+import { type Job, Worker } from '@scanq/queue';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export type JobHandler<N extends JobName> = (job: Job<JobPayloads[N]>, token: string | undefined) => Promise<void>;
+export type JobHandlers = { [N in JobName]: JobHandler<N> };
+
+export interface WorkerHostOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  queues: QueueName[];
+  log: Logger;
+}
+
+/**
+ * One BullMQ Worker per queue, dispatching each job to the one handler for its name. Refuses
+ * to start when a job that can arrive on a served queue has no handler (cf. Immich's
+ * job.repository), and lets handler errors reach BullMQ (attempts, backoff, failed set).
+ */
+export class WorkerHost {
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    private readonly handlers: Partial<JobHandlers>,
+    private readonly options: WorkerHostOptions,
+  ) {
+    const missing = options.queues.flatMap((q) => JOBS_BY_QUEUE[q].filter((name) => typeof handlers[name] !== 'function'));
+    if (missing.length) throw new Error(`refusing to start: no handler for job(s) ${missing.join(', ')}`);
+  }
+
+  start(): void {
+    for (const queue of this.options.queues) {
+      const worker = new Worker(
+        queue,
+        async (job: Job, token?: string) => {
+          const handler = this.handlers[job.name as JobName] as JobHandler<JobName> | undefined;
+          if (!handler) throw new Error(`no handler for job ${job.name} on queue ${queue}`);
+          await handler(job as Job<never>, token);
+        },
+        {
+          connection: this.options.connection,
+          prefix: this.options.prefix,
+          concurrency: this.options.concurrency,
+          // Parked poll jobs return through the delayed set; stalled-job checks recover jobs
+          // of a killed process.
+          stalledInterval: 15_000,
+          maxStalledCount: 3,
+        },
+      );
+      worker.on('failed', (job, err) => {
+        if (job && err.name !== 'DelayedError') this.options.log.warn({ queue, jobId: job.id, job: job.name, attemptsMade: job.attemptsMade, err: err.message }, 'job failed');
+      });
+      worker.on('error', (err) => this.options.log.error({ queue, err: err.message }, 'worker error'));
+      this.workers.push(worker);
+    }
+  }
+
+  async waitUntilReady(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}

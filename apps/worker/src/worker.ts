@@ -1,0 +1,44 @@
+import { JobName, QueueName, type ScanqConfig } from '@scanq/core';
+import { createRedis } from '@scanq/queue';
+import { createLogger, createRuntime, type ScanqRuntime } from '@scanq/scans';
+import { type JobHandlers, WorkerHost } from './worker-host.js';
+
+export interface RunningWorker {
+  runtime: ScanqRuntime;
+  close(): Promise<void>;
+}
+
+/** Wires the job handlers to the services and starts serving the configured queues. */
+export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
+  const log = createLogger(config, 'worker');
+  const runtime = createRuntime(config, log);
+  const handlers: JobHandlers = {
+    [JobName.ScanStart]: (job, token) => runtime.lifecycle.handleStart(job, token),
+    [JobName.ScanPoll]: (job, token) => runtime.lifecycle.handlePoll(job, token),
+    [JobName.Reconcile]: async () => {
+      await runtime.reconciler.reconcile();
+    },
+  };
+  const all = Object.values(QueueName);
+  const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;
+  // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
+  const workerConnection = createRedis(config.redisUrl);
+  const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, queues, log });
+  host.start();
+  await host.waitUntilReady();
+  if (queues.includes(QueueName.maintenance)) {
+    // Idempotent upsert: every worker may do it; the reconcile job itself is idempotent too.
+    await runtime.queues
+      .queue(QueueName.maintenance)
+      .upsertJobScheduler('reconcile', { every: config.worker.reconcileEveryMs }, { name: JobName.Reconcile, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+  }
+  log.info({ queues, concurrency: config.worker.concurrency }, 'worker started');
+  return {
+    runtime,
+    async close() {
+      await host.close();
+      await workerConnection.quit().catch(() => workerConnection.disconnect());
+      await runtime.close();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import type { Db } from './client.js';
+
+export interface WindowKey {
+  accountId: string;
+  registry: string;
+  repository: string;
+  digest: string;
+}
+
+/**
+ * The durable record of "when was a scan of this digest last requested" (AWS's one scan per
+ * image per 24 h). Redis holds the fast cross-process claim; this table survives a Redis loss.
+ */
+export class ImageScanWindowRepository {
+  constructor(private readonly db: Db) {}
+
+  get(key: WindowKey) {
+    return this.db.imageScanWindow.findUnique({ where: { accountId_registry_repository_digest: key } });
+  }
+
+  /**
+   * Records a request by `scanId` at `at`, unless another scan already requested this digest
+   * within `windowMs`. Atomic (one INSERT … ON CONFLICT … WHERE), so two workers can never both
+   * get `true` inside one window. The same scan asking again (a retry) gets `true`.
+   */
+  async claim(key: WindowKey, scanId: string | null, at: Date, windowMs: number): Promise<boolean> {
+    const rows = await this.db.$queryRaw<{ ok: number }[]>`
+      INSERT INTO "ImageScanWindow" ("accountId", "registry", "repository", "digest", "lastRequestedAt", "scanId", "updatedAt")
+      VALUES (${key.accountId}::uuid, ${key.registry}, ${key.repository}, ${key.digest}, ${at}, ${scanId}::uuid, now())
+      ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE
+        SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "scanId" = EXCLUDED."scanId", "updatedAt" = now()
+        WHERE "ImageScanWindow"."lastRequestedAt" < ${new Date(at.getTime() - windowMs)}
+           OR ("ImageScanWindow"."scanId" IS NOT NULL AND "ImageScanWindow"."scanId" = EXCLUDED."scanId")
+      RETURNING 1 AS ok`;
+    return rows.length === 1;
+  }
+
+  /** Records a scan the cloud ran on its own (scan-on-push), if it is newer than what we know. */
+  async recordSeen(key: WindowKey, at: Date): Promise<void> {
+    await this.db.$executeRaw`
+      INSERT INTO "ImageScanWindow" ("accountId", "registry", "repository", "digest", "lastRequestedAt", "scanId", "updatedAt")
+      VALUES (${key.accountId}::uuid, ${key.registry}, ${key.repository}, ${key.digest}, ${at}, NULL, now())
+      ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE
+        SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "scanId" = NULL, "updatedAt" = now()
+        WHERE "ImageScanWindow"."lastRequestedAt" < EXCLUDED."lastRequestedAt"`;
+  }
+
+  /** Drops our claim when the cloud refused the start outright (the image was never scanned). */
+  async release(key: WindowKey, scanId: string): Promise<void> {
+    await this.db.imageScanWindow.deleteMany({ where: { ...key, scanId } });
+  }
+}

@@ -1,0 +1,227 @@
+import { type ImageScanStatus, type NormalizedFinding, type ScanStatus, type Severity, SEVERITIES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
+import type { Db } from './client.js';
+import { Prisma, type Finding, type ImageScan, type Scan } from './generated/prisma/client.js';
+
+export type ScanWithImages = Scan & { images: ImageScan[] };
+
+export interface NewScan {
+  provider: Scan['provider'];
+  accountId: string;
+  target: Record<string, unknown>;
+  deadlineAt: Date;
+  idempotencyKey?: string;
+  requestHash?: string;
+}
+
+export interface NewImageScan {
+  registry: string;
+  repository: string;
+  tags: string[];
+  digest?: string | null;
+  providerImageId?: string | null;
+  status?: ImageScanStatus;
+  reused?: boolean;
+  raw?: unknown;
+}
+
+export interface ImageResult {
+  status: ImageScanStatus;
+  reason?: string | null;
+  scanCompletedAt?: Date | null;
+  raw?: unknown;
+  findings: NormalizedFinding[];
+}
+
+export type ScanPatch = Partial<
+  Pick<Scan, 'status' | 'reason' | 'error' | 'providerTaskId' | 'progress' | 'attempts' | 'jobId' | 'nextPollAt' | 'startedAt' | 'finishedAt'>
+>;
+
+const SEVERITY_COLUMN: Record<Severity, 'critical' | 'high' | 'medium' | 'low' | 'informational' | 'unknown'> = {
+  CRITICAL: 'critical',
+  HIGH: 'high',
+  MEDIUM: 'medium',
+  LOW: 'low',
+  INFORMATIONAL: 'informational',
+  UNKNOWN: 'unknown',
+};
+
+const NON_TERMINAL = (['queued', 'quota_wait', 'running', 'retrying'] as const satisfies readonly ScanStatus[]).slice();
+
+/** Scans, their images and findings: the ledger every worker and API call goes through. */
+export class ScanRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Inserts a scan, or returns the existing one for a repeated idempotency key
+   * (`created: false`). The unique index decides races between concurrent requests.
+   */
+  async create(input: NewScan): Promise<{ scan: ScanWithImages; created: boolean }> {
+    try {
+      const scan = await this.db.scan.create({
+        data: { ...input, target: input.target as Prisma.InputJsonValue },
+        include: { images: true },
+      });
+      return { scan, created: true };
+    } catch (err) {
+      if (input.idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        const existing = await this.db.scan.findUnique({ where: { idempotencyKey: input.idempotencyKey }, include: { images: true } });
+        if (existing) return { scan: existing, created: false };
+      }
+      throw err;
+    }
+  }
+
+  get(id: string): Promise<ScanWithImages | null> {
+    return this.db.scan.findUnique({ where: { id }, include: { images: { orderBy: { createdAt: 'asc' } } } });
+  }
+
+  /** Cursor-paged list, newest first (ids are UUIDv7, so id order is creation order). */
+  list(filter: { status?: ScanStatus; provider?: Scan['provider'] }, limit: number, cursor?: string): Promise<ScanWithImages[]> {
+    return this.db.scan.findMany({
+      where: { ...filter, ...(cursor ? { id: { lt: cursor } } : {}) },
+      orderBy: { id: 'desc' },
+      take: limit,
+      include: { images: { orderBy: { createdAt: 'asc' } } },
+    });
+  }
+
+  update(id: string, patch: ScanPatch): Promise<Scan> {
+    return this.db.scan.update({ where: { id }, data: patch });
+  }
+
+  /**
+   * Applies `patch` only while the scan is still in one of `from`: a guarded state transition,
+   * so a late worker can never overwrite a terminal state. Returns whether it applied.
+   */
+  async transition(id: string, from: readonly ScanStatus[], patch: ScanPatch): Promise<boolean> {
+    const res = await this.db.scan.updateMany({ where: { id, status: { in: [...from] } }, data: patch });
+    return res.count === 1;
+  }
+
+  /** Ends a non-terminal scan; its unfinished images end with it. */
+  async finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', fields: { reason?: string | null; error?: string | null } = {}): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const res = await tx.scan.updateMany({
+        where: { id, status: { in: NON_TERMINAL } },
+        data: { status, reason: fields.reason ?? null, error: fields.error ?? null, finishedAt: new Date(), nextPollAt: null, ...(status === 'succeeded' ? { progress: 100 } : {}) },
+      });
+      if (res.count === 1 && status !== 'succeeded') {
+        await tx.imageScan.updateMany({
+          where: { scanId: id, status: { in: ['pending', 'scanning'] } },
+          data: { status: status === 'cancelled' ? 'cancelled' : 'failed', reason: fields.reason ?? null },
+        });
+      }
+      return res.count === 1;
+    });
+  }
+
+  async addImages(scanId: string, images: NewImageScan[]): Promise<ImageScan[]> {
+    if (images.length === 0) return [];
+    return this.db.imageScan.createManyAndReturn({
+      data: images.map((img) => ({
+        scanId,
+        registry: img.registry,
+        repository: img.repository,
+        tags: img.tags,
+        digest: img.digest ?? null,
+        providerImageId: img.providerImageId ?? null,
+        status: img.status ?? 'pending',
+        reused: img.reused ?? false,
+        raw: img.raw === undefined ? Prisma.JsonNull : (img.raw as Prisma.InputJsonValue),
+      })),
+    });
+  }
+
+  updateImage(id: string, patch: Partial<Pick<ImageScan, 'status' | 'reason' | 'reused' | 'progress' | 'digest' | 'providerImageId'>> & { raw?: unknown }): Promise<ImageScan> {
+    const { raw, ...rest } = patch;
+    return this.db.imageScan.update({
+      where: { id },
+      data: { ...rest, ...(raw === undefined ? {} : { raw: raw as Prisma.InputJsonValue }) },
+    });
+  }
+
+  /** After a start: every pending image of the scan is now scanning (reused: following a cloud scan). */
+  async markImagesScanning(scanId: string, reused: boolean): Promise<void> {
+    await this.db.imageScan.updateMany({ where: { scanId, status: 'pending' }, data: { status: 'scanning', ...(reused ? { reused: true } : {}) } });
+  }
+
+  /**
+   * Stores an image's outcome in one transaction: its findings (one batched insert), the
+   * severity counts derived from them, and its final status.
+   */
+  async completeImage(scanId: string, imageScanId: string, result: ImageResult): Promise<void> {
+    const counts = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
+    for (const f of result.findings) counts[SEVERITY_COLUMN[f.severity]] += 1;
+    await this.db.$transaction([
+      this.db.finding.deleteMany({ where: { imageScanId } }),
+      this.db.finding.createMany({
+        data: result.findings.map((f) => ({
+          scanId,
+          imageScanId,
+          vulnerabilityId: f.vulnerabilityId,
+          severity: f.severity,
+          providerSeverity: f.providerSeverity,
+          packageName: f.packageName ?? null,
+          installedVersion: f.installedVersion ?? null,
+          fixedVersion: f.fixedVersion ?? null,
+          title: f.title ?? null,
+          link: f.link ?? null,
+          score: f.score ?? null,
+          raw: (f.raw ?? {}) as Prisma.InputJsonValue,
+        })),
+      }),
+      this.db.imageScan.update({
+        where: { id: imageScanId },
+        data: {
+          ...counts,
+          status: result.status,
+          reason: result.reason ?? null,
+          progress: 100,
+          scanCompletedAt: result.scanCompletedAt ?? null,
+          ...(result.raw === undefined ? {} : { raw: result.raw as Prisma.InputJsonValue }),
+        },
+      }),
+    ]);
+  }
+
+  /** Findings of a scan, cursor-paged by id, optionally only some severities. */
+  findings(scanId: string, options: { severities?: Severity[]; limit: number; cursor?: bigint }): Promise<Finding[]> {
+    return this.db.finding.findMany({
+      where: {
+        scanId,
+        ...(options.severities?.length ? { severity: { in: options.severities } } : {}),
+        ...(options.cursor !== undefined ? { id: { gt: options.cursor } } : {}),
+      },
+      orderBy: { id: 'asc' },
+      take: options.limit,
+    });
+  }
+
+  exists(id: string): Promise<boolean> {
+    return this.db.scan.count({ where: { id } }).then((n) => n > 0);
+  }
+
+  /** Non-terminal scans not touched for `idleMs`, oldest first: the reconciler's work list. */
+  findStale(idleMs: number, limit: number): Promise<Scan[]> {
+    return this.db.scan.findMany({
+      where: { status: { in: NON_TERMINAL }, updatedAt: { lt: new Date(Date.now() - idleMs) } },
+      orderBy: { updatedAt: 'asc' },
+      take: limit,
+    });
+  }
+
+  findPastDeadline(now: Date, limit: number): Promise<Scan[]> {
+    return this.db.scan.findMany({
+      where: { status: { in: NON_TERMINAL }, deadlineAt: { lt: now } },
+      orderBy: { deadlineAt: 'asc' },
+      take: limit,
+    });
+  }
+
+  /** Marks a scan as touched (updatedAt) without changing anything else. */
+  touch(id: string): Promise<unknown> {
+    return this.db.scan.updateMany({ where: { id }, data: { updatedAt: new Date() } });
+  }
+}
+
+export { TERMINAL_SCAN_STATUSES, SEVERITIES };

@@ -1,0 +1,157 @@
+import {
+  DescribeImageScanFindingsCommand,
+  type DescribeImageScanFindingsCommandOutput,
+  DescribeImagesCommand,
+  ECRClient,
+  StartImageScanCommand,
+} from '@aws-sdk/client-ecr';
+import { type AwsScanTarget, ProviderError, type ScanReason } from '@scanq/core';
+import type { FindingsPage, ImageProgress, ImageRef, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
+import { toProviderError } from './errors.js';
+import { normalizeBasicFinding, normalizeEnhancedFinding } from './normalize.js';
+
+/** Statuses of DescribeImageScanFindings (botocore ScanStatus) and what they mean for scanq. */
+const SCANNING = new Set(['IN_PROGRESS', 'PENDING']);
+const COMPLETE = new Set(['COMPLETE', 'ACTIVE']);
+const FAILED_REASON: Record<string, ScanReason> = {
+  FAILED: 'scan_failed',
+  UNSUPPORTED_IMAGE: 'unsupported_image_type',
+  SCAN_ELIGIBILITY_EXPIRED: 'scan_failed',
+  FINDINGS_UNAVAILABLE: 'scan_failed',
+  LIMIT_EXCEEDED: 'scan_failed',
+  IMAGE_ARCHIVED: 'unsupported_image_type',
+};
+
+/** Page size for findings: the API maximum, so most images need one call. */
+const FINDINGS_PAGE = 1000;
+
+/**
+ * AWS ECR basic/enhanced scanning through the real `@aws-sdk/client-ecr`. The endpoint and
+ * credentials come from the account, so the same code talks to AWS or the simulator.
+ * SDK retries are off: retry policy lives in one place, the queue (attempts + backoff).
+ */
+export class AwsEcrProvider implements ScanProvider<AwsScanTarget> {
+  readonly provider = 'aws' as const;
+  private readonly clients = new Map<string, ECRClient>();
+
+  private client(account: ProviderAccount): ECRClient {
+    const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.accessKeyId ?? ''}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      const { accessKeyId, secretAccessKey, sessionToken } = account.credentials;
+      client = new ECRClient({
+        region: account.region,
+        ...(account.endpoint ? { endpoint: account.endpoint } : {}),
+        ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  private registryId(account: ProviderAccount, target: { registryId?: string }): string | undefined {
+    return target.registryId ?? (typeof account.settings.registryId === 'string' ? account.settings.registryId : undefined);
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toProviderError(err);
+    }
+  }
+
+  /** Tag → digest (and every tag on that digest): the same digest under several tags is one image. */
+  async resolveImages(account: ProviderAccount, target: AwsScanTarget): Promise<ImageRef[]> {
+    const registryId = this.registryId(account, target);
+    const out = await this.call(() =>
+      this.client(account).send(
+        new DescribeImagesCommand({ repositoryName: target.repositoryName, ...(registryId ? { registryId } : {}), imageIds: [target.imageId] }),
+      ),
+    );
+    const detail = out.imageDetails?.[0];
+    if (!detail?.imageDigest) throw new ProviderError('terminal', 'ImageNotFoundException', `no image ${JSON.stringify(target.imageId)} in ${target.repositoryName}`, 'image_not_found');
+    if (target.imageId.imageDigest && detail.imageDigest !== target.imageId.imageDigest) {
+      throw new ProviderError('terminal', 'ImageNotFoundException', `tag ${target.imageId.imageTag} does not point at ${target.imageId.imageDigest}`, 'image_not_found');
+    }
+    return [
+      {
+        registry: detail.registryId ?? registryId ?? '',
+        repository: detail.repositoryName ?? target.repositoryName,
+        digest: detail.imageDigest,
+        tags: detail.imageTags ?? (target.imageId.imageTag ? [target.imageId.imageTag] : []),
+      },
+    ];
+  }
+
+  private describeFindings(account: ProviderAccount, image: ImageRef, maxResults: number, nextToken?: string): Promise<DescribeImageScanFindingsCommandOutput> {
+    return this.call(() =>
+      this.client(account).send(
+        new DescribeImageScanFindingsCommand({
+          repositoryName: image.repository,
+          ...(image.registry ? { registryId: image.registry } : {}),
+          imageId: { imageDigest: image.digest ?? undefined },
+          maxResults,
+          ...(nextToken ? { nextToken } : {}),
+        }),
+      ),
+    );
+  }
+
+  async latestScan(account: ProviderAccount, image: ImageRef): Promise<PriorScan | null> {
+    try {
+      const out = await this.describeFindings(account, image, 1);
+      const status = out.imageScanStatus?.status ?? '';
+      if (SCANNING.has(status)) return { state: 'in_progress' };
+      if (COMPLETE.has(status)) return { state: 'complete', at: out.imageScanFindings?.imageScanCompletedAt };
+      return { state: 'failed', at: out.imageScanFindings?.imageScanCompletedAt };
+    } catch (err) {
+      if (err instanceof ProviderError && err.code === 'ScanNotFoundException') return null;
+      throw err;
+    }
+  }
+
+  async startScan(account: ProviderAccount, _target: AwsScanTarget, images: ImageRef[]): Promise<StartedScan> {
+    const image = images[0];
+    if (!image?.digest) throw new ProviderError('terminal', 'InvalidParameterException', 'an ECR scan needs a resolved image digest', 'invalid_parameter');
+    await this.call(() =>
+      this.client(account).send(
+        new StartImageScanCommand({
+          repositoryName: image.repository,
+          ...(image.registry ? { registryId: image.registry } : {}),
+          imageId: { imageDigest: image.digest ?? undefined },
+        }),
+      ),
+    );
+    return { taskId: image.digest };
+  }
+
+  async pollScan(account: ProviderAccount, task: { images: ImageRef[] }): Promise<ScanProgress> {
+    const images: ImageProgress[] = [];
+    for (const [index, image] of task.images.entries()) {
+      const out = await this.describeFindings(account, image, FINDINGS_PAGE);
+      const status = out.imageScanStatus?.status ?? 'UNKNOWN';
+      const raw = { imageScanStatus: out.imageScanStatus, findingSeverityCounts: out.imageScanFindings?.findingSeverityCounts };
+      if (SCANNING.has(status)) images.push({ index, state: 'scanning', raw });
+      else if (COMPLETE.has(status)) images.push({ index, state: 'succeeded', raw, firstPage: this.page(out) });
+      else images.push({ index, state: 'failed', reason: FAILED_REASON[status] ?? 'scan_failed', message: out.imageScanStatus?.description ?? status, raw });
+    }
+    const done = images.filter((i) => i.state !== 'scanning').length;
+    return { progress: Math.round((done / Math.max(1, images.length)) * 100), images };
+  }
+
+  async listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage> {
+    return this.page(await this.describeFindings(account, image, FINDINGS_PAGE, cursor));
+  }
+
+  private page(out: DescribeImageScanFindingsCommandOutput): FindingsPage {
+    const f = out.imageScanFindings;
+    return {
+      findings: [...(f?.findings ?? []).map(normalizeBasicFinding), ...(f?.enhancedFindings ?? []).map(normalizeEnhancedFinding)],
+      ...(out.nextToken ? { nextCursor: out.nextToken } : {}),
+      ...(f?.imageScanCompletedAt ? { scanCompletedAt: f.imageScanCompletedAt } : {}),
+    };
+  }
+}

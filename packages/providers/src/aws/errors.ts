@@ -1,0 +1,32 @@
+import { ProviderError, type ScanReason } from '@scanq/core';
+
+/** What each ECR error means for a scan (codes from the StartImageScan contract and botocore). */
+const TERMINAL: Record<string, ScanReason> = {
+  ImageNotFoundException: 'image_not_found',
+  RepositoryNotFoundException: 'repository_not_found',
+  InvalidParameterException: 'invalid_parameter',
+  ValidationException: 'validation',
+  UnsupportedImageTypeException: 'unsupported_image_type',
+  ImageArchivedException: 'unsupported_image_type',
+  ScanNotFoundException: 'scan_not_found',
+  AccessDeniedException: 'no_permission',
+  UnrecognizedClientException: 'no_permission',
+  InvalidSignatureException: 'no_permission',
+  MissingAuthenticationTokenException: 'no_permission',
+};
+
+const THROTTLING = new Set(['ThrottlingException', 'ThrottleException', 'TooManyRequestsException', 'RequestLimitExceeded']);
+
+/** Classifies anything the ECR client threw into a ProviderError. */
+export function toProviderError(err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const code = e?.name ?? 'Error';
+  const message = e?.message ?? String(err);
+  if (code === 'LimitExceededException') return new ProviderError('quota', code, message, 'limit_exceeded_waiting');
+  if (THROTTLING.has(code) || e?.$metadata?.httpStatusCode === 429) return new ProviderError('retryable', code, message, 'provider_error');
+  const reason = TERMINAL[code];
+  if (reason) return new ProviderError('terminal', code, message, reason);
+  // ServerException, 5xx, timeouts, connection resets: worth retrying.
+  return new ProviderError('retryable', code, message, 'provider_error');
+}

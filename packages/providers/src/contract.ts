@@ -1,0 +1,83 @@
+import type { NormalizedFinding, Provider, ScanReason } from '@scanq/core';
+
+/**
+ * The one contract every cloud adapter implements (cf. Harbor's pluggable scanners:
+ * submit → poll → normalized report with the raw kept). An adapter is the only code that
+ * imports its cloud's SDK; it maps the cloud's statuses and errors into these types and
+ * throws `ProviderError` (from @scanq/core) for every failure it can classify.
+ */
+
+/** A cloud account as an adapter needs it: where to call, with which secrets. */
+export interface ProviderAccount {
+  id: string;
+  provider: Provider;
+  name: string;
+  region: string;
+  /** null: the cloud's real endpoint. */
+  endpoint: string | null;
+  settings: Record<string, unknown>;
+  credentials: Record<string, string>;
+}
+
+/** One image as scanq tracks it. */
+export interface ImageRef {
+  registry: string;
+  repository: string;
+  tags: string[];
+  digest?: string | null;
+  /** The cloud's own id for the image, where it has one. */
+  providerImageId?: string | null;
+}
+
+/** The cloud's latest scan of an image, whoever started it (scan-on-push included). */
+export interface PriorScan {
+  state: 'in_progress' | 'complete' | 'failed';
+  /** When it completed (or, when in progress, when it is known to have started). */
+  at?: Date;
+}
+
+export interface StartedScan {
+  /** Provider-side handle for polling. */
+  taskId: string;
+  /** Images the task covers, where the cloud decides them (Alibaba, Huawei). */
+  images?: ImageRef[];
+}
+
+export type ImageScanState = 'scanning' | 'succeeded' | 'failed';
+
+export interface ImageProgress {
+  /** Index into the images passed to `pollScan`. */
+  index: number;
+  state: ImageScanState;
+  progress?: number;
+  reason?: ScanReason;
+  message?: string;
+  /** The cloud's status payload for the image, stored as-is. */
+  raw?: unknown;
+  /** The first page of findings, when the status call already returned it (saves a call). */
+  firstPage?: FindingsPage;
+}
+
+export interface ScanProgress {
+  progress: number;
+  images: ImageProgress[];
+  /** A hint from the cloud for when to look again (e.g. Tencent's ScanRemainTime). */
+  nextPollMs?: number;
+}
+
+export interface FindingsPage {
+  findings: NormalizedFinding[];
+  nextCursor?: string;
+  scanCompletedAt?: Date;
+}
+
+export interface ScanProvider<TTarget = Record<string, unknown>> {
+  readonly provider: Provider;
+  /** Turn a request into the concrete images it covers (e.g. tag → digest). */
+  resolveImages(account: ProviderAccount, target: TTarget): Promise<ImageRef[]>;
+  /** The cloud's latest scan of `image`, or null when it has none. */
+  latestScan(account: ProviderAccount, image: ImageRef): Promise<PriorScan | null>;
+  startScan(account: ProviderAccount, target: TTarget, images: ImageRef[]): Promise<StartedScan>;
+  pollScan(account: ProviderAccount, task: { taskId: string; target: TTarget; images: ImageRef[] }): Promise<ScanProgress>;
+  listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage>;
+}

@@ -1,0 +1,219 @@
+import { type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
+import type { AccountRepository, ImageScan, ScanRepository, ScanWithImages } from '@scanq/db';
+import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
+import type { ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
+import type { Logger } from 'pino';
+import type { AccountResolver } from './account-resolver.js';
+import { DirectStartPolicy, type StartPolicy, toImageRef } from './start-policies/start-policy.js';
+
+export interface LifecycleOptions {
+  pollInitialMs: number;
+  pollMaxMs: number;
+  pollFactor: number;
+  /** Polls tolerated while a reused scan is not visible yet (another worker is starting it). */
+  maxScanNotFoundPolls?: number;
+}
+
+const ACTIVE = ['queued', 'quota_wait', 'running', 'retrying'] as const;
+
+/**
+ * A scan's path through the queue (design: "A scan's path"): `scan.start` asks the quota and
+ * starts (or reuses) the cloud scan, `scan.poll` follows it, parking itself between polls
+ * (moveToDelayed + DelayedError: no worker ever waits on a cloud), then stores findings and
+ * finishes the scan. Errors reach BullMQ so attempts, backoff and the failed set work; the
+ * scan's row always says where it is (queued, quota_wait, running, retrying, or terminal).
+ */
+export class ScanLifecycleService {
+  constructor(
+    private readonly scans: ScanRepository,
+    private readonly accounts: AccountRepository,
+    private readonly accountResolver: AccountResolver,
+    private readonly queues: QueueRepository,
+    private readonly providers: Partial<Record<Provider, ScanProvider<any>>>,
+    private readonly policies: Partial<Record<Provider, StartPolicy>>,
+    private readonly options: LifecycleOptions,
+    private readonly log: Logger,
+  ) {}
+
+  private provider(p: Provider): ScanProvider {
+    const provider = this.providers[p];
+    if (!provider) throw new ProviderError('terminal', 'ProviderNotAvailable', `no adapter for ${p} in this build`, 'provider_error');
+    return provider;
+  }
+
+  private policy(p: Provider): StartPolicy {
+    return this.policies[p] ?? new DirectStartPolicy();
+  }
+
+  private async load(scanId: string): Promise<{ scan: ScanWithImages; account: ProviderAccount } | null> {
+    const scan = await this.scans.get(scanId);
+    if (!scan || isTerminalScanStatus(scan.status)) return null;
+    if (scan.deadlineAt.getTime() <= Date.now()) {
+      await this.timeOut(scan);
+      return null;
+    }
+    const stored = await this.accounts.get(scan.accountId);
+    if (!stored) throw new UnrecoverableError(`account ${scan.accountId} of scan ${scan.id} is gone`);
+    return { scan, account: this.accountResolver.resolve(stored) };
+  }
+
+  async timeOut(scan: ScanWithImages): Promise<void> {
+    if (await this.scans.finish(scan.id, 'failed', { reason: 'timed_out', error: `no result before the deadline ${scan.deadlineAt.toISOString()}` })) {
+      await this.releaseQuota(scan);
+    }
+  }
+
+  async handleStart(job: Job<JobPayloads['scan.start']>, token: string | undefined): Promise<void> {
+    const loaded = await this.load(job.data.scanId).catch((err) => this.fail(job.data.scanId, err));
+    if (!loaded) return;
+    const { scan, account } = loaded;
+    try {
+      const provider = this.provider(scan.provider);
+      let images = scan.images;
+      if (images.length === 0) {
+        const refs = await provider.resolveImages(account, scan.target as Record<string, unknown>);
+        images = await this.scans.addImages(scan.id, refs.map((r) => ({ ...r, status: 'pending' as const })));
+      }
+      const outcome = await this.policy(scan.provider).start({ ...scan, images }, images, account, provider);
+      const pollJobId = jobIds.poll(scan.id);
+      const moved = await this.scans.transition(scan.id, ACTIVE, {
+        status: 'running',
+        providerTaskId: outcome.taskId,
+        startedAt: scan.startedAt ?? new Date(),
+        reason: outcome.reason ?? null,
+        error: null,
+        attempts: job.attemptsMade + 1,
+        jobId: pollJobId,
+        nextPollAt: new Date(Date.now() + this.options.pollInitialMs),
+      });
+      if (!moved) return; // cancelled or timed out meanwhile
+      await this.scans.markImagesScanning(scan.id, outcome.reused);
+      await this.queues.add(queueForProvider(scan.provider), 'scan.poll', { scanId: scan.id, pollCount: 0 }, { jobId: pollJobId, delay: this.options.pollInitialMs });
+    } catch (err) {
+      await this.onError(job, token, scan, err);
+    }
+  }
+
+  async handlePoll(job: Job<JobPayloads['scan.poll']>, token: string | undefined): Promise<void> {
+    const loaded = await this.load(job.data.scanId).catch((err) => this.fail(job.data.scanId, err));
+    if (!loaded) return;
+    const { scan, account } = loaded;
+    try {
+      const provider = this.provider(scan.provider);
+      const open = scan.images.filter((i) => i.status === 'pending' || i.status === 'scanning');
+      let stillScanning = 0;
+      let nextPollHint: number | undefined;
+      if (open.length > 0) {
+        const progress = await this.pollTolerant(provider, account, scan, open, job.data.pollCount);
+        nextPollHint = progress.nextPollMs;
+        for (const p of progress.images) {
+          const image = open[p.index];
+          if (!image) continue;
+          if (p.state === 'scanning') {
+            stillScanning += 1;
+            if (image.status !== 'scanning' || (p.progress !== undefined && p.progress !== image.progress)) {
+              await this.scans.updateImage(image.id, { status: 'scanning', ...(p.progress !== undefined ? { progress: p.progress } : {}), ...(p.raw !== undefined ? { raw: p.raw } : {}) });
+            }
+          } else if (p.state === 'failed') {
+            await this.scans.completeImage(scan.id, image.id, { status: 'failed', reason: p.reason ?? 'scan_failed', raw: p.raw, findings: [] });
+          } else {
+            const { findings, scanCompletedAt } = await this.collectFindings(provider, account, image, p.firstPage);
+            await this.scans.completeImage(scan.id, image.id, { status: 'succeeded', scanCompletedAt: scanCompletedAt ?? new Date(), raw: p.raw, findings });
+          }
+        }
+        if (stillScanning > 0) {
+          const done = open.length - stillScanning + (scan.images.length - open.length);
+          await this.park(job, token, scan, Math.floor((done / scan.images.length) * 100), nextPollHint);
+          return;
+        }
+      }
+      const finished = await this.scans.get(scan.id);
+      const ok = finished?.images.some((i) => i.status === 'succeeded') ?? false;
+      const firstFailure = finished?.images.find((i) => i.status === 'failed');
+      await this.scans.finish(scan.id, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: firstFailure?.reason ?? 'scan_failed', error: 'every image scan failed' });
+      await this.releaseQuota(scan);
+    } catch (err) {
+      if (err instanceof DelayedError) throw err;
+      await this.onError(job, token, scan, err);
+    }
+  }
+
+  /**
+   * Polls; a reused scan may not be visible yet (the worker holding the window is about to
+   * start it), so ScanNotFound is tolerated for a few polls before it counts.
+   */
+  private async pollTolerant(provider: ScanProvider, account: ProviderAccount, scan: ScanWithImages, open: ImageScan[], pollCount: number): Promise<ScanProgress> {
+    try {
+      return await provider.pollScan(account, { taskId: scan.providerTaskId ?? '', target: scan.target as Record<string, unknown>, images: open.map(toImageRef) });
+    } catch (err) {
+      const reused = open.some((i) => i.reused);
+      if (isProviderError(err) && err.code === 'ScanNotFoundException' && reused && pollCount < (this.options.maxScanNotFoundPolls ?? 10)) {
+        return { progress: 0, images: open.map((_, index) => ({ index, state: 'scanning' as const })) };
+      }
+      throw err;
+    }
+  }
+
+  private async collectFindings(provider: ScanProvider, account: ProviderAccount, image: ImageScan, firstPage?: { findings: NormalizedFinding[]; nextCursor?: string; scanCompletedAt?: Date }) {
+    const ref = toImageRef(image);
+    let page = firstPage ?? (await provider.listFindings(account, ref));
+    const findings = [...page.findings];
+    const scanCompletedAt = page.scanCompletedAt;
+    while (page.nextCursor) {
+      page = await provider.listFindings(account, ref, page.nextCursor);
+      findings.push(...page.findings);
+    }
+    return { findings, scanCompletedAt };
+  }
+
+  /** Re-schedules this poll job with exponential backoff (or the cloud's hint), parking it. */
+  private async park(job: Job<JobPayloads['scan.poll']>, token: string | undefined, scan: ScanWithImages, progress: number, hintMs?: number): Promise<never> {
+    const { pollInitialMs, pollFactor, pollMaxMs } = this.options;
+    const backoff = Math.min(pollMaxMs, Math.round(pollInitialMs * pollFactor ** Math.min(job.data.pollCount, 50)));
+    const delay = Math.max(1, Math.min(pollMaxMs, hintMs ?? backoff));
+    const at = Date.now() + delay;
+    await this.scans.update(scan.id, { progress, nextPollAt: new Date(at), ...(scan.status !== 'running' ? { status: 'running' } : {}) });
+    await job.updateData({ ...job.data, pollCount: job.data.pollCount + 1 });
+    await job.moveToDelayed(at, token);
+    throw new DelayedError();
+  }
+
+  /** One place that turns a handler error into the scan's state and BullMQ's next move. */
+  private async onError(job: Job, token: string | undefined, scan: ScanWithImages, err: unknown): Promise<void> {
+    if (err instanceof DelayedError) throw err;
+    const pe = isProviderError(err) ? err : new ProviderError('retryable', (err as Error)?.name ?? 'Error', (err as Error)?.message ?? String(err));
+    if (pe.kind === 'terminal') {
+      this.log.info({ scanId: scan.id, code: pe.code, reason: pe.reason }, 'scan failed');
+      if (await this.scans.finish(scan.id, 'failed', { reason: pe.reason, error: `${pe.code}: ${pe.message}` })) await this.releaseQuota(scan);
+      throw new UnrecoverableError(`${pe.code}: ${pe.message}`);
+    }
+    if (pe.kind === 'quota') {
+      const waitMs = pe.retryAfterMs ?? this.options.pollInitialMs;
+      await this.scans.transition(scan.id, ACTIVE, { status: 'quota_wait', reason: pe.reason, error: `${pe.code}: ${pe.message}`, nextPollAt: new Date(Date.now() + waitMs) });
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      throw new DelayedError();
+    }
+    const attempts = job.opts.attempts ?? 1;
+    if (job.attemptsMade + 1 >= attempts) {
+      this.log.warn({ scanId: scan.id, code: pe.code, attempts }, 'scan failed after retries');
+      if (await this.scans.finish(scan.id, 'failed', { reason: 'attempts_exhausted', error: `${pe.code}: ${pe.message}` })) await this.releaseQuota(scan);
+    } else {
+      await this.scans.transition(scan.id, ACTIVE, { status: 'retrying', error: `${pe.code}: ${pe.message}`, attempts: job.attemptsMade + 1 });
+    }
+    throw pe;
+  }
+
+  /** Errors before the scan was loaded (e.g. its account vanished). */
+  private async fail(scanId: string, err: unknown): Promise<null> {
+    const reason: ScanReason = isProviderError(err) ? err.reason : 'provider_error';
+    await this.scans.finish(scanId, 'failed', { reason, error: (err as Error)?.message ?? String(err) });
+    throw err instanceof UnrecoverableError ? err : new UnrecoverableError((err as Error)?.message ?? String(err));
+  }
+
+  private async releaseQuota(scan: ScanWithImages): Promise<void> {
+    const policy = this.policies[scan.provider];
+    if (!policy?.release) return;
+    const stored = await this.accounts.get(scan.accountId);
+    if (stored) await policy.release(scan, this.accountResolver.resolve(stored));
+  }
+}

@@ -1,0 +1,68 @@
+import { type Provider, jobIds, queueForProvider } from '@scanq/core';
+import type { Scan, ScanRepository } from '@scanq/db';
+import type { QueueRepository } from '@scanq/queue';
+import type { Logger } from 'pino';
+import type { ScanLifecycleService } from './lifecycle.service.js';
+
+export interface ReconcileReport {
+  timedOut: number;
+  reenqueued: number;
+  checked: number;
+}
+
+const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
+/**
+ * Postgres is the ledger, Redis only carries work. On a schedule: ends scans past their
+ * deadline (`failed`/`timed_out`), and re-enqueues every non-terminal scan whose job is gone
+ * (Redis flushed, a crash between the insert and the enqueue), so no scan stays open forever.
+ */
+export class ReconcileService {
+  constructor(
+    private readonly scans: ScanRepository,
+    private readonly queues: QueueRepository,
+    private readonly lifecycle: ScanLifecycleService,
+    private readonly options: { graceMs: number; batch?: number },
+    private readonly log: Logger,
+  ) {}
+
+  async reconcile(): Promise<ReconcileReport> {
+    const batch = this.options.batch ?? 500;
+    const report: ReconcileReport = { timedOut: 0, reenqueued: 0, checked: 0 };
+
+    for (const scan of await this.scans.findPastDeadline(new Date(), batch)) {
+      const full = await this.scans.get(scan.id);
+      if (full) await this.lifecycle.timeOut(full);
+      report.timedOut += 1;
+    }
+
+    const stale = await this.scans.findStale(this.options.graceMs, batch);
+    const lost: Scan[] = [];
+    for (const scan of stale) {
+      report.checked += 1;
+      if (!(await this.hasLiveJob(scan))) lost.push(scan);
+    }
+    const suffix = Date.now().toString(36);
+    for (const scan of lost) {
+      const queue = queueForProvider(scan.provider as Provider);
+      // Started scans resume polling; the rest start (again) — start is idempotent per scan.
+      const jobId = scan.providerTaskId ? `${jobIds.poll(scan.id)}-r${suffix}` : `${jobIds.start(scan.id)}-r${suffix}`;
+      if (scan.providerTaskId) await this.queues.add(queue, 'scan.poll', { scanId: scan.id, pollCount: 0 }, { jobId });
+      else await this.queues.add(queue, 'scan.start', { scanId: scan.id }, { jobId });
+      await this.scans.update(scan.id, { jobId });
+      report.reenqueued += 1;
+    }
+    if (report.reenqueued || report.timedOut) this.log.info(report, 'reconciled scans');
+    return report;
+  }
+
+  private async hasLiveJob(scan: Scan): Promise<boolean> {
+    const queue = queueForProvider(scan.provider as Provider);
+    const candidates = new Set([scan.jobId, jobIds.start(scan.id), jobIds.poll(scan.id)].filter((x): x is string => !!x));
+    for (const id of candidates) {
+      const job = await this.queues.getJob(queue, id);
+      if (job && LIVE_STATES.has(await job.getState())) return true;
+    }
+    return false;
+  }
+}

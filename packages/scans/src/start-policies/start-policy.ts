@@ -1,0 +1,37 @@
+import type { ScanReason } from '@scanq/core';
+import type { ImageScan, ScanWithImages } from '@scanq/db';
+import type { ImageRef, ProviderAccount, ScanProvider } from '@scanq/providers';
+
+export interface StartOutcome {
+  /** Provider handle to poll. */
+  taskId: string;
+  /** true when an existing cloud scan is followed instead of starting one. */
+  reused: boolean;
+  reason?: ScanReason;
+}
+
+/**
+ * How a provider's scans are started under its quota. Throws `ProviderError('quota', …)` with
+ * `retryAfterMs` when the quota says "not now": the job then waits without failing.
+ */
+export interface StartPolicy {
+  start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome>;
+  /** Gives quota back once the scan is over (slots); a no-op for window/rate quotas. */
+  release?(scan: ScanWithImages, account: ProviderAccount): Promise<void>;
+}
+
+export const toImageRef = (img: ImageScan): ImageRef => ({
+  registry: img.registry,
+  repository: img.repository,
+  tags: img.tags,
+  digest: img.digest,
+  providerImageId: img.providerImageId,
+});
+
+/** No quota beyond what the cloud enforces itself: just start. */
+export class DirectStartPolicy implements StartPolicy {
+  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome> {
+    const started = await provider.startScan(account, scan.target as Record<string, unknown>, images.map(toImageRef));
+    return { taskId: started.taskId, reused: false };
+  }
+}

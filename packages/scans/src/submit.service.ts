@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { type CreateScanRequest, type Provider, queueForProvider, jobIds, splitScanRequest } from '@scanq/core';
+import type { AccountRepository, ScanRepository, ScanWithImages } from '@scanq/db';
+import type { QueueRepository } from '@scanq/queue';
+
+export class SubmitError extends Error {
+  override name = 'SubmitError';
+  constructor(
+    readonly status: 409 | 422,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Accepts scan requests: Postgres first (the ledger), then the start job with `jobId = scan.id`
+ * so a retried enqueue never doubles it. A lost enqueue is repaired by the reconciler.
+ */
+export class SubmitService {
+  constructor(
+    private readonly accounts: AccountRepository,
+    private readonly scans: ScanRepository,
+    private readonly queues: QueueRepository,
+    private readonly defaults: { scanTimeoutMs: number },
+  ) {}
+
+  async submit(request: CreateScanRequest, idempotencyKey?: string): Promise<{ scan: ScanWithImages; created: boolean }> {
+    const { account: accountRef, timeoutSeconds, target } = splitScanRequest(request);
+    const provider: Provider = request.provider;
+    const account = await this.accounts.findByRef(provider, accountRef);
+    if (!account) throw new SubmitError(422, 'unknown_account', `no ${provider} account named "${accountRef}"`, 'account');
+    const requestHash = createHash('sha256').update(JSON.stringify({ provider, account: account.id, target })).digest('hex');
+    const { scan, created } = await this.scans.create({
+      provider,
+      accountId: account.id,
+      target,
+      deadlineAt: new Date(Date.now() + (timeoutSeconds ? timeoutSeconds * 1000 : this.defaults.scanTimeoutMs)),
+      ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
+    });
+    if (!created) {
+      if (scan.requestHash && scan.requestHash !== requestHash) {
+        throw new SubmitError(409, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request', 'Idempotency-Key');
+      }
+      return { scan, created };
+    }
+    const [jobId] = await this.queues.enqueueScanStarts([{ id: scan.id, provider }]);
+    await this.scans.update(scan.id, { jobId: jobId ?? jobIds.start(scan.id) });
+    return { scan: { ...scan, jobId: jobId ?? null }, created };
+  }
+
+  queueOf(provider: Provider) {
+    return queueForProvider(provider);
+  }
+}
