@@ -35,13 +35,16 @@ export class ImageScanWindowRepository {
     return rows.length === 1;
   }
 
-  /** Records a scan the cloud ran on its own (scan-on-push), if it is newer than what we know. */
+  /**
+   * Records a scan the cloud reports (scan-on-push, or ours seen completing), if newer than what
+   * we know; the scan that requested it, if any, stays recorded.
+   */
   async recordSeen(key: WindowKey, at: Date): Promise<void> {
     await this.db.$executeRaw`
       INSERT INTO "ImageScanWindow" ("accountId", "registry", "repository", "digest", "lastRequestedAt", "scanId", "updatedAt")
       VALUES (${key.accountId}::uuid, ${key.registry}, ${key.repository}, ${key.digest}, ${at}, NULL, now())
       ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE
-        SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "scanId" = NULL, "updatedAt" = now()
+        SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "updatedAt" = now()
         WHERE "ImageScanWindow"."lastRequestedAt" < EXCLUDED."lastRequestedAt"`;
   }
 

@@ -1,0 +1,149 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { injectFault, startHarness, type WorkerHarness } from './harness.js';
+
+const total = async (h: WorkerHarness, key: string) => (await h.calls()).totals[key] ?? 0;
+
+describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator)', () => {
+  let h: WorkerHarness;
+  beforeAll(async () => {
+    h = await startHarness('awsflow');
+  });
+  afterAll(async () => h?.close());
+  // Each test uses images no other test touches; call counts are read as deltas.
+  let startsBefore = 0;
+  const starts = async () => (await total(h, 'aws:StartImageScan')) - startsBefore;
+  beforeEach(async () => {
+    await h.configureAws({ scanDurationMs: 200 });
+    startsBefore = await total(h, 'aws:StartImageScan');
+  });
+
+  const submit = (repositoryName: string, imageId: { imageTag?: string; imageDigest?: string }, timeoutSeconds?: number) =>
+    h.worker.runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName, imageId, ...(timeoutSeconds ? { timeoutSeconds } : {}) }).then((r) => r.scan);
+
+  it('resolves a tag to its digest, starts one scan, and stores normalized findings with the raw payload', async () => {
+    const scan = await submit('scanq/api', { imageTag: '1.4' });
+    const done = await h.waitForTerminal(scan.id);
+    expect(done.status).toBe('succeeded');
+    const [image] = done.images;
+    expect(image!.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(image!.tags.sort()).toEqual(['1.4', '1.4.0']);
+    expect(image!.reused).toBe(false);
+    expect(await starts()).toBe(1);
+    const findings = await h.worker.runtime.db.finding.findMany({ where: { scanId: scan.id } });
+    const counted = image!.critical + image!.high + image!.medium + image!.low + image!.informational + image!.unknown;
+    expect(findings.length).toBe(counted);
+    expect(findings.length).toBeGreaterThan(0);
+    for (const f of findings) {
+      expect(['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNKNOWN']).toContain(f.severity);
+      expect((f.raw as { name?: string }).name).toBe(f.vulnerabilityId);
+    }
+  });
+
+  it('treats one digest under several tags as one image: concurrent scans start it once', async () => {
+    const scans = await Promise.all([submit('scanq/api', { imageTag: '1.4.2' }), submit('scanq/api', { imageTag: 'stable' }), submit('scanq/api', { imageTag: 'latest' })]);
+    const done = await Promise.all(scans.map((s) => h.waitForTerminal(s.id)));
+    expect(done.map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(new Set(done.map((d) => d.images[0]!.digest)).size).toBe(1);
+    expect(await starts()).toBe(1);
+    expect(done.filter((d) => d.images[0]!.reused)).toHaveLength(2);
+    expect((await h.calls()).outcomes['aws:StartImageScan:LimitExceededException'] ?? 0).toBe(0);
+  });
+
+  it('reuses a scan-on-push result instead of calling StartImageScan', async () => {
+    const scan = await submit('library/nginx', { imageTag: 'latest' });
+    const done = await h.waitForTerminal(scan.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.reason).toBe('reused_recent_scan');
+    expect(done.images[0]!.reused).toBe(true);
+    expect(await starts()).toBe(0);
+    expect(await h.worker.runtime.db.finding.count({ where: { scanId: scan.id } })).toBeGreaterThan(0);
+  });
+
+  it('never starts an image twice in the window even after Redis lost its claims (Postgres remembers)', async () => {
+    const first = await h.waitForTerminal((await submit('scanq/web', { imageTag: 'latest' })).id);
+    expect(first.status).toBe('succeeded');
+    const redis = new Redis(h.env.redisUrl);
+    const keys = await redis.keys(`${h.env.prefix}:quota:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    await redis.del(...keys);
+    redis.disconnect();
+    const second = await h.waitForTerminal((await submit('scanq/web', { imageTag: '2.0.1' })).id);
+    expect(second.status).toBe('succeeded');
+    expect(second.images[0]!.reused).toBe(true);
+    expect(await starts()).toBe(1);
+    const record = await h.worker.runtime.windows.get({ accountId: h.account.id, registry: first.images[0]!.registry, repository: 'scanq/web', digest: first.images[0]!.digest! });
+    expect(record?.scanId).toBe(first.id);
+  });
+
+  it.each([
+    ['an unknown tag', 'scanq/api', { imageTag: 'does-not-exist' }, 'image_not_found'],
+    ['an unknown repository', 'scanq/nope', { imageTag: 'latest' }, 'repository_not_found'],
+  ])('fails %s with a machine-readable reason', async (_what, repo, imageId, reason) => {
+    const done = await h.waitForTerminal((await submit(repo, imageId)).id);
+    expect(done.status).toBe('failed');
+    expect(done.reason).toBe(reason);
+    expect(await starts()).toBe(0);
+  });
+
+  it('fails an unsupported artifact with unsupported_image_type (StartImageScan refused it) and keeps its window open', async () => {
+    const state = (await (await fetch(`${h.sim.url}/_sim/state/aws`)).json()) as { accounts: { special: { unsupported: { digest: string } } }[] };
+    const digest = state.accounts[0]!.special.unsupported.digest;
+    const done = await h.waitForTerminal((await submit('scanq/api', { imageDigest: digest })).id);
+    expect(done.status).toBe('failed');
+    expect(done.reason).toBe('unsupported_image_type');
+    expect(done.error).toContain('UnsupportedImageTypeException');
+    expect(await h.worker.runtime.windows.get({ accountId: h.account.id, registry: done.images[0]!.registry, repository: 'scanq/api', digest })).toBeNull();
+  });
+
+  it('fails a scan the cloud could not complete with scan_failed', async () => {
+    const done = await h.waitForTerminal((await submit('scanq/worker', { imageTag: 'legacy-scratch' })).id);
+    expect(done.status).toBe('failed');
+    expect(done.reason).toBe('scan_failed');
+    expect(done.images[0]!.status).toBe('failed');
+  });
+
+  it('retries a ServerException and a dropped connection with backoff, then succeeds', async () => {
+    await injectFault(h.sim, { cloud: 'aws', api: 'StartImageScan', kind: 'server_error', count: 1 });
+    await injectFault(h.sim, { cloud: 'aws', api: 'DescribeImages', kind: 'disconnect', count: 1 });
+    const done = await h.waitForTerminal((await submit('scanq/worker', { imageTag: 'latest' })).id);
+    expect(done.status).toBe('succeeded');
+    expect(done.attempts).toBeGreaterThanOrEqual(2);
+    expect((await h.calls()).outcomes['aws:StartImageScan:ServerException']).toBeGreaterThanOrEqual(1);
+    expect(await starts()).toBe(2);
+  });
+
+  it('fails with the last error once the configured attempts are spent', async () => {
+    await injectFault(h.sim, { cloud: 'aws', api: 'StartImageScan', kind: 'server_error', count: 3 }); // = SCANQ_START_ATTEMPTS: every attempt fails
+    const done = await h.waitForTerminal((await submit('scanq/worker', { imageTag: '3.0.2' })).id);
+    expect(done.status).toBe('failed');
+    expect(done.reason).toBe('attempts_exhausted');
+    expect(done.error).toContain('ServerException');
+    expect(await starts()).toBe(3); // SCANQ_START_ATTEMPTS=3 in tests
+    const job = await h.worker.runtime.queues.getJob('aws', done.id);
+    expect(await job?.getState()).toBe('failed');
+  });
+
+  it('ends a scan that passes its deadline as failed (timed_out)', async () => {
+    await h.configureAws({ scanDurationMs: 600_000 });
+    const { runtime } = h.worker;
+    const { scan } = await runtime.scans.create({ provider: 'aws', accountId: h.account.id, target: { repositoryName: 'scanq/worker', imageId: { imageTag: '3.0.1' } }, deadlineAt: new Date(Date.now() + 1500) });
+    await runtime.queues.enqueueScanStarts([{ id: scan.id, provider: 'aws' }]);
+    const done = await h.waitForTerminal(scan.id);
+    expect(done.status).toBe('failed');
+    expect(done.reason).toBe('timed_out');
+    expect(done.images[0]!.status).toBe('failed');
+  });
+
+  it('re-enqueues a scan whose job vanished (Redis is not the ledger)', async () => {
+    const { runtime } = h.worker;
+    // A scan recorded in Postgres whose job never reached Redis.
+    const { scan } = await runtime.scans.create({ provider: 'aws', accountId: h.account.id, target: { repositoryName: 'scanq/web', imageId: { imageTag: '2.0.0' } }, deadlineAt: new Date(Date.now() + 60_000) });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await runtime.scans.get(scan.id))!.status).toBe('queued');
+    const report = await runtime.reconciler.reconcile();
+    expect(report.reenqueued).toBeGreaterThanOrEqual(1);
+    expect((await h.waitForTerminal(scan.id)).status).toBe('succeeded');
+  });
+});

