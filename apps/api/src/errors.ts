@@ -34,8 +34,7 @@ function toIssues(context: string, validation: { instancePath: string; keyword: 
       return (v.params.keys as string[]).map((k) => ({ field: `${base}.${k}`, rule: 'unknown_field', message: 'is not a known field' }));
     }
     if (v.keyword === 'invalid_union' && v.params.note === 'No matching discriminator') {
-      const key = String(v.params.discriminator ?? 'provider');
-      return [{ field: `${base}.${key}`.replace(/^\./, ''), rule: 'one_of', message: v.message ?? 'unsupported value' }];
+      return [{ field: base, rule: 'one_of', message: v.message ?? 'unsupported value' }];
     }
     return [{ field: base, rule: ruleOf(v.keyword, v.params), message: v.message ?? 'is invalid' }];
   });

@@ -1,0 +1,155 @@
+import { SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { createRuntime, type ScanqRuntime } from '@scanq/scans';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
+import { buildApi } from '../src/app.js';
+
+const valid = { provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/api', imageId: { imageTag: 'latest' } };
+
+describe('HTTP API', () => {
+  let env: TestEnv;
+  let runtime: ScanqRuntime;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    env = await createTestEnv('api');
+    runtime = createRuntime(env.config({ LOG_LEVEL: 'silent' }));
+    const aws = SIMULATOR_ACCOUNTS.aws[0];
+    await runtime.accounts.create({ provider: 'aws', name: aws.name, region: aws.region, endpoint: 'http://127.0.0.1:9', credentialRef: aws.name });
+    ({ app } = await buildApi(runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await runtime?.close();
+    await env?.cleanup();
+  });
+
+  const post = (body: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: '/v1/scans', payload: body as object, headers });
+
+  it('accepts a scan with 202, records it queued and enqueues its start job with jobId = scan id', async () => {
+    const res = await post(valid);
+    expect(res.statusCode).toBe(202);
+    const scan = res.json();
+    expect(scan).toMatchObject({ provider: 'aws', status: 'queued', target: { repositoryName: 'scanq/api', imageId: { imageTag: 'latest' } } });
+    const job = await runtime.queues.getJob('aws', scan.id);
+    expect(job?.name).toBe('scan.start');
+    expect(job?.data).toEqual({ scanId: scan.id });
+    expect(job?.opts.removeOnComplete).toBeTruthy();
+  });
+
+  it.each([
+    ['repositoryName too short', { ...valid, repositoryName: 'a' }, 'body.repositoryName', 'min_length'],
+    ['repositoryName off pattern', { ...valid, repositoryName: 'Scanq/API' }, 'body.repositoryName', 'pattern'],
+    ['repositoryName too long', { ...valid, repositoryName: 'a'.repeat(257) }, 'body.repositoryName', 'max_length'],
+    ['registryId not 12 digits', { ...valid, registryId: '12345' }, 'body.registryId', 'pattern'],
+    ['imageId with neither digest nor tag', { ...valid, imageId: {} }, 'body.imageId', 'constraint'],
+    ['a bad digest', { ...valid, imageId: { imageDigest: 'md5:zz' } }, 'body.imageId.imageDigest', 'pattern'],
+    ['an unknown provider', { ...valid, provider: 'gcp' }, 'body.provider', 'one_of'],
+    ['a missing account', { provider: 'aws', repositoryName: 'scanq/api', imageId: { imageTag: 'x' } }, 'body.account', 'required'],
+    ['an unknown field', { ...valid, colour: 'red' }, 'body.colour', 'unknown_field'],
+  ])('rejects %s with 400 naming the field and the rule', async (_what, body, field, rule) => {
+    const res = await post(body);
+    expect(res.statusCode).toBe(400);
+    const json = res.json();
+    expect(json.error).toBe('validation_error');
+    expect(json.issues).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
+  });
+
+  it('names every bad field at once', async () => {
+    const res = await post({ ...valid, repositoryName: 'X', registryId: 'abc' });
+    const fields = new Set(res.json().issues.map((i: { field: string }) => i.field));
+    expect([...fields].sort()).toEqual(['body.registryId', 'body.repositoryName']);
+  });
+
+  it('answers malformed JSON, wrong content types and unknown accounts without a 500', async () => {
+    const bad = await app.inject({ method: 'POST', url: '/v1/scans', payload: '{"provider":', headers: { 'content-type': 'application/json' } });
+    expect(bad.statusCode).toBe(400);
+    const text = await app.inject({ method: 'POST', url: '/v1/scans', payload: 'hello', headers: { 'content-type': 'text/plain' } });
+    expect([400, 415]).toContain(text.statusCode);
+    const unknown = await post({ ...valid, account: 'nobody' });
+    expect(unknown.statusCode).toBe(422);
+    expect(unknown.json().issues[0].field).toBe('account');
+  });
+
+  it('returns the first scan for a repeated Idempotency-Key, and 409 when the body differs', async () => {
+    const first = await post(valid, { 'idempotency-key': 'key-1' });
+    const again = await post(valid, { 'idempotency-key': 'key-1' });
+    expect(first.statusCode).toBe(202);
+    expect(again.statusCode).toBe(200);
+    expect(again.json().id).toBe(first.json().id);
+    const other = await post({ ...valid, imageId: { imageTag: 'other' } }, { 'idempotency-key': 'key-1' });
+    expect(other.statusCode).toBe(409);
+  });
+
+  it('404s an unknown scan id and 400s a malformed one', async () => {
+    expect((await app.inject({ method: 'GET', url: '/v1/scans/01900000-0000-7000-8000-000000000000' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'GET', url: '/v1/scans/01900000-0000-7000-8000-000000000000/findings' })).statusCode).toBe(404);
+    const bad = await app.inject({ method: 'GET', url: '/v1/scans/not-a-uuid' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().issues[0].field).toBe('params.id');
+  });
+
+  it('lists scans newest first with cursor paging and filters', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await post({ ...valid, imageId: { imageTag: `t${i}` } })).json().id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { statusCode: number; json(): { items: { id: string }[]; nextCursor: string | null } } = await app.inject({ method: 'GET', url: `/v1/scans?provider=aws&status=queued&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
+      expect(res.statusCode).toBe(200);
+      const page = res.json();
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((s: { id: string }) => s.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen.slice(0, 5)).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+    expect((await app.inject({ method: 'GET', url: '/v1/scans?status=bogus' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/v1/scans?limit=0' })).json().issues[0]).toMatchObject({ field: 'querystring.limit' });
+  });
+
+  it('pages findings by cursor and filters them by severity', async () => {
+    const scan = (await post({ ...valid, imageId: { imageTag: 'findings' } })).json();
+    const [image] = await runtime.scans.addImages(scan.id, [{ registry: 'r', repository: 'scanq/api', tags: ['findings'], digest: 'sha256:' + 'a'.repeat(64) }]);
+    const severities = ['CRITICAL', 'HIGH', 'LOW', 'HIGH', 'MEDIUM', 'HIGH', 'UNKNOWN'] as const;
+    await runtime.scans.completeImage(scan.id, image!.id, {
+      status: 'succeeded',
+      findings: severities.map((severity, i) => ({ vulnerabilityId: `CVE-2024-${i}`, severity, providerSeverity: severity, raw: { i } })),
+    });
+    const all: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: { vulnerabilityId: string }[]; nextCursor: string | null } = (await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}/findings?limit=3${cursor ? `&cursor=${cursor}` : ''}` })).json();
+      all.push(...page.items.map((f) => f.vulnerabilityId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(all).toEqual(severities.map((_, i) => `CVE-2024-${i}`));
+    const high = (await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}/findings?severity=high,critical` })).json();
+    expect(high.items.map((f: { severity: string }) => f.severity).sort()).toEqual(['CRITICAL', 'HIGH', 'HIGH', 'HIGH']);
+    const bad = await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}/findings?severity=urgent` });
+    expect(bad.statusCode).toBe(400);
+    const view = (await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}` })).json();
+    expect(view.severityCounts).toEqual({ CRITICAL: 1, HIGH: 3, MEDIUM: 1, LOW: 1, INFORMATIONAL: 0, UNKNOWN: 1 });
+    expect(view.images[0].status).toBe('succeeded');
+  });
+
+  it('keeps Bull Board behind credentials', async () => {
+    expect((await app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
+    const wrong = Buffer.from('admin:nope').toString('base64');
+    expect((await app.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: `Basic ${wrong}` } })).statusCode).toBe(401);
+    const right = Buffer.from('admin:test-admin-password').toString('base64');
+    const ok = await app.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: `Basic ${right}` } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toContain('<html');
+    const api = await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { authorization: `Basic ${right}` } });
+    expect(api.json().queues.map((q: { name: string }) => q.name).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'tencent']);
+  });
+
+  it('serves the OpenAPI document generated from the zod schemas', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    expect(doc.paths['/v1/scans'].post.requestBody).toBeDefined();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/scans', '/v1/scans/{id}', '/v1/scans/{id}/findings', '/v1/accounts']));
+    expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+  });
+});
