@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+/**
+ * Options of the TCSS front end: from the environment (`SIM_TENCENT_*`, at construction) and at
+ * runtime through `POST /_sim/config/tencent` (`{scanDurationMs?, rateLimitPerSecond?}`).
+ */
+export interface TencentOptions {
+  /** How long one image's scan takes, in simulator-clock milliseconds. */
+  scanDurationMs: number;
+  /** Calls allowed per API per account per wall-clock second ("20 requests per second for this API"). */
+  rateLimitPerSecond: number;
+  /** Seeded registry images per account (plus 4 special images). Env-only: it needs a re-seed. */
+  imagesPerAccount: number;
+}
+
+const scanDurationMs = z.coerce.number().int().min(0).max(86_400_000);
+const rateLimitPerSecond = z.coerce.number().int().min(1).max(100_000);
+const imagesPerAccount = z.coerce.number().int().min(0).max(100_000);
+
+const envSchema = z.object({
+  SIM_TENCENT_SCAN_MS: scanDurationMs.default(5000),
+  SIM_TENCENT_RPS: rateLimitPerSecond.default(20),
+  SIM_TENCENT_IMAGES: imagesPerAccount.default(300),
+});
+
+const runtimeSchema = z.strictObject({
+  scanDurationMs: scanDurationMs.optional(),
+  rateLimitPerSecond: rateLimitPerSecond.optional(),
+});
+
+/** Reads `SIM_TENCENT_*` from the flat env-style map; throws naming the bad variable. */
+export function parseTencentEnv(env: Record<string, string>): TencentOptions {
+  const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('SIM_TENCENT_') && v.trim() !== ''));
+  const e = parseOrThrow(envSchema, relevant);
+  return { scanDurationMs: e.SIM_TENCENT_SCAN_MS, rateLimitPerSecond: e.SIM_TENCENT_RPS, imagesPerAccount: e.SIM_TENCENT_IMAGES };
+}
+
+/** Validates a runtime update; throws on unknown keys or bad values. */
+export function parseTencentRuntimeOptions(input: Record<string, unknown>): Partial<TencentOptions> {
+  const parsed = parseOrThrow(runtimeSchema, input);
+  return Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined)) as Partial<TencentOptions>;
+}
+
+function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => {
+    const keys = 'keys' in i && Array.isArray(i.keys) ? ` ${i.keys.join(', ')}` : '';
+    return `${i.path.join('.') || 'tencent options'}: ${i.message}${keys}`;
+  });
+  throw new Error(`invalid tencent options: ${issues.join('; ')}`);
+}
