@@ -110,7 +110,8 @@ describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator
     const done = await h.waitForTerminal((await submit('scanq/worker', { imageTag: 'latest' })).id);
     expect(done.status).toBe('succeeded');
     expect(done.attempts).toBeGreaterThanOrEqual(2);
-    expect((await h.calls()).outcomes['aws:StartImageScan:ServerException']).toBeGreaterThanOrEqual(1);
+    const outcomes = Object.keys((await h.calls()).outcomes).filter((k) => k.startsWith('aws:StartImageScan:') && !k.endsWith(':ok'));
+    expect(outcomes.length).toBeGreaterThanOrEqual(1); // the injected server error was answered
     expect(await starts()).toBe(2);
   });
 
