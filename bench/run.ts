@@ -11,7 +11,7 @@ import { ensureDatabase, migrate } from '@scanq/db';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -20,17 +20,6 @@ const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const SCANS = Number(process.env.BENCH_SCANS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-
-async function cleanupPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-}
 
 /** BullMQ alone: N no-op jobs, added in bulk, drained by one worker at the same concurrency. */
 async function rawNoop(): Promise<number> {
@@ -52,7 +41,7 @@ async function rawNoop(): Promise<number> {
   const rate = NOOP_JOBS / ((performance.now() - start) / 1000);
   await queue.close();
   connection.disconnect();
-  await cleanupPrefix(prefix);
+  await deleteKeysByPrefix(REDIS_URL, prefix);
   return rate;
 }
 
@@ -122,7 +111,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
     await admin.end();
-    await cleanupPrefix(prefix);
+    await deleteKeysByPrefix(REDIS_URL, prefix);
   }
 }
 

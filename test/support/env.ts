@@ -20,6 +20,21 @@ export const SIMULATOR_CREDENTIALS = JSON.stringify({
   'sim-aws-2': { accessKeyId: SIMULATOR_ACCOUNTS.aws[1].accessKeyId, secretAccessKey: SIMULATOR_ACCOUNTS.aws[1].secretAccessKey },
 });
 
+/** Removes every Redis key under `prefix` (a test file's or benchmark's queues and quotas). */
+export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /**
  * A database of its own (cloned from the run's migrated template) and a queue prefix of its
  * own, for one test file: files run in parallel without seeing each other's scans or jobs.
@@ -73,18 +88,6 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     prefix,
     env,
     config: (overrides = {}) => loadConfig({ ...env, ...overrides }),
-    async cleanup() {
-      const redis = new Redis(redisUrl);
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
-    },
+    cleanup: () => deleteKeysByPrefix(redisUrl, prefix),
   };
 }
