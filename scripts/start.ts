@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { loadConfig, PROVIDERS, SIMULATOR_ACCOUNTS, simulatorAccountRequest, simulatorCredentials } from '@scanq/core';
 import { AccountRepository, createDb, ensureDatabase, migrate } from '@scanq/db';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -165,11 +165,12 @@ env.SIM_PORT = String(base.simulator.port);
 run('simulator', 'apps/simulator/src/main.ts', env);
 await waitForHttp(`${simUrl}/_sim/health`, 'simulator');
 
+// One demo account per cloud, each pointed at the simulator (secrets from the simulator's seed).
 const aws = SIMULATOR_ACCOUNTS.aws[0];
-const credentials = { ...(base.credentials ?? {}), [aws.name]: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey } };
-env.SCANQ_CREDENTIALS = JSON.stringify(credentials);
+env.SCANQ_CREDENTIALS = JSON.stringify({ ...(base.credentials ?? {}), ...simulatorCredentials() });
 const db = createDb(databaseUrl, { max: 1 });
-await new AccountRepository(db).upsertByName({ provider: 'aws', name: aws.name, region: aws.region, endpoint: simUrl, credentialRef: aws.name, settings: { registryId: aws.registryId } });
+const accountRepo = new AccountRepository(db);
+for (const provider of PROVIDERS) await accountRepo.upsertByName(simulatorAccountRequest(provider, 0, simUrl));
 await db.$disconnect();
 
 env.SCANQ_ADMIN_PASSWORD = base.api.adminPassword ?? randomBytes(9).toString('base64url');

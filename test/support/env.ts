@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig, SIMULATOR_ACCOUNTS, type ScanqConfig } from '@scanq/core';
+import { loadConfig, type ScanqConfig, simulatorCredentials } from '@scanq/core';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -15,10 +15,8 @@ export interface TestEnv {
 }
 
 /** The credentials of the simulator's seeded accounts, as SCANQ_CREDENTIALS expects them. */
-export const SIMULATOR_CREDENTIALS = JSON.stringify({
-  'sim-aws': { accessKeyId: SIMULATOR_ACCOUNTS.aws[0].accessKeyId, secretAccessKey: SIMULATOR_ACCOUNTS.aws[0].secretAccessKey },
-  'sim-aws-2': { accessKeyId: SIMULATOR_ACCOUNTS.aws[1].accessKeyId, secretAccessKey: SIMULATOR_ACCOUNTS.aws[1].secretAccessKey },
-});
+/** SCANQ_CREDENTIALS for every simulator account of every cloud. */
+export const SIMULATOR_CREDENTIALS = JSON.stringify(simulatorCredentials());
 
 /** Removes every Redis key under `prefix` (a test file's or benchmark's queues and quotas). */
 export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Promise<void> {

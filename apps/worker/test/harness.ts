@@ -1,4 +1,4 @@
-import { SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { type Provider, simulatorAccountRequest } from '@scanq/core';
 import type { CloudAccount, ScanWithImages } from '@scanq/db';
 import { createFrontEnds } from '../../simulator/src/frontends.js';
 import { type RunningSimulator, startSimulator } from '../../simulator/src/core/server.js';
@@ -12,7 +12,10 @@ export interface WorkerHarness {
   env: TestEnv;
   sim: RunningSimulator;
   worker: RunningWorker;
+  /** The AWS simulator account, registered in scanq. */
   account: CloudAccount;
+  /** Registers simulator account `index` of `provider` (idempotent). */
+  addAccount(provider: Provider, index?: number): Promise<CloudAccount>;
   calls(): Promise<CallCounterSnapshot>;
   configureAws(options: Record<string, unknown>): Promise<void>;
   waitForTerminal(scanId: string, timeoutMs?: number): Promise<ScanWithImages>;
@@ -23,13 +26,14 @@ export async function startHarness(name: string, overrides: Record<string, strin
   const env = await createTestEnv(name);
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'test', frontEnds: createFrontEnds({ SIM_AWS_SCAN_MS: '200', ...simOptions }) });
   const worker = await startWorker(env.config(overrides));
-  const aws = SIMULATOR_ACCOUNTS.aws[0];
-  const account = await worker.runtime.accounts.create({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim.url, credentialRef: aws.name, settings: { registryId: aws.registryId } });
+  const addAccount = (provider: Provider, index = 0) => worker.runtime.accounts.upsertByName(simulatorAccountRequest(provider, index, sim.url));
+  const account = await addAccount('aws');
   return {
     env,
     sim,
     worker,
     account,
+    addAccount,
     calls: async () => (await fetch(`${sim.url}/_sim/calls`)).json() as Promise<CallCounterSnapshot>,
     configureAws: async (options) => {
       const res = await fetch(`${sim.url}/_sim/config/aws`, { method: 'POST', body: JSON.stringify(options), headers: { 'content-type': 'application/json' } });

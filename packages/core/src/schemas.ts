@@ -1,52 +1,28 @@
 import { z } from 'zod';
 import { IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from './domain.js';
+import { createAlibabaScanSchema } from './targets/alibaba.js';
+import { createAwsScanSchema } from './targets/aws.js';
+import { createHuaweiScanSchema } from './targets/huawei.js';
+import { createTencentScanSchema } from './targets/tencent.js';
+
+export * from './targets/common.js';
+export * from './targets/alibaba.js';
+export * from './targets/aws.js';
+export * from './targets/huawei.js';
+export * from './targets/tencent.js';
 
 /**
  * Request and response schemas of the HTTP API. The API validates with them, the OpenAPI
  * document is generated from them, and the typed client infers its types from them.
  */
 
-// --- AWS ECR (rules from the StartImageScan contract) ---------------------------------------
-export const ECR_REPOSITORY_NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-export const ECR_REGISTRY_ID_PATTERN = /^[0-9]{12}$/;
-/** OCI digest grammar: algorithm ":" hex. */
-export const IMAGE_DIGEST_PATTERN = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
-export const IMAGE_TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-
-export const awsImageIdSchema = z
-  .object({
-    imageDigest: z.string().regex(IMAGE_DIGEST_PATTERN, 'must be a digest like sha256:<hex>').optional(),
-    imageTag: z.string().min(1).max(300).regex(IMAGE_TAG_PATTERN, 'must be a valid image tag').optional(),
-  })
-  .strict()
-  .refine((v) => v.imageDigest !== undefined || v.imageTag !== undefined, {
-    message: 'needs imageDigest or imageTag (at least one)',
-  });
-
-export const awsScanTargetSchema = z
-  .object({
-    repositoryName: z
-      .string()
-      .min(2, 'must be 2–256 characters')
-      .max(256, 'must be 2–256 characters')
-      .regex(ECR_REPOSITORY_NAME_PATTERN, 'must match the ECR repository pattern (lowercase, /-separated)'),
-    registryId: z.string().regex(ECR_REGISTRY_ID_PATTERN, 'must be exactly 12 digits').optional(),
-    imageId: awsImageIdSchema,
-  })
-  .strict();
-export type AwsScanTarget = z.infer<typeof awsScanTargetSchema>;
-
 // --- Scan requests -------------------------------------------------------------------------
-const scanCommon = {
-  /** Name or id of a configured cloud account. */
-  account: z.string().min(1).max(200),
-  /** Give up (status failed, reason timed_out) after this long. */
-  timeoutSeconds: z.number().int().min(10).max(7 * 24 * 3600).optional(),
-};
+/**
+ * Each cloud's request schema lives in `targets/<cloud>.ts` (the target's rules beside the
+ * cloud they come from); the request is discriminated by `provider`.
+ */
 
-export const createAwsScanSchema = z.object({ provider: z.literal('aws'), ...scanCommon, ...awsScanTargetSchema.shape }).strict();
-
-export const createScanRequestSchema = z.discriminatedUnion('provider', [createAwsScanSchema]);
+export const createScanRequestSchema = z.discriminatedUnion('provider', [createAwsScanSchema, createAlibabaScanSchema, createTencentScanSchema, createHuaweiScanSchema]);
 export type CreateScanRequest = z.infer<typeof createScanRequestSchema>;
 
 /** Splits a validated request into the account reference, options and the provider target. */

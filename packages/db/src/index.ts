@@ -1,6 +1,6 @@
 export { createDb, type Db } from './client.js';
 export { AccountRepository } from './account.repository.js';
-export { ScanRepository, type ScanWithImages, type NewScan, type NewImageScan, type ImageResult, type ScanPatch } from './scan.repository.js';
+export { ScanRepository, type ScanWithImages, type NewScan, type NewImageScan, type ImageResult, type ImageCompletion, type ScanPatch } from './scan.repository.js';
 export { ImageScanWindowRepository, type WindowKey } from './image-scan-window.repository.js';
 export { migrate, ensureDatabase, readMigrations, MIGRATIONS_DIR, MigrationError } from './migrate.js';
 export { Prisma } from './generated/prisma/client.js';

@@ -32,6 +32,13 @@ export interface ImageResult {
   findings: NormalizedFinding[];
 }
 
+export type ImageCompletion = ImageResult & { imageScanId: string };
+
+/** Rows per findings INSERT: 12 columns each stays far below Postgres' 65,535 bind parameters. */
+const FINDING_INSERT_CHUNK = 2000;
+/** Rows per image INSERT. */
+const IMAGE_INSERT_CHUNK = 2000;
+
 export type ScanPatch = Partial<
   Pick<Scan, 'status' | 'reason' | 'error' | 'providerTaskId' | 'progress' | 'attempts' | 'jobId' | 'nextPollAt' | 'startedAt' | 'finishedAt'>
 >;
@@ -116,9 +123,9 @@ export class ScanRepository {
   }
 
   async addImages(scanId: string, images: NewImageScan[]): Promise<ImageScan[]> {
-    if (images.length === 0) return [];
-    return this.db.imageScan.createManyAndReturn({
-      data: images.map((img) => ({
+    const created: ImageScan[] = [];
+    for (let i = 0; i < images.length; i += IMAGE_INSERT_CHUNK) {
+      created.push(...(await this.db.imageScan.createManyAndReturn({ data: images.slice(i, i + IMAGE_INSERT_CHUNK).map((img) => ({
         scanId,
         registry: img.registry,
         repository: img.repository,
@@ -128,8 +135,9 @@ export class ScanRepository {
         status: img.status ?? 'pending',
         reused: img.reused ?? false,
         raw: img.raw === undefined ? Prisma.JsonNull : (img.raw as Prisma.InputJsonValue),
-      })),
-    });
+      })) })));
+    }
+    return created;
   }
 
   updateImage(id: string, patch: Partial<Pick<ImageScan, 'status' | 'reason' | 'reused' | 'progress' | 'digest' | 'providerImageId'>> & { raw?: unknown }): Promise<ImageScan> {
@@ -145,43 +153,71 @@ export class ScanRepository {
     await this.db.imageScan.updateMany({ where: { scanId, status: 'pending' }, data: { status: 'scanning', ...(reused ? { reused: true } : {}) } });
   }
 
+  /** Stores one image's outcome (see `completeImages`). */
+  completeImage(scanId: string, imageScanId: string, result: ImageResult): Promise<void> {
+    return this.completeImages(scanId, [{ imageScanId, ...result }]);
+  }
+
   /**
-   * Stores an image's outcome in one transaction: its findings (one batched insert), the
-   * severity counts derived from them, and its final status.
+   * Stores many images' outcomes in one transaction: their findings (batched inserts), the
+   * severity counts derived from them and each final status (one UPDATE … FROM unnest). A
+   * poll that finishes a page of images costs a handful of round trips, not one per image.
    */
-  async completeImage(scanId: string, imageScanId: string, result: ImageResult): Promise<void> {
-    const counts = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
-    for (const f of result.findings) counts[SEVERITY_COLUMN[f.severity]] += 1;
-    await this.db.$transaction([
-      this.db.finding.deleteMany({ where: { imageScanId } }),
-      this.db.finding.createMany({
-        data: result.findings.map((f) => ({
-          scanId,
-          imageScanId,
-          vulnerabilityId: f.vulnerabilityId,
-          severity: f.severity,
-          providerSeverity: f.providerSeverity,
-          packageName: f.packageName ?? null,
-          installedVersion: f.installedVersion ?? null,
-          fixedVersion: f.fixedVersion ?? null,
-          title: f.title ?? null,
-          link: f.link ?? null,
-          score: f.score ?? null,
-          raw: (f.raw ?? {}) as Prisma.InputJsonValue,
-        })),
-      }),
-      this.db.imageScan.update({
-        where: { id: imageScanId },
-        data: {
-          ...counts,
-          status: result.status,
-          reason: result.reason ?? null,
-          progress: 100,
-          scanCompletedAt: result.scanCompletedAt ?? null,
-          ...(result.raw === undefined ? {} : { raw: result.raw as Prisma.InputJsonValue }),
-        },
-      }),
-    ]);
+  async completeImages(scanId: string, results: ImageCompletion[]): Promise<void> {
+    if (results.length === 0) return;
+    const ids = results.map((r) => r.imageScanId);
+    const rows = results.flatMap((r) =>
+      r.findings.map((f) => ({
+        scanId,
+        imageScanId: r.imageScanId,
+        vulnerabilityId: f.vulnerabilityId,
+        severity: f.severity,
+        providerSeverity: f.providerSeverity,
+        packageName: f.packageName ?? null,
+        installedVersion: f.installedVersion ?? null,
+        fixedVersion: f.fixedVersion ?? null,
+        title: f.title ?? null,
+        link: f.link ?? null,
+        score: f.score ?? null,
+        raw: (f.raw ?? {}) as Prisma.InputJsonValue,
+      })),
+    );
+    const counts = results.map((r) => {
+      const c = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
+      for (const f of r.findings) c[SEVERITY_COLUMN[f.severity]] += 1;
+      return c;
+    });
+    const col = <T>(f: (r: ImageCompletion, i: number) => T): T[] => results.map(f);
+    await this.db.$transaction(async (tx) => {
+      await tx.finding.deleteMany({ where: { imageScanId: { in: ids } } });
+      for (let i = 0; i < rows.length; i += FINDING_INSERT_CHUNK) await tx.finding.createMany({ data: rows.slice(i, i + FINDING_INSERT_CHUNK) });
+      await tx.$executeRaw`
+        UPDATE "ImageScan" AS i SET
+          "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100,
+          "scanCompletedAt" = v.completed, "raw" = COALESCE(v.raw, i."raw"),
+          "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
+          "informational" = v.informational, "unknown" = v.unknown, "updatedAt" = now()
+        FROM unnest(
+          ${ids}::uuid[], ${col((r) => r.status)}::text[], ${col((r) => r.reason ?? null)}::text[],
+          ${col((r) => r.scanCompletedAt ?? null)}::timestamp(3)[], ${col((r) => (r.raw === undefined ? null : JSON.stringify(r.raw)))}::jsonb[],
+          ${col((_, i) => counts[i]!.critical)}::int[], ${col((_, i) => counts[i]!.high)}::int[], ${col((_, i) => counts[i]!.medium)}::int[],
+          ${col((_, i) => counts[i]!.low)}::int[], ${col((_, i) => counts[i]!.informational)}::int[], ${col((_, i) => counts[i]!.unknown)}::int[]
+        ) AS v(id, status, reason, completed, raw, critical, high, medium, low, informational, unknown)
+        WHERE i.id = v.id AND i."scanId" = ${scanId}::uuid`;
+    });
+  }
+
+  /** Progress of images still scanning, many at once (one statement). */
+  async updateImagesProgress(updates: { imageScanId: string; progress?: number; raw?: unknown }[]): Promise<void> {
+    if (updates.length === 0) return;
+    await this.db.$executeRaw`
+      UPDATE "ImageScan" AS i SET
+        "status" = 'scanning', "progress" = COALESCE(v.progress, i."progress"), "raw" = COALESCE(v.raw, i."raw"), "updatedAt" = now()
+      FROM unnest(
+        ${updates.map((u) => u.imageScanId)}::uuid[], ${updates.map((u) => u.progress ?? null)}::int[],
+        ${updates.map((u) => (u.raw === undefined ? null : JSON.stringify(u.raw)))}::jsonb[]
+      ) AS v(id, progress, raw)
+      WHERE i.id = v.id`;
   }
 
   /** Findings of a scan, cursor-paged by id, optionally only some severities. */

@@ -81,3 +81,18 @@ export interface ScanProvider<TTarget = Record<string, unknown>> {
   pollScan(account: ProviderAccount, task: { taskId: string; target: TTarget; images: ImageRef[] }): Promise<ScanProgress>;
   listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage>;
 }
+
+/**
+ * Cross-process admission for individual cloud API calls (Tencent: 20 requests/s per API per
+ * account). An adapter awaits `acquire` before each call; the implementation (Redis
+ * TokenBucket) lives in @scanq/queue so adapters never touch Redis themselves.
+ */
+export interface CallGate {
+  acquire(key: { provider: Provider; accountId: string; api: string }): Promise<void>;
+}
+
+/** What the worker hands every adapter it builds. */
+export interface ProviderDeps {
+  /** Absent: calls go out ungated (tests of the adapter alone, one-off tools). */
+  callGate?: CallGate;
+}

@@ -1,8 +1,13 @@
 import type { Provider } from '@scanq/core';
 import { AwsEcrProvider } from './aws/index.js';
-import type { ScanProvider } from './contract.js';
+import type { ProviderDeps, ScanProvider } from './contract.js';
 
-/** Every adapter this build ships, by provider. */
-export function createProviders(): Partial<Record<Provider, ScanProvider<any>>> {
-  return { aws: new AwsEcrProvider() };
+/**
+ * Every adapter this build ships, by provider. Each cloud adds its one line here; its SDK
+ * stays inside its own folder.
+ */
+export function createProviders(_deps: ProviderDeps = {}): Partial<Record<Provider, ScanProvider<any>>> {
+  return {
+    aws: new AwsEcrProvider(),
+  };
 }

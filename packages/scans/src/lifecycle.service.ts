@@ -1,7 +1,7 @@
-import { type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
-import type { AccountRepository, ImageScan, ScanRepository, ScanWithImages } from '@scanq/db';
+import { type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
+import type { AccountRepository, ImageCompletion, ImageScan, ScanRepository, ScanWithImages } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
-import type { ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
+import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
 import type { Logger } from 'pino';
 import type { AccountResolver } from './account-resolver.js';
 import { DirectStartPolicy, type StartPolicy, toImageRef } from './start-policies/start-policy.js';
@@ -15,6 +15,8 @@ export interface LifecycleOptions {
 }
 
 const ACTIVE = ['queued', 'quota_wait', 'running', 'retrying'] as const;
+/** Images whose findings are fetched at once when a poll finds many finished. */
+const FINDINGS_FETCH_PARALLEL = 8;
 
 /**
  * A scan's path through the queue (design: "A scan's path"): `scan.start` asks the quota and
@@ -101,36 +103,50 @@ export class ScanLifecycleService {
     try {
       const provider = this.provider(scan.provider);
       const open = scan.images.filter((i) => i.status === 'pending' || i.status === 'scanning');
-      let stillScanning = 0;
-      let nextPollHint: number | undefined;
+      const settled = new Map<string, ImageScanStatus>(scan.images.map((i) => [i.id, i.status]));
       if (open.length > 0) {
         const progress = await this.pollTolerant(provider, account, scan, open, job.data.pollCount);
-        nextPollHint = progress.nextPollMs;
+        const scanning: { imageScanId: string; progress?: number; raw?: unknown }[] = [];
+        const completions: ImageCompletion[] = [];
+        const succeeded: { image: ImageScan; raw: unknown; firstPage?: FindingsPage }[] = [];
         for (const p of progress.images) {
           const image = open[p.index];
           if (!image) continue;
           if (p.state === 'scanning') {
-            stillScanning += 1;
             if (image.status !== 'scanning' || (p.progress !== undefined && p.progress !== image.progress)) {
-              await this.scans.updateImage(image.id, { status: 'scanning', ...(p.progress !== undefined ? { progress: p.progress } : {}), ...(p.raw !== undefined ? { raw: p.raw } : {}) });
+              scanning.push({ imageScanId: image.id, ...(p.progress !== undefined ? { progress: p.progress } : {}), ...(p.raw !== undefined ? { raw: p.raw } : {}) });
             }
           } else if (p.state === 'failed') {
-            await this.scans.completeImage(scan.id, image.id, { status: 'failed', reason: p.reason ?? 'scan_failed', raw: p.raw, findings: [] });
+            completions.push({ imageScanId: image.id, status: 'failed', reason: p.reason ?? 'scan_failed', raw: p.raw, findings: [] });
+            settled.set(image.id, 'failed');
           } else {
-            const { findings, scanCompletedAt } = await this.collectFindings(provider, account, image, p.firstPage);
-            await this.scans.completeImage(scan.id, image.id, { status: 'succeeded', scanCompletedAt: scanCompletedAt ?? new Date(), raw: p.raw, findings });
+            succeeded.push({ image, raw: p.raw, firstPage: p.firstPage });
+            settled.set(image.id, 'succeeded');
           }
         }
+        // Findings of every finished image, a few images at a time (each is its own page chain).
+        for (let i = 0; i < succeeded.length; i += FINDINGS_FETCH_PARALLEL) {
+          const batch = await Promise.all(
+            succeeded.slice(i, i + FINDINGS_FETCH_PARALLEL).map(async (s) => {
+              const { findings, scanCompletedAt } = await this.collectFindings(provider, account, s.image, s.firstPage);
+              return { imageScanId: s.image.id, status: 'succeeded' as const, scanCompletedAt: scanCompletedAt ?? new Date(), raw: s.raw, findings };
+            }),
+          );
+          completions.push(...batch);
+        }
+        await Promise.all([this.scans.updateImagesProgress(scanning), this.scans.completeImages(scan.id, completions)]);
+        const stillScanning = open.length - completions.length;
         if (stillScanning > 0) {
-          const done = open.length - stillScanning + (scan.images.length - open.length);
-          await this.park(job, token, scan, Math.floor((done / scan.images.length) * 100), nextPollHint);
+          const done = scan.images.length - stillScanning;
+          await this.park(job, token, scan, Math.floor((done / scan.images.length) * 100), progress.nextPollMs);
           return;
         }
       }
-      const finished = await this.scans.get(scan.id);
-      const ok = finished?.images.some((i) => i.status === 'succeeded') ?? false;
-      const firstFailure = finished?.images.find((i) => i.status === 'failed');
-      await this.scans.finish(scan.id, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: firstFailure?.reason ?? 'scan_failed', error: 'every image scan failed' });
+      const statuses = [...settled.values()];
+      const ok = statuses.includes('succeeded');
+      const firstFailure = scan.images.find((i) => settled.get(i.id) === 'failed');
+      const failureReason = firstFailure ? (firstFailure.reason ?? null) : null;
+      await this.scans.finish(scan.id, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: failureReason ?? 'scan_failed', error: 'every image scan failed' });
       await this.releaseQuota(scan);
     } catch (err) {
       if (err instanceof DelayedError) throw err;

@@ -1,13 +1,13 @@
 import type { ScanqConfig } from '@scanq/core';
 import { AccountRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository } from '@scanq/db';
-import { createRedis, QueueRepository, ScanOnceWindow } from '@scanq/queue';
+import { createRedis, QueueRepository } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
 import { ReconcileService } from './reconcile.service.js';
-import { AwsScanWindowPolicy } from './start-policies/aws-scan-window.policy.js';
+import { createStartPolicies } from './start-policies/index.js';
 import { SubmitService } from './submit.service.js';
 
 /** Secrets never reach a log line. */
@@ -60,14 +60,13 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const accounts = new AccountRepository(db);
   const scans = new ScanRepository(db);
   const windows = new ImageScanWindowRepository(db);
-  const awsWindow = new ScanOnceWindow(redis, `${config.queuePrefix}:quota:aws-scan-window`, config.worker.awsScanWindowMs);
   const lifecycle = new ScanLifecycleService(
     scans,
     accounts,
     new AccountResolver(config.credentials),
     queues,
     createProviders(),
-    { aws: new AwsScanWindowPolicy(awsWindow, windows) },
+    createStartPolicies({ config, redis, windows }),
     { pollInitialMs: config.worker.pollInitialMs, pollMaxMs: config.worker.pollMaxMs, pollFactor: config.worker.pollFactor },
     log,
   );

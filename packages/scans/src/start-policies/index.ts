@@ -1,0 +1,27 @@
+import type { Provider, ScanqConfig } from '@scanq/core';
+import type { ImageScanWindowRepository } from '@scanq/db';
+import { ScanOnceWindow } from '@scanq/queue';
+import type { Redis } from 'ioredis';
+import { AwsScanWindowPolicy } from './aws-scan-window.policy.js';
+import type { StartPolicy } from './start-policy.js';
+
+export * from './start-policy.js';
+export { AwsScanWindowPolicy } from './aws-scan-window.policy.js';
+
+export interface StartPolicyDeps {
+  config: ScanqConfig;
+  redis: Redis;
+  windows: ImageScanWindowRepository;
+}
+
+/**
+ * Each provider's quota, built once per process. Keys share the queue prefix (a `{…}` hash
+ * tag) so every quota of a deployment lives in one Redis Cluster slot with its queues.
+ * A provider without an entry starts directly (DirectStartPolicy).
+ */
+export function createStartPolicies({ config, redis, windows }: StartPolicyDeps): Partial<Record<Provider, StartPolicy>> {
+  const quotaPrefix = `${config.queuePrefix}:quota`;
+  return {
+    aws: new AwsScanWindowPolicy(new ScanOnceWindow(redis, `${quotaPrefix}:aws-scan-window`, config.worker.awsScanWindowMs), windows),
+  };
+}
