@@ -102,6 +102,7 @@ export class ScanLifecycleService {
     const { scan, account } = loaded;
     try {
       const provider = this.provider(scan.provider);
+      await this.policies[scan.provider]?.heartbeat?.(scan, account);
       const open = scan.images.filter((i) => i.status === 'pending' || i.status === 'scanning');
       const settled = new Map<string, ImageScanStatus>(scan.images.map((i) => [i.id, i.status]));
       if (open.length > 0) {

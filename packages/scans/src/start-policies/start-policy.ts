@@ -18,6 +18,11 @@ export interface StartPolicy {
   start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome>;
   /** Gives quota back once the scan is over (slots); a no-op for window/rate quotas. */
   release?(scan: ScanWithImages, account: ProviderAccount): Promise<void>;
+  /**
+   * Called on every poll of a running scan: renews whatever lease the start took (slots), so
+   * a live scan keeps its slot and a dead process's slot expires.
+   */
+  heartbeat?(scan: ScanWithImages, account: ProviderAccount): Promise<void>;
 }
 
 export const toImageRef = (img: ImageScan): ImageRef => ({
