@@ -61,7 +61,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     SCANQ_QUEUE_PREFIX: prefix,
     SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
     SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY),
-    SCANQ_POLL_INITIAL_MS: '1',
+    SCANQ_POLL_INITIAL_MS: '0',
     SCANQ_RECONCILE_EVERY_MS: '600000',
     SCANQ_ADMIN_PASSWORD: 'bench-password',
     LOG_LEVEL: 'warn',

@@ -26,7 +26,9 @@ export interface ScanqProcess {
 
 /** Runs one of the project's entry points (TypeScript through tsx) as a real process. */
 export function startProcess(name: string, script: string, env: Record<string, string>): ScanqProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script)], {
+  // SCANQ_CPU_PROFILE_DIR=<dir>: each process writes a V8 CPU profile there on exit (bench profiling).
+  const profile = process.env.SCANQ_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.SCANQ_CPU_PROFILE_DIR, name.replace(/\W+/g, '-'))}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, script)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

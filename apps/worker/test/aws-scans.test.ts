@@ -1,3 +1,4 @@
+import { jobIds } from '@scanq/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -146,5 +147,36 @@ describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator
     const report = await runtime.reconciler.reconcile();
     expect(report.reenqueued).toBeGreaterThanOrEqual(1);
     expect((await h.waitForTerminal(scan.id)).status).toBe('succeeded');
+  });
+});
+
+describe('first look right after the start (SCANQ_POLL_INITIAL_MS=0)', () => {
+  let h: WorkerHarness;
+  beforeAll(async () => {
+    h = await startHarness('awsfirstlook', { SCANQ_POLL_INITIAL_MS: '0' }, { SIM_AWS_SCAN_MS: '0' });
+  });
+  afterAll(async () => h?.close());
+
+  it('finishes a reused scan-on-push result inside the start job: no poll job, no second look', async () => {
+    const before = await total(h, 'aws:DescribeImageScanFindings');
+    const { scan } = await h.worker.runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'library/nginx', imageId: { imageTag: 'latest' } });
+    const done = await h.waitForTerminal(scan.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.images[0]!.reused).toBe(true);
+    // One look to find the scan-on-push result, one inline poll that stored it, and no poll job
+    // was ever queued (completed jobs are kept, so one that ran would still be found).
+    expect((await total(h, 'aws:DescribeImageScanFindings')) - before).toBe(2);
+    expect(await h.worker.runtime.queues.getJob('aws', jobIds.poll(scan.id))).toBeUndefined();
+    expect(await h.worker.runtime.queues.getJob('aws', jobIds.start(scan.id))).toBeDefined();
+    expect(await h.worker.runtime.db.finding.count({ where: { scanId: scan.id } })).toBeGreaterThan(0);
+  });
+
+  it('hands a scan that is not done yet to a poll job', async () => {
+    await h.configureAws({ scanDurationMs: 400 });
+    const { scan } = await h.worker.runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/api', imageId: { imageTag: '1.4' } });
+    const done = await h.waitForTerminal(scan.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.images[0]!.reused).toBe(false);
+    expect(await h.worker.runtime.queues.getJob('aws', jobIds.poll(scan.id))).toBeDefined();
   });
 });

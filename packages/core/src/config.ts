@@ -35,7 +35,8 @@ const envSchema = z.object({
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
   /** Comma list of provider queues this worker serves; empty = all. */
   SCANQ_WORKER_QUEUES: z.string().default(''),
-  SCANQ_POLL_INITIAL_MS: int(5_000, 1),
+  // 0: look once right after the start, inside the start job (reused and instant scans finish there).
+  SCANQ_POLL_INITIAL_MS: int(5_000, 0),
   SCANQ_POLL_MAX_MS: int(60_000, 1),
   SCANQ_POLL_FACTOR: z.coerce.number().min(1).default(1.5),
   SCANQ_SCAN_TIMEOUT_MS: int(2 * 60 * 60 * 1000, 1),
@@ -45,6 +46,20 @@ const envSchema = z.object({
   /** A job missing for this long (after its last update) counts as lost to the reconciler. */
   SCANQ_RECONCILE_GRACE_MS: int(30_000, 0),
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
+  /** Alibaba SAS scan tasks in flight per account (the cloud's documented 10). */
+  SCANQ_ALIBABA_TASK_LIMIT: int(10, 1),
+  /** Lease of an Alibaba task slot, renewed on every poll. Unset: 3 × SCANQ_POLL_MAX_MS + 60 s (stalled-job recovery). */
+  SCANQ_ALIBABA_SLOT_LEASE_MS: z.coerce.number().int().min(1).optional(),
+  /** Fallback wait of a scan in quota_wait (a freed slot wakes the oldest waiter sooner). */
+  SCANQ_ALIBABA_QUOTA_RETRY_MS: int(5_000, 1),
+  /** How long room taken by tasks created outside scanq (CanCreate false / BeyondQuata) is assumed to stay taken. */
+  SCANQ_ALIBABA_EXTERNAL_HOLD_MS: int(60_000, 1),
+  /** Tencent TCSS calls per second per API per account (the cloud's documented 20). */
+  SCANQ_TENCENT_RPS: int(20, 1),
+  /** Tencent calls released at once inside a second (1: evenly spaced). */
+  SCANQ_TENCENT_BURST: int(1, 1),
+  /** No Tencent call is released in the last this-many ms of a second, so it lands in the second it was counted in. */
+  SCANQ_TENCENT_GUARD_MS: z.coerce.number().int().min(0).max(800).default(200),
   SCANQ_KEEP_COMPLETED_JOBS: int(1_000, 0),
   SCANQ_KEEP_FAILED_JOBS: int(5_000, 0),
   /** Seed a demo account pointing at the simulator (used by `pnpm start`). */
@@ -78,6 +93,8 @@ export interface ScanqConfig {
     reconcileEveryMs: number;
     reconcileGraceMs: number;
     awsScanWindowMs: number;
+    alibaba: { taskLimit: number; slotLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
+    tencent: { ratePerSec: number; burst: number; guardMs: number };
     keepCompletedJobs: number;
     keepFailedJobs: number;
   };
@@ -97,6 +114,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  // A slot lease shorter than a poll interval would expire under a live scan.
+  if (e.SCANQ_ALIBABA_SLOT_LEASE_MS !== undefined && e.SCANQ_ALIBABA_SLOT_LEASE_MS <= 2 * e.SCANQ_POLL_MAX_MS) {
+    throw new ConfigError(`invalid configuration:\n  SCANQ_ALIBABA_SLOT_LEASE_MS: must exceed 2 × SCANQ_POLL_MAX_MS (${2 * e.SCANQ_POLL_MAX_MS} ms)`);
+  }
   let credentials: Record<string, Record<string, string>> = {};
   if (e.SCANQ_CREDENTIALS) {
     let raw: unknown;
@@ -138,6 +159,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       reconcileEveryMs: e.SCANQ_RECONCILE_EVERY_MS,
       reconcileGraceMs: e.SCANQ_RECONCILE_GRACE_MS,
       awsScanWindowMs: e.SCANQ_AWS_SCAN_WINDOW_MS,
+      alibaba: {
+        taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,
+        slotLeaseMs: e.SCANQ_ALIBABA_SLOT_LEASE_MS ?? 3 * e.SCANQ_POLL_MAX_MS + 60_000,
+        quotaRetryMs: e.SCANQ_ALIBABA_QUOTA_RETRY_MS,
+        externalHoldMs: e.SCANQ_ALIBABA_EXTERNAL_HOLD_MS,
+      },
+      tencent: { ratePerSec: e.SCANQ_TENCENT_RPS, burst: e.SCANQ_TENCENT_BURST, guardMs: e.SCANQ_TENCENT_GUARD_MS },
       keepCompletedJobs: e.SCANQ_KEEP_COMPLETED_JOBS,
       keepFailedJobs: e.SCANQ_KEEP_FAILED_JOBS,
     },

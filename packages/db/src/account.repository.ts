@@ -4,10 +4,32 @@ import { Prisma, type CloudAccount } from './generated/prisma/client.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * Cloud accounts. Every job and submission reads its account, and accounts change rarely, so
+ * found accounts are cached for `cacheTtlMs` (misses never are: a new account is seen at once).
+ */
 export class AccountRepository {
-  constructor(private readonly db: Db) {}
+  private readonly cache = new Map<string, { account: CloudAccount; until: number }>();
 
-  create(input: CreateAccountRequest): Promise<CloudAccount> {
+  constructor(
+    private readonly db: Db,
+    private readonly cacheTtlMs = 5_000,
+  ) {}
+
+  private cached(key: string): CloudAccount | undefined {
+    const hit = this.cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.account;
+    this.cache.delete(key);
+    return undefined;
+  }
+
+  private remember(key: string, account: CloudAccount | null): CloudAccount | null {
+    if (account && this.cacheTtlMs > 0) this.cache.set(key, { account, until: Date.now() + this.cacheTtlMs });
+    return account;
+  }
+
+  async create(input: CreateAccountRequest): Promise<CloudAccount> {
+    this.cache.clear();
     return this.db.cloudAccount.create({
       data: { ...input, settings: (input.settings ?? {}) as Prisma.InputJsonValue },
     });
@@ -15,6 +37,7 @@ export class AccountRepository {
 
   /** Creates or updates by (provider, name): used to seed demo accounts idempotently. */
   upsertByName(input: CreateAccountRequest): Promise<CloudAccount> {
+    this.cache.clear();
     const settings = (input.settings ?? {}) as Prisma.InputJsonValue;
     return this.db.cloudAccount.upsert({
       where: { provider_name: { provider: input.provider, name: input.name } },
@@ -27,14 +50,16 @@ export class AccountRepository {
     return this.db.cloudAccount.findMany({ where: provider ? { provider } : {}, orderBy: { name: 'asc' } });
   }
 
-  get(id: string): Promise<CloudAccount | null> {
-    return this.db.cloudAccount.findUnique({ where: { id } });
+  async get(id: string): Promise<CloudAccount | null> {
+    return this.cached(id) ?? this.remember(id, await this.db.cloudAccount.findUnique({ where: { id } }));
   }
 
   /** An account by id or by name, for the given provider. */
-  findByRef(provider: Provider, ref: string): Promise<CloudAccount | null> {
-    return this.db.cloudAccount.findFirst({
-      where: UUID.test(ref) ? { provider, OR: [{ id: ref }, { name: ref }] } : { provider, name: ref },
-    });
+  async findByRef(provider: Provider, ref: string): Promise<CloudAccount | null> {
+    const key = `${provider}/${ref}`;
+    return (
+      this.cached(key) ??
+      this.remember(key, await this.db.cloudAccount.findFirst({ where: UUID.test(ref) ? { provider, OR: [{ id: ref }, { name: ref }] } : { provider, name: ref } }))
+    );
   }
 }

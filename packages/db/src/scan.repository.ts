@@ -107,12 +107,12 @@ export class ScanRepository {
 
   /** Ends a non-terminal scan; its unfinished images end with it. */
   async finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', fields: { reason?: string | null; error?: string | null } = {}): Promise<boolean> {
+    const end = { status, reason: fields.reason ?? null, error: fields.error ?? null, finishedAt: new Date(), nextPollAt: null, ...(status === 'succeeded' ? { progress: 100 } : {}) };
+    // Succeeded: every image is already settled, so one guarded UPDATE is the whole change.
+    if (status === 'succeeded') return (await this.db.scan.updateMany({ where: { id, status: { in: NON_TERMINAL } }, data: end })).count === 1;
     return this.db.$transaction(async (tx) => {
-      const res = await tx.scan.updateMany({
-        where: { id, status: { in: NON_TERMINAL } },
-        data: { status, reason: fields.reason ?? null, error: fields.error ?? null, finishedAt: new Date(), nextPollAt: null, ...(status === 'succeeded' ? { progress: 100 } : {}) },
-      });
-      if (res.count === 1 && status !== 'succeeded') {
+      const res = await tx.scan.updateMany({ where: { id, status: { in: NON_TERMINAL } }, data: end });
+      if (res.count === 1) {
         await tx.imageScan.updateMany({
           where: { scanId: id, status: { in: ['pending', 'scanning'] } },
           data: { status: status === 'cancelled' ? 'cancelled' : 'failed', reason: fields.reason ?? null },

@@ -90,7 +90,22 @@ export class ScanLifecycleService {
       });
       if (!moved) return; // cancelled or timed out meanwhile
       await this.scans.markImagesScanning(scan.id, outcome.reused);
-      await this.queues.add(queueForProvider(scan.provider), 'scan.poll', { scanId: scan.id, pollCount: 0 }, { jobId: pollJobId, delay: this.options.pollInitialMs });
+      let pollCount = 0;
+      let delay = this.options.pollInitialMs;
+      if (delay === 0) {
+        // No wait configured before the first look: look now, inside this job. A reused scan
+        // (scan-on-push) or an instant one then finishes without a second job. Any error here
+        // is left to the poll job, which owns poll failures.
+        const running = { ...scan, status: 'running' as const, providerTaskId: outcome.taskId, reason: outcome.reason ?? null, images: images.map((i) => ({ ...i, status: 'scanning' as const, reused: i.reused || outcome.reused })) };
+        const looked = await this.pollOnce(running, account, 0).catch((err: unknown) => {
+          this.log.debug({ scanId: scan.id, err }, 'first poll failed; the poll job takes over');
+          return undefined;
+        });
+        if (looked?.done) return;
+        pollCount = 1;
+        delay = looked?.hintMs ?? this.backoff(1);
+      }
+      await this.queues.add(queueForProvider(scan.provider), 'scan.poll', { scanId: scan.id, pollCount }, { jobId: pollJobId, delay });
     } catch (err) {
       await this.onError(job, token, scan, err);
     }
@@ -101,58 +116,67 @@ export class ScanLifecycleService {
     if (!loaded) return;
     const { scan, account } = loaded;
     try {
-      const provider = this.provider(scan.provider);
-      await this.policies[scan.provider]?.heartbeat?.(scan, account);
-      const open = scan.images.filter((i) => i.status === 'pending' || i.status === 'scanning');
-      const settled = new Map<string, ImageScanStatus>(scan.images.map((i) => [i.id, i.status]));
-      if (open.length > 0) {
-        const progress = await this.pollTolerant(provider, account, scan, open, job.data.pollCount);
-        const scanning: { imageScanId: string; progress?: number; raw?: unknown }[] = [];
-        const completions: ImageCompletion[] = [];
-        const succeeded: { image: ImageScan; raw: unknown; firstPage?: FindingsPage }[] = [];
-        for (const p of progress.images) {
-          const image = open[p.index];
-          if (!image) continue;
-          if (p.state === 'scanning') {
-            if (image.status !== 'scanning' || (p.progress !== undefined && p.progress !== image.progress)) {
-              scanning.push({ imageScanId: image.id, ...(p.progress !== undefined ? { progress: p.progress } : {}), ...(p.raw !== undefined ? { raw: p.raw } : {}) });
-            }
-          } else if (p.state === 'failed') {
-            completions.push({ imageScanId: image.id, status: 'failed', reason: p.reason ?? 'scan_failed', raw: p.raw, findings: [] });
-            settled.set(image.id, 'failed');
-          } else {
-            succeeded.push({ image, raw: p.raw, firstPage: p.firstPage });
-            settled.set(image.id, 'succeeded');
-          }
-        }
-        // Findings of every finished image, a few images at a time (each is its own page chain).
-        for (let i = 0; i < succeeded.length; i += FINDINGS_FETCH_PARALLEL) {
-          const batch = await Promise.all(
-            succeeded.slice(i, i + FINDINGS_FETCH_PARALLEL).map(async (s) => {
-              const { findings, scanCompletedAt } = await this.collectFindings(provider, account, s.image, s.firstPage);
-              return { imageScanId: s.image.id, status: 'succeeded' as const, scanCompletedAt: scanCompletedAt ?? new Date(), raw: s.raw, findings };
-            }),
-          );
-          completions.push(...batch);
-        }
-        await Promise.all([this.scans.updateImagesProgress(scanning), this.scans.completeImages(scan.id, completions)]);
-        const stillScanning = open.length - completions.length;
-        if (stillScanning > 0) {
-          const done = scan.images.length - stillScanning;
-          await this.park(job, token, scan, Math.floor((done / scan.images.length) * 100), progress.nextPollMs);
-          return;
-        }
-      }
-      const statuses = [...settled.values()];
-      const ok = statuses.includes('succeeded');
-      const firstFailure = scan.images.find((i) => settled.get(i.id) === 'failed');
-      const failureReason = firstFailure ? (firstFailure.reason ?? null) : null;
-      await this.scans.finish(scan.id, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: failureReason ?? 'scan_failed', error: 'every image scan failed' });
-      await this.releaseQuota(scan);
+      const looked = await this.pollOnce(scan, account, job.data.pollCount);
+      if (!looked.done) await this.park(job, token, scan, looked.progress, looked.hintMs);
     } catch (err) {
       if (err instanceof DelayedError) throw err;
       await this.onError(job, token, scan, err);
     }
+  }
+
+  /**
+   * One look at the cloud: stores what finished (findings in one batched transaction) and
+   * progress for the rest; ends the scan when nothing is left open.
+   */
+  private async pollOnce(scan: ScanWithImages, account: ProviderAccount, pollCount: number): Promise<{ done: true } | { done: false; progress: number; hintMs?: number }> {
+    const provider = this.provider(scan.provider);
+    await this.policies[scan.provider]?.heartbeat?.(scan, account);
+    const open = scan.images.filter((i) => i.status === 'pending' || i.status === 'scanning');
+    const settled = new Map<string, ImageScanStatus>(scan.images.map((i) => [i.id, i.status]));
+    if (open.length > 0) {
+      const progress = await this.pollTolerant(provider, account, scan, open, pollCount);
+      const scanning: { imageScanId: string; progress?: number; raw?: unknown }[] = [];
+      const completions: ImageCompletion[] = [];
+      const succeeded: { image: ImageScan; raw: unknown; firstPage?: FindingsPage }[] = [];
+      for (const p of progress.images) {
+        const image = open[p.index];
+        if (!image) continue;
+        if (p.state === 'scanning') {
+          if (image.status !== 'scanning' || (p.progress !== undefined && p.progress !== image.progress)) {
+            scanning.push({ imageScanId: image.id, ...(p.progress !== undefined ? { progress: p.progress } : {}), ...(p.raw !== undefined ? { raw: p.raw } : {}) });
+          }
+        } else if (p.state === 'failed') {
+          completions.push({ imageScanId: image.id, status: 'failed', reason: p.reason ?? 'scan_failed', raw: p.raw, findings: [] });
+          settled.set(image.id, 'failed');
+        } else {
+          succeeded.push({ image, raw: p.raw, firstPage: p.firstPage });
+          settled.set(image.id, 'succeeded');
+        }
+      }
+      // Findings of every finished image, a few images at a time (each is its own page chain).
+      for (let i = 0; i < succeeded.length; i += FINDINGS_FETCH_PARALLEL) {
+        const batch = await Promise.all(
+          succeeded.slice(i, i + FINDINGS_FETCH_PARALLEL).map(async (s) => {
+            const { findings, scanCompletedAt } = await this.collectFindings(provider, account, s.image, s.firstPage);
+            return { imageScanId: s.image.id, status: 'succeeded' as const, scanCompletedAt: scanCompletedAt ?? new Date(), raw: s.raw, findings };
+          }),
+        );
+        completions.push(...batch);
+      }
+      await Promise.all([this.scans.updateImagesProgress(scanning), this.scans.completeImages(scan.id, completions)]);
+      const stillScanning = open.length - completions.length;
+      if (stillScanning > 0) {
+        const done = scan.images.length - stillScanning;
+        return { done: false, progress: Math.floor((done / scan.images.length) * 100), hintMs: progress.nextPollMs };
+      }
+    }
+    const statuses = [...settled.values()];
+    const ok = statuses.includes('succeeded');
+    const firstFailure = scan.images.find((i) => settled.get(i.id) === 'failed');
+    const failureReason = firstFailure ? (firstFailure.reason ?? null) : null;
+    await this.scans.finish(scan.id, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: failureReason ?? 'scan_failed', error: 'every image scan failed' });
+    await this.releaseQuota(scan);
+    return { done: true };
   }
 
   /**
@@ -183,11 +207,15 @@ export class ScanLifecycleService {
     return { findings, scanCompletedAt };
   }
 
+  /** Exponential poll backoff: initial × factor^n, capped (initial 0 counts as 1 ms). */
+  private backoff(pollCount: number): number {
+    const { pollInitialMs, pollFactor, pollMaxMs } = this.options;
+    return Math.min(pollMaxMs, Math.round(Math.max(1, pollInitialMs) * pollFactor ** Math.min(pollCount, 50)));
+  }
+
   /** Re-schedules this poll job with exponential backoff (or the cloud's hint), parking it. */
   private async park(job: Job<JobPayloads['scan.poll']>, token: string | undefined, scan: ScanWithImages, progress: number, hintMs?: number): Promise<never> {
-    const { pollInitialMs, pollFactor, pollMaxMs } = this.options;
-    const backoff = Math.min(pollMaxMs, Math.round(pollInitialMs * pollFactor ** Math.min(job.data.pollCount, 50)));
-    const delay = Math.max(1, Math.min(pollMaxMs, hintMs ?? backoff));
+    const delay = Math.max(1, Math.min(this.options.pollMaxMs, hintMs ?? this.backoff(job.data.pollCount)));
     const at = Date.now() + delay;
     await this.scans.update(scan.id, { progress, nextPollAt: new Date(at), ...(scan.status !== 'running' ? { status: 'running' } : {}) });
     await job.updateData({ ...job.data, pollCount: job.data.pollCount + 1 });
