@@ -8,6 +8,9 @@ export type ScanStatus = (typeof SCAN_STATUSES)[number];
 export const TERMINAL_SCAN_STATUSES: readonly ScanStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminalScanStatus = (s: ScanStatus): boolean => TERMINAL_SCAN_STATUSES.includes(s);
 
+export const BULK_SCAN_STATUSES = ['planning', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type BulkScanStatus = (typeof BULK_SCAN_STATUSES)[number];
+
 export const IMAGE_SCAN_STATUSES = ['pending', 'scanning', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
 export type ImageScanStatus = (typeof IMAGE_SCAN_STATUSES)[number];
 
@@ -54,6 +57,7 @@ export const SCAN_REASONS = [
   'no_permission',
   'insufficient_authorization',
   'no_images_matched',
+  'unsupported_region',
   'not_found',
   'invalid',
   'cancelled',

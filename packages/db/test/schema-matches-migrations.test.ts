@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from '@scanq/core';
+import { BULK_SCAN_STATUSES, IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
@@ -97,6 +97,7 @@ describe('schema.prisma ↔ prisma/migrations', () => {
     expect(enums).toEqual({
       Provider: [...PROVIDERS],
       ScanStatus: [...SCAN_STATUSES],
+      BulkScanStatus: [...BULK_SCAN_STATUSES],
       ImageScanStatus: [...IMAGE_SCAN_STATUSES],
       Severity: [...SEVERITIES],
     });
@@ -116,6 +117,13 @@ describe('schema.prisma ↔ prisma/migrations', () => {
       const image = await db.imageScan.create({ data: { scanId: scan.id, registry: 'r', repository: 'p', tags: ['a', 'b'], digest: 'sha256:x' } });
       const finding = await db.finding.create({ data: { scanId: scan.id, imageScanId: image.id, vulnerabilityId: 'CVE-1', severity: 'HIGH', providerSeverity: 'HIGH', raw: { x: 1 }, score: 7.5 } });
       await db.imageScanWindow.create({ data: { accountId: account.id, registry: 'r', repository: 'p', digest: 'sha256:x', lastRequestedAt: new Date(), scanId: scan.id } });
+      const schedule = await db.schedule.create({ data: { name: 'nightly', cron: '0 2 * * *', timezone: 'Europe/Berlin', selector: { providers: ['aws'] } } });
+      const tickAt = new Date('2026-11-24T01:00:00Z');
+      const bulk = await db.bulkScan.create({ data: { selector: { providers: ['aws'] }, scheduleId: schedule.id, tickAt } });
+      await db.scan.update({ where: { id: scan.id }, data: { bulkScanId: bulk.id } });
+      expect((await db.bulkScan.findUniqueOrThrow({ where: { id: bulk.id }, include: { scans: true } })).scans).toHaveLength(1);
+      // One bulk scan per schedule tick, whoever creates it.
+      await expect(db.bulkScan.create({ data: { selector: {}, scheduleId: schedule.id, tickAt } })).rejects.toMatchObject({ code: 'P2002' });
       const again = await db.scan.findUniqueOrThrow({ where: { id: scan.id }, include: { images: { include: { findings: true } } } });
       expect(again.images[0]!.tags).toEqual(['a', 'b']);
       expect(again.images[0]!.findings[0]!.id).toBe(finding.id);
