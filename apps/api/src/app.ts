@@ -8,7 +8,9 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
 import { registerErrorHandling } from './errors.js';
 import { accountRoutes } from './routes/accounts.routes.js';
+import { bulkScanRoutes } from './routes/bulk-scans.routes.js';
 import { scanRoutes } from './routes/scans.routes.js';
+import { scheduleRoutes } from './routes/schedules.routes.js';
 
 export interface ApiOptions {
   /** Bull Board credentials; a random password is generated (and reported) when absent. */
@@ -35,7 +37,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   await app.register(swagger, {
     openapi: {
       info: { title: 'scanq API', version: '0.1.0', description: 'Container-image vulnerability scans on four clouds.' },
-      tags: [{ name: 'scans' }, { name: 'accounts' }, { name: 'health' }],
+      tags: [{ name: 'scans' }, { name: 'bulk-scans' }, { name: 'schedules' }, { name: 'accounts' }, { name: 'health' }],
     },
     transform: jsonSchemaTransform,
   });
@@ -53,6 +55,8 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
 
   await app.register(scanRoutes, { prefix: '/v1', runtime });
   await app.register(accountRoutes, { prefix: '/v1', runtime });
+  await app.register(bulkScanRoutes, { prefix: '/v1', runtime });
+  await app.register(scheduleRoutes, { prefix: '/v1', runtime });
 
   const adminPassword = options.adminPassword ?? randomBytes(12).toString('base64url');
   await registerBullBoard(app, runtime, { user: options.adminUser, password: adminPassword });

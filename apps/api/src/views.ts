@@ -1,5 +1,5 @@
-import { type Account, type FindingView, type ScanView, type SeverityCounts, emptySeverityCounts } from '@scanq/core';
-import type { CloudAccount, Finding, ImageScan, ScanWithImages } from '@scanq/db';
+import { type Account, type BulkScanView, type BulkSelector, type BulkTotals, type ScheduleView, type FindingView, type ScanView, type SeverityCounts, emptySeverityCounts } from '@scanq/core';
+import type { BulkScan, CloudAccount, Finding, ImageScan, Schedule, ScanWithImages } from '@scanq/db';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -79,5 +79,51 @@ export function toAccountView(a: CloudAccount): Account {
     credentialRef: a.credentialRef,
     settings: (a.settings ?? {}) as Record<string, unknown>,
     createdAt: a.createdAt.toISOString(),
+  };
+}
+
+/** Seconds left at the pace seen so far: remaining images × elapsed / finished images. */
+export function etaSeconds(bulk: BulkScan, totals: BulkTotals, now = Date.now()): number | null {
+  if (bulk.status !== 'running' || !bulk.startedAt) return bulk.status === 'planning' ? null : 0;
+  const finished = totals.succeeded + totals.failed + totals.cancelled;
+  const remaining = totals.queued + totals.running;
+  if (remaining === 0) return 0;
+  if (finished === 0) return null;
+  return Math.round(((now - bulk.startedAt.getTime()) / 1000 / finished) * remaining);
+}
+
+export function toBulkScanView(bulk: BulkScan, counted: { totals: BulkTotals; byProvider: Record<string, BulkTotals> }): BulkScanView {
+  const { timeoutSeconds: _t, ...selector } = bulk.selector as BulkSelector & { timeoutSeconds?: number };
+  return {
+    id: bulk.id,
+    status: bulk.status,
+    selector,
+    force: bulk.force,
+    scheduleId: bulk.scheduleId,
+    tickAt: iso(bulk.tickAt),
+    totals: counted.totals,
+    byProvider: counted.byProvider,
+    etaSeconds: etaSeconds(bulk, counted.totals),
+    plan: (bulk.plan ?? {}) as Record<string, unknown>,
+    error: bulk.error,
+    startedAt: iso(bulk.startedAt),
+    finishedAt: iso(bulk.finishedAt),
+    createdAt: bulk.createdAt.toISOString(),
+  };
+}
+
+export function toScheduleView(s: Schedule): ScheduleView {
+  return {
+    id: s.id,
+    name: s.name,
+    cron: s.cron,
+    timezone: s.timezone,
+    selector: s.selector as BulkSelector,
+    force: s.force,
+    enabled: s.enabled,
+    nextRunAt: iso(s.nextRunAt),
+    lastRunAt: iso(s.lastRunAt),
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
   };
 }

@@ -18,6 +18,9 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     [JobName.Reconcile]: async () => {
       await runtime.reconciler.reconcile();
     },
+    [JobName.BulkPlan]: (job) => runtime.bulk.plan(job.data.bulkScanId),
+    [JobName.BulkComplete]: (job) => runtime.bulk.complete(job.data.bulkScanId),
+    [JobName.ScheduleTick]: (job) => runtime.schedules.tick(job),
   };
   const all = Object.values(QueueName);
   const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;
@@ -31,6 +34,8 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     await runtime.queues
       .queue(QueueName.maintenance)
       .upsertJobScheduler('reconcile', { every: config.worker.reconcileEveryMs }, { name: JobName.Reconcile, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+    // Schedules live in Postgres; Redis may have lost their schedulers. One process re-derives them.
+    await runtime.schedules.registerAll();
   }
   log.info({ queues, concurrency: config.worker.concurrency }, 'worker started');
   return {

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './jobs.js';
 export * from './schemas.js';
 export * from './simulator-accounts.js';
+export * from './bulk.js';

@@ -21,6 +21,12 @@ export const JobName = {
   ScanPoll: 'scan.poll',
   /** Re-enqueue scans whose job vanished, end scans past their deadline. */
   Reconcile: 'maintenance.reconcile',
+  /** Turn a bulk scan's selector into scans (inventory → fewest provider calls) and enqueue them. */
+  BulkPlan: 'bulk.plan',
+  /** A bulk scan's last scan ended: compute its totals and worst findings, emit one completion event. */
+  BulkComplete: 'bulk.complete',
+  /** A schedule's cron fired: create the tick's bulk scan (once per schedule and tick). */
+  ScheduleTick: 'schedule.tick',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -28,6 +34,9 @@ export interface JobPayloads {
   [JobName.ScanStart]: { scanId: string };
   [JobName.ScanPoll]: { scanId: string; pollCount: number };
   [JobName.Reconcile]: Record<string, never>;
+  [JobName.BulkPlan]: { bulkScanId: string };
+  [JobName.BulkComplete]: { bulkScanId: string };
+  [JobName.ScheduleTick]: { scheduleId: string };
 }
 
 export type JobItem = { [K in JobName]: { name: K; data: JobPayloads[K] } }[JobName];
@@ -38,13 +47,22 @@ export const JOBS_BY_QUEUE: Record<QueueName, readonly JobName[]> = {
   alibaba: [JobName.ScanStart, JobName.ScanPoll],
   tencent: [JobName.ScanStart, JobName.ScanPoll],
   huawei: [JobName.ScanStart, JobName.ScanPoll],
-  maintenance: [JobName.Reconcile],
+  maintenance: [JobName.Reconcile, JobName.BulkPlan, JobName.BulkComplete, JobName.ScheduleTick],
 };
+
+/**
+ * Bulk work runs behind on-demand scans on the same provider queue: BullMQ takes jobs without a
+ * priority before any prioritized job, so an on-demand scan never waits for a bulk backlog.
+ */
+export const BULK_JOB_PRIORITY = 100;
 
 export const queueForProvider = (provider: Provider): QueueName => QueueName[provider];
 
 /** Job ids: the start job carries the scan id (so a retry never doubles it). */
 export const jobIds = {
+  bulkPlan: (bulkScanId: string) => `bulk-plan-${bulkScanId}`,
+  bulkComplete: (bulkScanId: string) => `bulk-complete-${bulkScanId}`,
+  scheduler: (scheduleId: string) => `schedule-${scheduleId}`,
   start: (scanId: string, generation = 0) => (generation === 0 ? scanId : `${scanId}-g${generation}`),
   poll: (scanId: string, generation = 0) => `${scanId}-poll${generation === 0 ? '' : `-g${generation}`}`,
 };

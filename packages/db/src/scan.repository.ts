@@ -11,7 +11,14 @@ export interface NewScan {
   deadlineAt: Date;
   idempotencyKey?: string;
   requestHash?: string;
+  bulkScanId?: string;
 }
+
+/** Scans not started at the cloud yet: cancelling them loses nothing. */
+const NOT_STARTED: Prisma.ScanWhereInput = { OR: [{ status: { in: ['queued', 'quota_wait'] } }, { status: 'retrying', providerTaskId: null }] };
+
+/** Rows per scan INSERT in bulk planning. */
+const SCAN_INSERT_CHUNK = 2000;
 
 export interface NewImageScan {
   registry: string;
@@ -78,6 +85,44 @@ export class ScanRepository {
     }
   }
 
+  /** Many scans in a few statements (bulk planning); returns their ids in input order. */
+  async createMany(inputs: NewScan[]): Promise<{ id: string; provider: Scan['provider'] }[]> {
+    const out: { id: string; provider: Scan['provider'] }[] = [];
+    for (let i = 0; i < inputs.length; i += SCAN_INSERT_CHUNK) {
+      const rows = await this.db.scan.createManyAndReturn({
+        data: inputs.slice(i, i + SCAN_INSERT_CHUNK).map((s) => ({ ...s, target: s.target as Prisma.InputJsonValue })),
+        select: { id: true, provider: true },
+      });
+      out.push(...rows);
+    }
+    return out;
+  }
+
+  /**
+   * Cancels scans that have not reached the cloud (queued, waiting for quota, or retrying a
+   * start); scans already running are left to end in their real result. Returns what it cancelled.
+   */
+  async cancelNotStarted(where: { id?: string; bulkScanId?: string }): Promise<{ id: string; provider: Scan['provider']; jobId: string | null }[]> {
+    return this.db.$transaction(async (tx) => {
+      const scans = await tx.scan.findMany({ where: { ...where, ...NOT_STARTED }, select: { id: true, provider: true, jobId: true } });
+      if (scans.length === 0) return [];
+      const ids = scans.map((s) => s.id);
+      await tx.scan.updateMany({ where: { id: { in: ids }, ...NOT_STARTED }, data: { status: 'cancelled', reason: 'cancelled', finishedAt: new Date(), nextPollAt: null } });
+      await tx.imageScan.updateMany({ where: { scanId: { in: ids }, status: { in: ['pending', 'scanning'] } }, data: { status: 'cancelled', reason: 'cancelled' } });
+      return scans;
+    });
+  }
+
+  /** Digests (of `digests`) scanq scanned successfully on `accountId` since `since`. */
+  async recentlyScannedDigests(accountId: string, digests: string[], since: Date): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    const rows = await this.db.$queryRaw<{ digest: string }[]>`
+      SELECT DISTINCT i."digest" FROM "ImageScan" i JOIN "Scan" s ON s."id" = i."scanId"
+      WHERE s."accountId" = ${accountId}::uuid AND i."status" = 'succeeded' AND i."scanCompletedAt" >= ${since}
+        AND i."digest" = ANY(${digests}::text[])`;
+    return new Set(rows.map((r) => r.digest));
+  }
+
   get(id: string): Promise<ScanWithImages | null> {
     return this.db.scan.findUnique({ where: { id }, include: { images: { orderBy: { createdAt: 'asc' } } } });
   }
@@ -138,6 +183,49 @@ export class ScanRepository {
       })) })));
     }
     return created;
+  }
+
+  /** Images of many scans in a few statements (bulk planning knows them from the inventory). */
+  async addImagesToScans(images: (NewImageScan & { scanId: string })[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < images.length; i += IMAGE_INSERT_CHUNK) {
+      const res = await this.db.imageScan.createMany({
+        data: images.slice(i, i + IMAGE_INSERT_CHUNK).map((img) => ({
+          scanId: img.scanId,
+          registry: img.registry,
+          repository: img.repository,
+          tags: img.tags,
+          digest: img.digest ?? null,
+          providerImageId: img.providerImageId ?? null,
+          status: img.status ?? 'pending',
+          reused: img.reused ?? false,
+          raw: img.raw === undefined ? Prisma.JsonNull : (img.raw as Prisma.InputJsonValue),
+        })),
+      });
+      n += res.count;
+    }
+    return n;
+  }
+
+  /** Scans an interrupted planning attempt inserted (never enqueued): a re-plan starts clean. */
+  async deleteUnplannedBulkScans(bulkScanId: string): Promise<number> {
+    return (await this.db.scan.deleteMany({ where: { bulkScanId, status: 'queued' } })).count;
+  }
+
+  /** Whether any scan of the bulk scan is still open (an index probe, not a count). */
+  async bulkHasOpenScans(bulkScanId: string): Promise<boolean> {
+    const open = await this.db.scan.findFirst({ where: { bulkScanId, status: { in: NON_TERMINAL } }, select: { id: true } });
+    return open !== null;
+  }
+
+  /** The worst findings of a bulk scan: most severe first, then highest score. */
+  worstFindings(bulkScanId: string, limit: number): Promise<{ vulnerabilityId: string; severity: Severity; score: number | null; packageName: string | null; repository: string; digest: string | null; scanId: string }[]> {
+    return this.db.$queryRaw`
+      SELECT f."vulnerabilityId", f."severity"::text AS severity, f."score", f."packageName", i."repository", i."digest", f."scanId"::text AS "scanId"
+      FROM "Finding" f JOIN "ImageScan" i ON i."id" = f."imageScanId" JOIN "Scan" s ON s."id" = f."scanId"
+      WHERE s."bulkScanId" = ${bulkScanId}::uuid
+      ORDER BY array_position(ARRAY['CRITICAL','HIGH','MEDIUM','LOW','INFORMATIONAL','UNKNOWN']::text[], f."severity"::text), f."score" DESC NULLS LAST, f."id"
+      LIMIT ${limit}`;
   }
 
   updateImage(id: string, patch: Partial<Pick<ImageScan, 'status' | 'reason' | 'reused' | 'progress' | 'digest' | 'providerImageId'>> & { raw?: unknown }): Promise<ImageScan> {

@@ -71,6 +71,40 @@ export interface FindingsPage {
   scanCompletedAt?: Date;
 }
 
+/** An image as a cloud's own listing API reports it (bulk scans select from these). */
+export interface InventoryImage extends ImageRef {
+  /** When the image was pushed, where the cloud says (latest-tag-only selection). */
+  pushedAt?: Date | null;
+  namespace?: string | null;
+  region?: string | null;
+  /** The cloud's listing entry, as-is. */
+  raw?: unknown;
+}
+
+/** Narrowing the listing where the cloud can filter server-side; the planner filters the rest. */
+export interface InventoryQuery {
+  registries?: string[];
+  namespaces?: string[];
+  repositories?: string[];
+}
+
+/** One scan the planner creates: the request target and the images it covers. */
+export interface PlannedScan<TTarget = Record<string, unknown>> {
+  target: TTarget;
+  images: InventoryImage[];
+}
+
+/** Bulk support: an adapter that can list its cloud's images and group them into scans. */
+export interface BulkCapable<TTarget = Record<string, unknown>> {
+  /** Every image of the account matching `query`, a page at a time (full paging). */
+  listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]>;
+  /** The fewest scans the cloud allows for `images` (e.g. one per ECR image, one per ≤10241 for HSS). */
+  planScans(account: ProviderAccount, images: InventoryImage[]): PlannedScan<TTarget>[];
+}
+
+export const isBulkCapable = (p: ScanProvider<any>): p is ScanProvider<any> & BulkCapable<any> =>
+  typeof (p as Partial<BulkCapable>).listImages === 'function' && typeof (p as Partial<BulkCapable>).planScans === 'function';
+
 export interface ScanProvider<TTarget = Record<string, unknown>> {
   readonly provider: Provider;
   /** Turn a request into the concrete images it covers (e.g. tag → digest). */

@@ -2,6 +2,11 @@ import { type JobItem, type JobName, type JobPayloads, type Provider, type Queue
 import { type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
+/** Jobs per addBulk call: one MULTI each, small enough not to block Redis for long. */
+const ADD_BULK_CHUNK = 1000;
+/** Removals in flight at once (each is one Lua call; ioredis pipelines them). */
+const REMOVE_CHUNK = 500;
+
 export interface QueueRepositoryOptions {
   prefix: string;
   /** Completed/failed jobs kept for inspection (Bull Board); older ones are trimmed. */
@@ -50,8 +55,11 @@ export class QueueRepository {
     return this.queue(queue).add(name, data, { ...this.defaultJobOptions(), ...opts });
   }
 
-  /** The start job of each scan, in one round trip per queue (addBulk). */
-  async enqueueScanStarts(scans: { id: string; provider: Provider; generation?: number; delayMs?: number }[]): Promise<string[]> {
+  /**
+   * The start job of each scan, in one addBulk per queue and chunk. `priority` puts bulk work
+   * behind on-demand scans (jobs without a priority are taken first).
+   */
+  async enqueueScanStarts(scans: { id: string; provider: Provider; generation?: number; delayMs?: number; priority?: number }[]): Promise<string[]> {
     const byQueue = new Map<QueueName, { name: JobItem['name']; data: JobPayloads['scan.start']; opts: JobsOptions }[]>();
     const ids: string[] = [];
     for (const s of scans) {
@@ -59,11 +67,26 @@ export class QueueRepository {
       const jobId = jobIds.start(s.id, s.generation);
       ids.push(jobId);
       const list = byQueue.get(q) ?? [];
-      list.push({ name: 'scan.start', data: { scanId: s.id }, opts: { ...this.defaultJobOptions(), jobId, ...(s.delayMs ? { delay: s.delayMs } : {}) } });
+      list.push({ name: 'scan.start', data: { scanId: s.id }, opts: { ...this.defaultJobOptions(), jobId, ...(s.delayMs ? { delay: s.delayMs } : {}), ...(s.priority ? { priority: s.priority } : {}) } });
       byQueue.set(q, list);
     }
-    await Promise.all([...byQueue].map(([q, jobs]) => this.queue(q).addBulk(jobs)));
+    await Promise.all(
+      [...byQueue].map(async ([q, jobs]) => {
+        for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) await this.queue(q).addBulk(jobs.slice(i, i + ADD_BULK_CHUNK));
+      }),
+    );
     return ids;
+  }
+
+  /** Removes jobs that have not run (cancellation); active or locked ones are left alone. */
+  async removeJobs(queue: QueueName, jobIds: string[]): Promise<number> {
+    let removed = 0;
+    const q = this.queue(queue);
+    for (let i = 0; i < jobIds.length; i += REMOVE_CHUNK) {
+      const results = await Promise.all(jobIds.slice(i, i + REMOVE_CHUNK).map((id) => q.remove(id).catch(() => 0)));
+      removed += results.filter((r) => r === 1).length;
+    }
+    return removed;
   }
 
   getJob(queue: QueueName, jobId: string): Promise<Job | undefined> {

@@ -1,4 +1,4 @@
-import { type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
 import type { AccountRepository, ImageCompletion, ImageScan, ScanRepository, ScanWithImages } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
@@ -12,6 +12,11 @@ export interface LifecycleOptions {
   pollFactor: number;
   /** Polls tolerated while a reused scan is not visible yet (another worker is starting it). */
   maxScanNotFoundPolls?: number;
+}
+
+export interface LifecycleListeners {
+  /** A scan reached a terminal state (bulk scans use it to notice their last scan). */
+  onScanEnded?(scan: ScanWithImages): Promise<void>;
 }
 
 const ACTIVE = ['queued', 'quota_wait', 'running', 'retrying'] as const;
@@ -35,6 +40,7 @@ export class ScanLifecycleService {
     private readonly policies: Partial<Record<Provider, StartPolicy>>,
     private readonly options: LifecycleOptions,
     private readonly log: Logger,
+    private readonly listeners: LifecycleListeners = {},
   ) {}
 
   private provider(p: Provider): ScanProvider {
@@ -60,9 +66,7 @@ export class ScanLifecycleService {
   }
 
   async timeOut(scan: ScanWithImages): Promise<void> {
-    if (await this.scans.finish(scan.id, 'failed', { reason: 'timed_out', error: `no result before the deadline ${scan.deadlineAt.toISOString()}` })) {
-      await this.releaseQuota(scan);
-    }
+    await this.end(scan, 'failed', { reason: 'timed_out', error: `no result before the deadline ${scan.deadlineAt.toISOString()}` });
   }
 
   async handleStart(job: Job<JobPayloads['scan.start']>, token: string | undefined): Promise<void> {
@@ -105,7 +109,7 @@ export class ScanLifecycleService {
         pollCount = 1;
         delay = looked?.hintMs ?? this.backoff(1);
       }
-      await this.queues.add(queueForProvider(scan.provider), 'scan.poll', { scanId: scan.id, pollCount }, { jobId: pollJobId, delay });
+      await this.queues.add(queueForProvider(scan.provider), 'scan.poll', { scanId: scan.id, pollCount }, { jobId: pollJobId, delay, ...(scan.bulkScanId ? { priority: BULK_JOB_PRIORITY } : {}) });
     } catch (err) {
       await this.onError(job, token, scan, err);
     }
@@ -174,8 +178,7 @@ export class ScanLifecycleService {
     const ok = statuses.includes('succeeded');
     const firstFailure = scan.images.find((i) => settled.get(i.id) === 'failed');
     const failureReason = firstFailure ? (firstFailure.reason ?? null) : null;
-    await this.scans.finish(scan.id, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: failureReason ?? 'scan_failed', error: 'every image scan failed' });
-    await this.releaseQuota(scan);
+    await this.end(scan, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: failureReason ?? 'scan_failed', error: 'every image scan failed' }, true);
     return { done: true };
   }
 
@@ -229,7 +232,7 @@ export class ScanLifecycleService {
     const pe = isProviderError(err) ? err : new ProviderError('retryable', (err as Error)?.name ?? 'Error', (err as Error)?.message ?? String(err));
     if (pe.kind === 'terminal') {
       this.log.info({ scanId: scan.id, code: pe.code, reason: pe.reason }, 'scan failed');
-      if (await this.scans.finish(scan.id, 'failed', { reason: pe.reason, error: `${pe.code}: ${pe.message}` })) await this.releaseQuota(scan);
+      await this.end(scan, 'failed', { reason: pe.reason, error: `${pe.code}: ${pe.message}` });
       throw new UnrecoverableError(`${pe.code}: ${pe.message}`);
     }
     if (pe.kind === 'quota') {
@@ -241,7 +244,7 @@ export class ScanLifecycleService {
     const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade + 1 >= attempts) {
       this.log.warn({ scanId: scan.id, code: pe.code, attempts }, 'scan failed after retries');
-      if (await this.scans.finish(scan.id, 'failed', { reason: 'attempts_exhausted', error: `${pe.code}: ${pe.message}` })) await this.releaseQuota(scan);
+      await this.end(scan, 'failed', { reason: 'attempts_exhausted', error: `${pe.code}: ${pe.message}` });
     } else {
       await this.scans.transition(scan.id, ACTIVE, { status: 'retrying', error: `${pe.code}: ${pe.message}`, attempts: job.attemptsMade + 1 });
     }
@@ -251,8 +254,22 @@ export class ScanLifecycleService {
   /** Errors before the scan was loaded (e.g. its account vanished). */
   private async fail(scanId: string, err: unknown): Promise<null> {
     const reason: ScanReason = isProviderError(err) ? err.reason : 'provider_error';
-    await this.scans.finish(scanId, 'failed', { reason, error: (err as Error)?.message ?? String(err) });
+    if (await this.scans.finish(scanId, 'failed', { reason, error: (err as Error)?.message ?? String(err) })) {
+      const scan = await this.scans.get(scanId);
+      if (scan?.bulkScanId) await this.listeners.onScanEnded?.(scan);
+    }
     throw err instanceof UnrecoverableError ? err : new UnrecoverableError((err as Error)?.message ?? String(err));
+  }
+
+  /**
+   * The one way a scan ends: the guarded finish, the quota given back, listeners told (bulk
+   * completion). `releaseAlways`: the cloud reported the task over, so its slot is free even
+   * if another path already finished the row.
+   */
+  private async end(scan: ScanWithImages, status: 'succeeded' | 'failed', fields: { reason?: string | null; error?: string | null }, releaseAlways = false): Promise<void> {
+    const ended = await this.scans.finish(scan.id, status, fields);
+    if (ended || releaseAlways) await this.releaseQuota(scan);
+    if (ended) await this.listeners.onScanEnded?.(scan);
   }
 
   private async releaseQuota(scan: ScanWithImages): Promise<void> {

@@ -1,5 +1,6 @@
-import { type Provider, jobIds, queueForProvider } from '@scanq/core';
-import type { Scan, ScanRepository } from '@scanq/db';
+import { BULK_JOB_PRIORITY, JobName, type Provider, QueueName, jobIds, queueForProvider } from '@scanq/core';
+import type { BulkScanRepository, Scan, ScanRepository } from '@scanq/db';
+import type { BulkScanService } from './bulk-scan.service.js';
 import type { QueueRepository } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { ScanLifecycleService } from './lifecycle.service.js';
@@ -8,6 +9,8 @@ export interface ReconcileReport {
   timedOut: number;
   reenqueued: number;
   checked: number;
+  /** Bulk scans whose plan job was re-added or whose completion was re-checked. */
+  bulk: number;
 }
 
 const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
@@ -24,11 +27,12 @@ export class ReconcileService {
     private readonly lifecycle: ScanLifecycleService,
     private readonly options: { graceMs: number; batch?: number },
     private readonly log: Logger,
+    private readonly bulk?: { service: BulkScanService; rows: BulkScanRepository },
   ) {}
 
   async reconcile(): Promise<ReconcileReport> {
     const batch = this.options.batch ?? 500;
-    const report: ReconcileReport = { timedOut: 0, reenqueued: 0, checked: 0 };
+    const report: ReconcileReport = { timedOut: 0, reenqueued: 0, checked: 0, bulk: 0 };
 
     for (const scan of await this.scans.findPastDeadline(new Date(), batch)) {
       const full = await this.scans.get(scan.id);
@@ -47,10 +51,23 @@ export class ReconcileService {
       const queue = queueForProvider(scan.provider as Provider);
       // Started scans resume polling; the rest start (again) — start is idempotent per scan.
       const jobId = scan.providerTaskId ? `${jobIds.poll(scan.id)}-r${suffix}` : `${jobIds.start(scan.id)}-r${suffix}`;
-      if (scan.providerTaskId) await this.queues.add(queue, 'scan.poll', { scanId: scan.id, pollCount: 0 }, { jobId });
-      else await this.queues.add(queue, 'scan.start', { scanId: scan.id }, { jobId });
+      const priority = scan.bulkScanId ? { priority: BULK_JOB_PRIORITY } : {};
+      if (scan.providerTaskId) await this.queues.add(queue, 'scan.poll', { scanId: scan.id, pollCount: 0 }, { jobId, ...priority });
+      else await this.queues.add(queue, 'scan.start', { scanId: scan.id }, { jobId, ...priority });
       await this.scans.update(scan.id, { jobId });
       report.reenqueued += 1;
+    }
+    if (this.bulk) {
+      // Bulk scans: a lost plan job is added again (same job id: never twice at once), and a
+      // running bulk scan whose last scan ended without its completion is completed.
+      for (const b of await this.bulk.rows.stuckPlanning(this.options.graceMs, batch)) {
+        await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: b.id }, { jobId: `${jobIds.bulkPlan(b.id)}-r${suffix}`, attempts: 3 });
+        report.bulk += 1;
+      }
+      for (const b of await this.bulk.rows.running(batch)) {
+        await this.bulk.service.scanFinished(b.id);
+        report.bulk += 1;
+      }
     }
     if (report.reenqueued || report.timedOut) this.log.info(report, 'reconciled scans');
     return report;

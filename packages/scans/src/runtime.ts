@@ -1,11 +1,13 @@
 import type { ScanqConfig } from '@scanq/core';
-import { AccountRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository } from '@scanq/db';
-import { createRedis, QueueRepository } from '@scanq/queue';
+import { AccountRepository, BulkScanRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { createRedis, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
+import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
+import { ScheduleService } from './schedule.service.js';
 import { ReconcileService } from './reconcile.service.js';
 import { createStartPolicies } from './start-policies/index.js';
 import { SubmitService } from './submit.service.js';
@@ -41,7 +43,11 @@ export interface ScanqRuntime {
   accounts: AccountRepository;
   scans: ScanRepository;
   windows: ImageScanWindowRepository;
+  bulkScans: BulkScanRepository;
+  scheduleRows: ScheduleRepository;
   submit: SubmitService;
+  bulk: BulkScanService;
+  schedules: ScheduleService;
   lifecycle: ScanLifecycleService;
   reconciler: ReconcileService;
   close(): Promise<void>;
@@ -60,15 +66,22 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const accounts = new AccountRepository(db);
   const scans = new ScanRepository(db);
   const windows = new ImageScanWindowRepository(db);
+  const bulkScans = new BulkScanRepository(db);
+  const scheduleRows = new ScheduleRepository(db);
+  const accountResolver = new AccountResolver(config.credentials);
+  // Per-API call rates across every worker (Tencent: 20/s per API per account); others pass through.
+  const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }) });
+  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs }, log);
   const lifecycle = new ScanLifecycleService(
     scans,
     accounts,
-    new AccountResolver(config.credentials),
+    accountResolver,
     queues,
-    createProviders(),
+    providers,
     createStartPolicies({ config, redis, windows }),
     { pollInitialMs: config.worker.pollInitialMs, pollMaxMs: config.worker.pollMaxMs, pollFactor: config.worker.pollFactor },
     log,
+    { onScanEnded: (scan) => (scan.bulkScanId ? bulk.scanFinished(scan.bulkScanId) : Promise.resolve()) },
   );
   return {
     config,
@@ -79,9 +92,13 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     accounts,
     scans,
     windows,
+    bulkScans,
+    scheduleRows,
+    bulk,
+    schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }),
     lifecycle,
-    reconciler: new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log),
+    reconciler: new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }),
     async close() {
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());

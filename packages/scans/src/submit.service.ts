@@ -51,6 +51,17 @@ export class SubmitService {
     return { scan: { ...scan, jobId: jobId ?? null }, created };
   }
 
+  /**
+   * Cancels a scan that has not reached the cloud: its queued job is removed and it ends
+   * `cancelled`. A scan already running at the cloud is left to end in its real result.
+   * Returns the scan as it now stands (null: unknown id).
+   */
+  async cancel(scanId: string): Promise<ScanWithImages | null> {
+    const [cancelled] = await this.scans.cancelNotStarted({ id: scanId });
+    if (cancelled) await this.queues.removeJobs(queueForProvider(cancelled.provider), [cancelled.jobId ?? jobIds.start(cancelled.id)]);
+    return this.scans.get(scanId);
+  }
+
   queueOf(provider: Provider) {
     return queueForProvider(provider);
   }

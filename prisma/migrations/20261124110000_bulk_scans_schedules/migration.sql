@@ -15,6 +15,7 @@ CREATE TABLE "BulkScan" (
     "selected" INTEGER NOT NULL DEFAULT 0,
     "skipped" INTEGER NOT NULL DEFAULT 0,
     "plan" JSONB NOT NULL DEFAULT '{}',
+    "summary" JSONB,
     "error" TEXT,
     "startedAt" TIMESTAMP(3),
     "finishedAt" TIMESTAMP(3),

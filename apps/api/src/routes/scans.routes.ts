@@ -49,6 +49,24 @@ export const scanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = asyn
     },
   );
 
+  app.post(
+    '/scans/:id/cancel',
+    {
+      schema: {
+        tags: ['scans'],
+        summary: 'Cancel a scan',
+        description: 'A scan not yet started at the cloud (queued, waiting for quota) is removed from the queue and ends `cancelled`; a running cloud scan is left to finish and ends in its real result.',
+        params: scanIdParamsSchema,
+        response: { 200: scanSchema, 400: errorResponseSchema, 404: errorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const scan = await runtime.submit.cancel(request.params.id);
+      if (!scan) return reply.code(404).send(notFound(request.params.id));
+      return toScanView(scan);
+    },
+  );
+
   app.get(
     '/scans/:id',
     { schema: { tags: ['scans'], summary: 'A scan: status, progress, per-image results, severity counts', params: scanIdParamsSchema, response: { 200: scanSchema, 400: errorResponseSchema, 404: errorResponseSchema } } },

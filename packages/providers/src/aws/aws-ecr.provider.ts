@@ -2,11 +2,12 @@ import {
   DescribeImageScanFindingsCommand,
   type DescribeImageScanFindingsCommandOutput,
   DescribeImagesCommand,
+  DescribeRepositoriesCommand,
   ECRClient,
   StartImageScanCommand,
 } from '@aws-sdk/client-ecr';
 import { type AwsScanTarget, ProviderError, type ScanReason } from '@scanq/core';
-import type { FindingsPage, ImageProgress, ImageRef, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
+import type { BulkCapable, FindingsPage, ImageProgress, ImageRef, InventoryImage, InventoryQuery, PlannedScan, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
 import { toProviderError } from './errors.js';
 import { normalizeBasicFinding, normalizeEnhancedFinding } from './normalize.js';
 
@@ -30,7 +31,7 @@ const FINDINGS_PAGE = 1000;
  * credentials come from the account, so the same code talks to AWS or the simulator.
  * SDK retries are off: retry policy lives in one place, the queue (attempts + backoff).
  */
-export class AwsEcrProvider implements ScanProvider<AwsScanTarget> {
+export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<AwsScanTarget> {
   readonly provider = 'aws' as const;
   private readonly clients = new Map<string, ECRClient>();
 
@@ -61,6 +62,58 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget> {
     } catch (err) {
       throw toProviderError(err);
     }
+  }
+
+  /**
+   * Inventory: DescribeRepositories (named ones when the selector names them) then
+   * DescribeImages per repository, both fully paged at their maximum page sizes.
+   */
+  async *listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]> {
+    const registryId = query.registries?.length === 1 ? query.registries[0] : this.registryId(account, {});
+    const repositories: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.call(() =>
+        this.client(account).send(
+          new DescribeRepositoriesCommand({
+            ...(registryId ? { registryId } : {}),
+            ...(query.repositories?.length ? { repositoryNames: query.repositories } : { maxResults: 1000 }),
+            ...(token ? { nextToken: token } : {}),
+          }),
+        ),
+      );
+      for (const r of out.repositories ?? []) if (r.repositoryName) repositories.push(r.repositoryName);
+      token = out.nextToken;
+    } while (token);
+    for (const repositoryName of repositories) {
+      let next: string | undefined;
+      do {
+        const out = await this.call(() =>
+          this.client(account).send(new DescribeImagesCommand({ repositoryName, ...(registryId ? { registryId } : {}), maxResults: 1000, ...(next ? { nextToken: next } : {}) })),
+        );
+        yield (out.imageDetails ?? [])
+          .filter((d) => d.imageDigest)
+          .map((d) => ({
+            registry: d.registryId ?? registryId ?? '',
+            repository: d.repositoryName ?? repositoryName,
+            digest: d.imageDigest!,
+            tags: d.imageTags ?? [],
+            pushedAt: d.imagePushedAt ?? null,
+            namespace: repositoryName.includes('/') ? repositoryName.slice(0, repositoryName.lastIndexOf('/')) : null,
+            region: account.region,
+          }));
+        next = out.nextToken;
+      } while (next);
+    }
+  }
+
+  /** ECR scans one image per StartImageScan: one scan per digest, addressed by digest. */
+  planScans(account: ProviderAccount, images: InventoryImage[]): PlannedScan<AwsScanTarget>[] {
+    const own = this.registryId(account, {});
+    return images.map((image) => ({
+      target: { repositoryName: image.repository, ...(image.registry && image.registry !== own ? { registryId: image.registry } : {}), imageId: { imageDigest: image.digest! } },
+      images: [image],
+    }));
   }
 
   /** Tag → digest (and every tag on that digest): the same digest under several tags is one image. */

@@ -2,11 +2,13 @@ import type { Provider, ScanqConfig } from '@scanq/core';
 import type { ImageScanWindowRepository } from '@scanq/db';
 import { ScanOnceWindow } from '@scanq/queue';
 import type { Redis } from 'ioredis';
+import { AlibabaScanTaskPolicy } from './alibaba-scan-task.policy.js';
 import { AwsScanWindowPolicy } from './aws-scan-window.policy.js';
 import type { StartPolicy } from './start-policy.js';
 
 export * from './start-policy.js';
 export { AwsScanWindowPolicy } from './aws-scan-window.policy.js';
+export { AlibabaScanTaskPolicy } from './alibaba-scan-task.policy.js';
 
 export interface StartPolicyDeps {
   config: ScanqConfig;
@@ -23,5 +25,6 @@ export function createStartPolicies({ config, redis, windows }: StartPolicyDeps)
   const quotaPrefix = `${config.queuePrefix}:quota`;
   return {
     aws: new AwsScanWindowPolicy(new ScanOnceWindow(redis, `${quotaPrefix}:aws-scan-window`, config.worker.awsScanWindowMs), windows),
+    alibaba: AlibabaScanTaskPolicy.create({ config, redis, quotaPrefix }),
   };
 }

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker } from '../src/worker.js';
+import { startHarness, type WorkerHarness } from './harness.js';
+import { waitFor } from '../../../test/support/wait.js';
+
+/** Bulk scans through the real planner, ECR SDK and simulator (AWS inventory: DescribeRepositories + DescribeImages). */
+describe('bulk scans (AWS inventory)', () => {
+  let h: WorkerHarness;
+  beforeAll(async () => {
+    h = await startHarness('bulk', { SCANQ_POLL_INITIAL_MS: '50' }, { SIM_AWS_SCAN_MS: '50', SIM_AWS_BENCH_IMAGES: '40' });
+  });
+  afterAll(async () => h?.close());
+
+  const waitBulk = (id: string, statuses = ['succeeded', 'failed', 'cancelled']) =>
+    waitFor(
+      async () => {
+        const b = await h.worker.runtime.bulkScans.get(id);
+        return b && statuses.includes(b.status) ? b : undefined;
+      },
+      { timeoutMs: 30_000, what: `bulk scan ${id}` },
+    );
+  const scansOf = (bulkScanId: string) => h.worker.runtime.db.scan.findMany({ where: { bulkScanId }, include: { images: true } });
+
+  it('scans every image of the selected repository once per digest and completes with totals and one event', async () => {
+    const { bulk } = await h.worker.runtime.bulk.create({ selector: { providers: ['aws'], repositories: ['scanq/api'] } });
+    const done = await waitBulk(bulk.id);
+    expect(done.status).toBe('succeeded');
+    const scans = await scansOf(bulk.id);
+    // 7 digests in scanq/api; `latest`, `1.4.2` and `stable` share one, `1.4` and `1.4.0` another.
+    expect(scans).toHaveLength(7);
+    expect(new Set(scans.map((s) => s.images[0]!.digest)).size).toBe(7);
+    expect(scans.find((s) => s.images[0]!.tags.includes('stable'))!.images[0]!.tags.sort()).toEqual(['1.4.2', 'latest', 'stable']);
+    expect(scans.every((s) => ['succeeded', 'failed'].includes(s.status))).toBe(true);
+    const unsupported = scans.filter((s) => s.status === 'failed');
+    expect(unsupported.map((s) => s.reason)).toEqual(['unsupported_image_type']);
+    const { totals, byProvider } = await h.worker.runtime.bulkScans.totals(done);
+    expect(totals).toMatchObject({ planned: 7, succeeded: 6, failed: 1, queued: 0, running: 0, skipped: 0 });
+    expect(byProvider.aws).toMatchObject({ planned: 7, succeeded: 6, failed: 1 });
+    const summary = done.summary as { event: string; totals: Record<string, number>; worstFindings: { severity: string }[] };
+    expect(summary.event).toBe('bulk_scan.completed');
+    expect(summary.totals.succeeded).toBe(6);
+    expect(summary.worstFindings.length).toBeGreaterThan(0);
+    expect(summary.worstFindings[0]!.severity).toBe('CRITICAL');
+  });
+
+  it('selects by tag glob and by latest tag only', async () => {
+    const globbed = await waitBulk((await h.worker.runtime.bulk.create({ selector: { repositories: ['scanq/api'], tagPatterns: ['1.4*'] } })).bulk.id);
+    const globScans = await scansOf(globbed.id);
+    expect(globScans.map((s) => s.images[0]!.tags.sort().join(',')).sort()).toEqual(['1.4,1.4.0', '1.4.1', '1.4.2,latest,stable']);
+
+    const latest = await waitBulk((await h.worker.runtime.bulk.create({ selector: { repositories: ['scanq/api', 'scanq/web', 'scanq/worker'], latestTagOnly: true } })).bulk.id);
+    const latestScans = await scansOf(latest.id);
+    expect(latestScans.map((s) => `${s.images[0]!.repository}:${s.images[0]!.tags.includes('latest')}`).sort()).toEqual(['scanq/api:true', 'scanq/web:true', 'scanq/worker:true']);
+  });
+
+  it('skips images scanned within N hours unless forced', async () => {
+    const selector = { repositories: ['scanq/web'], skipScannedWithinHours: 24 };
+    const first = await waitBulk((await h.worker.runtime.bulk.create({ selector: { repositories: ['scanq/web'] } })).bulk.id);
+    const succeeded = (await scansOf(first.id)).filter((s) => s.status === 'succeeded').length;
+    expect(succeeded).toBeGreaterThan(0);
+    const skipping = await waitBulk((await h.worker.runtime.bulk.create({ selector })).bulk.id);
+    expect(skipping.skipped).toBe(succeeded);
+    expect((await h.worker.runtime.bulkScans.totals(skipping)).totals.skipped).toBe(succeeded);
+    const forced = await waitBulk((await h.worker.runtime.bulk.create({ selector, force: true })).bulk.id);
+    expect(forced.skipped).toBe(0);
+    expect(await scansOf(forced.id)).toHaveLength(first.selected);
+  });
+
+  it('rejects an unknown named account naming the field', async () => {
+    await expect(h.worker.runtime.bulk.create({ selector: { accounts: ['nope'] } })).rejects.toMatchObject({ status: 422, field: 'selector.accounts' });
+  });
+});
+
+describe('bulk work behind on-demand scans, and cancellation', () => {
+  let h: WorkerHarness;
+  beforeAll(async () => {
+    // The harness worker serves only maintenance: planning runs, provider work waits in Redis.
+    h = await startHarness('bulklanes', { SCANQ_WORKER_QUEUES: 'maintenance', SCANQ_POLL_INITIAL_MS: '50' }, { SIM_AWS_SCAN_MS: '50', SIM_AWS_BENCH_IMAGES: '30' });
+  });
+  afterAll(async () => h?.close());
+
+  it('starts an on-demand scan ahead of queued bulk work on the same provider', async () => {
+    const { runtime } = h.worker;
+    const { bulk } = await runtime.bulk.create({ selector: { repositories: ['bench/images'] } });
+    await waitFor(async () => ((await runtime.bulkScans.get(bulk.id))?.status === 'running' ? true : undefined), { what: 'bulk planned' });
+    const { scan } = await runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/worker', imageId: { imageTag: '3.0.1' } });
+    // Now one AWS worker, one job at a time: the on-demand scan must be taken first.
+    const aws = await startWorker(h.env.config({ SCANQ_WORKER_QUEUES: 'aws', SCANQ_WORKER_CONCURRENCY: '1', SCANQ_POLL_INITIAL_MS: '50' }));
+    try {
+      await waitFor(async () => ((await runtime.bulkScans.get(bulk.id))?.status === 'succeeded' ? true : undefined), { timeoutMs: 60_000, what: 'bulk done' });
+      const onDemand = (await runtime.scans.get(scan.id))!;
+      const bulkScans = await runtime.db.scan.findMany({ where: { bulkScanId: bulk.id } });
+      expect(bulkScans).toHaveLength(30);
+      const firstBulkStart = Math.min(...bulkScans.map((s) => s.startedAt!.getTime()));
+      expect(onDemand.startedAt!.getTime()).toBeLessThan(firstBulkStart);
+    } finally {
+      await aws.close();
+    }
+  });
+
+  it('cancels queued bulk work: jobs removed, every scan terminal, none left open', async () => {
+    const { runtime } = h.worker;
+    const { bulk } = await runtime.bulk.create({ selector: { repositories: ['bench/images'] } });
+    await waitFor(async () => ((await runtime.bulkScans.get(bulk.id))?.status === 'running' ? true : undefined), { what: 'bulk planned' });
+    const before = await runtime.queues.queue('aws').getJobCounts('prioritized');
+    expect(before.prioritized).toBe(30);
+    const cancelled = await runtime.bulk.cancel(bulk.id);
+    expect(cancelled!.status).toBe('cancelled');
+    const scans = await runtime.db.scan.findMany({ where: { bulkScanId: bulk.id } });
+    expect(scans.every((s) => s.status === 'cancelled')).toBe(true);
+    expect((await runtime.queues.queue('aws').getJobCounts('prioritized')).prioritized).toBe(0);
+    const { totals } = await runtime.bulkScans.totals(cancelled!);
+    expect(totals).toMatchObject({ cancelled: 30, queued: 0, running: 0 });
+  });
+
+  it('cancels a single queued scan and leaves no job behind', async () => {
+    const { runtime } = h.worker;
+    const { scan } = await runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/worker', imageId: { imageTag: '3.0.2' } });
+    const after = await runtime.submit.cancel(scan.id);
+    expect(after!.status).toBe('cancelled');
+    expect(await runtime.queues.getJob('aws', scan.id)).toBeUndefined();
+  });
+});

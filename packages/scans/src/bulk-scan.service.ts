@@ -1,0 +1,224 @@
+import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, type Provider, JobName, jobIds, QueueName, queueForProvider } from '@scanq/core';
+import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
+import { type InventoryImage, isBulkCapable, type ScanProvider } from '@scanq/providers';
+import type { QueueRepository } from '@scanq/queue';
+import type { Logger } from 'pino';
+import type { AccountResolver } from './account-resolver.js';
+import { SubmitError } from './submit.service.js';
+
+/** `*` any run, `?` one character; everything else literal. */
+export function tagGlob(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/** What the selector keeps of one listing page (server-side filters aside). */
+export function selectImages(images: InventoryImage[], selector: BulkSelector): InventoryImage[] {
+  const globs = selector.tagPatterns?.map(tagGlob);
+  return images.filter((image) => {
+    if (selector.registries?.length && !selector.registries.includes(image.registry)) return false;
+    if (selector.namespaces?.length) {
+      const ns = image.namespace ?? (image.repository.includes('/') ? image.repository.slice(0, image.repository.lastIndexOf('/')) : '');
+      if (!selector.namespaces.includes(ns)) return false;
+    }
+    if (selector.repositories?.length && !selector.repositories.includes(image.repository)) return false;
+    if (globs && !image.tags.some((t) => globs.some((g) => g.test(t)))) return false;
+    return true;
+  });
+}
+
+/**
+ * "Latest tag only": per repository, the image tagged `latest` where there is one, else the
+ * most recently pushed tagged image (untagged images and signatures pushed later do not win).
+ */
+export function latestPerRepository(images: InventoryImage[]): InventoryImage[] {
+  const best = new Map<string, InventoryImage>();
+  const rank = (i: InventoryImage) => (i.tags.includes('latest') ? Number.MAX_SAFE_INTEGER : i.tags.length === 0 ? -2 : (i.pushedAt?.getTime() ?? -1));
+  for (const image of images) {
+    const key = `${image.registry}/${image.repository}`;
+    const current = best.get(key);
+    if (!current || rank(image) > rank(current)) best.set(key, image);
+  }
+  return [...best.values()].filter((i) => i.tags.length > 0);
+}
+
+/** One entry per digest: tags pointing at the same digest merge into one image. */
+export function oneImagePerDigest(images: InventoryImage[]): InventoryImage[] {
+  const byKey = new Map<string, InventoryImage>();
+  for (const image of images) {
+    const key = `${image.registry}/${image.repository}@${image.digest ?? image.providerImageId ?? image.tags.join(',')}`;
+    const seen = byKey.get(key);
+    if (seen) seen.tags = [...new Set([...seen.tags, ...image.tags])];
+    else byKey.set(key, { ...image, tags: [...image.tags] });
+  }
+  return [...byKey.values()];
+}
+
+export interface BulkPlanEntry {
+  provider: Provider;
+  account: string;
+  listed: number;
+  selected: number;
+  skipped: number;
+  scans: number;
+  /** Set when the account could not be planned (no listing support, listing failed). */
+  error?: string;
+}
+
+/**
+ * Bulk scans: a selector becomes the fewest scans each cloud allows. Planning runs as a job
+ * (the request returns at once): inventory through each cloud's listing API, selection,
+ * one image per digest, "skip scanned within N hours", then scans and their images inserted
+ * in batches and their start jobs added in bulk, behind on-demand work (priority).
+ */
+export class BulkScanService {
+  constructor(
+    private readonly bulks: BulkScanRepository,
+    private readonly scans: ScanRepository,
+    private readonly accounts: AccountRepository,
+    private readonly accountResolver: AccountResolver,
+    private readonly queues: QueueRepository,
+    private readonly providers: Partial<Record<Provider, ScanProvider<any>>>,
+    private readonly options: { scanTimeoutMs: number },
+    private readonly log: Logger,
+  ) {}
+
+  /** Accepts a bulk scan: the row, then its plan job. Unknown named accounts are a 422. */
+  async create(request: CreateBulkScanRequest, origin: { scheduleId?: string; tickAt?: Date } = {}): Promise<{ bulk: BulkScan; created: boolean }> {
+    if (request.selector.accounts?.length && !origin.scheduleId) await this.matchAccounts(request.selector, true);
+    const { bulk, created } = await this.bulks.create({
+      selector: request.selector as Record<string, unknown>,
+      force: request.force ?? false,
+      ...(request.timeoutSeconds ? { timeoutSeconds: request.timeoutSeconds } : {}),
+      ...origin,
+    });
+    if (created) await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: bulk.id }, { jobId: jobIds.bulkPlan(bulk.id), attempts: 3 });
+    return { bulk, created };
+  }
+
+  private async matchAccounts(selector: BulkSelector, strict: boolean): Promise<CloudAccount[]> {
+    const all = await this.accounts.list();
+    if (strict && selector.accounts) {
+      const unknown = selector.accounts.filter((ref) => !all.some((a) => a.id === ref || a.name === ref));
+      if (unknown.length) throw new SubmitError(422, 'unknown_account', `no account named ${unknown.map((u) => `"${u}"`).join(', ')}`, 'selector.accounts');
+    }
+    return all.filter(
+      (a) =>
+        (!selector.accounts?.length || selector.accounts.includes(a.name) || selector.accounts.includes(a.id)) &&
+        (!selector.providers?.length || selector.providers.includes(a.provider)) &&
+        (!selector.regions?.length || selector.regions.includes(a.region)),
+    );
+  }
+
+  /** The `bulk.plan` job. Re-runnable: a bulk scan leaves `planning` exactly once. */
+  async plan(bulkScanId: string): Promise<void> {
+    const bulk = await this.bulks.get(bulkScanId);
+    if (!bulk || bulk.status !== 'planning') return;
+    await this.scans.deleteUnplannedBulkScans(bulk.id); // a retried plan job starts clean
+    const selector = bulk.selector as BulkSelector & { timeoutSeconds?: number };
+    const deadlineAt = new Date(Date.now() + (selector.timeoutSeconds ? selector.timeoutSeconds * 1000 : this.options.scanTimeoutMs));
+    const entries: BulkPlanEntry[] = [];
+    const skippedByProvider: Record<string, number> = {};
+    let selected = 0;
+    let skipped = 0;
+    const createdScans: { id: string; provider: Provider }[] = [];
+
+    for (const stored of await this.matchAccounts(selector, false)) {
+      const entry: BulkPlanEntry = { provider: stored.provider, account: stored.name, listed: 0, selected: 0, skipped: 0, scans: 0 };
+      entries.push(entry);
+      const provider = this.providers[stored.provider];
+      if (!provider || !isBulkCapable(provider)) {
+        entry.error = `the ${stored.provider} adapter of this build cannot list images for bulk scans`;
+        continue;
+      }
+      try {
+        const account = this.accountResolver.resolve(stored);
+        let images: InventoryImage[] = [];
+        for await (const page of provider.listImages(account, { registries: selector.registries, namespaces: selector.namespaces, repositories: selector.repositories })) {
+          entry.listed += page.length;
+          images.push(...selectImages(page, selector));
+        }
+        if (selector.latestTagOnly) images = latestPerRepository(images);
+        images = oneImagePerDigest(images);
+        if (selector.skipScannedWithinHours && !bulk.force) {
+          const since = new Date(Date.now() - selector.skipScannedWithinHours * 3600_000);
+          const recent = await this.scans.recentlyScannedDigests(stored.id, images.flatMap((i) => (i.digest ? [i.digest] : [])), since);
+          const kept = images.filter((i) => !i.digest || !recent.has(i.digest));
+          entry.skipped = images.length - kept.length;
+          images = kept;
+        }
+        entry.selected = images.length;
+        const planned = provider.planScans(account, images);
+        entry.scans = planned.length;
+        const rows = await this.scans.createMany(planned.map((p) => ({ provider: stored.provider, accountId: stored.id, target: p.target as Record<string, unknown>, deadlineAt, bulkScanId: bulk.id })));
+        await this.scans.addImagesToScans(
+          planned.flatMap((p, i) =>
+            p.images.map((img) => ({ scanId: rows[i]!.id, registry: img.registry, repository: img.repository, tags: img.tags, digest: img.digest ?? null, providerImageId: img.providerImageId ?? null, raw: img.raw })),
+          ),
+        );
+        createdScans.push(...rows);
+        selected += entry.selected;
+        skipped += entry.skipped;
+        skippedByProvider[stored.provider] = (skippedByProvider[stored.provider] ?? 0) + entry.skipped;
+      } catch (err) {
+        entry.error = (err as Error).message;
+        this.log.warn({ bulkScanId, account: stored.name, err: entry.error }, 'bulk planning failed for an account');
+      }
+    }
+
+    await this.queues.enqueueScanStarts(createdScans.map((s) => ({ id: s.id, provider: s.provider, priority: BULK_JOB_PRIORITY })));
+    const errors = entries.filter((e) => e.error).map((e) => `${e.account}: ${e.error}`);
+    const moved = await this.bulks.planned(bulk.id, { selected, skipped, plan: { accounts: entries, skippedByProvider, ...(errors.length ? { errors } : {}) } });
+    if (!moved) {
+      // Cancelled while planning: nothing it planned may run.
+      await this.cancelScans(bulk.id);
+      return;
+    }
+    if (createdScans.length === 0) await this.complete(bulk.id, errors.length && entries.every((e) => e.error) ? errors.join('; ') : undefined);
+    this.log.info({ bulkScanId, selected, skipped, scans: createdScans.length, errors: errors.length }, 'bulk scan planned');
+  }
+
+  /** A scan of a bulk scan ended: when it was the last one, queue the completion (once). */
+  async scanFinished(bulkScanId: string): Promise<void> {
+    const bulk = await this.bulks.get(bulkScanId);
+    if (!bulk || bulk.status !== 'running') return;
+    if (await this.scans.bulkHasOpenScans(bulkScanId)) return;
+    await this.queues.add(QueueName.maintenance, JobName.BulkComplete, { bulkScanId }, { jobId: jobIds.bulkComplete(bulkScanId), attempts: 3 });
+  }
+
+  /**
+   * The `bulk.complete` job: one completion event for the whole bulk scan (per-state totals,
+   * the worst findings), stored with it; never one per image.
+   */
+  async complete(bulkScanId: string, error?: string): Promise<void> {
+    const bulk = await this.bulks.get(bulkScanId);
+    if (!bulk || (bulk.status !== 'running' && bulk.status !== 'planning')) return;
+    if (await this.scans.bulkHasOpenScans(bulkScanId)) return;
+    const { totals, byProvider } = await this.bulks.totals(bulk);
+    const worst = await this.scans.worstFindings(bulkScanId, 10);
+    const summary = { event: 'bulk_scan.completed', bulkScanId, scheduleId: bulk.scheduleId, totals, byProvider, worstFindings: worst, completedAt: new Date().toISOString() };
+    if (await this.bulks.finish(bulkScanId, error ? 'failed' : 'succeeded', { summary, ...(error ? { error } : {}) })) {
+      this.log.info({ bulkScanId, totals }, 'bulk scan completed');
+    }
+  }
+
+  /** Cancels a bulk scan: queued work is removed; scans already at the cloud end in their real result. */
+  async cancel(bulkScanId: string): Promise<BulkScan | null> {
+    const bulk = await this.bulks.get(bulkScanId);
+    if (!bulk) return null;
+    await this.bulks.finish(bulkScanId, 'cancelled');
+    await this.cancelScans(bulkScanId);
+    return this.bulks.get(bulkScanId);
+  }
+
+  private async cancelScans(bulkScanId: string): Promise<number> {
+    const cancelled = await this.scans.cancelNotStarted({ bulkScanId });
+    const byQueue = new Map<string, string[]>();
+    for (const s of cancelled) {
+      const q = queueForProvider(s.provider);
+      byQueue.set(q, [...(byQueue.get(q) ?? []), s.jobId ?? jobIds.start(s.id)]);
+    }
+    await Promise.all([...byQueue].map(([q, ids]) => this.queues.removeJobs(q as QueueName, ids)));
+    return cancelled.length;
+  }
+}

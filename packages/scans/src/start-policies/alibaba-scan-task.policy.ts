@@ -1,0 +1,126 @@
+import { jobIds, ProviderError, type ScanqConfig, isProviderError, queueForProvider } from '@scanq/core';
+import type { ImageScan, ScanWithImages } from '@scanq/db';
+import { ConcurrencySlots } from '@scanq/queue';
+import { type AlibabaStartedScan, alibabaFailedAction, type ProviderAccount, type ScanProvider } from '@scanq/providers';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
+
+export interface AlibabaScanTaskPolicyOptions {
+  /** Tasks in flight per account (SAS: 10). */
+  taskLimit: number;
+  /** Slot lease, renewed on every poll; must outlast a poll interval plus stalled-job recovery. */
+  slotLeaseMs: number;
+  /** Longest wait of a refused start before it asks again (a freed slot wakes it sooner). */
+  quotaRetryMs: number;
+  /** How long room taken by tasks created outside scanq is assumed to stay taken. */
+  externalHoldMs: number;
+}
+
+/** Wakes a waiting start job (moves it from delayed to waiting); a job that is not delayed is left alone. */
+export type WakeJob = (jobId: string) => Promise<void>;
+
+/**
+ * Alibaba SAS runs at most 10 image scan tasks per account at once. A scan holds one slot of
+ * the account's `ConcurrencySlots` from just before PublicCreateImageScanTask until the cloud
+ * reports every image of its task final (the lifecycle then calls `release`); every poll
+ * renews the lease, so a killed worker's slot lapses instead of being stranded, and any
+ * worker can carry on polling (the owner is the scan, not the process).
+ *
+ * No room: the start job waits (quota_wait) without holding a worker slot, and leaves its job
+ * id as a waiter that the next release wakes. The cloud's own signals correct scanq's view
+ * when other tools create tasks too: `CanCreate: false` or `BeyondQuata` while scanq holds
+ * fewer than the limit records the difference as an external reduction for `externalHoldMs`.
+ */
+export class AlibabaScanTaskPolicy implements StartPolicy {
+  private readonly slotsByAccount = new Map<string, ConcurrencySlots>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+    private readonly options: AlibabaScanTaskPolicyOptions,
+    private readonly wake: WakeJob = async () => undefined,
+  ) {}
+
+  /** The policy as a worker process builds it: slots under the quota prefix, waking through the alibaba queue. */
+  static create({ config, redis, quotaPrefix }: { config: ScanqConfig; redis: Redis; quotaPrefix: string }): AlibabaScanTaskPolicy {
+    let queue: Queue | undefined;
+    const wake: WakeJob = async (jobId) => {
+      queue ??= new Queue(queueForProvider('alibaba'), { connection: redis, prefix: config.queuePrefix });
+      const job = await queue.getJob(jobId);
+      // Only a job parked in the delayed set can be promoted; anything else wakes on its own.
+      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    };
+    return new AlibabaScanTaskPolicy(redis, `${quotaPrefix}:alibaba-slots`, config.worker.alibaba, wake);
+  }
+
+  /** The account's slots (one key per account: the cloud's limit is per account). */
+  slots(accountId: string): ConcurrencySlots {
+    let slots = this.slotsByAccount.get(accountId);
+    if (!slots) {
+      slots = new ConcurrencySlots(this.redis, `${this.keyPrefix}:${accountId}`, this.options.taskLimit, this.options.slotLeaseMs);
+      this.slotsByAccount.set(accountId, slots);
+    }
+    return slots;
+  }
+
+  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome> {
+    const slots = this.slots(account.id);
+    const waiter = scan.jobId ?? jobIds.start(scan.id);
+    const got = await slots.acquire(scan.id, { waiter, waiterTtlMs: Math.max(this.options.quotaRetryMs * 3, 60_000) });
+    if (!got.granted) {
+      const waitMs = got.waitHintMs > 0 ? Math.min(this.options.quotaRetryMs, got.waitHintMs) : this.options.quotaRetryMs;
+      throw new ProviderError('quota', 'TaskSlotsFull', `${got.inUse} of ${got.room} Alibaba scan task slot(s) of account ${account.name} in use`, 'quota_wait', waitMs);
+    }
+
+    let started: AlibabaStartedScan;
+    try {
+      started = (await provider.startScan(account, scan.target as Record<string, unknown>, images.map(toImageRef))) as AlibabaStartedScan;
+    } catch (err) {
+      throw await this.onStartFailure(scan, slots, got.inUse, err);
+    }
+
+    if (started.canCreate === false) {
+      // The cloud is at its limit with this task: whatever scanq does not hold is somebody else's.
+      const ours = Math.max(got.inUse, await slots.inUse());
+      if (ours < this.options.taskLimit) await slots.setExternal(this.options.taskLimit - ours, this.options.externalHoldMs);
+    } else {
+      // The cloud has room: any recorded outside use is over (or smaller than assumed).
+      await slots.setExternal(0, this.options.externalHoldMs, true);
+    }
+    return { taskId: started.taskId, reused: false };
+  }
+
+  /**
+   * A start that failed gives its slot back when no task can exist: everything except a
+   * transient failure of the create call itself (a 5xx or lost connection may have created the
+   * task; the slot stays with the scan, whose retry takes the same slot again).
+   */
+  private async onStartFailure(scan: ScanWithImages, slots: ConcurrencySlots, inUseAtAcquire: number, err: unknown): Promise<unknown> {
+    const ambiguous = isProviderError(err) && err.kind === 'retryable' && alibabaFailedAction(err) === 'PublicCreateImageScanTask';
+    if (ambiguous) return err;
+    await this.giveBack(scan.id, slots);
+    if (isProviderError(err) && err.code === 'BeyondQuata') {
+      // The cloud is full without this task: the tasks scanq does not hold are somebody else's.
+      const othersOfOurs = Math.max(inUseAtAcquire, (await slots.inUse()) + 1) - 1;
+      if (othersOfOurs < this.options.taskLimit) await slots.setExternal(this.options.taskLimit - othersOfOurs, this.options.externalHoldMs);
+      // Wait (quota_wait) for room in scanq's view, never fail.
+      return new ProviderError('quota', err.code, err.message, 'quota_wait', this.options.quotaRetryMs);
+    }
+    return err;
+  }
+
+  async heartbeat(scan: ScanWithImages, account: ProviderAccount): Promise<void> {
+    if (!scan.providerTaskId) return;
+    await this.slots(account.id).renew(scan.id);
+  }
+
+  async release(scan: ScanWithImages, account: ProviderAccount): Promise<void> {
+    await this.giveBack(scan.id, this.slots(account.id));
+  }
+
+  private async giveBack(owner: string, slots: ConcurrencySlots): Promise<void> {
+    const { wake } = await slots.release(owner);
+    await Promise.all(wake.map((jobId) => this.wake(jobId).catch(() => undefined)));
+  }
+}
