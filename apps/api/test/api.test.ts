@@ -152,4 +152,61 @@ describe('HTTP API', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/scans', '/v1/scans/{id}', '/v1/scans/{id}/findings', '/v1/accounts']));
     expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
   });
+
+  it('accepts a bulk scan with 202 and queues its planning job', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/bulk-scans', payload: { selector: { providers: ['aws'], repositories: ['scanq/api'], tagPatterns: ['1.*'] } } });
+    expect(res.statusCode).toBe(202);
+    const bulk = res.json();
+    expect(bulk).toMatchObject({ status: 'planning', totals: { planned: 0 }, etaSeconds: null });
+    expect((await runtime.queues.getJob('maintenance', `bulk-plan-${bulk.id}`))?.name).toBe('bulk.plan');
+    expect((await app.inject({ method: 'GET', url: `/v1/bulk-scans/${bulk.id}` })).json().id).toBe(bulk.id);
+    const cancelled = await app.inject({ method: 'POST', url: `/v1/bulk-scans/${bulk.id}/cancel` });
+    expect(cancelled.json().status).toBe('cancelled');
+  });
+
+  it.each([
+    ['a bad tag glob', { selector: { tagPatterns: ['v1/*'] } }, 'body.selector.tagPatterns.0', 'pattern'],
+    ['an unknown provider', { selector: { providers: ['gcp'] } }, 'body.selector.providers.0', 'one_of'],
+    ['negative hours', { selector: { skipScannedWithinHours: -1 } }, 'body.selector.skipScannedWithinHours', 'minimum'],
+    ['an unknown selector field', { selector: { colour: 'red' } }, 'body.selector.colour', 'unknown_field'],
+    ['no selector', {}, 'body.selector', 'required'],
+  ])('rejects a bulk scan with %s (400 naming the field)', async (_name, body, field, rule) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/bulk-scans', payload: body });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
+  });
+
+  it('answers 422 for a bulk scan naming an unknown account, 404 for unknown bulk scans and schedules', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/bulk-scans', payload: { selector: { accounts: ['nobody'] } } });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().issues[0].field).toBe('selector.accounts');
+    const id = '0190a000-0000-7000-8000-000000000000';
+    expect((await app.inject({ method: 'GET', url: `/v1/bulk-scans/${id}` })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: `/v1/bulk-scans/${id}/cancel` })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'GET', url: `/v1/schedules/${id}` })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: `/v1/scans/${id}/cancel` })).statusCode).toBe(404);
+  });
+
+  it('cancels a queued scan over HTTP and removes its job', async () => {
+    const scan = (await post({ ...valid, imageId: { imageTag: 'to-cancel' } })).json();
+    const res = await app.inject({ method: 'POST', url: `/v1/scans/${scan.id}/cancel` });
+    expect(res.json()).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+    expect(await runtime.queues.getJob('aws', scan.id)).toBeUndefined();
+  });
+
+  it('stores a schedule with its next run and registers one job scheduler for it', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/schedules', payload: { name: 'nightly', cron: '0 2 * * *', timezone: 'Asia/Shanghai', selector: { providers: ['aws'] } } });
+    expect(res.statusCode).toBe(201);
+    const schedule = res.json();
+    // 02:00 in Shanghai is 18:00 UTC.
+    expect(new Date(schedule.nextRunAt).getUTCHours()).toBe(18);
+    const scheduler = await runtime.queues.queue('maintenance').getJobScheduler(`schedule-${schedule.id}`);
+    expect(scheduler).toMatchObject({ pattern: '0 2 * * *', tz: 'Asia/Shanghai' });
+    expect((await app.inject({ method: 'POST', url: '/v1/schedules', payload: { name: 'nightly', cron: '0 3 * * *', selector: {} } })).statusCode).toBe(409);
+    const paused = await app.inject({ method: 'PATCH', url: `/v1/schedules/${schedule.id}`, payload: { enabled: false } });
+    expect(paused.json()).toMatchObject({ enabled: false, nextRunAt: null });
+    expect(await runtime.queues.queue('maintenance').getJobScheduler(`schedule-${schedule.id}`)).toBeUndefined();
+    expect((await app.inject({ method: 'PATCH', url: `/v1/schedules/${schedule.id}`, payload: { cron: 'every day' } })).json().issues[0]).toMatchObject({ field: 'body.cron' });
+    expect((await app.inject({ method: 'DELETE', url: `/v1/schedules/${schedule.id}` })).statusCode).toBe(204);
+  });
 });
