@@ -1,5 +1,6 @@
 import { type ImageScanStatus, type NormalizedFinding, type ScanStatus, type Severity, SEVERITIES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
 import type { Db } from './client.js';
+import { uuidv7 } from './uuidv7.js';
 import { Prisma, type Finding, type ImageScan, type Scan } from './generated/prisma/client.js';
 
 export type ScanWithImages = Scan & { images: ImageScan[] };
@@ -85,15 +86,23 @@ export class ScanRepository {
     }
   }
 
-  /** Many scans in a few statements (bulk planning); returns their ids in input order. */
+  /**
+   * Many scans in a few statements (bulk planning): one INSERT … SELECT FROM unnest per chunk,
+   * ids made here (UUIDv7, like Prisma's default). Returns them in input order.
+   */
   async createMany(inputs: NewScan[]): Promise<{ id: string; provider: Scan['provider'] }[]> {
     const out: { id: string; provider: Scan['provider'] }[] = [];
     for (let i = 0; i < inputs.length; i += SCAN_INSERT_CHUNK) {
-      const rows = await this.db.scan.createManyAndReturn({
-        data: inputs.slice(i, i + SCAN_INSERT_CHUNK).map((s) => ({ ...s, target: s.target as Prisma.InputJsonValue })),
-        select: { id: true, provider: true },
-      });
-      out.push(...rows);
+      const chunk = inputs.slice(i, i + SCAN_INSERT_CHUNK);
+      const ids = chunk.map(() => uuidv7());
+      await this.db.$executeRaw`
+        INSERT INTO "Scan" ("id", "provider", "accountId", "target", "deadlineAt", "bulkScanId", "updatedAt")
+        SELECT v.id, v.provider::"Provider", v.account, v.target, v.deadline, v.bulk, now()
+        FROM unnest(${ids}::uuid[], ${chunk.map((s) => s.provider)}::text[], ${chunk.map((s) => s.accountId)}::uuid[],
+                    ${chunk.map((s) => JSON.stringify(s.target))}::jsonb[], ${chunk.map((s) => s.deadlineAt)}::timestamp(3)[],
+                    ${chunk.map((s) => s.bulkScanId ?? null)}::uuid[])
+          AS v(id, provider, account, target, deadline, bulk)`;
+      chunk.forEach((s, j) => out.push({ id: ids[j]!, provider: s.provider }));
     }
     return out;
   }
@@ -189,20 +198,16 @@ export class ScanRepository {
   async addImagesToScans(images: (NewImageScan & { scanId: string })[]): Promise<number> {
     let n = 0;
     for (let i = 0; i < images.length; i += IMAGE_INSERT_CHUNK) {
-      const res = await this.db.imageScan.createMany({
-        data: images.slice(i, i + IMAGE_INSERT_CHUNK).map((img) => ({
-          scanId: img.scanId,
-          registry: img.registry,
-          repository: img.repository,
-          tags: img.tags,
-          digest: img.digest ?? null,
-          providerImageId: img.providerImageId ?? null,
-          status: img.status ?? 'pending',
-          reused: img.reused ?? false,
-          raw: img.raw === undefined ? Prisma.JsonNull : (img.raw as Prisma.InputJsonValue),
-        })),
-      });
-      n += res.count;
+      const chunk = images.slice(i, i + IMAGE_INSERT_CHUNK);
+      n += await this.db.$executeRaw`
+        INSERT INTO "ImageScan" ("id", "scanId", "registry", "repository", "tags", "digest", "providerImageId", "status", "reused", "raw", "updatedAt")
+        SELECT v.id, v.scan, v.registry, v.repository, ARRAY(SELECT jsonb_array_elements_text(v.tags)), v.digest, v.pid,
+               v.status::"ImageScanStatus", v.reused, v.raw, now()
+        FROM unnest(${chunk.map(() => uuidv7())}::uuid[], ${chunk.map((c) => c.scanId)}::uuid[], ${chunk.map((c) => c.registry)}::text[],
+                    ${chunk.map((c) => c.repository)}::text[], ${chunk.map((c) => JSON.stringify(c.tags))}::jsonb[], ${chunk.map((c) => c.digest ?? null)}::text[],
+                    ${chunk.map((c) => c.providerImageId ?? null)}::text[], ${chunk.map((c) => c.status ?? 'pending')}::text[],
+                    ${chunk.map((c) => c.reused ?? false)}::boolean[], ${chunk.map((c) => (c.raw === undefined ? null : JSON.stringify(c.raw)))}::jsonb[])
+          AS v(id, scan, registry, repository, tags, digest, pid, status, reused, raw)`;
     }
     return n;
   }

@@ -122,6 +122,13 @@ export class BulkScanService {
     let selected = 0;
     let skipped = 0;
     const createdScans: { id: string; provider: Provider }[] = [];
+    const timings = { listMs: 0, insertMs: 0, enqueueMs: 0 };
+    let mark = performance.now();
+    const lap = (key: keyof typeof timings) => {
+      const now = performance.now();
+      timings[key] += Math.round(now - mark);
+      mark = now;
+    };
 
     for (const stored of await this.matchAccounts(selector, false)) {
       const entry: BulkPlanEntry = { provider: stored.provider, account: stored.name, listed: 0, selected: 0, skipped: 0, scans: 0 };
@@ -148,6 +155,7 @@ export class BulkScanService {
           images = kept;
         }
         entry.selected = images.length;
+        lap('listMs');
         const planned = provider.planScans(account, images);
         entry.scans = planned.length;
         const rows = await this.scans.createMany(planned.map((p) => ({ provider: stored.provider, accountId: stored.id, target: p.target as Record<string, unknown>, deadlineAt, bulkScanId: bulk.id })));
@@ -157,6 +165,7 @@ export class BulkScanService {
           ),
         );
         createdScans.push(...rows);
+        lap('insertMs');
         selected += entry.selected;
         skipped += entry.skipped;
         skippedByProvider[stored.provider] = (skippedByProvider[stored.provider] ?? 0) + entry.skipped;
@@ -166,7 +175,9 @@ export class BulkScanService {
       }
     }
 
+    mark = performance.now();
     await this.queues.enqueueScanStarts(createdScans.map((s) => ({ id: s.id, provider: s.provider, priority: BULK_JOB_PRIORITY })));
+    lap('enqueueMs');
     const errors = entries.filter((e) => e.error).map((e) => `${e.account}: ${e.error}`);
     const moved = await this.bulks.planned(bulk.id, { selected, skipped, plan: { accounts: entries, skippedByProvider, ...(errors.length ? { errors } : {}) } });
     if (!moved) {
@@ -175,7 +186,7 @@ export class BulkScanService {
       return;
     }
     if (createdScans.length === 0) await this.complete(bulk.id, errors.length && entries.every((e) => e.error) ? errors.join('; ') : undefined);
-    this.log.info({ bulkScanId, selected, skipped, scans: createdScans.length, errors: errors.length }, 'bulk scan planned');
+    this.log.info({ bulkScanId, selected, skipped, scans: createdScans.length, errors: errors.length, ...timings }, 'bulk scan planned');
   }
 
   /** A scan of a bulk scan ended: when it was the last one, queue the completion (once). */

@@ -1,0 +1,123 @@
+/**
+ * Bulk-scan figures (issue 6), in-process on the machine's Redis and Postgres:
+ * - a 100,000-image bulk scan planned and fully enqueued (goal ≤ 20 s);
+ * - Redis memory per queued scan, from INFO before and after (goal ≤ 1.5 KB);
+ * - AWS provider calls per scanned image for a bulk run to completion (goal ≤ 3).
+ * Planning runs on a worker serving only `maintenance`, so the planned work stays queued.
+ */
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { loadConfig, simulatorAccountRequest } from '@scanq/core';
+import { ensureDatabase, migrate } from '@scanq/db';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createFrontEnds } from '../apps/simulator/src/frontends.js';
+import { startSimulator } from '../apps/simulator/src/core/server.js';
+import { startWorker } from '../apps/worker/src/worker.js';
+import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const PLAN_IMAGES = Number(process.env.BENCH_BULK_IMAGES ?? 100_000);
+const RUN_IMAGES = Number(process.env.BENCH_BULK_RUN_IMAGES ?? 500);
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)![1]);
+}
+
+async function waitUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function benchBulk(): Promise<Record<string, string>> {
+  const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const dbName = `scanq_bench_bulk_${run}`;
+  const u = new URL(DATABASE_URL);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = u.toString();
+  await ensureDatabase(databaseUrl);
+  await migrate(databaseUrl);
+  const prefix = `{scanq-bench-${run}-bulk}`;
+  const sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'bench', frontEnds: createFrontEnds({ SIM_AWS_SCAN_MS: '0', SIM_AWS_FINDINGS: '5', SIM_AWS_BENCH_IMAGES: String(PLAN_IMAGES) }) });
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    SCANQ_QUEUE_PREFIX: prefix,
+    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+    SCANQ_POLL_INITIAL_MS: '0',
+    SCANQ_RECONCILE_EVERY_MS: '600000',
+    SCANQ_ADMIN_PASSWORD: 'bench-password',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  };
+  const planner = await startWorker(loadConfig({ ...env, SCANQ_WORKER_QUEUES: 'maintenance' }));
+  const redis = new Redis(REDIS_URL);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const { runtime } = planner;
+    await runtime.accounts.create(simulatorAccountRequest('aws', 0, sim.url));
+
+    // 1. Plan and enqueue a 100k-image bulk scan.
+    const memBefore = await usedMemory(redis);
+    const t0 = performance.now();
+    const { bulk } = await runtime.bulk.create({ selector: { repositories: ['bench/images'] } });
+    const planned = await waitUntil(async () => {
+      const b = await runtime.bulkScans.get(bulk.id);
+      return b && b.status !== 'planning' ? b : undefined;
+    }, 600_000, 'planning');
+    const planSeconds = (performance.now() - t0) / 1000;
+    const queued = (await runtime.queues.queue('aws').getJobCounts('prioritized')).prioritized ?? 0;
+    const memAfter = await usedMemory(redis);
+    if (planned.selected !== PLAN_IMAGES || queued !== PLAN_IMAGES) throw new Error(`planned ${planned.selected}, queued ${queued}, expected ${PLAN_IMAGES}`);
+    const perScan = (memAfter - memBefore) / queued;
+    await runtime.bulk.cancel(bulk.id);
+
+    // 2. A smaller bulk run to completion: provider calls per scanned image (AWS).
+    const before = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> };
+    const awsWorker = await startWorker(loadConfig({ ...env, SCANQ_WORKER_QUEUES: 'aws', SCANQ_WORKER_CONCURRENCY: '32' }));
+    let perImage = 0;
+    try {
+      const { bulk: small } = await runtime.bulk.create({ selector: { repositories: ['bench/images'], tagPatterns: ['b-00*'] } });
+      const done = await waitUntil(async () => {
+        const b = await runtime.bulkScans.get(small.id);
+        return b && ['succeeded', 'failed'].includes(b.status) ? b : undefined;
+      }, 600_000, 'bulk run');
+      const after = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> };
+      const calls = Object.entries(after.totals)
+        .filter(([k]) => k.startsWith('aws:'))
+        .reduce((n, [k, v]) => n + v - (before.totals[k] ?? 0), 0);
+      perImage = calls / done.selected;
+      if (done.selected < Math.min(RUN_IMAGES, 100)) throw new Error(`bulk run selected only ${done.selected}`);
+    } finally {
+      await awsWorker.close();
+    }
+    return {
+      'bulk: images planned + enqueued': `${PLAN_IMAGES} in ${planSeconds.toFixed(1)} s (goal <= 20 s)`,
+      'bulk: Redis memory per queued scan': `${(perScan / 1024).toFixed(2)} KB (goal <= 1.5 KB)`,
+      'bulk: AWS provider calls per scanned image': `${perImage.toFixed(2)} (goal <= 3)`,
+    };
+  } finally {
+    await planner.close();
+    await sim.close();
+    redis.disconnect();
+    await db.end();
+    await deleteKeysByPrefix(REDIS_URL, prefix);
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const figures = await benchBulk();
+  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(45)} ${v}`);
+  process.exit(0);
+}
