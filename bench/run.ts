@@ -19,6 +19,7 @@ const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const SCANS = Number(process.env.BENCH_SCANS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const BENCH_API_KEY = `scanq-bench-${randomBytes(12).toString('hex')}`;
 const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 /** BullMQ alone: N no-op jobs, added in bulk, drained by one worker at the same concurrency. */
@@ -64,6 +65,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     SCANQ_POLL_INITIAL_MS: '0',
     SCANQ_RECONCILE_EVERY_MS: '600000',
     SCANQ_ADMIN_PASSWORD: 'bench-password',
+    SCANQ_API_KEY: BENCH_API_KEY,
     LOG_LEVEL: 'warn',
     SIM_PORT: String(simPort),
     SIM_AWS_SCAN_MS: '0',
@@ -79,7 +81,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[2]!)]);
     await new Promise((r) => setTimeout(r, 1500)); // let the worker connect
     const aws = SIMULATOR_ACCOUNTS.aws[0];
-    await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }) });
+    await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }) });
     await client.connect();
     const start = performance.now();
     // Submit over HTTP, 32 requests in flight.
@@ -88,7 +90,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
       Array.from({ length: 32 }, async () => {
         while (next < SCANS) {
           const i = next++;
-          const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', account: aws.name, repositoryName: 'bench/images', imageId: { imageTag: `b-${String(i).padStart(5, '0')}` } }) });
+          const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', account: aws.name, repositoryName: 'bench/images', imageId: { imageTag: `b-${String(i).padStart(5, '0')}` } }) });
           if (res.status !== 202) throw new Error(`submit ${i}: ${res.status} ${await res.text()}`);
         }
       }),

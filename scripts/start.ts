@@ -174,6 +174,8 @@ for (const provider of PROVIDERS) await accountRepo.upsertByName(simulatorAccoun
 await db.$disconnect();
 
 env.SCANQ_ADMIN_PASSWORD = base.api.adminPassword ?? randomBytes(9).toString('base64url');
+// /v1 needs a key: this run's bootstrap key (make lasting ones with `pnpm scanq keys create <name>`).
+env.SCANQ_API_KEY = base.api.apiKey ?? `scanq-dev-${randomBytes(18).toString('base64url')}`;
 const workers = Math.max(1, Number(process.env.SCANQ_WORKERS ?? 1));
 for (let i = 0; i < workers; i++) run(`worker ${i + 1}`, 'apps/worker/src/main.ts', env);
 run('api', 'apps/api/src/main.ts', env);
@@ -184,6 +186,7 @@ console.log(`
 scanq is running (Ctrl-C stops everything)
   API          ${api}/v1
   API docs     ${api}/docs
+  API key      ${env.SCANQ_API_KEY}   (send as 'Authorization: Bearer <key>')
   Bull Board   ${api}/admin/queues   (user ${base.api.adminUser}, password ${env.SCANQ_ADMIN_PASSWORD})
   Simulator    ${simUrl}   (AWS ECR; demo account "${aws.name}")
   Postgres     ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}
@@ -191,6 +194,6 @@ scanq is running (Ctrl-C stops everything)
   Workers      ${workers}
 
 Try a scan:
-  curl -s -XPOST ${api}/v1/scans -H 'content-type: application/json' \\
+  curl -s -XPOST ${api}/v1/scans -H 'content-type: application/json' -H 'authorization: Bearer ${env.SCANQ_API_KEY}' \\
     -d '{"provider":"aws","account":"${aws.name}","repositoryName":"scanq/api","imageId":{"imageTag":"latest"}}'
 `);

@@ -1,7 +1,7 @@
 import { simulatorAccountRequest } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../support/env.js';
+import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
 import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
@@ -28,7 +28,7 @@ describe('schedules across three worker processes', () => {
     procs.push(simulator, apiProc);
     for (let i = 0; i < 3; i++) procs.push(startProcess(`worker-${i}`, 'apps/worker/src/main.ts', common));
     await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
-    const account = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(simulatorAccountRequest('aws', 0, sim)) });
+    const account = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(simulatorAccountRequest('aws', 0, sim)) });
     expect(account.status).toBe(201);
     db = new pg.Client({ connectionString: env.databaseUrl });
     await db.connect();
@@ -46,7 +46,7 @@ describe('schedules across three worker processes', () => {
   it('rejects a bad cron and an unknown time zone naming the field', async () => {
     const res = await fetch(`${api}/v1/schedules`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...AUTH, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'bad', cron: '61 * * * *', timezone: 'Mars/Olympus', selector: {} }),
     });
     expect(res.status).toBe(400);
@@ -57,7 +57,7 @@ describe('schedules across three worker processes', () => {
   it('creates exactly one bulk scan per tick, none while paused, none after deletion', async () => {
     const created = await fetch(`${api}/v1/schedules`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...AUTH, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'every-2s', cron: '*/2 * * * * *', timezone: 'Europe/Berlin', selector: { repositories: ['scanq/web'], latestTagOnly: true } }),
     });
     expect(created.status).toBe(201);
@@ -70,24 +70,24 @@ describe('schedules across three worker processes', () => {
     expect(new Set(ticks).size).toBe(ticks.length);
     for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!).toBe(2000);
 
-    const paused = await fetch(`${api}/v1/schedules/${schedule.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enabled: false }) });
+    const paused = await fetch(`${api}/v1/schedules/${schedule.id}`, { method: 'PATCH', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ enabled: false }) });
     expect(((await paused.json()) as { enabled: boolean; nextRunAt: string | null }).nextRunAt).toBeNull();
     await sleep(500); // a tick already in flight may still land
     const atPause = (await bulkTicks(schedule.id)).length;
     await sleep(3000);
     expect((await bulkTicks(schedule.id)).length).toBe(atPause);
 
-    const resumed = await fetch(`${api}/v1/schedules/${schedule.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enabled: true }) });
+    const resumed = await fetch(`${api}/v1/schedules/${schedule.id}`, { method: 'PATCH', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ enabled: true }) });
     expect(resumed.status).toBe(200);
     await waitFor(async () => ((await bulkTicks(schedule.id)).length > atPause ? true : undefined), { timeoutMs: 10_000, what: 'a tick after resuming' });
 
-    expect((await fetch(`${api}/v1/schedules/${schedule.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${api}/v1/schedules/${schedule.id}`, { method: 'DELETE', headers: AUTH })).status).toBe(204);
     await sleep(500);
     const atDelete = await db.query<{ n: string }>('SELECT count(*) AS n FROM "BulkScan" WHERE "createdAt" > now() - interval \'1 hour\'');
     await sleep(3000);
     const later = await db.query<{ n: string }>('SELECT count(*) AS n FROM "BulkScan" WHERE "createdAt" > now() - interval \'1 hour\'');
     expect(later.rows[0]!.n).toBe(atDelete.rows[0]!.n);
-    expect((await fetch(`${api}/v1/schedules/${schedule.id}`)).status).toBe(404);
+    expect((await fetch(`${api}/v1/schedules/${schedule.id}`, { headers: AUTH })).status).toBe(404);
 
     // The bulk scans the schedule created ran to the end.
     await waitFor(
@@ -97,7 +97,7 @@ describe('schedules across three worker processes', () => {
       },
       { timeoutMs: 30_000, what: 'scheduled bulk scans to finish' },
     );
-    const view = (await (await fetch(`${api}/v1/bulk-scans?limit=1`)).json()) as { items: { status: string; totals: { planned: number; succeeded: number } }[] };
+    const view = (await (await fetch(`${api}/v1/bulk-scans?limit=1`, { headers: AUTH })).json()) as { items: { status: string; totals: { planned: number; succeeded: number } }[] };
     expect(view.items[0]).toMatchObject({ status: 'succeeded', totals: { planned: 1, succeeded: 1 } });
   });
 });

@@ -1,7 +1,7 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../support/env.js';
+import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
 import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
@@ -37,14 +37,14 @@ describe('end to end: one AWS scan from HTTP request to Postgres rows', () => {
     const aws = SIMULATOR_ACCOUNTS.aws[0];
     const account = await fetch(`${api}/v1/accounts`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...AUTH, 'content-type': 'application/json' },
       body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }),
     });
     expect(account.status).toBe(201);
 
     const submitted = await fetch(`${api}/v1/scans`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'e2e-1' },
+      headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': 'e2e-1' },
       body: JSON.stringify({ provider: 'aws', account: aws.name, repositoryName: 'scanq/worker', imageId: { imageTag: 'latest' } }),
     });
     expect(submitted.status).toBe(202);
@@ -52,7 +52,7 @@ describe('end to end: one AWS scan from HTTP request to Postgres rows', () => {
 
     const done = await waitFor(
       async () => {
-        const s = (await (await fetch(`${api}/v1/scans/${id}`)).json()) as { status: string; images: { digest: string; severityCounts: Record<string, number> }[]; severityCounts: Record<string, number> };
+        const s = (await (await fetch(`${api}/v1/scans/${id}`, { headers: AUTH })).json()) as { status: string; images: { digest: string; severityCounts: Record<string, number> }[]; severityCounts: Record<string, number> };
         return ['succeeded', 'failed'].includes(s.status) ? s : undefined;
       },
       { timeoutMs: 45_000, intervalMs: 200, what: 'scan to finish' },
@@ -75,7 +75,7 @@ describe('end to end: one AWS scan from HTTP request to Postgres rows', () => {
     let fetched = 0;
     let cursor: string | null = null;
     do {
-      const page = (await (await fetch(`${api}/v1/scans/${id}/findings?limit=7${cursor ? `&cursor=${cursor}` : ''}`)).json()) as { items: unknown[]; nextCursor: string | null };
+      const page = (await (await fetch(`${api}/v1/scans/${id}/findings?limit=7${cursor ? `&cursor=${cursor}` : ''}`, { headers: AUTH })).json()) as { items: unknown[]; nextCursor: string | null };
       fetched += page.items.length;
       cursor = page.nextCursor;
     } while (cursor);
@@ -83,7 +83,7 @@ describe('end to end: one AWS scan from HTTP request to Postgres rows', () => {
 
     const repeat = await fetch(`${api}/v1/scans`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'e2e-1' },
+      headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': 'e2e-1' },
       body: JSON.stringify({ provider: 'aws', account: aws.name, repositoryName: 'scanq/worker', imageId: { imageTag: 'latest' } }),
     });
     expect(((await repeat.json()) as { id: string }).id).toBe(id);

@@ -4,6 +4,11 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 
+/** The bootstrap API key every test environment's API accepts. */
+export const TEST_API_KEY = 'scanq-test-api-key-0123456789';
+/** Headers that authenticate a test request against /v1. */
+export const AUTH = { authorization: `Bearer ${TEST_API_KEY}` } as const;
+
 export interface TestEnv {
   databaseUrl: string;
   redisUrl: string;
@@ -79,6 +84,7 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     SCANQ_RECONCILE_GRACE_MS: '0',
     SCANQ_WORKER_CONCURRENCY: '8',
     SCANQ_ADMIN_PASSWORD: 'test-admin-password',
+    SCANQ_API_KEY: TEST_API_KEY,
   };
   return {
     databaseUrl,

@@ -6,7 +6,9 @@ import { REDACT_PATHS } from '@scanq/scans';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
+import { apiKeyAuth } from './api-key-auth.js';
 import { registerErrorHandling } from './errors.js';
+import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
 import { bulkScanRoutes } from './routes/bulk-scans.routes.js';
 import { scanRoutes } from './routes/scans.routes.js';
@@ -38,6 +40,8 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
     openapi: {
       info: { title: 'scanq API', version: '0.1.0', description: 'Container-image vulnerability scans on four clouds.' },
       tags: [{ name: 'scans' }, { name: 'bulk-scans' }, { name: 'schedules' }, { name: 'accounts' }, { name: 'health' }],
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'scanq API key (`scanq keys create <name>`), also accepted as `X-API-Key`' } } },
+      security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
   });
@@ -53,13 +57,21 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
     }
   });
 
-  await app.register(scanRoutes, { prefix: '/v1', runtime });
-  await app.register(accountRoutes, { prefix: '/v1', runtime });
-  await app.register(bulkScanRoutes, { prefix: '/v1', runtime });
-  await app.register(scheduleRoutes, { prefix: '/v1', runtime });
+  // /v1 needs an API key; the hook lives in this encapsulated scope only.
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', apiKeyAuth(runtime));
+      await v1.register(scanRoutes, { runtime });
+      await v1.register(accountRoutes, { runtime });
+      await v1.register(bulkScanRoutes, { runtime });
+      await v1.register(scheduleRoutes, { runtime });
+    },
+    { prefix: '/v1' },
+  );
 
   const adminPassword = options.adminPassword ?? randomBytes(12).toString('base64url');
   await registerBullBoard(app, runtime, { user: options.adminUser, password: adminPassword });
+  await app.register(metricsPlugin, { runtime, credentials: { user: options.adminUser, password: adminPassword } });
   return { app, adminPassword };
 }
 

@@ -2,7 +2,7 @@ import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { createRuntime, type ScanqRuntime } from '@scanq/scans';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
+import { AUTH, createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { buildApi } from '../src/app.js';
 
 const valid = { provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/api', imageId: { imageTag: 'latest' } };
@@ -25,7 +25,7 @@ describe('HTTP API', () => {
     await env?.cleanup();
   });
 
-  const post = (body: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: '/v1/scans', payload: body as object, headers });
+  const post = (body: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: '/v1/scans', payload: body as object, headers: { ...AUTH, ...headers } });
 
   it('accepts a scan with 202, records it queued and enqueues its start job with jobId = scan id', async () => {
     const res = await post(valid);
@@ -63,9 +63,9 @@ describe('HTTP API', () => {
   });
 
   it('answers malformed JSON, wrong content types and unknown accounts without a 500', async () => {
-    const bad = await app.inject({ method: 'POST', url: '/v1/scans', payload: '{"provider":', headers: { 'content-type': 'application/json' } });
+    const bad = await app.inject({ method: 'POST', url: '/v1/scans', payload: '{"provider":', headers: { ...AUTH, 'content-type': 'application/json' } });
     expect(bad.statusCode).toBe(400);
-    const text = await app.inject({ method: 'POST', url: '/v1/scans', payload: 'hello', headers: { 'content-type': 'text/plain' } });
+    const text = await app.inject({ method: 'POST', url: '/v1/scans', payload: 'hello', headers: { ...AUTH, 'content-type': 'text/plain' } });
     expect([400, 415]).toContain(text.statusCode);
     const unknown = await post({ ...valid, account: 'nobody' });
     expect(unknown.statusCode).toBe(422);
@@ -83,9 +83,9 @@ describe('HTTP API', () => {
   });
 
   it('404s an unknown scan id and 400s a malformed one', async () => {
-    expect((await app.inject({ method: 'GET', url: '/v1/scans/01900000-0000-7000-8000-000000000000' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'GET', url: '/v1/scans/01900000-0000-7000-8000-000000000000/findings' })).statusCode).toBe(404);
-    const bad = await app.inject({ method: 'GET', url: '/v1/scans/not-a-uuid' });
+    expect((await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans/01900000-0000-7000-8000-000000000000' })).statusCode).toBe(404);
+    expect((await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans/01900000-0000-7000-8000-000000000000/findings' })).statusCode).toBe(404);
+    const bad = await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans/not-a-uuid' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().issues[0].field).toBe('params.id');
   });
@@ -96,7 +96,7 @@ describe('HTTP API', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { statusCode: number; json(): { items: { id: string }[]; nextCursor: string | null } } = await app.inject({ method: 'GET', url: `/v1/scans?provider=aws&status=queued&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
+      const res: { statusCode: number; json(): { items: { id: string }[]; nextCursor: string | null } } = await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans?provider=aws&status=queued&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
       expect(res.statusCode).toBe(200);
       const page = res.json();
       expect(page.items.length).toBeLessThanOrEqual(2);
@@ -105,8 +105,8 @@ describe('HTTP API', () => {
     } while (cursor);
     expect(seen.slice(0, 5)).toEqual([...ids].reverse());
     expect(new Set(seen).size).toBe(seen.length);
-    expect((await app.inject({ method: 'GET', url: '/v1/scans?status=bogus' })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'GET', url: '/v1/scans?limit=0' })).json().issues[0]).toMatchObject({ field: 'querystring.limit' });
+    expect((await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans?status=bogus' })).statusCode).toBe(400);
+    expect((await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans?limit=0' })).json().issues[0]).toMatchObject({ field: 'querystring.limit' });
   });
 
   it('pages findings by cursor and filters them by severity', async () => {
@@ -120,16 +120,16 @@ describe('HTTP API', () => {
     const all: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { items: { vulnerabilityId: string }[]; nextCursor: string | null } = (await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}/findings?limit=3${cursor ? `&cursor=${cursor}` : ''}` })).json();
+      const page: { items: { vulnerabilityId: string }[]; nextCursor: string | null } = (await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans/${scan.id}/findings?limit=3${cursor ? `&cursor=${cursor}` : ''}` })).json();
       all.push(...page.items.map((f) => f.vulnerabilityId));
       cursor = page.nextCursor;
     } while (cursor);
     expect(all).toEqual(severities.map((_, i) => `CVE-2024-${i}`));
-    const high = (await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}/findings?severity=high,critical` })).json();
+    const high = (await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans/${scan.id}/findings?severity=high,critical` })).json();
     expect(high.items.map((f: { severity: string }) => f.severity).sort()).toEqual(['CRITICAL', 'HIGH', 'HIGH', 'HIGH']);
-    const bad = await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}/findings?severity=urgent` });
+    const bad = await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans/${scan.id}/findings?severity=urgent` });
     expect(bad.statusCode).toBe(400);
-    const view = (await app.inject({ method: 'GET', url: `/v1/scans/${scan.id}` })).json();
+    const view = (await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans/${scan.id}` })).json();
     expect(view.severityCounts).toEqual({ CRITICAL: 1, HIGH: 3, MEDIUM: 1, LOW: 1, INFORMATIONAL: 0, UNKNOWN: 1 });
     expect(view.images[0].status).toBe('succeeded');
   });
@@ -154,13 +154,13 @@ describe('HTTP API', () => {
   });
 
   it('accepts a bulk scan with 202 and queues its planning job', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/bulk-scans', payload: { selector: { providers: ['aws'], repositories: ['scanq/api'], tagPatterns: ['1.*'] } } });
+    const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/bulk-scans', payload: { selector: { providers: ['aws'], repositories: ['scanq/api'], tagPatterns: ['1.*'] } } });
     expect(res.statusCode).toBe(202);
     const bulk = res.json();
     expect(bulk).toMatchObject({ status: 'planning', totals: { planned: 0 }, etaSeconds: null });
     expect((await runtime.queues.getJob('maintenance', `bulk-plan-${bulk.id}`))?.name).toBe('bulk.plan');
-    expect((await app.inject({ method: 'GET', url: `/v1/bulk-scans/${bulk.id}` })).json().id).toBe(bulk.id);
-    const cancelled = await app.inject({ method: 'POST', url: `/v1/bulk-scans/${bulk.id}/cancel` });
+    expect((await app.inject({ headers: AUTH, method: 'GET', url: `/v1/bulk-scans/${bulk.id}` })).json().id).toBe(bulk.id);
+    const cancelled = await app.inject({ headers: AUTH, method: 'POST', url: `/v1/bulk-scans/${bulk.id}/cancel` });
     expect(cancelled.json().status).toBe('cancelled');
   });
 
@@ -171,42 +171,68 @@ describe('HTTP API', () => {
     ['an unknown selector field', { selector: { colour: 'red' } }, 'body.selector.colour', 'unknown_field'],
     ['no selector', {}, 'body.selector', 'required'],
   ])('rejects a bulk scan with %s (400 naming the field)', async (_name, body, field, rule) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/bulk-scans', payload: body });
+    const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/bulk-scans', payload: body });
     expect(res.statusCode).toBe(400);
     expect(res.json().issues).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
   });
 
   it('answers 422 for a bulk scan naming an unknown account, 404 for unknown bulk scans and schedules', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/bulk-scans', payload: { selector: { accounts: ['nobody'] } } });
+    const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/bulk-scans', payload: { selector: { accounts: ['nobody'] } } });
     expect(res.statusCode).toBe(422);
     expect(res.json().issues[0].field).toBe('selector.accounts');
     const id = '0190a000-0000-7000-8000-000000000000';
-    expect((await app.inject({ method: 'GET', url: `/v1/bulk-scans/${id}` })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'POST', url: `/v1/bulk-scans/${id}/cancel` })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'GET', url: `/v1/schedules/${id}` })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'POST', url: `/v1/scans/${id}/cancel` })).statusCode).toBe(404);
+    expect((await app.inject({ headers: AUTH, method: 'GET', url: `/v1/bulk-scans/${id}` })).statusCode).toBe(404);
+    expect((await app.inject({ headers: AUTH, method: 'POST', url: `/v1/bulk-scans/${id}/cancel` })).statusCode).toBe(404);
+    expect((await app.inject({ headers: AUTH, method: 'GET', url: `/v1/schedules/${id}` })).statusCode).toBe(404);
+    expect((await app.inject({ headers: AUTH, method: 'POST', url: `/v1/scans/${id}/cancel` })).statusCode).toBe(404);
   });
 
   it('cancels a queued scan over HTTP and removes its job', async () => {
     const scan = (await post({ ...valid, imageId: { imageTag: 'to-cancel' } })).json();
-    const res = await app.inject({ method: 'POST', url: `/v1/scans/${scan.id}/cancel` });
+    const res = await app.inject({ headers: AUTH, method: 'POST', url: `/v1/scans/${scan.id}/cancel` });
     expect(res.json()).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
     expect(await runtime.queues.getJob('aws', scan.id)).toBeUndefined();
   });
 
   it('stores a schedule with its next run and registers one job scheduler for it', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/schedules', payload: { name: 'nightly', cron: '0 2 * * *', timezone: 'Asia/Shanghai', selector: { providers: ['aws'] } } });
+    const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/schedules', payload: { name: 'nightly', cron: '0 2 * * *', timezone: 'Asia/Shanghai', selector: { providers: ['aws'] } } });
     expect(res.statusCode).toBe(201);
     const schedule = res.json();
     // 02:00 in Shanghai is 18:00 UTC.
     expect(new Date(schedule.nextRunAt).getUTCHours()).toBe(18);
     const scheduler = await runtime.queues.queue('maintenance').getJobScheduler(`schedule-${schedule.id}`);
     expect(scheduler).toMatchObject({ pattern: '0 2 * * *', tz: 'Asia/Shanghai' });
-    expect((await app.inject({ method: 'POST', url: '/v1/schedules', payload: { name: 'nightly', cron: '0 3 * * *', selector: {} } })).statusCode).toBe(409);
-    const paused = await app.inject({ method: 'PATCH', url: `/v1/schedules/${schedule.id}`, payload: { enabled: false } });
+    expect((await app.inject({ headers: AUTH, method: 'POST', url: '/v1/schedules', payload: { name: 'nightly', cron: '0 3 * * *', selector: {} } })).statusCode).toBe(409);
+    const paused = await app.inject({ headers: AUTH, method: 'PATCH', url: `/v1/schedules/${schedule.id}`, payload: { enabled: false } });
     expect(paused.json()).toMatchObject({ enabled: false, nextRunAt: null });
     expect(await runtime.queues.queue('maintenance').getJobScheduler(`schedule-${schedule.id}`)).toBeUndefined();
-    expect((await app.inject({ method: 'PATCH', url: `/v1/schedules/${schedule.id}`, payload: { cron: 'every day' } })).json().issues[0]).toMatchObject({ field: 'body.cron' });
-    expect((await app.inject({ method: 'DELETE', url: `/v1/schedules/${schedule.id}` })).statusCode).toBe(204);
+    expect((await app.inject({ headers: AUTH, method: 'PATCH', url: `/v1/schedules/${schedule.id}`, payload: { cron: 'every day' } })).json().issues[0]).toMatchObject({ field: 'body.cron' });
+    expect((await app.inject({ headers: AUTH, method: 'DELETE', url: `/v1/schedules/${schedule.id}` })).statusCode).toBe(204);
+  });
+
+  it('needs an API key on /v1: missing, wrong, malformed and revoked keys all get the same 401', async () => {
+    const body = { error: 'unauthorized', message: 'a valid API key is required' };
+    const noKey = await app.inject({ method: 'GET', url: '/v1/scans' });
+    expect(noKey.statusCode).toBe(401);
+    expect(noKey.json()).toEqual(body);
+    for (const headers of [{ authorization: 'Bearer nope' }, { 'x-api-key': 'scanq_0123456789_' + 'x'.repeat(32) }, { authorization: 'Basic YWRtaW46eA==' }]) {
+      const res = await app.inject({ method: 'GET', url: '/v1/scans', headers });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual(body);
+    }
+    // A stored key works as Bearer and as X-API-Key until revoked; only its hash is stored.
+    const created = await runtime.apiKeys.create('ci-test');
+    expect(created!.key).toMatch(/^scanq_[a-z0-9]{10}_/);
+    const row = await runtime.db.apiKey.findUniqueOrThrow({ where: { name: 'ci-test' } });
+    expect(JSON.stringify(row)).not.toContain(created!.key.split('_')[2]);
+    expect((await app.inject({ method: 'GET', url: '/v1/scans', headers: { authorization: `Bearer ${created!.key}` } })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v1/scans', headers: { 'x-api-key': created!.key } })).statusCode).toBe(200);
+    expect(await runtime.apiKeys.create('ci-test')).toBeNull();
+    expect(await runtime.apiKeys.revoke('ci-test')).toBe(true);
+    const revoked = await app.inject({ method: 'GET', url: '/v1/scans', headers: { authorization: `Bearer ${created!.key}` } });
+    expect(revoked.statusCode).toBe(401);
+    expect(revoked.json()).toEqual(body);
+    // Health and docs stay open.
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 });

@@ -28,6 +28,14 @@ const envSchema = z.object({
   /** Bull Board password. Unset: the API makes a random one and logs it at start. */
   SCANQ_ADMIN_PASSWORD: z.string().min(8).optional(),
   SCANQ_PUBLIC_URL: z.string().url().optional(),
+  /** A key /v1 accepts without a database row (first start, CI); keys made with `scanq keys create` live hashed in Postgres. */
+  SCANQ_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** HMAC-SHA256 secret that signs webhook bodies. Unset: webhooks are recorded as failed, never sent unsigned. */
+  SCANQ_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Allow webhook targets on loopback/private/link-local addresses (off: such targets are refused). */
+  SCANQ_WEBHOOK_ALLOW_PRIVATE: bool(false),
+  SCANQ_WEBHOOK_ATTEMPTS: int(8, 1),
+  SCANQ_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
 
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
   SCANQ_CREDENTIALS: z.string().optional(),
@@ -56,10 +64,12 @@ const envSchema = z.object({
   SCANQ_ALIBABA_EXTERNAL_HOLD_MS: int(60_000, 1),
   /** Tencent TCSS calls per second per API per account (the cloud's documented 20). */
   SCANQ_TENCENT_RPS: int(20, 1),
+  /** Tokens per second kept unused below SCANQ_TENCENT_RPS: room for a call delayed into the next second. */
+  SCANQ_TENCENT_HEADROOM: int(1, 0),
   /** Tencent calls released at once inside a second (1: evenly spaced). */
   SCANQ_TENCENT_BURST: int(1, 1),
   /** No Tencent call is released in the last this-many ms of a second, so it lands in the second it was counted in. */
-  SCANQ_TENCENT_GUARD_MS: z.coerce.number().int().min(0).max(800).default(200),
+  SCANQ_TENCENT_GUARD_MS: z.coerce.number().int().min(0).max(800).default(300),
   SCANQ_KEEP_COMPLETED_JOBS: int(1_000, 0),
   SCANQ_KEEP_FAILED_JOBS: int(5_000, 0),
   /** Seed a demo account pointing at the simulator (used by `pnpm start`). */
@@ -79,7 +89,8 @@ export interface ScanqConfig {
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
-  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string };
+  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
+  webhooks: { secret?: string; allowPrivate: boolean; attempts: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
   worker: {
     concurrency: number;
@@ -94,6 +105,7 @@ export interface ScanqConfig {
     reconcileGraceMs: number;
     awsScanWindowMs: number;
     alibaba: { taskLimit: number; slotLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
+    /** Tencent call rate the workers keep to: ratePerSec = SCANQ_TENCENT_RPS − SCANQ_TENCENT_HEADROOM. */
     tencent: { ratePerSec: number; burst: number; guardMs: number };
     keepCompletedJobs: number;
     keepFailedJobs: number;
@@ -145,6 +157,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       publicUrl: e.SCANQ_PUBLIC_URL ?? `http://${e.API_HOST}:${e.API_PORT}`,
       adminUser: e.SCANQ_ADMIN_USER,
       adminPassword: e.SCANQ_ADMIN_PASSWORD,
+      apiKey: e.SCANQ_API_KEY,
+    },
+    webhooks: {
+      secret: e.SCANQ_WEBHOOK_SECRET,
+      allowPrivate: e.SCANQ_WEBHOOK_ALLOW_PRIVATE,
+      attempts: e.SCANQ_WEBHOOK_ATTEMPTS,
+      timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
     credentials,
     worker: {
@@ -165,7 +184,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
         quotaRetryMs: e.SCANQ_ALIBABA_QUOTA_RETRY_MS,
         externalHoldMs: e.SCANQ_ALIBABA_EXTERNAL_HOLD_MS,
       },
-      tencent: { ratePerSec: e.SCANQ_TENCENT_RPS, burst: e.SCANQ_TENCENT_BURST, guardMs: e.SCANQ_TENCENT_GUARD_MS },
+      tencent: { ratePerSec: Math.max(1, e.SCANQ_TENCENT_RPS - e.SCANQ_TENCENT_HEADROOM), burst: e.SCANQ_TENCENT_BURST, guardMs: e.SCANQ_TENCENT_GUARD_MS },
       keepCompletedJobs: e.SCANQ_KEEP_COMPLETED_JOBS,
       keepFailedJobs: e.SCANQ_KEEP_FAILED_JOBS,
     },
@@ -178,4 +197,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       options: simOptions,
     },
   };
+}
+
+const clientEnvSchema = z.object({
+  SCANQ_API_URL: z.string().url().default('http://127.0.0.1:3000'),
+  SCANQ_API_KEY: z.string().min(1).optional(),
+  SCANQ_API_TIMEOUT_MS: int(30_000, 1),
+});
+
+/** What a client of the API (the `scanq` CLI) reads: apart from loadConfig, so a CLI never trips over server settings. */
+export interface ScanqClientConfig {
+  apiUrl: string;
+  apiKey?: string;
+  timeoutMs: number;
+}
+
+export function loadClientConfig(source: NodeJS.ProcessEnv = process.env): ScanqClientConfig {
+  const parsed = clientEnvSchema.safeParse(source);
+  if (!parsed.success) throw new ConfigError(`invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  return { apiUrl: parsed.data.SCANQ_API_URL, apiKey: parsed.data.SCANQ_API_KEY, timeoutMs: parsed.data.SCANQ_API_TIMEOUT_MS };
 }

@@ -11,6 +11,9 @@ export const isTerminalScanStatus = (s: ScanStatus): boolean => TERMINAL_SCAN_ST
 export const BULK_SCAN_STATUSES = ['planning', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type BulkScanStatus = (typeof BULK_SCAN_STATUSES)[number];
 
+export const WEBHOOK_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
+
 export const IMAGE_SCAN_STATUSES = ['pending', 'scanning', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
 export type ImageScanStatus = (typeof IMAGE_SCAN_STATUSES)[number];
 

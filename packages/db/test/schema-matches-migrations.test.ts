@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BULK_SCAN_STATUSES, IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from '@scanq/core';
+import { BULK_SCAN_STATUSES, WEBHOOK_STATUSES, IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
@@ -98,6 +98,7 @@ describe('schema.prisma ↔ prisma/migrations', () => {
       Provider: [...PROVIDERS],
       ScanStatus: [...SCAN_STATUSES],
       BulkScanStatus: [...BULK_SCAN_STATUSES],
+      WebhookStatus: [...WEBHOOK_STATUSES],
       ImageScanStatus: [...IMAGE_SCAN_STATUSES],
       Severity: [...SEVERITIES],
     });
@@ -122,6 +123,9 @@ describe('schema.prisma ↔ prisma/migrations', () => {
       const bulk = await db.bulkScan.create({ data: { selector: { providers: ['aws'] }, scheduleId: schedule.id, tickAt } });
       await db.scan.update({ where: { id: scan.id }, data: { bulkScanId: bulk.id } });
       expect((await db.bulkScan.findUniqueOrThrow({ where: { id: bulk.id }, include: { scans: true } })).scans).toHaveLength(1);
+      await db.apiKey.create({ data: { name: 'ci', prefix: 'abcd1234', hash: 'x'.repeat(64) } });
+      const delivery = await db.webhookDelivery.create({ data: { event: 'scan.completed', url: 'https://example.com/hook', scanId: scan.id, payload: { a: 1 } } });
+      expect(delivery.status).toBe('pending');
       // One bulk scan per schedule tick, whoever creates it.
       await expect(db.bulkScan.create({ data: { selector: {}, scheduleId: schedule.id, tickAt } })).rejects.toMatchObject({ code: 'P2002' });
       const again = await db.scan.findUniqueOrThrow({ where: { id: scan.id }, include: { images: { include: { findings: true } } } });

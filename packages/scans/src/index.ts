@@ -8,3 +8,4 @@ export { createRuntime, createLogger, REDACT_PATHS, type ScanqRuntime } from './
 export { BulkScanService, selectImages, latestPerRepository, oneImagePerDigest, tagGlob } from './bulk-scan.service.js';
 export { ScheduleService, tickTimeOf } from './schedule.service.js';
 export { type LifecycleListeners } from './lifecycle.service.js';
+export { ApiKeyService } from './api-key.service.js';

@@ -1,10 +1,11 @@
 import type { ScanqConfig } from '@scanq/core';
-import { AccountRepository, BulkScanRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
+import { ApiKeyService } from './api-key.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
@@ -24,6 +25,8 @@ export const REDACT_PATHS = [
   'req.headers["x-api-key"]',
   'config.credentials',
   'config.api.adminPassword',
+  'config.api.apiKey',
+  'config.webhooks.secret',
 ];
 
 export function createLogger(config: ScanqConfig, name: string): Logger {
@@ -46,6 +49,7 @@ export interface ScanqRuntime {
   bulkScans: BulkScanRepository;
   scheduleRows: ScheduleRepository;
   submit: SubmitService;
+  apiKeys: ApiKeyService;
   bulk: BulkScanService;
   schedules: ScheduleService;
   lifecycle: ScanLifecycleService;
@@ -95,6 +99,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     bulkScans,
     scheduleRows,
     bulk,
+    apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }),
     lifecycle,
