@@ -143,7 +143,7 @@ describe('HTTP API', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.body).toContain('<html');
     const api = await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { authorization: `Basic ${right}` } });
-    expect(api.json().queues.map((q: { name: string }) => q.name).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'tencent']);
+    expect(api.json().queues.map((q: { name: string }) => q.name).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'tencent', 'webhooks']);
   });
 
   it('serves the OpenAPI document generated from the zod schemas', async () => {

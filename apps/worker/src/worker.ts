@@ -21,6 +21,7 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     [JobName.BulkPlan]: (job) => runtime.bulk.plan(job.data.bulkScanId),
     [JobName.BulkComplete]: (job) => runtime.bulk.complete(job.data.bulkScanId),
     [JobName.ScheduleTick]: (job) => runtime.schedules.tick(job),
+    [JobName.WebhookDeliver]: (job) => runtime.webhooks.deliver(job),
   };
   const all = Object.values(QueueName);
   const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;

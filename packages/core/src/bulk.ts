@@ -1,6 +1,7 @@
 import cronParser from 'cron-parser';
 import { z } from 'zod';
 import { BULK_SCAN_STATUSES, PROVIDERS } from './domain.js';
+import { webhookUrlSchema } from './targets/common.js';
 
 /**
  * Bulk scans and schedules: what a selection of images looks like, and the cron that repeats
@@ -41,6 +42,8 @@ export const createBulkScanSchema = z
     force: z.boolean().optional(),
     /** Per-scan deadline (seconds). */
     timeoutSeconds: z.number().int().min(10).max(7 * 24 * 3600).optional(),
+    /** Receives the one completion event of the bulk scan. */
+    webhookUrl: webhookUrlSchema.optional(),
   })
   .strict();
 export type CreateBulkScanRequest = z.infer<typeof createBulkScanSchema>;
@@ -65,6 +68,7 @@ export const bulkScanSchema = z.object({
   /** How the planner split the work: per account, the provider calls it will make. */
   plan: z.record(z.string(), z.unknown()),
   error: z.string().nullable(),
+  webhookUrl: z.string().nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
   createdAt: z.string(),
@@ -108,6 +112,8 @@ export const createScheduleSchema = z
     selector: bulkSelectorSchema,
     force: z.boolean().default(false),
     enabled: z.boolean().default(true),
+    /** Receives each tick's bulk-scan completion event. */
+    webhookUrl: webhookUrlSchema.optional(),
   })
   .strict();
 export type CreateScheduleRequest = z.infer<typeof createScheduleSchema>;
@@ -119,6 +125,7 @@ export const patchScheduleSchema = z
     selector: bulkSelectorSchema.optional(),
     force: z.boolean().optional(),
     enabled: z.boolean().optional(),
+    webhookUrl: webhookUrlSchema.nullable().optional(),
   })
   .strict();
 export type PatchScheduleRequest = z.infer<typeof patchScheduleSchema>;
@@ -131,6 +138,7 @@ export const scheduleSchema = z.object({
   selector: bulkSelectorSchema,
   force: z.boolean(),
   enabled: z.boolean(),
+  webhookUrl: z.string().nullable(),
   nextRunAt: z.string().nullable(),
   lastRunAt: z.string().nullable(),
   createdAt: z.string(),

@@ -35,6 +35,8 @@ const envSchema = z.object({
   /** Allow webhook targets on loopback/private/link-local addresses (off: such targets are refused). */
   SCANQ_WEBHOOK_ALLOW_PRIVATE: bool(false),
   SCANQ_WEBHOOK_ATTEMPTS: int(8, 1),
+  /** First retry delay of a failed delivery; doubles per attempt. */
+  SCANQ_WEBHOOK_BACKOFF_MS: int(1_000, 1),
   SCANQ_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
 
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
@@ -90,7 +92,7 @@ export interface ScanqConfig {
   redisUrl: string;
   queuePrefix: string;
   api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
-  webhooks: { secret?: string; allowPrivate: boolean; attempts: number; timeoutMs: number };
+  webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
   worker: {
     concurrency: number;
@@ -163,6 +165,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       secret: e.SCANQ_WEBHOOK_SECRET,
       allowPrivate: e.SCANQ_WEBHOOK_ALLOW_PRIVATE,
       attempts: e.SCANQ_WEBHOOK_ATTEMPTS,
+      backoffMs: e.SCANQ_WEBHOOK_BACKOFF_MS,
       timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
     credentials,

@@ -11,6 +11,7 @@ export const QueueName = {
   tencent: 'tencent',
   huawei: 'huawei',
   maintenance: 'maintenance',
+  webhooks: 'webhooks',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -27,6 +28,8 @@ export const JobName = {
   BulkComplete: 'bulk.complete',
   /** A schedule's cron fired: create the tick's bulk scan (once per schedule and tick). */
   ScheduleTick: 'schedule.tick',
+  /** POST one signed completion event; retried with backoff, every attempt recorded. */
+  WebhookDeliver: 'webhook.deliver',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -37,6 +40,7 @@ export interface JobPayloads {
   [JobName.BulkPlan]: { bulkScanId: string };
   [JobName.BulkComplete]: { bulkScanId: string };
   [JobName.ScheduleTick]: { scheduleId: string };
+  [JobName.WebhookDeliver]: { deliveryId: string };
 }
 
 export type JobItem = { [K in JobName]: { name: K; data: JobPayloads[K] } }[JobName];
@@ -48,6 +52,7 @@ export const JOBS_BY_QUEUE: Record<QueueName, readonly JobName[]> = {
   tencent: [JobName.ScanStart, JobName.ScanPoll],
   huawei: [JobName.ScanStart, JobName.ScanPoll],
   maintenance: [JobName.Reconcile, JobName.BulkPlan, JobName.BulkComplete, JobName.ScheduleTick],
+  webhooks: [JobName.WebhookDeliver],
 };
 
 /**

@@ -26,9 +26,9 @@ export const createScanRequestSchema = z.discriminatedUnion('provider', [createA
 export type CreateScanRequest = z.infer<typeof createScanRequestSchema>;
 
 /** Splits a validated request into the account reference, options and the provider target. */
-export function splitScanRequest(req: CreateScanRequest): { account: string; timeoutSeconds?: number; target: Record<string, unknown> } {
-  const { provider: _provider, account, timeoutSeconds, ...target } = req;
-  return { account, timeoutSeconds, target };
+export function splitScanRequest(req: CreateScanRequest): { account: string; timeoutSeconds?: number; webhookUrl?: string; target: Record<string, unknown> } {
+  const { provider: _provider, account, timeoutSeconds, webhookUrl, ...target } = req;
+  return { account, timeoutSeconds, webhookUrl, target };
 }
 
 // --- Accounts ------------------------------------------------------------------------------

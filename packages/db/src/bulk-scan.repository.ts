@@ -8,6 +8,7 @@ export interface NewBulkScan {
   timeoutSeconds?: number;
   scheduleId?: string;
   tickAt?: Date;
+  webhookUrl?: string | null;
 }
 
 const emptyTotals = (): BulkTotals => Object.fromEntries(BULK_TOTAL_STATES.map((s) => [s, 0])) as BulkTotals;
@@ -37,6 +38,7 @@ export class BulkScanRepository {
       force: input.force,
       scheduleId: input.scheduleId ?? null,
       tickAt: input.tickAt ?? null,
+      webhookUrl: input.webhookUrl ?? null,
     };
     try {
       return { bulk: await this.db.bulkScan.create({ data }), created: true };

@@ -4,6 +4,7 @@ export { ScanRepository, type ScanWithImages, type NewScan, type NewImageScan, t
 export { BulkScanRepository, type NewBulkScan } from './bulk-scan.repository.js';
 export { ScheduleRepository } from './schedule.repository.js';
 export { ApiKeyRepository } from './api-key.repository.js';
+export { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
 export { uuidv7 } from './uuidv7.js';
 export { ImageScanWindowRepository, type WindowKey } from './image-scan-window.repository.js';
 export { migrate, ensureDatabase, readMigrations, MIGRATIONS_DIR, MigrationError } from './migrate.js';

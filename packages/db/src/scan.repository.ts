@@ -13,6 +13,7 @@ export interface NewScan {
   idempotencyKey?: string;
   requestHash?: string;
   bulkScanId?: string;
+  webhookUrl?: string;
 }
 
 /** Scans not started at the cloud yet: cancelling them loses nothing. */

@@ -5,6 +5,7 @@ import type { QueueRepository } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { AccountResolver } from './account-resolver.js';
 import { SubmitError } from './submit.service.js';
+import type { WebhookService } from './webhook.service.js';
 
 /** `*` any run, `?` one character; everything else literal. */
 export function tagGlob(pattern: string): RegExp {
@@ -81,6 +82,7 @@ export class BulkScanService {
     private readonly providers: Partial<Record<Provider, ScanProvider<any>>>,
     private readonly options: { scanTimeoutMs: number },
     private readonly log: Logger,
+    private readonly webhooks?: WebhookService,
   ) {}
 
   /** Accepts a bulk scan: the row, then its plan job. Unknown named accounts are a 422. */
@@ -90,6 +92,7 @@ export class BulkScanService {
       selector: request.selector as Record<string, unknown>,
       force: request.force ?? false,
       ...(request.timeoutSeconds ? { timeoutSeconds: request.timeoutSeconds } : {}),
+      webhookUrl: request.webhookUrl ?? null,
       ...origin,
     });
     if (created) await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: bulk.id }, { jobId: jobIds.bulkPlan(bulk.id), attempts: 3 });
@@ -210,6 +213,7 @@ export class BulkScanService {
     const summary = { event: 'bulk_scan.completed', bulkScanId, scheduleId: bulk.scheduleId, totals, byProvider, worstFindings: worst, completedAt: new Date().toISOString() };
     if (await this.bulks.finish(bulkScanId, error ? 'failed' : 'succeeded', { summary, ...(error ? { error } : {}) })) {
       this.log.info({ bulkScanId, totals }, 'bulk scan completed');
+      await this.webhooks?.bulkCompleted(bulk, summary);
     }
   }
 

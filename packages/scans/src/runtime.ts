@@ -1,11 +1,12 @@
 import type { ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
 import { ApiKeyService } from './api-key.service.js';
+import { WebhookService } from './webhook.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
@@ -50,6 +51,8 @@ export interface ScanqRuntime {
   scheduleRows: ScheduleRepository;
   submit: SubmitService;
   apiKeys: ApiKeyService;
+  webhooks: WebhookService;
+  deliveries: WebhookDeliveryRepository;
   bulk: BulkScanService;
   schedules: ScheduleService;
   lifecycle: ScanLifecycleService;
@@ -75,7 +78,9 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const accountResolver = new AccountResolver(config.credentials);
   // Per-API call rates across every worker (Tencent: 20/s per API per account); others pass through.
   const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }) });
-  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs }, log);
+  const deliveries = new WebhookDeliveryRepository(db);
+  const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
+  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, webhooks);
   const lifecycle = new ScanLifecycleService(
     scans,
     accounts,
@@ -85,7 +90,15 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     createStartPolicies({ config, redis, windows }),
     { pollInitialMs: config.worker.pollInitialMs, pollMaxMs: config.worker.pollMaxMs, pollFactor: config.worker.pollFactor },
     log,
-    { onScanEnded: (scan) => (scan.bulkScanId ? bulk.scanFinished(scan.bulkScanId) : Promise.resolve()) },
+    {
+      onScanEnded: async (scan) => {
+        if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
+        else {
+          const finished = await scans.get(scan.id);
+          if (finished) await webhooks.scanEnded(finished);
+        }
+      },
+    },
   );
   return {
     config,
@@ -99,6 +112,8 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     bulkScans,
     scheduleRows,
     bulk,
+    webhooks,
+    deliveries,
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }),

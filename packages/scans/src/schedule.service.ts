@@ -108,7 +108,7 @@ export class ScheduleService {
       return;
     }
     const tickAt = tickTimeOf(job);
-    const { bulk, created } = await this.bulk.create({ selector: schedule.selector as never, force: schedule.force }, { scheduleId: schedule.id, tickAt });
+    const { bulk, created } = await this.bulk.create({ selector: schedule.selector as never, force: schedule.force, ...(schedule.webhookUrl ? { webhookUrl: schedule.webhookUrl } : {}) }, { scheduleId: schedule.id, tickAt });
     const next = nextCronRun(schedule.cron, schedule.timezone);
     await this.schedules.update(schedule.id, { lastRunAt: tickAt, nextRunAt: next instanceof Error ? null : next });
     this.log.info({ scheduleId: schedule.id, tickAt, bulkScanId: bulk.id, duplicate: !created }, 'schedule ticked');

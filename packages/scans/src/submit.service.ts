@@ -28,7 +28,7 @@ export class SubmitService {
   ) {}
 
   async submit(request: CreateScanRequest, idempotencyKey?: string): Promise<{ scan: ScanWithImages; created: boolean }> {
-    const { account: accountRef, timeoutSeconds, target } = splitScanRequest(request);
+    const { account: accountRef, timeoutSeconds, webhookUrl, target } = splitScanRequest(request);
     const provider: Provider = request.provider;
     const account = await this.accounts.findByRef(provider, accountRef);
     if (!account) throw new SubmitError(422, 'unknown_account', `no ${provider} account named "${accountRef}"`, 'account');
@@ -39,6 +39,7 @@ export class SubmitService {
       target,
       deadlineAt: new Date(Date.now() + (timeoutSeconds ? timeoutSeconds * 1000 : this.defaults.scanTimeoutMs)),
       ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
+      ...(webhookUrl ? { webhookUrl } : {}),
     });
     if (!created) {
       if (scan.requestHash && scan.requestHash !== requestHash) {

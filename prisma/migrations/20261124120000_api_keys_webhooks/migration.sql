@@ -7,6 +7,9 @@ ALTER TABLE "Scan" ADD COLUMN     "webhookUrl" TEXT;
 -- AlterTable
 ALTER TABLE "BulkScan" ADD COLUMN     "webhookUrl" TEXT;
 
+-- AlterTable
+ALTER TABLE "Schedule" ADD COLUMN     "webhookUrl" TEXT;
+
 -- CreateTable
 CREATE TABLE "ApiKey" (
     "id" UUID NOT NULL,

@@ -1,0 +1,152 @@
+import { createHmac } from 'node:crypto';
+import { lookup } from 'node:dns';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { JobName, QueueName, type ScanqConfig } from '@scanq/core';
+import type { AccountRepository, BulkScan, ScanWithImages, WebhookDelivery, WebhookDeliveryRepository } from '@scanq/db';
+import { type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
+import type { Logger } from 'pino';
+
+/** Loopback, private, link-local, CGNAT, unspecified and unique-local ranges: never a webhook target by default. */
+const PRIVATE = new BlockList();
+for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+
+export function isPrivateAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return PRIVATE.check(mapped[1]!, 'ipv4');
+  return PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** HMAC-SHA256 over `<timestamp>.<body>`, hex: what receivers recompute (header `X-Scanq-Signature: v1=<hex>`). */
+export function signWebhook(secret: string, timestamp: number, body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}
+
+class TargetRefused extends Error {
+  override name = 'TargetRefused';
+}
+
+/**
+ * Completion webhooks: per request URL or per account (`settings.webhookUrl`), one event per
+ * scan and one per bulk scan (never one per image of a bulk). Each delivery is a row in
+ * Postgres and a BullMQ job retried with backoff; bodies are signed; targets resolving to
+ * loopback or private addresses are refused at connect time (so DNS rebinding cannot slip
+ * through) unless configured otherwise.
+ */
+export class WebhookService {
+  constructor(
+    private readonly deliveries: WebhookDeliveryRepository,
+    private readonly accounts: AccountRepository,
+    private readonly queues: QueueRepository,
+    private readonly config: ScanqConfig['webhooks'],
+    private readonly log: Logger,
+  ) {}
+
+  /** A scan ended: its event goes to the request's URL, else the account's. Bulk members send none. */
+  async scanEnded(scan: ScanWithImages): Promise<void> {
+    if (scan.bulkScanId) return;
+    const account = await this.accounts.get(scan.accountId);
+    const url = scan.webhookUrl ?? (typeof (account?.settings as Record<string, unknown> | undefined)?.webhookUrl === 'string' ? ((account!.settings as Record<string, unknown>).webhookUrl as string) : null);
+    if (!url) return;
+    const finished = scan;
+    const payload = {
+      event: 'scan.completed',
+      scan: {
+        id: finished.id,
+        provider: finished.provider,
+        account: account?.name ?? finished.accountId,
+        status: finished.status,
+        reason: finished.reason,
+        images: finished.images.map((i) => ({
+          repository: i.repository,
+          digest: i.digest,
+          tags: i.tags,
+          status: i.status,
+          severityCounts: { CRITICAL: i.critical, HIGH: i.high, MEDIUM: i.medium, LOW: i.low, INFORMATIONAL: i.informational, UNKNOWN: i.unknown },
+        })),
+      },
+    };
+    await this.enqueue({ event: 'scan.completed', url, payload, scanId: scan.id });
+  }
+
+  /** A bulk scan completed: its one event (totals, worst findings) goes to its URL. */
+  async bulkCompleted(bulk: BulkScan, summary: unknown): Promise<void> {
+    if (!bulk.webhookUrl) return;
+    await this.enqueue({ event: 'bulk_scan.completed', url: bulk.webhookUrl, payload: summary, bulkScanId: bulk.id });
+  }
+
+  private async enqueue(input: { event: string; url: string; payload: unknown; scanId?: string; bulkScanId?: string }): Promise<WebhookDelivery> {
+    const delivery = await this.deliveries.create(input);
+    await this.queues.add(QueueName.webhooks, JobName.WebhookDeliver, { deliveryId: delivery.id }, { jobId: `webhook-${delivery.id}`, attempts: this.config.attempts, backoff: { type: 'exponential', delay: this.config.backoffMs } });
+    return delivery;
+  }
+
+  /** The `webhook.deliver` job: one attempt; a failure throws so BullMQ retries with backoff. */
+  async deliver(job: Job<{ deliveryId: string }>): Promise<void> {
+    const delivery = await this.deliveries.get(job.data.deliveryId);
+    if (!delivery || delivery.status !== 'pending') return;
+    const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (!this.config.secret) {
+      await this.deliveries.attempt(delivery.id, { ok: false, error: 'SCANQ_WEBHOOK_SECRET is not configured: events are never sent unsigned', final: true });
+      throw new UnrecoverableError('webhook secret not configured');
+    }
+    const body = JSON.stringify({ id: delivery.id, createdAt: delivery.createdAt.toISOString(), ...(delivery.payload as object) });
+    const timestamp = Math.floor(Date.now() / 1000);
+    try {
+      const statusCode = await this.post(delivery.url, body, {
+        'content-type': 'application/json',
+        'user-agent': 'scanq-webhooks/1',
+        'x-scanq-event': delivery.event,
+        'x-scanq-delivery': delivery.id,
+        'x-scanq-timestamp': String(timestamp),
+        'x-scanq-signature': `v1=${signWebhook(this.config.secret, timestamp, body)}`,
+      });
+      if (statusCode >= 200 && statusCode < 300) {
+        await this.deliveries.attempt(delivery.id, { ok: true, statusCode, final: true });
+        return;
+      }
+      await this.deliveries.attempt(delivery.id, { ok: false, statusCode, error: `HTTP ${statusCode}`, final });
+      throw new Error(`webhook ${delivery.id}: HTTP ${statusCode}`);
+    } catch (err) {
+      if (err instanceof TargetRefused) {
+        await this.deliveries.attempt(delivery.id, { ok: false, error: err.message, final: true });
+        throw new UnrecoverableError(err.message);
+      }
+      if (!(err as Error).message.startsWith(`webhook ${delivery.id}`)) await this.deliveries.attempt(delivery.id, { ok: false, error: (err as Error).message, final });
+      this.log.warn({ deliveryId: delivery.id, attempt: job.attemptsMade + 1, err: (err as Error).message }, 'webhook delivery failed');
+      throw err;
+    }
+  }
+
+  /** POSTs `body`; the connection's own DNS lookup refuses private addresses. */
+  private post(url: string, body: string, headers: Record<string, string>): Promise<number> {
+    const target = new URL(url);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') return Promise.reject(new TargetRefused(`webhook target ${target.protocol} is not http(s)`));
+    const allowPrivate = this.config.allowPrivate;
+    const guardedLookup: LookupFunction = (hostname, options, callback) => {
+      lookup(hostname, { ...options, all: true }, (err, addresses) => {
+        if (err) return callback(err, '', 4);
+        const list = addresses as unknown as { address: string; family: number }[];
+        const refused = !allowPrivate && list.find((a) => isPrivateAddress(a.address));
+        if (refused) return callback(new TargetRefused(`webhook target ${hostname} resolves to a private address (${refused.address}); set SCANQ_WEBHOOK_ALLOW_PRIVATE=true to allow`), '', 4);
+        if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
+        callback(null, list[0]!.address, list[0]!.family);
+      });
+    };
+    if (isIP(target.hostname.replace(/^\[|\]$/g, '')) && !allowPrivate && isPrivateAddress(target.hostname.replace(/^\[|\]$/g, ''))) {
+      return Promise.reject(new TargetRefused(`webhook target ${target.hostname} is a private address; set SCANQ_WEBHOOK_ALLOW_PRIVATE=true to allow`));
+    }
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(target, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, lookup: guardedLookup, timeout: this.config.timeoutMs }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('timeout', () => req.destroy(new Error(`webhook timed out after ${this.config.timeoutMs} ms`)));
+      req.on('error', (err) => reject(err));
+      req.end(body);
+    });
+  }
+}
