@@ -5,7 +5,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 type Issue = NonNullable<ErrorResponse['issues']>[number];
 
 /** zod issue → the rule a client broke, in words a client can switch on. */
-function ruleOf(keyword: string, params: Record<string, unknown>): string {
+function ruleOf(keyword: string, params: Record<string, unknown>, message = ''): string {
   switch (keyword) {
     case 'invalid_format':
       return params.format === 'regex' ? 'pattern' : String(params.format ?? 'format');
@@ -14,7 +14,8 @@ function ruleOf(keyword: string, params: Record<string, unknown>): string {
     case 'too_big':
       return params.origin === 'string' ? 'max_length' : params.origin === 'array' ? 'max_items' : 'maximum';
     case 'invalid_type':
-      return params.input === undefined ? 'required' : 'type';
+      // zod 4 issues carry no input; its message says "received undefined" when the field is missing.
+      return /received undefined/.test(message) ? 'required' : 'type';
     case 'unrecognized_keys':
       return 'unknown_field';
     case 'invalid_value':
@@ -36,7 +37,7 @@ function toIssues(context: string, validation: { instancePath: string; keyword: 
     if (v.keyword === 'invalid_union' && v.params.note === 'No matching discriminator') {
       return [{ field: base, rule: 'one_of', message: v.message ?? 'unsupported value' }];
     }
-    return [{ field: base, rule: ruleOf(v.keyword, v.params), message: v.message ?? 'is invalid' }];
+    return [{ field: base, rule: ruleOf(v.keyword, v.params, v.message ?? ''), message: v.message ?? 'is invalid' }];
   });
 }
 

@@ -48,6 +48,7 @@ describe('HTTP API', () => {
     ['an unknown provider', { ...valid, provider: 'gcp' }, 'body.provider', 'one_of'],
     ['a missing account', { provider: 'aws', repositoryName: 'scanq/api', imageId: { imageTag: 'x' } }, 'body.account', 'required'],
     ['an unknown field', { ...valid, colour: 'red' }, 'body.colour', 'unknown_field'],
+    ['a number where a string belongs', { ...valid, repositoryName: 42 }, 'body.repositoryName', 'type'],
   ])('rejects %s with 400 naming the field and the rule', async (_what, body, field, rule) => {
     const res = await post(body);
     expect(res.statusCode).toBe(400);

@@ -384,6 +384,38 @@ describe('scan task rules', () => {
     expect((await accountState()).authorizationsRemaining).toBe(0);
   });
 
+  it('reports authorizations used and left (DescribeImageScanAuthCount), which a task consumes', async () => {
+    const c = client();
+    await control('POST', '/_sim/config/alibaba', { authorizations: { [ACCOUNT.name]: 5 } });
+    const before = (await call(c, 'DescribeImageScanAuthCount')).ImageScan as Body;
+    expect(before).toMatchObject({ ScanCount: 0, ImageScanCapacity: 5 });
+    expect(before.InstanceId).toEqual(expect.any(String));
+    const { images } = await accountState();
+    const unscanned = images.filter((i) => i.behaviour === 'normal' && i.supportedRegion && !i.previousScanAt).slice(0, 2);
+    const digests = unscanned.map((i) => i.digest).join(',');
+    expect(((await call(c, 'PublicPreCheckImageScanTask', { Digests: digests })).Data as Body).ScanImageCount).toBe(2);
+    await call(c, 'PublicCreateImageScanTask', { Digests: digests });
+    expect((await call(c, 'DescribeImageScanAuthCount')).ImageScan).toMatchObject({ ScanCount: 2, ImageScanCapacity: 5 });
+  });
+
+  it('scans every image in exactly the configured time when the spread is 0', async () => {
+    const c = client();
+    await control('POST', '/_sim/config/alibaba', { scanDurationMs: 10_000, scanSpreadPercent: 0 });
+    const { images } = await accountState();
+    const normal = images.filter((i) => i.behaviour === 'normal' && i.supportedRegion).slice(0, 4);
+    await call(c, 'PublicCreateImageScanTask', { Digests: normal.map((i) => i.digest).join(',') });
+    // The simulator clock also runs in real time: margins of 1 s either side of 10 s.
+    await advanceClock(9_000);
+    let seen = await instancesByUuid(c, normal.map((i) => i.uuid));
+    expect(normal.every((i) => seen.get(i.uuid)?.ScaStatus !== 'SUCCESS')).toBe(true);
+    expect((await accountState()).runningTaskCount).toBe(1);
+    expect(normal.every((i) => (seen.get(i.uuid)?.ScaProgress ?? 0) >= 85)).toBe(true); // all at the same point
+    await advanceClock(2_000);
+    seen = await instancesByUuid(c, normal.map((i) => i.uuid));
+    expect(normal.map((i) => seen.get(i.uuid)?.ScaStatus)).toEqual(normal.map(() => 'SUCCESS'));
+    expect((await accountState()).runningTaskCount).toBe(0);
+  });
+
   it('answers NoPermission for a caller without RAM permission', async () => {
     await control('POST', '/_sim/config/alibaba', { noPermission: { [ACCOUNT_2.name]: ['PublicCreateImageScanTask'] } });
     const c = client({ accessKeyId: ACCOUNT_2.accessKeyId, accessKeySecret: ACCOUNT_2.accessKeySecret, v2: true });

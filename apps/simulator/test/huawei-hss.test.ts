@@ -307,6 +307,24 @@ describe('ListSwrImageRepository', () => {
     expect((await listRepos({ image_type: 'private_image', limit: 10 })).data_list).toHaveLength(10);
   });
 
+  it('selects by latest scan completion: start_latest_scan_time lists scans finished since then, failed ones included', async () => {
+    const since = sim.ctx.clock.now();
+    const regular = (await listRepos({ image_type: 'private_image', scan_status: 'unscan', limit: 10 })).data_list[0] as RepoItem;
+    const names = [regular, { namespace: 'scanq-special', image_name: 'scan-fails', image_version: '1.0.0' }];
+    await batchScan({ image_type: 'private_image', image_info_list: names.map((n) => ({ namespace: n.namespace, image_name: n.image_name, image_version: n.image_version })) });
+    // Still running: their latest completed scan is older (or none), so the window lists neither.
+    expect((await listRepos({ image_type: 'private_image', start_latest_scan_time: since })).total_num).toBe(0);
+    sim.ctx.clock.advance(SCAN_MS + 1);
+    const finished = await listRepos({ image_type: 'private_image', start_latest_scan_time: since });
+    expect(finished.data_list.map((i) => [i.image_name, i.scan_status]).sort()).toEqual([
+      [regular.image_name, 'success'],
+      ['scan-fails', 'failed'],
+    ].sort());
+    for (const i of finished.data_list) expect(i.latest_scan_time).toBeGreaterThanOrEqual(since);
+    // A window starting after both completions is empty again.
+    expect((await listRepos({ image_type: 'private_image', start_latest_scan_time: sim.ctx.clock.now() + 1 })).total_num).toBe(0);
+  });
+
   it('verifies signatures over query values that need percent-encoding', async () => {
     const page = await listRepos({ image_type: 'private_image', namespace: "team a+b/ü~*'()!", enterprise_project_id: 'all_granted_eps' });
     expect(page).toMatchObject({ total_num: 0, data_list: [] });

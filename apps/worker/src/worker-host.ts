@@ -10,6 +10,9 @@ export interface WorkerHostOptions {
   connection: Redis;
   prefix: string;
   concurrency: number;
+  /** BullMQ lock duration and stalled-job check interval (config SCANQ_WORKER_LOCK_MS / _STALLED_CHECK_MS). */
+  lockMs?: number;
+  stalledCheckMs?: number;
   queues: QueueName[];
   log: Logger;
 }
@@ -45,7 +48,8 @@ export class WorkerHost {
           concurrency: this.options.concurrency,
           // Parked poll jobs return through the delayed set; stalled-job checks recover jobs
           // of a killed process.
-          stalledInterval: 15_000,
+          lockDuration: this.options.lockMs ?? 30_000,
+          stalledInterval: this.options.stalledCheckMs ?? 15_000,
           maxStalledCount: 3,
         },
       );

@@ -27,7 +27,7 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;
   // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
   const workerConnection = createRedis(config.redisUrl);
-  const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, queues, log });
+  const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log });
   host.start();
   await host.waitUntilReady();
   if (queues.includes(QueueName.maintenance)) {

@@ -43,6 +43,10 @@ const envSchema = z.object({
   SCANQ_CREDENTIALS: z.string().optional(),
 
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
+  /** BullMQ job lock; a killed worker's active jobs are picked up again after about this long. */
+  SCANQ_WORKER_LOCK_MS: int(30_000, 1_000),
+  /** How often workers look for jobs whose lock lapsed (stalled: their process died). */
+  SCANQ_WORKER_STALLED_CHECK_MS: int(15_000, 500),
   /** Comma list of provider queues this worker serves; empty = all. */
   SCANQ_WORKER_QUEUES: z.string().default(''),
   // 0: look once right after the start, inside the start job (reused and instant scans finish there).
@@ -96,6 +100,8 @@ export interface ScanqConfig {
   credentials: Record<string, Record<string, string>>;
   worker: {
     concurrency: number;
+    lockMs: number;
+    stalledCheckMs: number;
     queues: string[];
     pollInitialMs: number;
     pollMaxMs: number;
@@ -171,6 +177,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
     credentials,
     worker: {
       concurrency: e.SCANQ_WORKER_CONCURRENCY,
+      lockMs: e.SCANQ_WORKER_LOCK_MS,
+      stalledCheckMs: e.SCANQ_WORKER_STALLED_CHECK_MS,
       queues: e.SCANQ_WORKER_QUEUES.split(',').map((s) => s.trim()).filter(Boolean),
       pollInitialMs: e.SCANQ_POLL_INITIAL_MS,
       pollMaxMs: e.SCANQ_POLL_MAX_MS,

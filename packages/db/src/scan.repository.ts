@@ -298,7 +298,7 @@ export class ScanRepository {
           ${col((_, i) => counts[i]!.low)}::int[], ${col((_, i) => counts[i]!.informational)}::int[], ${col((_, i) => counts[i]!.unknown)}::int[]
         ) AS v(id, status, reason, completed, raw, critical, high, medium, low, informational, unknown)
         WHERE i.id = v.id AND i."scanId" = ${scanId}::uuid`;
-    });
+    }, { timeout: 120_000 }); // a poll may settle hundreds of images with thousands of findings
   }
 
   /** Progress of images still scanning, many at once (one statement). */

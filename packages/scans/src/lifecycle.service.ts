@@ -70,7 +70,7 @@ export class ScanLifecycleService {
   }
 
   async handleStart(job: Job<JobPayloads['scan.start']>, token: string | undefined): Promise<void> {
-    const loaded = await this.load(job.data.scanId).catch((err) => this.fail(job.data.scanId, err));
+    const loaded = await this.load(job.data.scanId).catch((err) => this.failIfFinal(job.data.scanId, err));
     if (!loaded) return;
     const { scan, account } = loaded;
     try {
@@ -116,7 +116,7 @@ export class ScanLifecycleService {
   }
 
   async handlePoll(job: Job<JobPayloads['scan.poll']>, token: string | undefined): Promise<void> {
-    const loaded = await this.load(job.data.scanId).catch((err) => this.fail(job.data.scanId, err));
+    const loaded = await this.load(job.data.scanId).catch((err) => this.failIfFinal(job.data.scanId, err));
     if (!loaded) return;
     const { scan, account } = loaded;
     try {
@@ -136,9 +136,12 @@ export class ScanLifecycleService {
     const provider = this.provider(scan.provider);
     await this.policies[scan.provider]?.heartbeat?.(scan, account);
     const open = scan.images.filter((i) => i.status === 'pending' || i.status === 'scanning');
-    const settled = new Map<string, ImageScanStatus>(scan.images.map((i) => [i.id, i.status]));
+    const settled = new Map<string, { status: ImageScanStatus; reason: string | null }>(scan.images.map((i) => [i.id, { status: i.status, reason: i.reason }]));
     if (open.length > 0) {
       const progress = await this.pollTolerant(provider, account, scan, open, pollCount);
+      // The cloud reports every image final: its task is over, so its quota (an Alibaba slot)
+      // goes back now, before findings are fetched and stored (release is owner-only, idempotent).
+      if (progress.images.every((p) => p.state !== 'scanning')) await this.releaseQuota(scan);
       const scanning: { imageScanId: string; progress?: number; raw?: unknown }[] = [];
       const completions: ImageCompletion[] = [];
       const succeeded: { image: ImageScan; raw: unknown; firstPage?: FindingsPage }[] = [];
@@ -151,10 +154,10 @@ export class ScanLifecycleService {
           }
         } else if (p.state === 'failed') {
           completions.push({ imageScanId: image.id, status: 'failed', reason: p.reason ?? 'scan_failed', raw: p.raw, findings: [] });
-          settled.set(image.id, 'failed');
+          settled.set(image.id, { status: 'failed', reason: p.reason ?? 'scan_failed' });
         } else {
           succeeded.push({ image, raw: p.raw, firstPage: p.firstPage });
-          settled.set(image.id, 'succeeded');
+          settled.set(image.id, { status: 'succeeded', reason: null });
         }
       }
       // Findings of every finished image, a few images at a time (each is its own page chain).
@@ -174,10 +177,10 @@ export class ScanLifecycleService {
         return { done: false, progress: Math.floor((done / scan.images.length) * 100), hintMs: progress.nextPollMs };
       }
     }
-    const statuses = [...settled.values()];
-    const ok = statuses.includes('succeeded');
-    const firstFailure = scan.images.find((i) => settled.get(i.id) === 'failed');
-    const failureReason = firstFailure ? (firstFailure.reason ?? null) : null;
+    const outcomes = [...settled.values()];
+    const ok = outcomes.some((o) => o.status === 'succeeded');
+    // The first failed image's reason (from this poll where it just failed) names the scan's.
+    const failureReason = outcomes.find((o) => o.status === 'failed')?.reason ?? null;
     await this.end(scan, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: failureReason ?? 'scan_failed', error: 'every image scan failed' }, true);
     return { done: true };
   }
@@ -249,6 +252,15 @@ export class ScanLifecycleService {
       await this.scans.transition(scan.id, ACTIVE, { status: 'retrying', error: `${pe.code}: ${pe.message}`, attempts: job.attemptsMade + 1 });
     }
     throw pe;
+  }
+
+  /**
+   * Errors while loading a scan: a permanent one (its account is gone) ends the scan; anything
+   * else (a database hiccup) is rethrown so BullMQ retries the job.
+   */
+  private async failIfFinal(scanId: string, err: unknown): Promise<null> {
+    if (!(err instanceof UnrecoverableError) && !(isProviderError(err) && err.kind === 'terminal')) throw err;
+    return this.fail(scanId, err);
   }
 
   /** Errors before the scan was loaded (e.g. its account vanished). */

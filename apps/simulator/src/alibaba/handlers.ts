@@ -12,6 +12,8 @@ export interface OperationContext {
   account: AccountScans;
   now: number;
   scanDurationMs: number;
+  /** Spread of per-image scan times in percent (see AlibabaStartupOptions.scanSpreadPercent). */
+  scanSpreadPercent: number;
   taskLimit: number;
   /** An image's findings once scanned, unstamped (they depend on the digest only; cached). */
   findings(image: SeedImage): readonly VulRecord[];
@@ -77,14 +79,14 @@ const preCheckImageScanTask: Operation = ({ params, account, now }) => {
   };
 };
 
-const createImageScanTask: Operation = ({ params, account, now, scanDurationMs, taskLimit }) => {
+const createImageScanTask: Operation = ({ params, account, now, scanDurationMs, scanSpreadPercent, taskLimit }) => {
   if (account.refresh(now) >= taskLimit) {
     account.beyondQuataCount += 1;
     throw sasErrors.beyondQuota();
   }
   const images = matchTaskFilters(account, params);
   if (images.length === 0) throw sasErrors.taskNumEmpty();
-  const { task, canCreate } = account.createTask(images, now, scanDurationMs, taskLimit);
+  const { task, canCreate } = account.createTask(images, now, scanDurationMs, taskLimit, scanSpreadPercent);
   const summary = account.taskSummary(task, now);
   return {
     Data: {
@@ -97,6 +99,21 @@ const createImageScanTask: Operation = ({ params, account, now, scanDurationMs, 
       Progress: summary.progress,
       Result: summary.result,
       CanCreate: canCreate,
+    },
+  };
+};
+
+/**
+ * DescribeImageScanAuthCount: the account's image-scan authorizations, `ScanCount` used of
+ * `ImageScanCapacity` (help.aliyun.com …/api-sas-2018-12-03-describeimagescanauthcount).
+ */
+const describeImageScanAuthCount: Operation = ({ account }) => {
+  const { authorizationsUsed, authorizationsRemaining } = account.runtime;
+  return {
+    ImageScan: {
+      ScanCount: authorizationsUsed,
+      ImageScanCapacity: authorizationsUsed + authorizationsRemaining,
+      InstanceId: `sas-${account.account.accessKeyId.slice(-8).toLowerCase()}`,
     },
   };
 };
@@ -325,6 +342,7 @@ const describeImageCriteria: Operation = () => ({
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
   PublicPreCheckImageScanTask: preCheckImageScanTask,
   PublicCreateImageScanTask: createImageScanTask,
+  DescribeImageScanAuthCount: describeImageScanAuthCount,
   DescribeImageInstances: describeImageInstances,
   DescribeImageVulList: describeImageVulList,
   DescribeImageLatestScanTask: describeImageLatestScanTask,

@@ -75,6 +75,7 @@ class SasSimulator {
   configure(raw: Record<string, unknown>): void {
     const parsed = parseRuntimeOptions(raw, this.accounts.map((a) => a.account.name));
     if (parsed.scanDurationMs !== undefined) this.options.scanDurationMs = parsed.scanDurationMs;
+    if (parsed.scanSpreadPercent !== undefined) this.options.scanSpreadPercent = parsed.scanSpreadPercent;
     if (parsed.taskLimit !== undefined) this.options.taskLimit = parsed.taskLimit;
     for (const a of this.accounts) {
       const auth = parsed.authorizations;
@@ -113,6 +114,7 @@ class SasSimulator {
         account,
         now,
         scanDurationMs: this.options.scanDurationMs,
+        scanSpreadPercent: this.options.scanSpreadPercent,
         taskLimit: this.options.taskLimit,
         findings: (image) => this.findings(image),
       };
@@ -179,6 +181,7 @@ class SasSimulator {
           accessKeyId: a.account.accessKeyId,
           region: a.account.region,
           authorizationsRemaining: a.runtime.authorizationsRemaining,
+          authorizationsUsed: a.runtime.authorizationsUsed,
           authorizedDigests: a.runtime.authorizedDigests.size,
           noPermission: a.runtime.noPermission,
           beyondQuataCount: a.beyondQuataCount,

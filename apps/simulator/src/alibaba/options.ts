@@ -12,11 +12,18 @@ export interface AlibabaStartupOptions {
   taskLimit: number;
   /** Image scan authorizations each account starts with (`SIM_ALIBABA_AUTHORIZATIONS`). */
   authorizations: number;
+  /**
+   * Spread of per-image scan times, in percent of `scanDurationMs` (`SIM_ALIBABA_SCAN_SPREAD`):
+   * each image takes between (100 − spread) % and 100 % of it. 0: every image takes exactly
+   * `scanDurationMs` (benchmarks that need a known task duration).
+   */
+  scanSpreadPercent: number;
 }
 
 /** What `configure()` accepts; every field optional, unknown fields rejected. */
 export interface AlibabaRuntimeOptions {
   scanDurationMs?: number;
+  scanSpreadPercent?: number;
   taskLimit?: number;
   /** Remaining authorizations, per account name (or one number for every account). */
   authorizations?: number | Record<string, number>;
@@ -32,6 +39,7 @@ export const DEFAULT_OPTIONS: AlibabaStartupOptions = {
   scanDurationMs: 5000,
   taskLimit: 10,
   authorizations: 100_000,
+  scanSpreadPercent: 50,
 };
 
 function intFrom(raw: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -50,10 +58,11 @@ export function parseStartupOptions(env: Record<string, string>): AlibabaStartup
     scanDurationMs: pick('SIM_ALIBABA_SCAN_MS', 'scanDurationMs', DEFAULT_OPTIONS.scanDurationMs, 0),
     taskLimit: pick('SIM_ALIBABA_TASK_LIMIT', 'taskLimit', DEFAULT_OPTIONS.taskLimit, 1),
     authorizations: pick('SIM_ALIBABA_AUTHORIZATIONS', 'authorizations', DEFAULT_OPTIONS.authorizations, 0),
+    scanSpreadPercent: pick('SIM_ALIBABA_SCAN_SPREAD', 'scanSpreadPercent', DEFAULT_OPTIONS.scanSpreadPercent, 0, 100),
   };
 }
 
-const RUNTIME_FIELDS = new Set(['scanDurationMs', 'taskLimit', 'authorizations', 'noPermission']);
+const RUNTIME_FIELDS = new Set(['scanDurationMs', 'scanSpreadPercent', 'taskLimit', 'authorizations', 'noPermission']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,6 +78,7 @@ export function parseRuntimeOptions(raw: Record<string, unknown>, accounts: read
   };
   const out: AlibabaRuntimeOptions = {};
   if (raw.scanDurationMs !== undefined) out.scanDurationMs = intFrom(raw.scanDurationMs, 'scanDurationMs', 0);
+  if (raw.scanSpreadPercent !== undefined) out.scanSpreadPercent = intFrom(raw.scanSpreadPercent, 'scanSpreadPercent', 0, 100);
   if (raw.taskLimit !== undefined) out.taskLimit = intFrom(raw.taskLimit, 'taskLimit', 1);
   if (raw.authorizations !== undefined) {
     if (isRecord(raw.authorizations)) {

@@ -124,6 +124,8 @@ export function imageView(state: ImageState, now: number): ImageView {
 
 export interface AccountRuntime {
   authorizationsRemaining: number;
+  /** Authorizations consumed since start-up (DescribeImageScanAuthCount's ScanCount). */
+  authorizationsUsed: number;
   /** Digests that already consumed an authorization (a digest is paid for once). */
   authorizedDigests: Set<string>;
   noPermission: boolean | '*' | string[];
@@ -157,6 +159,7 @@ export class AccountScans {
     for (const s of this.images) this.byUuid.set(s.image.uuid, s);
     this.runtime = {
       authorizationsRemaining: authorizations,
+      authorizationsUsed: 0,
       authorizedDigests: new Set(account.images.filter((i) => i.previousScanAt).map((i) => i.digest)),
       noPermission: false,
     };
@@ -189,7 +192,7 @@ export class AccountScans {
    * Images in unsupported regions and images already being scanned are final at once; so are
    * images the remaining authorizations cannot pay for (they end FAIL without being scanned).
    */
-  createTask(images: readonly ImageState[], now: number, durationMs: number, taskLimit: number): CreateTaskResult {
+  createTask(images: readonly ImageState[], now: number, durationMs: number, taskLimit: number, spreadPercent = 50): CreateTaskResult {
     const n = this.tasks.length;
     const task: ScanTask = {
       taskId: sha256Hex(`${this.seed}:alibaba:${this.account.name}:task:${n}`).slice(0, 32),
@@ -216,7 +219,7 @@ export class AccountScans {
         scan = { taskId: task.taskId, startAt: now, finishAt: now, outcome: 'FAIL', stallAt: 0, skipped: 'unauthorized' };
         task.skipped.set(image.uuid, 'unauthorized');
       } else {
-        scan = this.plannedScan(task.taskId, image, now, durationMs);
+        scan = this.plannedScan(task.taskId, image, now, durationMs, spreadPercent);
         task.finishAt = Math.max(task.finishAt, scan.finishAt);
       }
       this.replaceCurrent(s, scan, now);
@@ -231,13 +234,15 @@ export class AccountScans {
     if (this.runtime.authorizedDigests.has(digest)) return true;
     if (this.runtime.authorizationsRemaining <= 0) return false;
     this.runtime.authorizationsRemaining -= 1;
+    this.runtime.authorizationsUsed += 1;
     this.runtime.authorizedDigests.add(digest);
     return true;
   }
 
-  private plannedScan(taskId: string, image: SeedImage, now: number, durationMs: number): ImageScan {
-    // Each image takes its own deterministic share (50–100 %) of the task's duration.
-    const share = 0.5 + (parseInt(sha256Hex(`${taskId}:${image.digest}`).slice(0, 8), 16) / 0xffffffff) * 0.5;
+  private plannedScan(taskId: string, image: SeedImage, now: number, durationMs: number, spreadPercent: number): ImageScan {
+    // Each image takes its own deterministic share ((100 − spread) … 100 %) of the task's duration.
+    const spread = spreadPercent / 100;
+    const share = 1 - spread + (parseInt(sha256Hex(`${taskId}:${image.digest}`).slice(0, 8), 16) / 0xffffffff) * spread;
     switch (image.behaviour) {
       case 'scan-fail':
         return { taskId, startAt: now, finishAt: now + Math.round(durationMs * 0.6), outcome: 'FAIL', stallAt: 0.55 };

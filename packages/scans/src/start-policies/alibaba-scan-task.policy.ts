@@ -17,6 +17,10 @@ export interface AlibabaScanTaskPolicyOptions {
   externalHoldMs: number;
 }
 
+/** How long `wake` waits for an active waiter to park itself: WAKE_ATTEMPTS × WAKE_RETRY_MS. */
+const WAKE_ATTEMPTS = 20;
+const WAKE_RETRY_MS = 25;
+
 /** Wakes a waiting start job (moves it from delayed to waiting); a job that is not delayed is left alone. */
 export type WakeJob = (jobId: string) => Promise<void>;
 
@@ -47,9 +51,20 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
     let queue: Queue | undefined;
     const wake: WakeJob = async (jobId) => {
       queue ??= new Queue(queueForProvider('alibaba'), { connection: redis, prefix: config.queuePrefix });
-      const job = await queue.getJob(jobId);
-      // Only a job parked in the delayed set can be promoted; anything else wakes on its own.
-      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+      // A waiter is recorded while its job is still active, a moment before it parks itself in
+      // the delayed set: give it that moment. Only a delayed job can be promoted; a job that is
+      // active or waiting asks for a slot on its own anyway.
+      for (let attempt = 0; attempt < WAKE_ATTEMPTS; attempt++) {
+        const job = await queue.getJob(jobId);
+        if (!job) return;
+        const state = await job.getState();
+        if (state === 'delayed') {
+          await job.promote().catch(() => undefined);
+          return;
+        }
+        if (state !== 'active') return;
+        await new Promise((r) => setTimeout(r, WAKE_RETRY_MS));
+      }
     };
     return new AlibabaScanTaskPolicy(redis, `${quotaPrefix}:alibaba-slots`, config.worker.alibaba, wake);
   }

@@ -1,0 +1,7 @@
+export { AlibabaSasProvider, type AlibabaProviderOptions, type AlibabaStartedScan, type AuthorizationCheck } from './alibaba-sas.provider.js';
+export { instanceCriteria, matchesTarget, taskParams } from './criteria.js';
+export { toProviderError as alibabaErrorToProviderError, BEYOND_QUOTA_RETRY_MS } from './errors.js';
+export { normalizeVulRecord, parseCount, parseInstance, parseMillis } from './normalize.js';
+export { failedAction as alibabaFailedAction, sasEndpoint } from './sas-client.js';
+export { mapSasNecessity } from './severity.js';
+export { imageOutcome, SCA_STATUSES } from './status.js';

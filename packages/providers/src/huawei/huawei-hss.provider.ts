@@ -1,0 +1,269 @@
+import { HSS_MAX_BATCH_IMAGES, type HuaweiScanTarget, ProviderError, type ScanReason } from '@scanq/core';
+import type { FindingsPage, ImageProgress, ImageRef, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
+import { type HssApi, HssClients, type Query } from './client.js';
+import { ImageLister, type ListScope } from './listing.js';
+import { normalizeImageVulnerability } from './normalize.js';
+import { type HssImageKey, type RepositoryImage, count, keyOfRef, keyString, refOf, registryOf } from './wire.js';
+
+/** scan_status values (ListSwrImageRepository) and what they mean for an image scanq follows. */
+const RUNNING = new Set(['scanning', 'waiting_for_scan', 'unscan']);
+const FAILED_REASON: Record<string, ScanReason> = {
+  failed: 'scan_failed',
+  download_failed: 'scan_failed',
+  image_oversized: 'unsupported_image_type',
+};
+/** scan_failed_desc values that say more than the status does. */
+const FAILED_DESC_REASON: Record<string, ScanReason> = {
+  authentication_failed: 'no_permission',
+  image_oversized: 'unsupported_image_type',
+};
+
+/** ListImageVulnerabilities' largest page (documented `limit` 10–200). */
+const VULN_PAGE = 200;
+/** Images whose first findings page is fetched at once while a poll settles many. */
+const FINDINGS_PARALLEL = 8;
+/**
+ * Vulnerable images settled per poll. Their findings are stored in one transaction
+ * (ScanRepository.completeImages), which must finish within Prisma's transaction timeout; the
+ * rest stay open and the next poll comes at once (nextPollMs) to settle them.
+ */
+const FINDINGS_IMAGES_PER_POLL = 200;
+/**
+ * A scan counts as this scan's result when it completed after the batch-scan call, less this
+ * margin for clock skew between the worker and HSS (the SDK signature itself tolerates 15 min).
+ */
+const CLOCK_MARGIN_MS = 60_000;
+
+const TASK_PREFIX = 'hss-batch-scan@';
+
+/** The task id carries what polling needs: when the batch scan was asked for (ms). */
+const taskIdOf = (startedAt: number): string => `${TASK_PREFIX}${startedAt}`;
+function startedAtOf(taskId: string): number {
+  const at = taskId.startsWith(TASK_PREFIX) ? Number(taskId.slice(TASK_PREFIX.length)) : Number.NaN;
+  if (!Number.isSafeInteger(at)) throw new ProviderError('terminal', 'InvalidTaskId', `not an HSS batch-scan task: ${taskId}`, 'invalid');
+  return at;
+}
+
+/** Per-account settings this adapter reads (besides projectId). */
+function collectsFindings(account: ProviderAccount): boolean {
+  // Each vulnerable image costs at least one ListImageVulnerabilities call (HSS has no
+  // cross-image finding list), so an account may opt out and keep only statuses and vul_num.
+  return account.settings.collectFindings !== false;
+}
+
+function keyOf(ref: ImageRef): HssImageKey {
+  const key = keyOfRef(ref);
+  if (!key) throw new ProviderError('terminal', 'InvalidImage', `not an HSS image reference: ${ref.registry} ${ref.repository}:${ref.tags.join(',')}`, 'invalid');
+  return key;
+}
+
+/** Images listed in the request that HSS did not list: kept as rows, reported failed on the first poll. */
+const isMissing = (ref: ImageRef): boolean => !ref.digest && !ref.providerImageId;
+
+/**
+ * Huawei Cloud HSS v5 container-image scans of SWR images (BatchScanSwrImage), through
+ * `@huaweicloud/huaweicloud-sdk-core` only. Progress and results come from the image list
+ * (ListSwrImageRepository, 200 images per call), findings from ListImageVulnerabilities for
+ * images whose list entry shows vulnerabilities.
+ */
+export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget> {
+  readonly provider = 'huawei' as const;
+  private readonly clients = new HssClients();
+
+  private region(account: ProviderAccount, target?: HuaweiScanTarget): string {
+    return target?.region || account.region;
+  }
+
+  private lister(account: ProviderAccount, target: HuaweiScanTarget): ImageLister {
+    return new ImageLister(this.clients.for(account), this.region(account, target), target.enterprise_project_id);
+  }
+
+  /** The filters of an operate_all request as ListSwrImageRepository query parameters (0/false = no restriction). */
+  private operateAllScope(target: HuaweiScanTarget): ListScope {
+    const positive = (n: number | undefined) => (n ? n : undefined);
+    return {
+      image_type: target.image_type,
+      namespace: target.namespace,
+      image_name: target.image_name,
+      image_version: target.image_version,
+      scan_status: target.scan_status,
+      latest_version: target.latest_version || undefined,
+      image_size: positive(target.image_size),
+      start_latest_update_time: positive(target.start_latest_update_time),
+      end_latest_update_time: positive(target.end_latest_update_time),
+      start_latest_scan_time: positive(target.start_latest_scan_time),
+      end_latest_scan_time: positive(target.end_latest_scan_time),
+    };
+  }
+
+  private static requestedKey(target: HuaweiScanTarget, entry: NonNullable<HuaweiScanTarget['image_info_list']>[number]): HssImageKey {
+    return entry.instance_id
+      ? { imageType: 'instance_image', instanceId: entry.instance_id, namespace: entry.namespace, imageName: entry.image_name, imageVersion: entry.image_version }
+      : { imageType: target.image_type, namespace: entry.namespace, imageName: entry.image_name, imageVersion: entry.image_version };
+  }
+
+  /**
+   * operate_all: every image the filters select now (listed, paged). An image list: each listed
+   * image looked up by the cheapest list cover; images HSS does not know stay in the scan with
+   * no digest and fail on the first poll (`image_not_found`), the rest are scanned.
+   */
+  async resolveImages(account: ProviderAccount, target: HuaweiScanTarget): Promise<ImageRef[]> {
+    const lister = this.lister(account, target);
+    if (target.operate_all) {
+      const seen = new Map<string, RepositoryImage>();
+      for (const img of await lister.all(this.operateAllScope(target))) seen.set(keyString(img.key), img);
+      if (seen.size === 0) throw new ProviderError('terminal', 'NoImagesMatched', `no ${target.image_type} matches the operate_all filters`, 'no_images_matched');
+      return [...seen.values()].map(refOf);
+    }
+    const requested = new Map<string, HssImageKey>();
+    for (const entry of target.image_info_list ?? []) {
+      const key = HuaweiHssProvider.requestedKey(target, entry);
+      requested.set(keyString(key), key);
+    }
+    const found = await lister.cover([...requested.values()]);
+    const refs = [...requested.entries()].map(([k, key]) => {
+      const img = found.get(k);
+      return img ? refOf(img) : { registry: registryOf(key), repository: `${key.namespace}/${key.imageName}`, tags: [key.imageVersion], digest: null, providerImageId: null };
+    });
+    if (refs.every(isMissing)) throw new ProviderError('terminal', 'ImageNotFound', `HSS lists none of the ${refs.length} requested images`, 'image_not_found');
+    return refs;
+  }
+
+  async latestScan(account: ProviderAccount, image: ImageRef): Promise<PriorScan | null> {
+    const key = keyOf(image);
+    const lister = new ImageLister(this.clients.for(account), this.region(account));
+    const img = (await lister.cover([key])).get(keyString(key));
+    if (!img) return null;
+    const at = img.latestScanTime ? new Date(img.latestScanTime) : undefined;
+    if (img.scanStatus === 'success') return { state: 'complete', ...(at ? { at } : {}) };
+    if (img.scanStatus && FAILED_REASON[img.scanStatus]) return { state: 'failed', ...(at ? { at } : {}) };
+    if (img.scanStatus === 'scanning' || img.scanStatus === 'waiting_for_scan') return { state: 'in_progress' };
+    return null;
+  }
+
+  /**
+   * BatchScanSwrImage with explicit image lists of at most 10241 (the API's maximum), one call
+   * per chunk. operate_all requests are sent as the list resolved from their filters too, so the
+   * scan covers exactly the images it tracks (an image pushed between listing and scanning is
+   * not scanned unseen). The API answers an empty 200 and no task id.
+   */
+  async startScan(account: ProviderAccount, target: HuaweiScanTarget, images: ImageRef[]): Promise<StartedScan> {
+    const api = this.clients.for(account);
+    const instanceUrls = new Map<string, string>();
+    for (const entry of target.image_info_list ?? []) {
+      if (entry.instance_url !== undefined) instanceUrls.set(keyString(HuaweiHssProvider.requestedKey(target, entry)), entry.instance_url);
+    }
+    const list = images.filter((i) => !isMissing(i)).map((ref) => {
+      const key = keyOf(ref);
+      const url = instanceUrls.get(keyString(key));
+      return {
+        namespace: key.namespace,
+        image_name: key.imageName,
+        image_version: key.imageVersion,
+        ...(key.instanceId ? { instance_id: key.instanceId } : {}),
+        ...(url !== undefined ? { instance_url: url } : {}),
+      };
+    });
+    const startedAt = Date.now();
+    for (let i = 0; i < list.length; i += HSS_MAX_BATCH_IMAGES) {
+      await api.send({
+        api: 'BatchScanSwrImage',
+        method: 'POST',
+        url: '/v5/{project_id}/image/batch-scan',
+        region: this.region(account, target),
+        query: { enterprise_project_id: target.enterprise_project_id },
+        body: { image_type: target.image_type, ...(target.repo_type ? { repo_type: target.repo_type } : {}), image_info_list: list.slice(i, i + HSS_MAX_BATCH_IMAGES) },
+      });
+    }
+    return { taskId: taskIdOf(startedAt) };
+  }
+
+  /**
+   * One pass over the image list restricted to scans completed since the batch scan began
+   * (`start_latest_scan_time`): images on it carry their outcome; open images not on it are
+   * still scanning. Successful images get their first findings page here (with the scan's
+   * completion time), or an empty one when the list shows no vulnerabilities.
+   */
+  async pollScan(account: ProviderAccount, task: { taskId: string; target: HuaweiScanTarget; images: ImageRef[] }): Promise<ScanProgress> {
+    const since = Math.max(1, startedAtOf(task.taskId) - CLOCK_MARGIN_MS);
+    const keys = task.images.map((ref) => (isMissing(ref) ? undefined : keyOf(ref)));
+    const wanted = keys.filter((k): k is HssImageKey => k !== undefined);
+    const finished = wanted.length > 0 ? await this.lister(account, task.target).cover(wanted, { start_latest_scan_time: since }) : new Map<string, RepositoryImage>();
+    const images: ImageProgress[] = [];
+    const succeeded: { progress: ImageProgress; img: RepositoryImage }[] = [];
+    const collect = collectsFindings(account);
+    let deferred = 0;
+    let fetching = 0;
+    for (const [index, key] of keys.entries()) {
+      if (!key) {
+        images.push({ index, state: 'failed', reason: 'image_not_found', message: 'HSS does not list this image' });
+        continue;
+      }
+      const img = finished.get(keyString(key));
+      const status = img?.scanStatus ?? '';
+      if (!img || RUNNING.has(status)) {
+        images.push({ index, state: 'scanning', ...(img ? { raw: img.raw } : {}) });
+      } else if (status === 'success' && collect && img.vulNum !== 0 && fetching >= FINDINGS_IMAGES_PER_POLL) {
+        images.push({ index, state: 'scanning', progress: 100, raw: img.raw });
+        deferred++;
+      } else if (status === 'success') {
+        if (collect && img.vulNum !== 0) fetching++;
+        const progress: ImageProgress = { index, state: 'succeeded', progress: 100, raw: img.raw };
+        images.push(progress);
+        succeeded.push({ progress, img });
+      } else {
+        const desc = img.scanFailedDesc;
+        const reason = (desc && FAILED_DESC_REASON[desc]) || FAILED_REASON[status] || 'scan_failed';
+        images.push({ index, state: 'failed', reason, message: desc ? `${status}: ${desc}` : status, raw: img.raw });
+      }
+    }
+    const api = this.clients.for(account);
+    for (let i = 0; i < succeeded.length; i += FINDINGS_PARALLEL) {
+      await Promise.all(
+        succeeded.slice(i, i + FINDINGS_PARALLEL).map(async ({ progress, img }) => {
+          const scanCompletedAt = img.latestScanTime ? new Date(img.latestScanTime) : undefined;
+          // vul_num 0 (or findings not collected): nothing to fetch. Unknown vul_num: fetch.
+          const page: FindingsPage = !collect || img.vulNum === 0 ? { findings: [] } : await this.vulnerabilityPage(api, this.region(account, task.target), img.key, img.imageId ?? '', 0, task.target.enterprise_project_id);
+          progress.firstPage = { ...page, ...(scanCompletedAt ? { scanCompletedAt } : {}) };
+        }),
+      );
+    }
+    const done = images.filter((i) => i.state !== 'scanning').length;
+    return { progress: Math.floor((done / Math.max(1, images.length)) * 100), images, ...(deferred > 0 ? { nextPollMs: 1 } : {}) };
+  }
+
+  /** Findings of one image, a page of 200 at a time; the cursor is the next offset. */
+  async listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage> {
+    if (!collectsFindings(account) || isMissing(image)) return { findings: [] };
+    const offset = cursor === undefined ? 0 : count(cursor);
+    if (offset === undefined) throw new ProviderError('terminal', 'InvalidCursor', `bad findings cursor ${cursor}`, 'invalid');
+    return this.vulnerabilityPage(this.clients.for(account), account.region, keyOf(image), image.providerImageId ?? '', offset);
+  }
+
+  private async vulnerabilityPage(api: HssApi, region: string, key: HssImageKey, imageId: string, offset: number, enterpriseProjectId?: string): Promise<FindingsPage> {
+    const query: Query = {
+      enterprise_project_id: enterpriseProjectId,
+      image_type: key.imageType,
+      namespace: key.namespace,
+      image_name: key.imageName,
+      tag_name: key.imageVersion,
+      instance_id: key.instanceId,
+      offset,
+      limit: VULN_PAGE,
+    };
+    const res = await api.send<{ total_num?: unknown; data_list?: unknown }>({
+      api: 'ListImageVulnerabilities',
+      method: 'GET',
+      url: '/v5/{project_id}/image/{image_id}/vulnerabilities',
+      pathParams: { image_id: imageId },
+      region,
+      query,
+    });
+    const list = Array.isArray(res.data_list) ? res.data_list : [];
+    const findings = list.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null).map(normalizeImageVulnerability);
+    const total = count(res.total_num);
+    const next = offset + list.length;
+    const more = list.length > 0 && (total === undefined ? list.length === VULN_PAGE : next < total);
+    return { findings, ...(more ? { nextCursor: String(next) } : {}) };
+  }
+}
