@@ -1,0 +1,129 @@
+/**
+ * Spine figures (issue 3): throughput on the machine's own Redis and Postgres (REDIS_URL /
+ * DATABASE_URL, defaults local). Prints raw BullMQ no-op jobs/s, end-to-end AWS scans/s through
+ * the whole pipeline (HTTP API → Postgres → BullMQ → worker → ECR SDK → simulator → findings in
+ * Postgres; simulator scans instant, 20 findings each) and their ratio (goal ≥ 0.25).
+ * Timings live here, never in pass/fail tests.
+ */
+import { randomBytes } from 'node:crypto';
+import { SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { ensureDatabase, migrate } from '@scanq/db';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
+const SCANS = Number(process.env.BENCH_SCANS ?? 1_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const BENCH_API_KEY = `scanq-bench-${randomBytes(12).toString('hex')}`;
+const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+
+/** BullMQ alone: N no-op jobs, added in bulk, drained by one worker at the same concurrency. */
+async function rawNoop(): Promise<number> {
+  const prefix = `{scanq-bench-${run}-noop}`;
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue('noop', { connection, prefix });
+  for (let i = 0; i < NOOP_JOBS; i += 1000) {
+    await queue.addBulk(Array.from({ length: Math.min(1000, NOOP_JOBS - i) }, (_, j) => ({ name: 'noop', data: { i: i + j }, opts: { removeOnComplete: true } })));
+  }
+  let done = 0;
+  const start = performance.now();
+  const finished = new Promise<void>((resolve) => {
+    const worker = new Worker('noop', async () => undefined, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix, concurrency: CONCURRENCY });
+    worker.on('completed', () => {
+      if (++done === NOOP_JOBS) void worker.close().then(resolve);
+    });
+  });
+  await finished;
+  const rate = NOOP_JOBS / ((performance.now() - start) / 1000);
+  await queue.close();
+  connection.disconnect();
+  await deleteKeysByPrefix(REDIS_URL, prefix);
+  return rate;
+}
+
+/** The whole pipeline as separate processes: simulator, worker, API. */
+async function endToEnd(): Promise<{ rate: number; findings: number }> {
+  const dbName = `scanq_bench_${run}`;
+  const u = new URL(DATABASE_URL);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = u.toString();
+  await ensureDatabase(databaseUrl);
+  await migrate(databaseUrl);
+  const prefix = `{scanq-bench-${run}-e2e}`;
+  const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    SCANQ_QUEUE_PREFIX: prefix,
+    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+    SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY),
+    SCANQ_POLL_INITIAL_MS: '0',
+    SCANQ_RECONCILE_EVERY_MS: '600000',
+    SCANQ_ADMIN_PASSWORD: 'bench-password',
+    SCANQ_API_KEY: BENCH_API_KEY,
+    LOG_LEVEL: 'warn',
+    SIM_PORT: String(simPort),
+    SIM_AWS_SCAN_MS: '0',
+    SIM_AWS_FINDINGS: '20',
+    SIM_AWS_BENCH_IMAGES: String(SCANS),
+    API_PORT: String(apiPort),
+  };
+  const procs = [startProcess('simulator', 'apps/simulator/src/main.ts', env), startProcess('worker', 'apps/worker/src/main.ts', env), startProcess('api', 'apps/api/src/main.ts', env)];
+  const sim = `http://127.0.0.1:${simPort}`;
+  const api = `http://127.0.0.1:${apiPort}`;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[2]!)]);
+    await new Promise((r) => setTimeout(r, 1500)); // let the worker connect
+    const aws = SIMULATOR_ACCOUNTS.aws[0];
+    await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }) });
+    await client.connect();
+    const start = performance.now();
+    // Submit over HTTP, 32 requests in flight.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < SCANS) {
+          const i = next++;
+          const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', account: aws.name, repositoryName: 'bench/images', imageId: { imageTag: `b-${String(i).padStart(5, '0')}` } }) });
+          if (res.status !== 202) throw new Error(`submit ${i}: ${res.status} ${await res.text()}`);
+        }
+      }),
+    );
+    for (;;) {
+      const { rows } = await client.query<{ done: string; failed: string }>(`SELECT count(*) FILTER (WHERE status IN ('succeeded','failed','cancelled')) AS done, count(*) FILTER (WHERE status = 'failed') AS failed FROM "Scan"`);
+      if (Number(rows[0]!.done) >= SCANS) {
+        if (Number(rows[0]!.failed) > 0) throw new Error(`${rows[0]!.failed} scans failed`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const rate = SCANS / ((performance.now() - start) / 1000);
+    const f = await client.query<{ n: string }>('SELECT count(*) AS n FROM "Finding"');
+    return { rate, findings: Number(f.rows[0]!.n) };
+  } finally {
+    await client.end().catch(() => undefined);
+    await Promise.all(procs.map((p) => p.stop()));
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await admin.end();
+    await deleteKeysByPrefix(REDIS_URL, prefix);
+  }
+}
+
+/** The spine's figures: raw BullMQ no-op jobs/s, end-to-end AWS scans/s, their ratio. */
+export async function benchSpine(): Promise<Record<string, string>> {
+  const noop = await rawNoop();
+  const e2e = await endToEnd();
+  return {
+    'spine: raw BullMQ no-op jobs/s': `${noop.toFixed(0)} (${NOOP_JOBS} jobs, one worker, concurrency ${CONCURRENCY})`,
+    'spine: end-to-end AWS scans/s': `${e2e.rate.toFixed(1)} (${SCANS} scans over HTTP, 20 findings each, ${e2e.findings} findings stored)`,
+    'spine: ratio': `${(e2e.rate / noop).toFixed(3)} (goal >= 0.25)`,
+  };
+}
