@@ -12,6 +12,7 @@ import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
 import { bulkScanRoutes } from './routes/bulk-scans.routes.js';
 import { scanRoutes } from './routes/scans.routes.js';
+import { quotaRoutes } from './routes/quotas.routes.js';
 import { scheduleRoutes } from './routes/schedules.routes.js';
 
 export interface ApiOptions {
@@ -39,7 +40,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   await app.register(swagger, {
     openapi: {
       info: { title: 'scanq API', version: '0.1.0', description: 'Container-image vulnerability scans on four clouds.' },
-      tags: [{ name: 'scans' }, { name: 'bulk-scans' }, { name: 'schedules' }, { name: 'accounts' }, { name: 'health' }],
+      tags: [{ name: 'scans' }, { name: 'bulk-scans' }, { name: 'schedules' }, { name: 'quotas' }, { name: 'accounts' }, { name: 'health' }],
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'scanq API key (`scanq keys create <name>`), also accepted as `X-API-Key`' } } },
       security: [{ apiKey: [] }],
     },
@@ -65,6 +66,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
       await v1.register(accountRoutes, { runtime });
       await v1.register(bulkScanRoutes, { runtime });
       await v1.register(scheduleRoutes, { runtime });
+      await v1.register(quotaRoutes, { runtime });
     },
     { prefix: '/v1' },
   );

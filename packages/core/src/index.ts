@@ -5,3 +5,4 @@ export * from './jobs.js';
 export * from './schemas.js';
 export * from './simulator-accounts.js';
 export * from './bulk.js';
+export * from './quotas.js';

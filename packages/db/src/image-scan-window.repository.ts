@@ -52,4 +52,14 @@ export class ImageScanWindowRepository {
   async release(key: WindowKey, scanId: string): Promise<void> {
     await this.db.imageScanWindow.deleteMany({ where: { ...key, scanId } });
   }
+
+  /** Images of an account whose window is still closed (scanned after `since`), soonest to open first. */
+  async inWindow(accountId: string, since: Date, limit: number): Promise<{ total: number; soonest: { repository: string; digest: string; lastRequestedAt: Date }[] }> {
+    const where = { accountId, lastRequestedAt: { gt: since } };
+    const [total, soonest] = await Promise.all([
+      this.db.imageScanWindow.count({ where }),
+      this.db.imageScanWindow.findMany({ where, orderBy: { lastRequestedAt: 'asc' }, take: limit, select: { repository: true, digest: true, lastRequestedAt: true } }),
+    ]);
+    return { total, soonest };
+  }
 }

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
 import { ApiKeyService } from './api-key.service.js';
+import { QuotaService } from './quota.service.js';
 import { WebhookService } from './webhook.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
@@ -52,6 +53,7 @@ export interface ScanqRuntime {
   submit: SubmitService;
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
+  quotas: QuotaService;
   deliveries: WebhookDeliveryRepository;
   bulk: BulkScanService;
   schedules: ScheduleService;
@@ -114,6 +116,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     bulk,
     webhooks,
     deliveries,
+    quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }),

@@ -160,9 +160,10 @@ function makeVul(rand: () => number, image: SeedImage, pkg: PackageSpec, cveId: 
     Level: String(level),
     Des: `${kind} in ${pkg.name} ${version}${fixed ? ` (fixed in ${fixed})` : ''} may allow an attacker to compromise the container.`,
     OfficialSolution: fixed ? `Upgrade ${pkg.name} to ${fixed} or later.` : 'No official fix is available yet; follow the vendor advisory.',
-    Reference: `https://nvd.nist.gov/vuln/detail/${cveId}`,
+    // A JSON-encoded list of URLs, as in the DescribeAssetImageRegistryVulList example.
+    Reference: JSON.stringify([`https://nvd.nist.gov/vuln/detail/${cveId}`]),
     DefenseSolution: 'Restrict network exposure of the affected service until the component is upgraded.',
-    SubmitTime: `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`,
+    SubmitTime: `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')} 00:00:00`,
     CvssScore: score.toFixed(1),
     CvssVector: cvssVector(level),
     IsSuggest: level >= 3 && fixable ? 'true' : 'false',

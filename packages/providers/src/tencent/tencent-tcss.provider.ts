@@ -1,0 +1,241 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { ProviderError, type TencentImageInfo, type TencentScanTarget } from '@scanq/core';
+import { Client as TcssClient } from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcss/v20201101/tcss_client.js';
+import type {
+  CreateAssetImageRegistryScanTaskRequest,
+  CreateAssetImageRegistryScanTaskResponse,
+  DescribeAssetImageRegistryDetailRequest,
+  DescribeAssetImageRegistryListRequest,
+  DescribeAssetImageRegistryListResponse,
+  DescribeAssetImageRegistryVulListRequest,
+  DescribeAssetImageRegistryVulListResponse,
+  ImageRepoInfo,
+} from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcss/v20201101/tcss_models.js';
+import type {
+  CallGate,
+  FindingsPage,
+  ImageProgress,
+  ImageRef,
+  PriorScan,
+  ProviderAccount,
+  ProviderDeps,
+  ScanProgress,
+  ScanProvider,
+  StartedScan,
+} from '../contract.js';
+import { isRequestLimitExceeded, toProviderError } from './errors.js';
+import { normalizeImageVul } from './normalize.js';
+import { imageProgressFromDetail, type TcssImageDetail } from './progress.js';
+
+/** The TCSS actions scanq calls; each is its own 20 requests/s budget. */
+interface TcssApis {
+  CreateAssetImageRegistryScanTask: [CreateAssetImageRegistryScanTaskRequest, CreateAssetImageRegistryScanTaskResponse];
+  DescribeAssetImageRegistryDetail: [DescribeAssetImageRegistryDetailRequest, TcssImageDetail];
+  DescribeAssetImageRegistryVulList: [DescribeAssetImageRegistryVulListRequest, DescribeAssetImageRegistryVulListResponse];
+  DescribeAssetImageRegistryList: [DescribeAssetImageRegistryListRequest, DescribeAssetImageRegistryListResponse];
+}
+type TcssApi = keyof TcssApis;
+
+export const TCSS_ENDPOINT = 'tcss.tencentcloudapi.com';
+/** Limit of the list APIs (DescribeAssetImageRegistryVulList / …List: "maximum 100"). */
+const PAGE_SIZE = 100;
+const ALL_SCAN_TYPES = ['CVE', 'VIRUS', 'RISK'];
+/** A throttled call waits about a second (the limit is per second) and tries again, this many times. */
+const THROTTLE_RETRIES = 30;
+const THROTTLE_WAIT_MS = 1_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface TencentTcssStats {
+  /** Calls answered RequestLimitExceeded (each waited and was made again). */
+  throttled: number;
+}
+
+/**
+ * Tencent Cloud TCSS (container security, API 2020-11-01) registry-image scans through the real
+ * `tencentcloud-sdk-nodejs` tcss client. Every call first passes the `CallGate` (the Redis
+ * TokenBucket: 20 per API per account per second across all workers); a `RequestLimitExceeded`
+ * still answered by the cloud makes the call wait and go again through the gate, so the rate
+ * limit never fails a scan. The SDK makes no retries of its own; other retries belong to the queue.
+ */
+export class TencentTcssProvider implements ScanProvider<TencentScanTarget> {
+  readonly provider = 'tencent' as const;
+  private readonly clients = new Map<string, TcssClient>();
+  private readonly gate: CallGate | undefined;
+  private readonly counters: TencentTcssStats = { throttled: 0 };
+
+  constructor(deps: ProviderDeps = {}) {
+    this.gate = deps.callGate;
+  }
+
+  stats(): TencentTcssStats {
+    return { ...this.counters };
+  }
+
+  private client(account: ProviderAccount): TcssClient {
+    const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.secretId ?? ''}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      const { secretId, secretKey, token } = account.credentials;
+      if (!secretId || !secretKey) throw new ProviderError('terminal', 'AuthFailure.SecretIdNotFound', `account ${account.name} has no secretId/secretKey credentials`, 'no_permission');
+      // An account endpoint (the simulator) is a URL; the SDK wants host[:port] and the scheme apart.
+      const url = account.endpoint ? new URL(account.endpoint) : null;
+      const protocol = url ? `${url.protocol}//` : 'https://';
+      client = new TcssClient({
+        credential: { secretId, secretKey, ...(token ? { token } : {}) },
+        region: account.region,
+        profile: {
+          httpProfile: {
+            endpoint: url ? url.host : TCSS_ENDPOINT,
+            protocol,
+            reqTimeout: 30,
+            agent: protocol === 'http://' ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true }),
+          },
+        },
+      });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** One TCSS call: through the gate, RequestLimitExceeded waited out, other errors classified. */
+  private async call<A extends TcssApi>(account: ProviderAccount, api: A, req: TcssApis[A][0]): Promise<TcssApis[A][1]> {
+    const client = this.client(account);
+    const send = client[api] as unknown as (this: TcssClient, r: TcssApis[A][0]) => Promise<TcssApis[A][1]>;
+    for (let attempt = 1; ; attempt++) {
+      await this.gate?.acquire({ provider: 'tencent', accountId: account.id, api });
+      try {
+        return await send.call(client, req);
+      } catch (err) {
+        const pe = toProviderError(err);
+        if (!isRequestLimitExceeded(pe.code)) throw pe;
+        this.counters.throttled += 1;
+        // Still throttled after many seconds (another client spends this account's budget): give
+        // the job back to the queue as a quota wait instead of holding a worker.
+        if (attempt >= THROTTLE_RETRIES) throw pe;
+        // The cloud counts per second: the next second is the earliest a retry can pass.
+        await sleep(THROTTLE_WAIT_MS + Math.floor(Math.random() * 100));
+      }
+    }
+  }
+
+  private detail(account: ProviderAccount, req: DescribeAssetImageRegistryDetailRequest): Promise<TcssImageDetail> {
+    return this.call(account, 'DescribeAssetImageRegistryDetail', req);
+  }
+
+  async resolveImages(account: ProviderAccount, target: TencentScanTarget): Promise<ImageRef[]> {
+    const found = await Promise.all([
+      ...(target.repositoryIds ?? []).map((Id) => this.detail(account, { Id })),
+      ...(target.imageIds ?? []).map((ImageId) => this.detail(account, { ImageId })),
+      ...(target.images ?? []).map((info) => this.findByName(account, info)),
+    ]);
+    const byId = new Map<number, TcssImageDetail | ImageRepoInfo>();
+    for (const image of found) {
+      if (typeof image.Id !== 'number') throw new ProviderError('terminal', 'ResourceNotFound', `TCSS returned no Id for image ${image.ImageId ?? image.ImageName ?? '?'}`, 'not_found');
+      if (image.IsAuthorized === 0) {
+        throw new ProviderError(
+          'terminal',
+          'FailedOperation.AuthorizedNotEnough',
+          `image ${describe(image)} (Id ${image.Id}) is not authorized for scanning in TCSS; authorize it first`,
+          'insufficient_authorization',
+        );
+      }
+      byId.set(image.Id, image);
+    }
+    return [...byId.values()].map(toImageRef);
+  }
+
+  /** Registry/namespace/name/tag → the registry image (DescribeAssetImageRegistryList, paged). */
+  private async findByName(account: ProviderAccount, info: TencentImageInfo): Promise<ImageRepoInfo> {
+    const filters = [
+      { Name: 'InstanceName', Values: [info.registry], ExactMatch: true },
+      { Name: 'Namespace', Values: [info.namespace], ExactMatch: true },
+      { Name: 'ImageName', Values: [info.name], ExactMatch: true },
+      { Name: 'ImageTag', Values: [info.tag], ExactMatch: true },
+    ];
+    // The list's filters are documented only for IsAuthorized, so matches are checked here too.
+    const matches = (i: ImageRepoInfo) =>
+      i.InstanceName === info.registry &&
+      i.Namespace === info.namespace &&
+      i.ImageName === info.name &&
+      i.ImageTag === info.tag &&
+      (!info.registryType || i.RegistryType === info.registryType) &&
+      (!info.instanceId || i.InstanceId === info.instanceId);
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const page = await this.call(account, 'DescribeAssetImageRegistryList', { Limit: PAGE_SIZE, Offset: offset, Filters: filters });
+      const hit = (page.List ?? []).find(matches);
+      if (hit) return hit;
+      if (!page.List?.length || offset + page.List.length >= (page.TotalCount ?? 0)) break;
+    }
+    throw new ProviderError('terminal', 'ResourceNotFound', `no registry image ${info.registry}/${info.namespace}/${info.name}:${info.tag} in TCSS`, 'not_found');
+  }
+
+  async latestScan(account: ProviderAccount, image: ImageRef): Promise<PriorScan | null> {
+    const d = await this.detail(account, { Id: imageId(image) });
+    const status = (d.ScanStatus ?? '').toUpperCase();
+    const at = d.ScanTime ? new Date(d.ScanTime) : undefined;
+    const when = at && !Number.isNaN(at.getTime()) ? { at } : {};
+    if (status === 'SCANNING' || status === 'WAIT_SCAN') return { state: 'in_progress', ...when };
+    if (status === 'SCANNED') return { state: 'complete', ...when };
+    if (status === 'SCAN_ERR' || status === 'SCAN_TIMEOUT' || status === 'CANCELED') return { state: 'failed', ...when };
+    return null;
+  }
+
+  async startScan(account: ProviderAccount, target: TencentScanTarget, images: ImageRef[]): Promise<StartedScan> {
+    const ids = images.map(imageId);
+    if (ids.length === 0) throw new ProviderError('terminal', 'InvalidParameter', 'a TCSS scan needs at least one registry image', 'invalid');
+    const out = await this.call(account, 'CreateAssetImageRegistryScanTask', { Id: ids, ScanType: target.scanTypes ?? ALL_SCAN_TYPES });
+    // TaskID is in the SDK model but not in the official example: the image ids identify the scan too.
+    return { taskId: out.TaskID !== undefined && out.TaskID !== null ? String(out.TaskID) : `Id:${ids.join(',')}` };
+  }
+
+  /** One Detail call per open image; TCSS's ScanRemainTime says when to look again. */
+  async pollScan(account: ProviderAccount, task: { images: ImageRef[] }): Promise<ScanProgress> {
+    const details = await Promise.all(task.images.map((image) => this.detail(account, { Id: imageId(image) })));
+    const images: ImageProgress[] = details.map((d, index) => imageProgressFromDetail(index, d));
+    const remaining = details
+      .filter((_, i) => images[i]?.state === 'scanning')
+      .map((d) => d.ScanRemainTime)
+      .filter((s): s is number => typeof s === 'number' && s > 0);
+    const progress = Math.round(images.reduce((a, i) => a + (i.state === 'scanning' ? (i.progress ?? 0) : 100), 0) / Math.max(1, images.length));
+    // The soonest image to finish decides: poll when TCSS expects it done.
+    return { progress, images, ...(remaining.length ? { nextPollMs: Math.min(...remaining) * 1000 } : {}) };
+  }
+
+  async listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage> {
+    const offset = cursor ? Number.parseInt(cursor, 10) : 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ProviderError('terminal', 'InvalidParameter', `bad findings cursor ${cursor}`, 'invalid');
+    const out = await this.call(account, 'DescribeAssetImageRegistryVulList', { Id: imageId(image), Limit: PAGE_SIZE, Offset: offset });
+    const list = out.List ?? [];
+    const next = offset + list.length;
+    return {
+      findings: list.map(normalizeImageVul),
+      ...(list.length > 0 && next < (out.TotalCount ?? 0) ? { nextCursor: String(next) } : {}),
+    };
+  }
+}
+
+function imageId(image: ImageRef): number {
+  const id = Number(image.providerImageId);
+  if (!image.providerImageId || !Number.isSafeInteger(id)) {
+    throw new ProviderError('terminal', 'InvalidParameter', `image ${image.repository} has no TCSS registry-image Id`, 'invalid');
+  }
+  return id;
+}
+
+function describe(i: TcssImageDetail | ImageRepoInfo): string {
+  return `${i.InstanceName ?? '?'}/${i.Namespace ?? '?'}/${i.ImageName ?? '?'}:${i.ImageTag ?? '?'}`;
+}
+
+/** A TCSS registry image as scanq tracks it: registry host, namespace/name, tag, digest, Id. */
+function toImageRef(i: TcssImageDetail | ImageRepoInfo): ImageRef {
+  const host = i.ImageRepoAddress?.split('/')[0];
+  return {
+    registry: host || i.InstanceName || '',
+    repository: [i.Namespace, i.ImageName].filter(Boolean).join('/'),
+    tags: i.ImageTag ? [i.ImageTag] : [],
+    digest: i.ImageDigest || null,
+    providerImageId: String(i.Id),
+  };
+}

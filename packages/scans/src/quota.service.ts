@@ -1,0 +1,83 @@
+import type { Provider, QuotaView, ScanqConfig } from '@scanq/core';
+
+type AccountQuota = QuotaView['quota'];
+import type { AccountRepository, CloudAccount, ImageScanWindowRepository } from '@scanq/db';
+import { ConcurrencySlots, TokenBucket } from '@scanq/queue';
+import type { Redis } from 'ioredis';
+
+/**
+ * The live quota view (`GET /v1/quotas`, `scanq quota`): each account's quota as the quota
+ * primitives themselves see it right now (Redis), plus the durable 24 h record (Postgres).
+ */
+export class QuotaService {
+  constructor(
+    private readonly redis: Redis,
+    private readonly config: ScanqConfig,
+    private readonly accounts: AccountRepository,
+    private readonly windows: ImageScanWindowRepository,
+  ) {}
+
+  private get prefix(): string {
+    return `${this.config.queuePrefix}:quota`;
+  }
+
+  async all(provider?: Provider): Promise<QuotaView[]> {
+    const accounts = await this.accounts.list(provider);
+    return Promise.all(accounts.map(async (a) => ({ account: a.name, accountId: a.id, provider: a.provider, region: a.region, quota: await this.of(a) })));
+  }
+
+  private async of(account: CloudAccount): Promise<AccountQuota> {
+    const now = Date.now();
+    switch (account.provider) {
+      case 'alibaba': {
+        const { taskLimit, slotLeaseMs } = this.config.worker.alibaba;
+        // Same key the start policy uses (start-policies/alibaba-scan-task.policy.ts).
+        const state = await new ConcurrencySlots(this.redis, `${this.prefix}:alibaba-slots:${account.id}`, taskLimit, slotLeaseMs).state();
+        const holders = state.holders.map((h) => ({ scanId: h.owner, leaseExpiresAt: new Date(now + h.expiresInMs).toISOString() }));
+        const earliest = state.holders.length ? Math.min(...state.holders.map((h) => h.expiresInMs)) : null;
+        return {
+          kind: 'concurrency_slots',
+          limit: state.limit,
+          inUse: state.inUse,
+          external: state.external,
+          free: state.free,
+          waiting: state.waiters.length,
+          leaseMs: slotLeaseMs,
+          holders,
+          earliestLeaseExpiryAt: earliest === null ? null : new Date(now + earliest).toISOString(),
+        };
+      }
+      case 'aws': {
+        const windowMs = this.config.worker.awsScanWindowMs;
+        const { total, soonest } = await this.windows.inWindow(account.id, new Date(now - windowMs), 20);
+        return {
+          kind: 'scan_once_window',
+          windowHours: windowMs / 3_600_000,
+          imagesInWindow: total,
+          nextOpening: soonest.map((w) => ({ repository: w.repository, digest: w.digest, opensAt: new Date(w.lastRequestedAt.getTime() + windowMs).toISOString() })),
+        };
+      }
+      case 'tencent': {
+        const { ratePerSec, burst } = this.config.worker.tencent;
+        const base = `${this.prefix}:token-bucket:tencent:${account.id}:`;
+        const keys: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, found] = await this.redis.scan(cursor, 'MATCH', `${base}*`, 'COUNT', 500);
+          cursor = next;
+          keys.push(...found);
+        } while (cursor !== '0');
+        const apis = await Promise.all(
+          [...new Set(keys)].map(async (key) => {
+            const state = await new TokenBucket(this.redis, key, ratePerSec, burst).inspect();
+            const current = state.second !== null && state.second === Math.floor(state.nowMs / 1000) ? state.reserved : 0;
+            return { api: key.slice(base.length), usedThisSecond: current, rate: `${current}/${ratePerSec}` };
+          }),
+        );
+        return { kind: 'token_bucket', ratePerSec, apis: apis.sort((a, b) => a.api.localeCompare(b.api)) };
+      }
+      case 'huawei':
+        return { kind: 'batch', maxImagesPerCall: 10_241 };
+    }
+  }
+}
