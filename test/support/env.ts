@@ -85,6 +85,8 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     SCANQ_WORKER_CONCURRENCY: '8',
     SCANQ_ADMIN_PASSWORD: 'test-admin-password',
     SCANQ_API_KEY: TEST_API_KEY,
+    // Test files run side by side, several with 4–5 processes each: keep under Postgres's 100 connections.
+    SCANQ_DB_POOL_MAX: '4',
   };
   return {
     databaseUrl,

@@ -18,11 +18,12 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Ends a command with an exit code (thrown, caught once in run()). */
+/** Ends a command with an exit code (thrown, caught once in run()); `error` is the machine-readable code --json prints. */
 export class CliExit extends Error {
   constructor(
     readonly code: ExitCode,
     message = '',
+    readonly error: string = code === ExitCode.BadInput ? 'bad_input' : 'error',
   ) {
     super(message);
   }

@@ -1,40 +1,14 @@
-import { type ApiIssue, check, type Finding, ScanqApiError, ScanqClient, ScanqNetworkError, ScanqResponseError } from '@scanq/client';
-import { createAccountSchema, listFindingsQuerySchema, listScansQuerySchema, loadClientConfig, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
-import { Command, CommanderError, Option } from 'commander';
+import { type ApiIssue, check, type Finding, ScanqApiError, ScanqNetworkError, ScanqResponseError } from '@scanq/client';
+import { createAccountSchema, isTerminalScanStatus, listFindingsQuerySchema, listScansQuerySchema, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
+import { Command, CommanderError } from 'commander';
+import { addBulkCommands } from './bulk-commands.js';
+import { badInput, type Context, contextFor, defined, intervalOption, issuesText, printJson, requireId, requireIds } from './command-context.js';
 import { CliExit, type CliIo, ExitCode } from './io.js';
+import { addKeyCommands } from './key-commands.js';
 import { type Colors, colorsFor, scanSubject, severityColor, severitySummary, shortTime, statusColor, table, truncate } from './render.js';
 import { buildScanRequest, type ScanFlags } from './scan-request.js';
+import { addScheduleCommands } from './schedule-commands.js';
 import { watchScans } from './watch.js';
-
-interface GlobalOptions {
-  apiUrl?: string;
-  apiKey?: string;
-  json?: boolean;
-}
-
-interface Context {
-  io: CliIo;
-  c: Colors;
-  json: boolean;
-  client(): ScanqClient;
-}
-
-const printJson = (io: CliIo, value: unknown) => io.out(`${JSON.stringify(value, null, 2)}\n`);
-
-function issuesText(c: Colors, issues: ApiIssue[]): string {
-  const rows = issues.map((i) => [c.bold(i.field), c.yellow(i.rule), i.message]);
-  return table(c, ['FIELD', 'RULE', 'MESSAGE'], rows);
-}
-
-/** Bad input found before sending: exit 2 with the field/rule list (or the API's error shape with --json). */
-function badInput(ctx: Context, issues: ApiIssue[]): never {
-  if (ctx.json) ctx.io.err(`${JSON.stringify({ error: 'validation_error', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues })}\n`);
-  else ctx.io.err(`${ctx.c.red('bad input')}\n${issuesText(ctx.c, issues)}\n`);
-  throw new CliExit(ExitCode.BadInput);
-}
-
-/** Drops undefined values so commander's absent options never reach a schema as keys. */
-const defined = <T extends Record<string, unknown>>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function findingsTable(c: Colors, findings: Finding[]): string {
   return table(
@@ -52,7 +26,7 @@ function findingsTable(c: Colors, findings: Finding[]): string {
   );
 }
 
-/** The `scanq` command tree. Every command talks to the API through the typed client only (migrate excepted: it is the database's). */
+/** The `scanq` command tree. Every command talks to the API through the typed client only (migrate and keys excepted: they are the database's). */
 export function createProgram(io: CliIo): Command {
   const program = new Command();
   program
@@ -65,24 +39,7 @@ export function createProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(scanq --help for usage)');
 
-  const context = (cmd: Command): Context => {
-    const g = cmd.optsWithGlobals<GlobalOptions>();
-    const json = g.json === true;
-    return {
-      io,
-      json,
-      c: colorsFor(io.isTTY && !json),
-      client: () => {
-        const config = loadClientConfig(io.env);
-        return new ScanqClient({ baseUrl: g.apiUrl ?? config.apiUrl, apiKey: g.apiKey ?? config.apiKey, timeoutMs: config.timeoutMs });
-      },
-    };
-  };
-
-  const interval = new Option('--interval <ms>', 'poll interval while watching').default('1000').argParser((v) => {
-    if (!/^\d+$/.test(v) || Number(v) < 50) throw new CliExit(ExitCode.BadInput, `--interval: must be a whole number of milliseconds ≥ 50 (got "${v}")`);
-    return v;
-  });
+  const context = (cmd: Command): Context => contextFor(io, cmd);
 
   /** Watches and turns the result into the exit code: 0 all succeeded, 1 otherwise. */
   const watchAndExit = async (ctx: Context, ids: string[], intervalMs: number) => {
@@ -105,7 +62,7 @@ export function createProgram(io: CliIo): Command {
     .option('--file <path>', 'the whole request body as a JSON file (- for stdin)')
     .option('--idempotency-key <key>', 'a repeat with the same key returns the first scan')
     .option('--watch', 'follow the scan until it ends; exit 0 succeeded, 1 failed/cancelled')
-    .addOption(interval)
+    .addOption(intervalOption())
     .action(async (provider: string, flags: ScanFlags & { idempotencyKey?: string; watch?: boolean; interval: string }, cmd: Command) => {
       const ctx = context(cmd);
       const built = buildScanRequest(provider, flags);
@@ -124,11 +81,10 @@ export function createProgram(io: CliIo): Command {
     .command('watch')
     .description('live progress bars until each scan ends; exit 0 when all succeeded, 1 when any failed or was cancelled')
     .argument('<scanIds...>', 'one or more scan ids')
-    .addOption(interval)
+    .addOption(intervalOption())
     .action(async (ids: string[], opts: { interval: string }, cmd: Command) => {
       const ctx = context(cmd);
-      const bad = ids.flatMap((id, i) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? [] : [{ field: `scanIds.${i}`, rule: 'uuid', message: `"${id}" is not a scan id (UUID)` }]));
-      if (bad.length) badInput(ctx, bad);
+      requireIds(ctx, 'scanIds', ids, 'scan');
       await watchAndExit(ctx, ids, Number(opts.interval));
     });
 
@@ -222,6 +178,25 @@ export function createProgram(io: CliIo): Command {
     });
 
   program
+    .command('cancel')
+    .description('cancel a scan: one not yet started at the cloud ends cancelled; one already scanning there runs to its real result')
+    .argument('<scanId>')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      requireId(ctx, 'scanId', id, 'scan');
+      const scan = await ctx.client().cancelScan(id);
+      if (ctx.json) return printJson(io, scan);
+      const status = statusColor(ctx.c, scan.status)(scan.status);
+      if (scan.status === 'cancelled') io.out(`cancelled ${ctx.c.bold(scan.id)}\n`);
+      else if (isTerminalScanStatus(scan.status)) io.out(`${ctx.c.bold(scan.id)} had already ended: ${status}\n`);
+      else io.out(`${ctx.c.bold(scan.id)} is ${status} at the cloud and cannot be stopped; it ends in its real result (scanq watch ${scan.id})\n`);
+    });
+
+  addBulkCommands(program, io);
+  addScheduleCommands(program, io);
+  addKeyCommands(program, io);
+
+  program
     .command('migrate')
     .description('create the database if needed and apply the migrations (DATABASE_URL; talks to Postgres, not the API)')
     .action(async (_opts: unknown, cmd: Command) => {
@@ -252,7 +227,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return ExitCode.Ok;
   } catch (err) {
     if (err instanceof CliExit) {
-      if (err.message) return fail(err.code, { error: 'bad_input', message: err.message }, `${c.red('error')}: ${err.message}`);
+      if (err.message) return fail(err.code, { error: err.error, message: err.message }, `${c.red('error')}: ${err.message}`);
       return err.code;
     }
     if (err instanceof CommanderError) {

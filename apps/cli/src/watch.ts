@@ -28,7 +28,7 @@ export function scanLines(c: Colors, scan: Scan): string[] {
  * does. Auto-wrap is off while drawing, so a line wider than the terminal is clipped instead of
  * wrapping onto a second row the cursor-up count would not know about.
  */
-class LiveBlock {
+export class LiveBlock {
   private drawn = 0;
   constructor(private readonly io: CliIo) {}
   draw(lines: string[]): void {
@@ -38,7 +38,7 @@ class LiveBlock {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Follows scans until each one ends. On a terminal the bars redraw in place; otherwise a line

@@ -66,6 +66,18 @@ describe('bulk scans (AWS inventory)', () => {
     expect(await scansOf(forced.id)).toHaveLength(first.selected);
   });
 
+  it('plans a bulk scan once even when two planners run at the same time', async () => {
+    const { runtime } = h.worker;
+    // A row without a plan job, planned twice concurrently (a re-added job racing the first).
+    const { bulk } = await runtime.bulkScans.create({ selector: { repositories: ['scanq/web'] }, force: false });
+    await Promise.all([runtime.bulk.plan(bulk.id), runtime.bulk.plan(bulk.id)]);
+    const done = await waitBulk(bulk.id);
+    expect(done.status).toBe('succeeded');
+    const scans = await scansOf(bulk.id);
+    expect(scans).toHaveLength(done.selected);
+    expect(scans.every((s) => s.status === 'succeeded' || s.status === 'failed')).toBe(true);
+  });
+
   it('rejects an unknown named account naming the field', async () => {
     await expect(h.worker.runtime.bulk.create({ selector: { accounts: ['nope'] } })).rejects.toMatchObject({ status: 422, field: 'selector.accounts' });
   });
@@ -75,7 +87,7 @@ describe('bulk work behind on-demand scans, and cancellation', () => {
   let h: WorkerHarness;
   beforeAll(async () => {
     // The harness worker serves only maintenance: planning runs, provider work waits in Redis.
-    h = await startHarness('bulklanes', { SCANQ_WORKER_QUEUES: 'maintenance', SCANQ_POLL_INITIAL_MS: '50' }, { SIM_AWS_SCAN_MS: '50', SIM_AWS_BENCH_IMAGES: '30' });
+    h = await startHarness('bulklanes', { SCANQ_WORKER_QUEUES: 'maintenance', SCANQ_POLL_INITIAL_MS: '50' }, { SIM_AWS_SCAN_MS: '50', SIM_AWS_BENCH_IMAGES: '12' });
   });
   afterAll(async () => h?.close());
 
@@ -87,12 +99,18 @@ describe('bulk work behind on-demand scans, and cancellation', () => {
     // Now one AWS worker, one job at a time: the on-demand scan must be taken first.
     const aws = await startWorker(h.env.config({ SCANQ_WORKER_QUEUES: 'aws', SCANQ_WORKER_CONCURRENCY: '1', SCANQ_POLL_INITIAL_MS: '50' }));
     try {
-      await waitFor(async () => ((await runtime.bulkScans.get(bulk.id))?.status === 'succeeded' ? true : undefined), { timeoutMs: 60_000, what: 'bulk done' });
+      // Once two bulk scans have started, the order is settled: the on-demand one came first.
+      const started = await waitFor(
+        async () => {
+          const rows = await runtime.db.scan.findMany({ where: { bulkScanId: bulk.id, startedAt: { not: null } }, orderBy: { startedAt: 'asc' } });
+          return rows.length >= 2 ? rows : undefined;
+        },
+        { timeoutMs: 45_000, what: 'bulk scans to start' },
+      );
+      expect(await runtime.db.scan.count({ where: { bulkScanId: bulk.id } })).toBe(12);
       const onDemand = (await runtime.scans.get(scan.id))!;
-      const bulkScans = await runtime.db.scan.findMany({ where: { bulkScanId: bulk.id } });
-      expect(bulkScans).toHaveLength(30);
-      const firstBulkStart = Math.min(...bulkScans.map((s) => s.startedAt!.getTime()));
-      expect(onDemand.startedAt!.getTime()).toBeLessThan(firstBulkStart);
+      expect(onDemand.startedAt).not.toBeNull();
+      expect(onDemand.startedAt!.getTime()).toBeLessThan(started[0]!.startedAt!.getTime());
     } finally {
       await aws.close();
     }
@@ -102,15 +120,17 @@ describe('bulk work behind on-demand scans, and cancellation', () => {
     const { runtime } = h.worker;
     const { bulk } = await runtime.bulk.create({ selector: { repositories: ['bench/images'] } });
     await waitFor(async () => ((await runtime.bulkScans.get(bulk.id))?.status === 'running' ? true : undefined), { what: 'bulk planned' });
-    const before = await runtime.queues.queue('aws').getJobCounts('prioritized');
-    expect(before.prioritized).toBe(30);
+    const planned = await runtime.db.scan.findMany({ where: { bulkScanId: bulk.id } });
+    expect(planned).toHaveLength(12);
+    const jobs = await Promise.all(planned.map((s) => runtime.queues.getJob('aws', s.id)));
+    expect(await Promise.all(jobs.map((j) => j?.getState()))).toEqual(planned.map(() => 'prioritized'));
     const cancelled = await runtime.bulk.cancel(bulk.id);
     expect(cancelled!.status).toBe('cancelled');
     const scans = await runtime.db.scan.findMany({ where: { bulkScanId: bulk.id } });
     expect(scans.every((s) => s.status === 'cancelled')).toBe(true);
-    expect((await runtime.queues.queue('aws').getJobCounts('prioritized')).prioritized).toBe(0);
+    expect(await Promise.all(planned.map((s) => runtime.queues.getJob('aws', s.id)))).toEqual(planned.map(() => undefined));
     const { totals } = await runtime.bulkScans.totals(cancelled!);
-    expect(totals).toMatchObject({ cancelled: 30, queued: 0, running: 0 });
+    expect(totals).toMatchObject({ cancelled: 12, queued: 0, running: 0 });
   });
 
   it('cancels a single queued scan and leaves no job behind', async () => {

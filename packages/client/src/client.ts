@@ -1,14 +1,21 @@
 import {
   accountSchema,
+  type BulkSelector as CoreBulkSelector,
+  type BulkTotals as CoreBulkTotals,
+  bulkScanSchema,
   createAccountSchema,
+  createBulkScanSchema,
   createScanRequestSchema,
+  createScheduleSchema,
   errorResponseSchema,
   findingSchema,
   listFindingsQuerySchema,
   listScansQuerySchema,
   pageSchema,
+  patchScheduleSchema,
   type Provider,
   scanSchema,
+  scheduleSchema,
 } from '@scanq/core';
 import { z } from 'zod';
 import { ScanqApiError, ScanqNetworkError, ScanqResponseError } from './errors.js';
@@ -20,6 +27,22 @@ export type CreateAccountRequest = z.input<typeof createAccountSchema>;
 export type Scan = z.output<typeof scanSchema>;
 export type Finding = z.output<typeof findingSchema>;
 export type Account = z.output<typeof accountSchema>;
+export type CreateBulkScanRequest = z.input<typeof createBulkScanSchema>;
+export type BulkScan = z.output<typeof bulkScanSchema>;
+export type BulkSelector = CoreBulkSelector;
+export type BulkTotals = CoreBulkTotals;
+export type CreateScheduleRequest = z.input<typeof createScheduleSchema>;
+/** PATCH body: only the fields to change; `webhookUrl: null` removes the URL. */
+export type UpdateScheduleRequest = z.input<typeof patchScheduleSchema>;
+export type Schedule = z.output<typeof scheduleSchema>;
+/** Query of GET /v1/bulk-scans. */
+export interface ListBulkScansQuery {
+  /** Page size, 1–200 (server default 50). */
+  limit?: number;
+  cursor?: string;
+  /** Only the bulk scans this schedule created. */
+  scheduleId?: string;
+}
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -35,7 +58,9 @@ export interface Health {
 
 const scanPageSchema = pageSchema(scanSchema);
 const findingPageSchema = pageSchema(findingSchema);
+const bulkScanPageSchema = pageSchema(bulkScanSchema);
 const accountListSchema = z.object({ items: z.array(accountSchema) });
+const scheduleListSchema = z.object({ items: z.array(scheduleSchema) });
 const healthSchema = z.object({ ok: z.boolean(), error: z.string().optional() });
 
 export interface ScanqClientOptions {
@@ -50,12 +75,12 @@ export interface ScanqClientOptions {
 }
 
 interface RequestSpec<S extends z.ZodType> {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
   headers?: Record<string, string>;
-  /** Schema of the 2xx body. */
+  /** Schema of the 2xx body (a 204 has none: give z.undefined()). */
   response: S;
   /** Non-2xx statuses whose body is still a normal answer (e.g. /readyz 503). */
   okStatuses?: number[];
@@ -85,6 +110,14 @@ export class ScanqClient {
       response: scanSchema,
     });
     return { scan: body, created: status === 202 };
+  }
+
+  /**
+   * Cancels a scan. One not yet started at the cloud ends `cancelled`; one already running
+   * there is left to finish, so the returned scan may still be running (or already ended).
+   */
+  async cancelScan(id: string): Promise<Scan> {
+    return (await this.request({ method: 'POST', path: `/v1/scans/${encodeURIComponent(id)}/cancel`, response: scanSchema })).body;
   }
 
   async getScan(id: string): Promise<Scan> {
@@ -125,6 +158,64 @@ export class ScanqClient {
 
   async listAccounts(query: { provider?: Provider } = {}): Promise<Account[]> {
     return (await this.request({ method: 'GET', path: '/v1/accounts', query: { ...query }, response: accountListSchema })).body.items;
+  }
+
+  /** Requests a bulk scan (202): it starts in `planning`; a job turns the selector into scans. */
+  async createBulkScan(request: CreateBulkScanRequest): Promise<BulkScan> {
+    return (await this.request({ method: 'POST', path: '/v1/bulk-scans', body: request, response: bulkScanSchema })).body;
+  }
+
+  /** A bulk scan with its totals by state and provider, and its ETA. */
+  async getBulkScan(id: string): Promise<BulkScan> {
+    return (await this.request({ method: 'GET', path: `/v1/bulk-scans/${encodeURIComponent(id)}`, response: bulkScanSchema })).body;
+  }
+
+  /** One page of bulk scans, newest first. */
+  async listBulkScans(query: ListBulkScansQuery = {}): Promise<Page<BulkScan>> {
+    return (await this.request({ method: 'GET', path: '/v1/bulk-scans', query: { ...query }, response: bulkScanPageSchema })).body;
+  }
+
+  /** Every bulk scan matching `query`, page by page. */
+  async *iterateBulkScans(query: ListBulkScansQuery = {}): AsyncGenerator<BulkScan> {
+    yield* this.paginate((cursor) => this.listBulkScans({ ...query, cursor }), query.cursor);
+  }
+
+  /** Cancels a bulk scan: its queued scans end `cancelled`, those running at the cloud finish. */
+  async cancelBulkScan(id: string): Promise<BulkScan> {
+    return (await this.request({ method: 'POST', path: `/v1/bulk-scans/${encodeURIComponent(id)}/cancel`, response: bulkScanSchema })).body;
+  }
+
+  async createSchedule(request: CreateScheduleRequest): Promise<Schedule> {
+    return (await this.request({ method: 'POST', path: '/v1/schedules', body: request, response: scheduleSchema })).body;
+  }
+
+  /** Every schedule (the API does not page them), each with its next run. */
+  async listSchedules(): Promise<Schedule[]> {
+    return (await this.request({ method: 'GET', path: '/v1/schedules', response: scheduleListSchema })).body.items;
+  }
+
+  async getSchedule(id: string): Promise<Schedule> {
+    return (await this.request({ method: 'GET', path: `/v1/schedules/${encodeURIComponent(id)}`, response: scheduleSchema })).body;
+  }
+
+  /** Changes the given fields only (PATCH). */
+  async updateSchedule(id: string, patch: UpdateScheduleRequest): Promise<Schedule> {
+    return (await this.request({ method: 'PATCH', path: `/v1/schedules/${encodeURIComponent(id)}`, body: patch, response: scheduleSchema })).body;
+  }
+
+  /** Stops the schedule ticking (`enabled: false`); its next run becomes null. */
+  pauseSchedule(id: string): Promise<Schedule> {
+    return this.updateSchedule(id, { enabled: false });
+  }
+
+  /** Lets a paused schedule tick again (`enabled: true`). */
+  resumeSchedule(id: string): Promise<Schedule> {
+    return this.updateSchedule(id, { enabled: true });
+  }
+
+  /** Deletes the schedule (204); the bulk scans it created stay. */
+  async deleteSchedule(id: string): Promise<void> {
+    await this.request({ method: 'DELETE', path: `/v1/schedules/${encodeURIComponent(id)}`, response: z.undefined() });
   }
 
   /** Readiness: the API answers and reaches Postgres and Redis. Never throws for a 503. */

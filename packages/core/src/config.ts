@@ -19,6 +19,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/scanq'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Postgres connections per process (Postgres allows 100 by default: size workers × this below it). */
+  SCANQ_DB_POOL_MAX: int(10, 1),
   /** BullMQ prefix and quota-key namespace. The braces are a Redis Cluster hash tag. */
   SCANQ_QUEUE_PREFIX: z.string().min(1).default('{scanq}'),
 
@@ -93,6 +95,7 @@ export interface ScanqConfig {
   env: string;
   logLevel: string;
   databaseUrl: string;
+  dbPoolMax: number;
   redisUrl: string;
   queuePrefix: string;
   api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
@@ -157,6 +160,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
+    dbPoolMax: e.SCANQ_DB_POOL_MAX,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.SCANQ_QUEUE_PREFIX,
     api: {

@@ -2,7 +2,11 @@ import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, type 
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ScanProvider } from '@scanq/providers';
 import type { QueueRepository } from '@scanq/queue';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+
+/** How long one planning run may hold a bulk scan (a dead planner's lock lapses after this). */
+const PLAN_LOCK_MS = 10 * 60_000;
 import type { AccountResolver } from './account-resolver.js';
 import { SubmitError } from './submit.service.js';
 import type { WebhookService } from './webhook.service.js';
@@ -82,6 +86,7 @@ export class BulkScanService {
     private readonly providers: Partial<Record<Provider, ScanProvider<any>>>,
     private readonly options: { scanTimeoutMs: number },
     private readonly log: Logger,
+    private readonly redis: Redis,
     private readonly webhooks?: WebhookService,
   ) {}
 
@@ -113,8 +118,22 @@ export class BulkScanService {
     );
   }
 
-  /** The `bulk.plan` job. Re-runnable: a bulk scan leaves `planning` exactly once. */
+  /**
+   * The `bulk.plan` job. Re-runnable: a bulk scan leaves `planning` exactly once, and one
+   * planner at a time works on it (a Redis lock; a re-added plan job finds it taken and leaves).
+   */
   async plan(bulkScanId: string): Promise<void> {
+    const lockKey = `${this.queues.options.prefix}:lock:bulk-plan:${bulkScanId}`;
+    const token = `${process.pid}-${Date.now()}-${Math.random()}`;
+    if ((await this.redis.set(lockKey, token, 'PX', PLAN_LOCK_MS, 'NX')) !== 'OK') return;
+    try {
+      await this.planLocked(bulkScanId);
+    } finally {
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, token);
+    }
+  }
+
+  private async planLocked(bulkScanId: string): Promise<void> {
     const bulk = await this.bulks.get(bulkScanId);
     if (!bulk || bulk.status !== 'planning') return;
     await this.scans.deleteUnplannedBulkScans(bulk.id); // a retried plan job starts clean

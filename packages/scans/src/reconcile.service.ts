@@ -61,6 +61,8 @@ export class ReconcileService {
       // Bulk scans: a lost plan job is added again (same job id: never twice at once), and a
       // running bulk scan whose last scan ended without its completion is completed.
       for (const b of await this.bulk.rows.stuckPlanning(this.options.graceMs, batch)) {
+        const job = await this.queues.getJob(QueueName.maintenance, jobIds.bulkPlan(b.id));
+        if (job && LIVE_STATES.has(await job.getState())) continue; // still queued or planning
         await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: b.id }, { jobId: `${jobIds.bulkPlan(b.id)}-r${suffix}`, attempts: 3 });
         report.bulk += 1;
       }

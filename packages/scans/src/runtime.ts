@@ -63,7 +63,7 @@ export interface ScanqRuntime {
 }
 
 export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq')): ScanqRuntime {
-  const db = createDb(config.databaseUrl);
+  const db = createDb(config.databaseUrl, { max: config.dbPoolMax });
   const redis = createRedis(config.redisUrl);
   const queues = new QueueRepository(redis, {
     prefix: config.queuePrefix,
@@ -82,7 +82,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }) });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
-  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, webhooks);
+  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, redis, webhooks);
   const lifecycle = new ScanLifecycleService(
     scans,
     accounts,
