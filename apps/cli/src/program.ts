@@ -5,6 +5,7 @@ import { addBulkCommands } from './bulk-commands.js';
 import { badInput, type Context, contextFor, defined, intervalOption, issuesText, printJson, requireId, requireIds } from './command-context.js';
 import { CliExit, type CliIo, ExitCode } from './io.js';
 import { addKeyCommands } from './key-commands.js';
+import { addQuotaCommand } from './quota-command.js';
 import { type Colors, colorsFor, scanSubject, severityColor, severitySummary, shortTime, statusColor, table, truncate } from './render.js';
 import { buildScanRequest, type ScanFlags } from './scan-request.js';
 import { addScheduleCommands } from './schedule-commands.js';
@@ -195,6 +196,7 @@ export function createProgram(io: CliIo): Command {
   addBulkCommands(program, io);
   addScheduleCommands(program, io);
   addKeyCommands(program, io);
+  addQuotaCommand(program, io);
 
   program
     .command('migrate')

@@ -14,6 +14,8 @@ import {
   pageSchema,
   patchScheduleSchema,
   type Provider,
+  quotasResponseSchema,
+  quotaViewSchema,
   scanSchema,
   scheduleSchema,
 } from '@scanq/core';
@@ -35,6 +37,7 @@ export type CreateScheduleRequest = z.input<typeof createScheduleSchema>;
 /** PATCH body: only the fields to change; `webhookUrl: null` removes the URL. */
 export type UpdateScheduleRequest = z.input<typeof patchScheduleSchema>;
 export type Schedule = z.output<typeof scheduleSchema>;
+export type QuotaView = z.output<typeof quotaViewSchema>;
 /** Query of GET /v1/bulk-scans. */
 export interface ListBulkScansQuery {
   /** Page size, 1–200 (server default 50). */
@@ -190,6 +193,11 @@ export class ScanqClient {
   }
 
   /** Every schedule (the API does not page them), each with its next run. */
+  /** Each account's quota right now (Alibaba slots, AWS 24 h windows, Tencent rate, Huawei batch). */
+  async getQuotas(query: { provider?: Provider } = {}): Promise<QuotaView[]> {
+    return (await this.request({ method: 'GET', path: '/v1/quotas', query: { provider: query.provider }, response: quotasResponseSchema })).body.items;
+  }
+
   async listSchedules(): Promise<Schedule[]> {
     return (await this.request({ method: 'GET', path: '/v1/schedules', response: scheduleListSchema })).body.items;
   }

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { QuotaView } from '@scanq/core';
+import { ConcurrencySlots, TokenBucketCallGate } from '@scanq/queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApi } from '../../api/src/app.js';
+import { AUTH, TEST_API_KEY } from '../../../test/support/env.js';
+import { REPO_ROOT } from '../../../test/support/processes.js';
+import { startHarness, type WorkerHarness } from './harness.js';
+
+type App = Awaited<ReturnType<typeof buildApi>>['app'];
+
+/** The live quota view reads the same Redis primitives and Postgres records the workers use. */
+describe('GET /v1/quotas and scanq quota', () => {
+  let h: WorkerHarness;
+  let app: App;
+  let url = '';
+  beforeAll(async () => {
+    h = await startHarness('quotas', { SCANQ_POLL_INITIAL_MS: '50' }, { SIM_AWS_SCAN_MS: '50' });
+    await Promise.all([h.addAccount('alibaba'), h.addAccount('tencent'), h.addAccount('huawei')]);
+    ({ app } = await buildApi(h.worker.runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await h?.close();
+  });
+
+  const quotas = async () => (await app.inject({ method: 'GET', url: '/v1/quotas', headers: AUTH })).json().items as QuotaView[];
+  const of = (items: QuotaView[], provider: string) => items.find((q) => q.provider === provider)!.quota;
+
+  it('shows AWS images inside their 24 h window with when each opens', async () => {
+    const { scan } = await h.worker.runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/api', imageId: { imageTag: '1.4.1' } });
+    expect((await h.waitForTerminal(scan.id)).status).toBe('succeeded');
+    const aws = of(await quotas(), 'aws');
+    expect(aws.kind).toBe('scan_once_window');
+    if (aws.kind !== 'scan_once_window') return;
+    expect(aws.windowHours).toBe(24);
+    expect(aws.imagesInWindow).toBeGreaterThanOrEqual(1);
+    const opensIn = Date.parse(aws.nextOpening[0]!.opensAt) - Date.now();
+    expect(opensIn).toBeGreaterThan(23 * 3600_000);
+    expect(opensIn).toBeLessThanOrEqual(24 * 3600_000);
+  });
+
+  it('shows Alibaba slots in use of 10 and Tencent requests this second of 20, from the primitives themselves', async () => {
+    const { runtime } = h.worker;
+    const alibaba = await runtime.accounts.findByRef('alibaba', 'sim-alibaba');
+    const tencent = await runtime.accounts.findByRef('tencent', 'sim-tencent');
+    const cfg = runtime.config.worker;
+    const slots = new ConcurrencySlots(runtime.redis, `${runtime.config.queuePrefix}:quota:alibaba-slots:${alibaba!.id}`, cfg.alibaba.taskLimit, cfg.alibaba.slotLeaseMs);
+    for (const owner of ['scan-a', 'scan-b', 'scan-c']) expect((await slots.acquire(owner)).granted).toBe(true);
+    const gate = new TokenBucketCallGate(runtime.redis, `${runtime.config.queuePrefix}:quota:token-bucket`, { tencent: { ratePerSec: cfg.tencent.ratePerSec } });
+    await Promise.all([1, 2, 3].map(() => gate.acquire({ provider: 'tencent', accountId: tencent!.id, api: 'DescribeAssetImageRegistryDetail' })));
+
+    const items = await quotas();
+    const a = of(items, 'alibaba');
+    expect(a).toMatchObject({ kind: 'concurrency_slots', limit: 10, inUse: 3, free: 7 });
+    if (a.kind === 'concurrency_slots') expect(a.holders.map((x) => x.scanId).sort()).toEqual(['scan-a', 'scan-b', 'scan-c']);
+    const t = of(items, 'tencent');
+    expect(t.kind).toBe('token_bucket');
+    if (t.kind === 'token_bucket') {
+      expect(t.ratePerSec).toBe(cfg.tencent.ratePerSec);
+      expect(t.apis.map((x) => x.api)).toEqual(['DescribeAssetImageRegistryDetail']);
+    }
+    expect(of(items, 'huawei')).toEqual({ kind: 'batch', maxImagesPerCall: 10241 });
+    await Promise.all(['scan-a', 'scan-b', 'scan-c'].map((o) => slots.release(o)));
+    expect(of(await quotas(), 'alibaba')).toMatchObject({ inUse: 0, free: 10 });
+  });
+
+  it('scanq quota prints the same view (--json) and a table', async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args, '--api-url', url, '--api-key', TEST_API_KEY], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' } });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    const json = await run(['quota', '--json']);
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.out) as QuotaView[]).map((q) => q.provider).sort()).toEqual(['alibaba', 'aws', 'huawei', 'tencent']);
+    const text = await run(['quota', '--provider', 'alibaba']);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('0/10 tasks');
+    expect((await run(['quota', '--provider', 'gcp'])).code).toBe(2);
+  });
+});
