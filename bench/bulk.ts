@@ -8,16 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, simulatorAccountRequest } from '@scanq/core';
-import { ensureDatabase, migrate } from '@scanq/db';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { createBenchStore, REDIS_URL } from './support.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const PLAN_IMAGES = Number(process.env.BENCH_BULK_IMAGES ?? 100_000);
 const RUN_IMAGES = Number(process.env.BENCH_BULK_RUN_IMAGES ?? 500);
 
@@ -38,13 +36,7 @@ async function waitUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number,
 
 export async function benchBulk(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const dbName = `scanq_bench_bulk_${run}`;
-  const u = new URL(DATABASE_URL);
-  u.pathname = `/${dbName}`;
-  const databaseUrl = u.toString();
-  await ensureDatabase(databaseUrl);
-  await migrate(databaseUrl);
-  const prefix = `{scanq-bench-${run}-bulk}`;
+  const { databaseUrl, prefix, drop } = await createBenchStore('bulk', run);
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'bench', frontEnds: createFrontEnds({ SIM_AWS_SCAN_MS: '0', SIM_AWS_FINDINGS: '5', SIM_AWS_BENCH_IMAGES: String(PLAN_IMAGES) }) });
   const env = {
     DATABASE_URL: databaseUrl,
@@ -108,11 +100,7 @@ export async function benchBulk(): Promise<Record<string, string>> {
     await sim.close();
     redis.disconnect();
     await db.end();
-    await deleteKeysByPrefix(REDIS_URL, prefix);
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
+    await drop();
   }
 }
 

@@ -8,13 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { ensureDatabase, migrate } from '@scanq/db';
 import pg from 'pg';
-import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { createBenchStore, REDIS_URL } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 /** Regular images seeded per simulator account: 24,987 make exactly 20,000 private_image. */
 const SEEDED_IMAGES = process.env.BENCH_HUAWEI_IMAGES ?? '24987';
 const API_KEY = `scanq-bench-${randomBytes(12).toString('hex')}`;
@@ -42,13 +40,7 @@ interface Outcome {
 
 /** Starts simulator, worker and API, runs one operate_all scan of account sim-huawei, tears down. */
 async function runScenario(s: Scenario, run: string): Promise<Outcome> {
-  const dbName = `scanq_bench_hw_${run}`;
-  const u = new URL(DATABASE_URL);
-  u.pathname = `/${dbName}`;
-  const databaseUrl = u.toString();
-  await ensureDatabase(databaseUrl);
-  await migrate(databaseUrl);
-  const prefix = `{scanq-bench-${run}-hw}`;
+  const { databaseUrl, prefix, drop } = await createBenchStore('hw', run);
   const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
   const env = {
     DATABASE_URL: databaseUrl,
@@ -108,11 +100,7 @@ async function runScenario(s: Scenario, run: string): Promise<Outcome> {
   } finally {
     await client.end().catch(() => undefined);
     await Promise.all(procs.map((p) => p.stop()));
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
-    await deleteKeysByPrefix(REDIS_URL, prefix);
+    await drop();
   }
 }
 

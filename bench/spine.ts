@@ -7,15 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { ensureDatabase, migrate } from '@scanq/db';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { createBenchStore, REDIS_URL } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const SCANS = Number(process.env.BENCH_SCANS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -48,13 +46,7 @@ async function rawNoop(): Promise<number> {
 
 /** The whole pipeline as separate processes: simulator, worker, API. */
 async function endToEnd(): Promise<{ rate: number; findings: number }> {
-  const dbName = `scanq_bench_${run}`;
-  const u = new URL(DATABASE_URL);
-  u.pathname = `/${dbName}`;
-  const databaseUrl = u.toString();
-  await ensureDatabase(databaseUrl);
-  await migrate(databaseUrl);
-  const prefix = `{scanq-bench-${run}-e2e}`;
+  const { databaseUrl, prefix, drop } = await createBenchStore('e2e', run);
   const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
   const env = {
     DATABASE_URL: databaseUrl,
@@ -109,11 +101,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
   } finally {
     await client.end().catch(() => undefined);
     await Promise.all(procs.map((p) => p.stop()));
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
-    await deleteKeysByPrefix(REDIS_URL, prefix);
+    await drop();
   }
 }
 

@@ -8,13 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { ensureDatabase, migrate } from '@scanq/db';
 import pg from 'pg';
-import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { createBenchStore, REDIS_URL } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const SCANS = Number(process.env.BENCH_TENCENT_SCANS ?? 600);
 const WORKERS = Number(process.env.BENCH_TENCENT_WORKERS ?? 4);
 const CONCURRENCY = Number(process.env.BENCH_TENCENT_CONCURRENCY ?? 32);
@@ -61,13 +59,7 @@ function figures(perSecond: Record<string, number>): ApiFigures {
 
 export async function benchTencent(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const dbName = `scanq_bench_${run}_tencent`;
-  const u = new URL(DATABASE_URL);
-  u.pathname = `/${dbName}`;
-  const databaseUrl = u.toString();
-  await ensureDatabase(databaseUrl);
-  await migrate(databaseUrl);
-  const prefix = `{scanq-bench-${run}-tencent}`;
+  const { databaseUrl, prefix, drop } = await createBenchStore('tencent', run);
   const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
   const env = {
     DATABASE_URL: databaseUrl,
@@ -149,11 +141,7 @@ export async function benchTencent(): Promise<Record<string, string>> {
   } finally {
     await client.end().catch(() => undefined);
     await Promise.all(procs.map((p) => p.stop()));
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
-    await deleteKeysByPrefix(REDIS_URL, prefix);
+    await drop();
   }
 }
 

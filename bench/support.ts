@@ -1,0 +1,37 @@
+/** What every benchmark section shares: its own database and queue prefix on the machine's servers, removed afterwards. */
+import { ensureDatabase, migrate } from '@scanq/db';
+import pg from 'pg';
+import { deleteKeysByPrefix } from '../test/support/env.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+export interface BenchStore {
+  /** A migrated database of this section's own. */
+  databaseUrl: string;
+  /** Queue and quota key prefix (a Redis Cluster hash tag) of this section's own. */
+  prefix: string;
+  /** Drops the database and every Redis key under the prefix. */
+  drop(): Promise<void>;
+}
+
+export async function createBenchStore(section: string, run: string): Promise<BenchStore> {
+  const dbName = `scanq_bench_${run}_${section}`;
+  const u = new URL(DATABASE_URL);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = u.toString();
+  await ensureDatabase(databaseUrl);
+  await migrate(databaseUrl);
+  const prefix = `{scanq-bench-${run}-${section}}`;
+  return {
+    databaseUrl,
+    prefix,
+    async drop() {
+      const admin = new pg.Client({ connectionString: DATABASE_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+      await admin.end();
+      await deleteKeysByPrefix(REDIS_URL, prefix);
+    },
+  };
+}
