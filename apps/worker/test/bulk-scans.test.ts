@@ -66,6 +66,20 @@ describe('bulk scans (AWS inventory)', () => {
     expect(await scansOf(forced.id)).toHaveLength(first.selected);
   });
 
+  it('reuses a scan-on-push result the inventory already showed, without asking the cloud again', async () => {
+    const calls = async () => (await h.calls()).totals;
+    const before = await calls();
+    const done = await waitBulk((await h.worker.runtime.bulk.create({ selector: { repositories: ['library/nginx'], latestTagOnly: true } })).bulk.id);
+    const [scan] = await scansOf(done.id);
+    expect(scan).toMatchObject({ status: 'succeeded', reason: 'reused_recent_scan' });
+    const after = await calls();
+    const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+    expect(delta('aws:StartImageScan')).toBe(0);
+    // One call: the poll that read the findings. The listing (DescribeImages) already told the
+    // policy about the scan-on-push scan, so no DescribeImageScanFindings look-up before it.
+    expect(delta('aws:DescribeImageScanFindings')).toBe(1);
+  });
+
   it('plans a bulk scan once even when two planners run at the same time', async () => {
     const { runtime } = h.worker;
     // A row without a plan job, planned twice concurrently (a re-added job racing the first).

@@ -23,6 +23,28 @@ const FAILED_REASON: Record<string, ScanReason> = {
   IMAGE_ARCHIVED: 'unsupported_image_type',
 };
 
+/** What the inventory (DescribeImages) recorded about an image's last scan, kept on its row. */
+export interface EcrInventoryEntry {
+  listedAt: string;
+  imageScanStatus: string | null;
+  imageScanCompletedAt: string | null;
+}
+
+/**
+ * The prior scan an inventory entry shows (null: none), or undefined when `raw` is not an
+ * inventory entry. Saves the DescribeImageScanFindings look-up per bulk-planned image; a scan
+ * someone started since the listing still surfaces as LimitExceeded and is reused then.
+ */
+export function inventoryPriorScan(raw: unknown): PriorScan | null | undefined {
+  const entry = raw as Partial<EcrInventoryEntry> | null;
+  if (!entry || typeof entry.listedAt !== 'string') return undefined;
+  const status = entry.imageScanStatus ?? '';
+  if (!status) return null;
+  if (SCANNING.has(status)) return { state: 'in_progress' };
+  const at = entry.imageScanCompletedAt ? new Date(entry.imageScanCompletedAt) : undefined;
+  return { state: COMPLETE.has(status) ? 'complete' : 'failed', ...(at ? { at } : {}) };
+}
+
 /** Page size for findings: the API maximum, so most images need one call. */
 const FINDINGS_PAGE = 1000;
 
@@ -101,6 +123,13 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
             pushedAt: d.imagePushedAt ?? null,
             namespace: repositoryName.includes('/') ? repositoryName.slice(0, repositoryName.lastIndexOf('/')) : null,
             region: account.region,
+            // The listing already says whether and when the image was last scanned: the start
+            // policy reads this instead of asking the cloud again (see inventoryPriorScan).
+            raw: {
+              listedAt: new Date().toISOString(),
+              imageScanStatus: d.imageScanStatus?.status ?? null,
+              imageScanCompletedAt: d.imageScanFindingsSummary?.imageScanCompletedAt?.toISOString() ?? null,
+            } satisfies EcrInventoryEntry,
           }));
         next = out.nextToken;
       } while (next);

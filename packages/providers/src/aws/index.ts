@@ -1,3 +1,3 @@
-export { AwsEcrProvider } from './aws-ecr.provider.js';
+export { AwsEcrProvider, inventoryPriorScan, type EcrInventoryEntry } from './aws-ecr.provider.js';
 export { mapEcrSeverity } from './severity.js';
 export { toProviderError as awsErrorToProviderError } from './errors.js';

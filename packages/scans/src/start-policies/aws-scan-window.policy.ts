@@ -1,7 +1,7 @@
 import { ProviderError, isProviderError } from '@scanq/core';
 import type { ImageScan, ImageScanWindowRepository, ScanWithImages } from '@scanq/db';
 import { CLOUD_HOLDER, type ScanOnceWindow } from '@scanq/queue';
-import type { ProviderAccount, ScanProvider } from '@scanq/providers';
+import { inventoryPriorScan, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
 
 /**
@@ -28,8 +28,10 @@ export class AwsScanWindowPolicy implements StartPolicy {
     const now = Date.now();
     const windowMs = this.window.windowMs;
 
-    // 1. The cloud's own record: scan-on-push or a scan by someone else inside the window.
-    const prior = await provider.latestScan(account, ref);
+    // 1. The cloud's own record: scan-on-push or a scan by someone else inside the window
+    //    (from the bulk inventory's listing when the image came from one, else asked now).
+    const listed = inventoryPriorScan(image.raw);
+    const prior = listed !== undefined ? listed : await provider.latestScan(account, ref);
     if (prior?.state === 'in_progress' || (prior?.at && now - prior.at.getTime() < windowMs)) {
       const at = prior.at?.getTime() ?? now;
       await Promise.all([this.window.seed(parts, at), this.records.recordSeen(key, new Date(at))]);
