@@ -1,11 +1,13 @@
 /**
  * `pnpm bench [section…]`: every benchmark section, or the named ones (spine, alibaba, tencent,
- * huawei, bulk), one after another on the machine's own Redis and Postgres (REDIS_URL /
+ * huawei, bulk, bulk-alibaba, bulk-tencent, bulk-huawei), one after another on the machine's own Redis and Postgres (REDIS_URL /
  * DATABASE_URL). Each section prints its figures with the goal beside them. Timings live
  * here, never in pass/fail tests. Recorded runs: bench/RESULTS.md.
  */
 import { benchAlibaba } from './alibaba.js';
 import { benchBulk } from './bulk.js';
+import { benchBulkHuawei } from './bulk-huawei.js';
+import { benchBulkTencent } from './bulk-tencent.js';
 import { benchHuawei } from './huawei.js';
 import { benchSpine } from './spine.js';
 import { benchTencent } from './tencent.js';
@@ -16,6 +18,8 @@ const SECTIONS: Record<string, () => Promise<Record<string, string>>> = {
   tencent: benchTencent,
   huawei: benchHuawei,
   bulk: benchBulk,
+  'bulk-tencent': benchBulkTencent,
+  'bulk-huawei': benchBulkHuawei,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

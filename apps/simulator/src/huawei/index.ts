@@ -98,7 +98,7 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
 
   function reseed(): void {
     const seed = ctx?.seed ?? 'scanq';
-    inventories = new Map(accounts.map((a, i) => [a.projectId, new AccountInventory(a, i, seed, opts.imagesPerAccount)]));
+    inventories = new Map(accounts.map((a, i) => [a.projectId, new AccountInventory(a, i, seed, opts.imagesPerAccount, opts.latestAliases)]));
     scans = new Map(accounts.map((a) => [a.projectId, new AccountScans()]));
     calls = [];
     tasks = new Map(accounts.map((a) => [a.projectId, []]));
@@ -201,7 +201,7 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
 
     configure(update) {
       const next = mergeOptions(opts, update);
-      const reshape = next.imagesPerAccount !== opts.imagesPerAccount;
+      const reshape = next.imagesPerAccount !== opts.imagesPerAccount || next.latestAliases !== opts.latestAliases;
       opts = next;
       // A new image count changes every index, so runtime state is dropped with the old inventory.
       if (reshape) reseed();

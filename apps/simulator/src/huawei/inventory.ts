@@ -95,6 +95,8 @@ export function lookupKey(type: HssImageType, namespace: string, name: string, v
 export class AccountInventory {
   private cache: SeededImage[] | undefined;
   private index: Map<string, number> | undefined;
+  /** `latest` aliases, indexed after the special images so the seeded indexes never move. */
+  private readonly aliasCount: number;
   readonly instances: { id: string; name: string; url: string }[];
 
   constructor(
@@ -102,7 +104,10 @@ export class AccountInventory {
     private readonly accountIndex: number,
     private readonly seed: string,
     readonly regularCount: number,
+    /** Repositories that also carry a `latest` tag on their newest version (see HssOptions.latestAliases). */
+    latestAliases = 0,
   ) {
+    this.aliasCount = Math.min(latestAliases, Math.floor(regularCount / TAGS_PER_REPO));
     this.instances = INSTANCE_NAMES.map((name) => {
       const id = uuidFrom(sha256Hex(`${seed}|huawei|${account.projectId}|instance|${name}`));
       return { id, name, url: `${name}-${id.slice(0, 8)}.swr.${account.region}.myhuaweicloud.com` };
@@ -110,7 +115,7 @@ export class AccountInventory {
   }
 
   get size(): number {
-    return this.regularCount + SPECIALS.length;
+    return this.regularCount + SPECIALS.length + this.aliasCount;
   }
 
   /** Every image, derived on first use and then kept (a few hundred bytes each). */
@@ -140,6 +145,8 @@ export class AccountInventory {
     const digest = `sha256:${imageHash}`;
     const imageId = sha256Hex(`${this.seed}|huawei|${acct}|image-id|${i}`);
     const id = this.accountIndex * 10_000_000 + i + 1;
+    const aliasOf = i - this.regularCount - SPECIALS.length;
+    if (aliasOf >= 0) return this.deriveAlias(i, id, aliasOf);
     if (i >= this.regularCount) return this.deriveSpecial(i, id, digest, imageId);
 
     const repo = Math.floor(i / TAGS_PER_REPO);
@@ -183,6 +190,12 @@ export class AccountInventory {
       image.instanceUrl = instance.url;
     }
     return image;
+  }
+
+  /** Repository `repo`'s newest version tagged again as `latest`: same digest, image_id and findings, its own list entry. */
+  private deriveAlias(i: number, id: number, repo: number): SeededImage {
+    const newest = this.derive(repo * TAGS_PER_REPO + TAGS_PER_REPO - 1);
+    return { ...newest, index: i, id, imageVersion: 'latest', latestVersion: false };
   }
 
   private deriveSpecial(i: number, id: number, digest: string, imageId: string): SeededImage {

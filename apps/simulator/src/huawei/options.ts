@@ -13,6 +13,12 @@ export interface HssOptions {
   scanQuota: number;
   /** Calls per second per account and API before APIG.0308; 0 = no flow control (SIM_HUAWEI_RATE_LIMIT). */
   rateLimitPerSecond: number;
+  /**
+   * Repositories (the first N complete ones) that also carry a `latest` tag on their newest
+   * version's digest, as SWR lists a re-tagged image: one more entry, same digest and image_id
+   * (SIM_HUAWEI_LATEST_ALIASES; 0 = none).
+   */
+  latestAliases: number;
 }
 
 export const DEFAULT_OPTIONS: HssOptions = {
@@ -20,6 +26,7 @@ export const DEFAULT_OPTIONS: HssOptions = {
   imagesPerAccount: 500,
   scanQuota: 0,
   rateLimitPerSecond: 0,
+  latestAliases: 0,
 };
 
 const OPTIONS: Record<keyof HssOptions, { env: string; max: number }> = {
@@ -27,6 +34,7 @@ const OPTIONS: Record<keyof HssOptions, { env: string; max: number }> = {
   imagesPerAccount: { env: 'SIM_HUAWEI_IMAGES', max: 1_000_000 },
   scanQuota: { env: 'SIM_HUAWEI_SCAN_QUOTA', max: Number.MAX_SAFE_INTEGER },
   rateLimitPerSecond: { env: 'SIM_HUAWEI_RATE_LIMIT', max: 1_000_000 },
+  latestAliases: { env: 'SIM_HUAWEI_LATEST_ALIASES', max: 1_000_000 },
 };
 
 const keys = Object.keys(OPTIONS) as (keyof HssOptions)[];
@@ -37,6 +45,7 @@ function schemaOf(field: (max: number) => z.ZodType<number>) {
     imagesPerAccount: field(OPTIONS.imagesPerAccount.max),
     scanQuota: field(OPTIONS.scanQuota.max),
     rateLimitPerSecond: field(OPTIONS.rateLimitPerSecond.max),
+    latestAliases: field(OPTIONS.latestAliases.max),
   });
 }
 /** Environment values are strings: coerce them. */

@@ -67,7 +67,7 @@ export function createTencentTcssFrontEnd(options: Record<string, string>): Clou
     },
 
     reset(ctx: SimContext): void {
-      accounts = seedTencentAccounts(ctx.seed, opts.imagesPerAccount);
+      accounts = seedTencentAccounts(ctx.seed, opts.imagesPerAccount, opts.tagAliasShare);
       imagesByAccount = new Map(accounts.map((a) => [a.name, new Map(a.images.map((img) => [img.Id, img]))]));
       store.reset(ctx.seed, accounts);
       limiter.reset();

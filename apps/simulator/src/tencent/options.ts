@@ -11,6 +11,12 @@ export interface TencentOptions {
   rateLimitPerSecond: number;
   /** Seeded registry images per account (plus 4 special images). Env-only: it needs a re-seed. */
   imagesPerAccount: number;
+  /**
+   * Share (0–1) of multi-tag repositories whose `latest` tag was pushed as an alias of the newest
+   * version: two registry-image entries (two Ids) with one ImageDigest/ImageId, as TCSS lists a
+   * manifest under several tags. Env-only (it needs a re-seed); 0 keeps every tag its own build.
+   */
+  tagAliasShare: number;
 }
 
 const scanDurationMs = z.coerce.number().int().min(0).max(86_400_000);
@@ -21,6 +27,7 @@ const envSchema = z.object({
   SIM_TENCENT_SCAN_MS: scanDurationMs.default(5000),
   SIM_TENCENT_RPS: rateLimitPerSecond.default(20),
   SIM_TENCENT_IMAGES: imagesPerAccount.default(300),
+  SIM_TENCENT_TAG_ALIASES: z.coerce.number().min(0).max(1).default(0),
 });
 
 const runtimeSchema = z.strictObject({
@@ -32,7 +39,7 @@ const runtimeSchema = z.strictObject({
 export function parseTencentEnv(env: Record<string, string>): TencentOptions {
   const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('SIM_TENCENT_') && v.trim() !== ''));
   const e = parseOrThrow(envSchema, relevant);
-  return { scanDurationMs: e.SIM_TENCENT_SCAN_MS, rateLimitPerSecond: e.SIM_TENCENT_RPS, imagesPerAccount: e.SIM_TENCENT_IMAGES };
+  return { scanDurationMs: e.SIM_TENCENT_SCAN_MS, rateLimitPerSecond: e.SIM_TENCENT_RPS, imagesPerAccount: e.SIM_TENCENT_IMAGES, tagAliasShare: e.SIM_TENCENT_TAG_ALIASES };
 }
 
 /** Validates a runtime update; throws on unknown keys or bad values. */

@@ -70,13 +70,13 @@ const IMAGE_CREATE_EPOCH_MS = Date.UTC(2024, 0, 1);
 const DAY_MS = 86_400_000;
 
 /** Seeds every account in SIMULATOR_ACCOUNTS.tencent: same seed → same instances, images, ids, digests. */
-export function seedTencentAccounts(seed: string, imagesPerAccount: number): SeedAccount[] {
+export function seedTencentAccounts(seed: string, imagesPerAccount: number, tagAliasShare = 0): SeedAccount[] {
   return SIMULATOR_ACCOUNTS.tencent.map((acc, index) => {
     const rand = seededRandom(`${seed}:tencent:${acc.name}`);
     const org = ORGS[index % ORGS.length] + (index >= ORGS.length ? String(index) : '');
     const instances = seedInstances(rand, org, acc.region);
     const idBase = 3_000_000 + index * 1_000_000 + Math.floor(rand() * 400_000);
-    const images = seedImages({ seed, account: acc.name, rand, instances, count: imagesPerAccount, idBase });
+    const images = seedImages({ seed, account: acc.name, rand, instances, count: imagesPerAccount, idBase, tagAliasShare });
     return { name: acc.name, secretId: acc.secretId, secretKey: acc.secretKey, region: acc.region, instances, images };
   });
 }
@@ -118,9 +118,10 @@ interface SeedImagesInput {
   instances: RegistryInstance[];
   count: number;
   idBase: number;
+  tagAliasShare: number;
 }
 
-function seedImages({ seed, account, rand, instances, count, idBase }: SeedImagesInput): SeedImage[] {
+function seedImages({ seed, account, rand, instances, count, idBase, tagAliasShare }: SeedImagesInput): SeedImage[] {
   const images: SeedImage[] = [];
   const usedRepos = new Set<string>();
   const regularInstances = instances.map((i) => ({ ...i, namespaces: i.namespaces.filter((ns) => ns !== SPECIAL_NAMESPACE) }));
@@ -174,6 +175,20 @@ function seedImages({ seed, account, rand, instances, count, idBase }: SeedImage
     // Tags are created in order, so the last one is the repository's newest image.
     const newest = repoImages[repoImages.length - 1];
     if (newest) newest.IsLatestImage = true;
+    // `latest` pushed as an alias of the newest version: the same manifest under a second tag.
+    // Chosen by a hash (not `rand`), so the rest of the seed is the same whatever the share.
+    const version = repoImages[repoImages.length - 2];
+    const repoKey = `${seed}:tencent:${account}:${instance.InstanceName}/${namespace}/${name}:alias`;
+    if (newest && version && newest.ImageTag === 'latest' && parseInt(sha256Hex(repoKey).slice(0, 8), 16) / 0x1_0000_0000 < tagAliasShare) {
+      Object.assign(newest, {
+        ImageDigest: version.ImageDigest,
+        ImageId: version.ImageId,
+        ImageSize: version.ImageSize,
+        ImageCreateTimeMs: version.ImageCreateTimeMs,
+        LayerInfo: version.LayerInfo,
+        osFamily: version.osFamily,
+      });
+    }
   }
 
   const prod = instances[1] as RegistryInstance;

@@ -1,9 +1,22 @@
 import { HSS_MAX_BATCH_IMAGES, type HuaweiScanTarget, ProviderError, type ScanReason } from '@scanq/core';
-import type { FindingsPage, ImageProgress, ImageRef, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
+import type {
+  BulkCapable,
+  FindingsPage,
+  ImageProgress,
+  ImageRef,
+  InventoryImage,
+  InventoryQuery,
+  PlannedScan,
+  PriorScan,
+  ProviderAccount,
+  ScanProgress,
+  ScanProvider,
+  StartedScan,
+} from '../contract.js';
 import { type HssApi, HssClients, type Query } from './client.js';
 import { ImageLister, type ListScope } from './listing.js';
 import { normalizeImageVulnerability } from './normalize.js';
-import { type HssImageKey, type RepositoryImage, count, keyOfRef, keyString, refOf, registryOf } from './wire.js';
+import { type HssImageKey, type ListImageType, type RepositoryImage, count, keyOfRef, keyString, refOf, registryOf, text } from './wire.js';
 
 /** scan_status values (ListSwrImageRepository) and what they mean for an image scanq follows. */
 const RUNNING = new Set(['scanning', 'waiting_for_scan', 'unscan']);
@@ -57,6 +70,54 @@ function keyOf(ref: ImageRef): HssImageKey {
   return key;
 }
 
+/** What ListSwrImageRepository lists of SWR: every registry image type scanq scans. */
+const INVENTORY_TYPES: ListImageType[] = ['private_image', 'shared_image', 'instance_image'];
+/** ListSwrImageRepository's bounds on the name filters: longer names cannot exist, so they are not asked for. */
+const MAX_NAMESPACE = 256;
+const MAX_IMAGE_NAME = 128;
+/** BatchScanSwrImageInfo.instance_url bound. */
+const MAX_INSTANCE_URL = 256;
+
+/**
+ * The list queries that cover an inventory query: the image types its registries name (all
+ * three when none), each narrowed to its repositories (namespace + image_name) or namespaces,
+ * which HSS filters server-side. A registry that is no HSS image type selects nothing.
+ */
+function inventoryScopes(query: InventoryQuery): ListScope[] {
+  const types: ListScope[] = [];
+  if (query.registries?.length) {
+    const seen = new Set<string>();
+    for (const registry of query.registries) {
+      const key = keyOfRef({ registry, repository: 'n/i', tags: ['v'] });
+      if (!key || seen.has(registry)) continue;
+      seen.add(registry);
+      types.push({ image_type: key.imageType, ...(key.instanceId ? { instance_id: key.instanceId } : {}) });
+    }
+  } else {
+    types.push(...INVENTORY_TYPES.map((image_type) => ({ image_type })));
+  }
+  let names: { namespace?: string; image_name?: string }[] = [{}];
+  if (query.repositories?.length) {
+    names = [];
+    for (const repository of new Set(query.repositories)) {
+      const slash = repository.indexOf('/');
+      const namespace = repository.slice(0, slash);
+      const imageName = repository.slice(slash + 1);
+      if (slash <= 0 || !imageName || namespace.length > MAX_NAMESPACE || imageName.length > MAX_IMAGE_NAME) continue;
+      if (query.namespaces?.length && !query.namespaces.includes(namespace)) continue;
+      names.push({ namespace, image_name: imageName });
+    }
+  } else if (query.namespaces?.length) {
+    names = [...new Set(query.namespaces)].filter((n) => n.length > 0 && n.length <= MAX_NAMESPACE).map((namespace) => ({ namespace }));
+  }
+  return types.flatMap((t) => names.map((n) => ({ ...t, ...n })));
+}
+
+function inventoryImageOf(img: RepositoryImage, region: string): InventoryImage {
+  const pushed = count(img.raw.latest_update_time);
+  return { ...refOf(img), pushedAt: pushed ? new Date(pushed) : null, namespace: img.key.namespace, region, raw: img.raw };
+}
+
 /** Images listed in the request that HSS did not list: kept as rows, reported failed on the first poll. */
 const isMissing = (ref: ImageRef): boolean => !ref.digest && !ref.providerImageId;
 
@@ -66,7 +127,7 @@ const isMissing = (ref: ImageRef): boolean => !ref.digest && !ref.providerImageI
  * (ListSwrImageRepository, 200 images per call), findings from ListImageVulnerabilities for
  * images whose list entry shows vulnerabilities.
  */
-export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget> {
+export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCapable<HuaweiScanTarget> {
   readonly provider = 'huawei' as const;
   private readonly clients = new HssClients();
 
@@ -100,6 +161,62 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget> {
     return entry.instance_id
       ? { imageType: 'instance_image', instanceId: entry.instance_id, namespace: entry.namespace, imageName: entry.image_name, imageVersion: entry.image_version }
       : { imageType: target.image_type, namespace: entry.namespace, imageName: entry.image_name, imageVersion: entry.image_version };
+  }
+
+  /**
+   * Inventory for bulk scans: ListSwrImageRepository (200 per page, the API's largest) per
+   * image type, narrowed server-side to the query's repositories or namespaces. Every tag is
+   * its own entry with its digest; the planner merges tags of one digest.
+   */
+  async *listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]> {
+    const lister = new ImageLister(this.clients.for(account), this.region(account));
+    for (const scope of inventoryScopes(query)) {
+      for await (const page of lister.pages(scope)) if (page.length > 0) yield page.map((img) => inventoryImageOf(img, this.region(account)));
+    }
+  }
+
+  /**
+   * The fewest BatchScanSwrImage calls: one scan per image type (enterprise-edition images go
+   * with private_image, named by instance_id, as the API takes them) and per 10241 images (the
+   * request's list bound), chunks balanced and sorted by repository so a poll's list cover stays
+   * narrow. Each is an explicit image list: operate_all would also scan the tags the planner
+   * merged or skipped and images pushed after listing, and saves at most ⌈N/10241⌉−1 calls.
+   */
+  planScans(_account: ProviderAccount, images: InventoryImage[]): PlannedScan<HuaweiScanTarget>[] {
+    const byType = new Map<HuaweiScanTarget['image_type'], { image: InventoryImage; key: HssImageKey }[]>();
+    for (const image of images) {
+      const key = keyOf(image);
+      const type = key.imageType === 'shared_image' ? 'shared_image' : 'private_image';
+      const members = byType.get(type);
+      if (members) members.push({ image, key });
+      else byType.set(type, [{ image, key }]);
+    }
+    const planned: PlannedScan<HuaweiScanTarget>[] = [];
+    for (const [imageType, members] of byType) {
+      members.sort((a, b) => keyString(a.key).localeCompare(keyString(b.key)));
+      const chunks = Math.ceil(members.length / HSS_MAX_BATCH_IMAGES);
+      const size = Math.ceil(members.length / chunks);
+      for (let i = 0; i < members.length; i += size) {
+        const chunk = members.slice(i, i + size);
+        planned.push({
+          target: {
+            image_type: imageType,
+            image_info_list: chunk.map(({ image, key }) => {
+              const url = text((image.raw as Record<string, unknown> | undefined)?.instance_url);
+              return {
+                namespace: key.namespace,
+                image_name: key.imageName,
+                image_version: key.imageVersion,
+                ...(key.instanceId ? { instance_id: key.instanceId } : {}),
+                ...(key.instanceId && url && url.length <= MAX_INSTANCE_URL ? { instance_url: url } : {}),
+              };
+            }),
+          },
+          images: chunk.map(({ image }) => image),
+        });
+      }
+    }
+    return planned;
   }
 
   /**

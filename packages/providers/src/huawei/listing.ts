@@ -72,6 +72,29 @@ export class ImageLister {
   }
 
   /**
+   * Every image the scope selects, yielded a page at a time (inventory for bulk scans): the
+   * first page tells the total, the rest are fetched PARALLEL_PAGES at a time, in order.
+   */
+  async *pages(scope: ListScope): AsyncGenerator<RepositoryImage[]> {
+    const head = await this.page(scope, 0);
+    yield head.images;
+    if (head.received < LIST_PAGE) return;
+    if (head.total !== undefined) {
+      for (let o = LIST_PAGE; o < head.total && o <= MAX_OFFSET; o += LIST_PAGE * PARALLEL_PAGES) {
+        const offsets: number[] = [];
+        for (let p = o; p < Math.min(head.total, o + LIST_PAGE * PARALLEL_PAGES) && p <= MAX_OFFSET; p += LIST_PAGE) offsets.push(p);
+        for (const p of await Promise.all(offsets.map((off) => this.page(scope, off)))) yield p.images;
+      }
+      return;
+    }
+    for (let o = LIST_PAGE; o <= MAX_OFFSET; o += LIST_PAGE) {
+      const p = await this.page(scope, o);
+      yield p.images;
+      if (p.received < LIST_PAGE) return;
+    }
+  }
+
+  /**
    * The list entries of `keys`, with `extra` filters, by the cheapest cover: one query for the
    * narrowest scope that holds them all (same type/instance, and namespace/name where shared),
    * unless its pages outnumber the repositories involved, in which case one query per
@@ -83,7 +106,9 @@ export class ImageLister {
     const partitions = new Map<string, HssImageKey[]>();
     for (const k of keys) {
       const p = `${k.imageType}\u0000${k.instanceId ?? ''}`;
-      partitions.set(p, [...(partitions.get(p) ?? []), k]);
+      const members = partitions.get(p);
+      if (members) members.push(k);
+      else partitions.set(p, [k]);
     }
     const keep = (images: RepositoryImage[]) => {
       for (const img of images) found.set(keyString(img.key), img);
@@ -94,7 +119,9 @@ export class ImageLister {
       const repos = new Map<string, HssImageKey[]>();
       for (const k of members) {
         const r = `${k.namespace}\u0000${k.imageName}`;
-        repos.set(r, [...(repos.get(r) ?? []), k]);
+        const same = repos.get(r);
+        if (same) same.push(k);
+        else repos.set(r, [k]);
       }
       const repoScope = (ks: HssImageKey[]): ListScope => {
         const [k] = ks as [HssImageKey];

@@ -103,3 +103,65 @@ export function imageProgressFromDetail(index: number, d: TcssImageDetail): Imag
   const progress = scanningProgress(st);
   return { index, state: 'scanning', ...(progress !== undefined ? { progress } : {}), raw };
 }
+
+/** One row of DescribeAssetImageRegistryScanStatusOneKey's `ImageStatus` (SDK model `ImageProgress`). */
+export interface TcssStatusRow {
+  ImageId?: string;
+  RegistryType?: string;
+  ImageRepoAddress?: string;
+  InstanceId?: string;
+  InstanceName?: string;
+  Namespace?: string;
+  ImageName?: string;
+  ImageTag?: string;
+  ScanStatus?: string;
+  CveProgress?: number;
+  RiskProgress?: number;
+  VirusProgress?: number;
+}
+
+/** Scan types and the row field that carries each one's progress. */
+const ROW_PROGRESS = { CVE: 'CveProgress', VIRUS: 'VirusProgress', RISK: 'RiskProgress' } as const;
+
+/**
+ * A status row's fields in the shape of `TcssImageStatus`. The row has no counts, errors or
+ * per-image remaining time: those stay null (`scanRemainTime` is the whole request's estimate).
+ */
+export function statusFromRow(row: TcssStatusRow, scanRemainTime: number | null): TcssImageStatus {
+  const sub = (p: number | undefined): SubScan => ({ status: null, progress: n(p), error: null });
+  return {
+    scanStatus: s(row.ScanStatus),
+    progress: null,
+    scanRemainTime,
+    scanTime: null,
+    vulnerability: sub(row.CveProgress),
+    virus: sub(row.VirusProgress),
+    risk: sub(row.RiskProgress),
+    vulCnt: null,
+    virusCnt: null,
+    riskCnt: null,
+    sensitiveInfoCnt: null,
+    isAuthorized: null,
+    reason: null,
+    solution: null,
+  };
+}
+
+/**
+ * What a status row alone settles: `scanning` (with the mean progress of the requested
+ * sub-scans) or `succeeded`; null when only the Detail answer can tell (a failure, whose reason
+ * the row lacks, or SCANNED with the vulnerability sub-scan short of 100 %).
+ */
+export function imageProgressFromRow(index: number, row: TcssStatusRow, scanTypes: readonly string[], scanRemainTime: number | null): ImageProgress | null {
+  const status = (row.ScanStatus ?? '').toUpperCase();
+  const raw = { progress: row, status: statusFromRow(row, scanRemainTime) };
+  const parts = scanTypes.map((t) => n(row[ROW_PROGRESS[t as keyof typeof ROW_PROGRESS]])).filter((p): p is number => p !== null);
+  if (status === 'SCANNED') {
+    const cve = n(row.CveProgress);
+    if (scanTypes.includes('CVE') && cve !== null && cve < 100) return null;
+    return { index, state: 'succeeded', progress: 100, raw };
+  }
+  if (FAILED[status]) return null;
+  const progress = parts.length ? clampProgress(parts.reduce((a, b) => a + b, 0) / parts.length, 99) : undefined;
+  return { index, state: 'scanning', ...(progress !== undefined ? { progress } : {}), raw };
+}

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { ProviderError, type TencentImageInfo, type TencentScanTarget } from '@scanq/core';
+import { ProviderError, TENCENT_MAX_IMAGES, type TencentImageInfo, type TencentScanTarget } from '@scanq/core';
 import { Client as TcssClient } from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcss/v20201101/tcss_client.js';
 import type {
   CreateAssetImageRegistryScanTaskRequest,
@@ -8,15 +8,21 @@ import type {
   DescribeAssetImageRegistryDetailRequest,
   DescribeAssetImageRegistryListRequest,
   DescribeAssetImageRegistryListResponse,
+  DescribeAssetImageRegistryScanStatusOneKeyRequest,
+  DescribeAssetImageRegistryScanStatusOneKeyResponse,
   DescribeAssetImageRegistryVulListRequest,
   DescribeAssetImageRegistryVulListResponse,
   ImageRepoInfo,
 } from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcss/v20201101/tcss_models.js';
 import type {
+  BulkCapable,
   CallGate,
   FindingsPage,
   ImageProgress,
   ImageRef,
+  InventoryImage,
+  InventoryQuery,
+  PlannedScan,
   PriorScan,
   ProviderAccount,
   ProviderDeps,
@@ -26,7 +32,7 @@ import type {
 } from '../contract.js';
 import { isRequestLimitExceeded, toProviderError } from './errors.js';
 import { normalizeImageVul } from './normalize.js';
-import { imageProgressFromDetail, type TcssImageDetail } from './progress.js';
+import { imageProgressFromDetail, imageProgressFromRow, type TcssImageDetail, type TcssStatusRow } from './progress.js';
 
 /** The TCSS actions scanq calls; each is its own 20 requests/s budget. */
 interface TcssApis {
@@ -34,6 +40,7 @@ interface TcssApis {
   DescribeAssetImageRegistryDetail: [DescribeAssetImageRegistryDetailRequest, TcssImageDetail];
   DescribeAssetImageRegistryVulList: [DescribeAssetImageRegistryVulListRequest, DescribeAssetImageRegistryVulListResponse];
   DescribeAssetImageRegistryList: [DescribeAssetImageRegistryListRequest, DescribeAssetImageRegistryListResponse];
+  DescribeAssetImageRegistryScanStatusOneKey: [DescribeAssetImageRegistryScanStatusOneKeyRequest, DescribeAssetImageRegistryScanStatusOneKeyResponse];
 }
 type TcssApi = keyof TcssApis;
 
@@ -59,7 +66,7 @@ export interface TencentTcssStats {
  * still answered by the cloud makes the call wait and go again through the gate, so the rate
  * limit never fails a scan. The SDK makes no retries of its own; other retries belong to the queue.
  */
-export class TencentTcssProvider implements ScanProvider<TencentScanTarget> {
+export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, BulkCapable<TencentScanTarget> {
   readonly provider = 'tencent' as const;
   private readonly clients = new Map<string, TcssClient>();
   private readonly gate: CallGate | undefined;
@@ -190,17 +197,85 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget> {
     return { taskId: out.TaskID !== undefined && out.TaskID !== null ? String(out.TaskID) : `Id:${ids.join(',')}` };
   }
 
-  /** One Detail call per open image; TCSS's ScanRemainTime says when to look again. */
-  async pollScan(account: ProviderAccount, task: { images: ImageRef[] }): Promise<ScanProgress> {
-    const details = await Promise.all(task.images.map((image) => this.detail(account, { Id: imageId(image) })));
+  /**
+   * Inventory for bulk scans: DescribeAssetImageRegistryList, 100 a page (its maximum), Offset
+   * paging to TotalCount. Only images TCSS is authorized to scan are listed (the documented
+   * `IsAuthorized` filter: a scan task naming any other fails as a whole). Namespace and image
+   * name go down as filters too, which TCSS does not document: the planner checks every image
+   * against the selector anyway, so a TCSS that ignores them only costs pages. Registries are
+   * hosts here (ImageRepoAddress), which the list cannot filter on.
+   */
+  async *listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]> {
+    const filters = [{ Name: 'IsAuthorized', Values: ['1'], ExactMatch: true }];
+    if (query.namespaces?.length) filters.push({ Name: 'Namespace', Values: [...new Set(query.namespaces)], ExactMatch: true });
+    if (query.repositories?.length) {
+      // `namespace/name`: TCSS namespaces have no slash, image names may.
+      const parts = query.repositories.filter((r) => r.includes('/')).map((r) => [r.slice(0, r.indexOf('/')), r.slice(r.indexOf('/') + 1)] as const);
+      if (parts.length === query.repositories.length) {
+        filters.push({ Name: 'Namespace', Values: [...new Set(parts.map(([ns]) => ns))], ExactMatch: true });
+        filters.push({ Name: 'ImageName', Values: [...new Set(parts.map(([, name]) => name))], ExactMatch: true });
+      }
+    }
+    for (let offset = 0; ; ) {
+      const page = await this.call(account, 'DescribeAssetImageRegistryList', { Limit: PAGE_SIZE, Offset: offset, Filters: filters });
+      const list = page.List ?? [];
+      yield list.filter((i) => typeof i.Id === 'number' && i.IsAuthorized !== 0).map((i) => toInventoryImage(account, i));
+      offset += list.length;
+      if (list.length === 0 || offset >= (page.TotalCount ?? 0)) break;
+    }
+  }
+
+  /**
+   * As few CreateAssetImageRegistryScanTask calls as TCSS allows: one scan per 100 images (the
+   * most one task names), by registry-image Id, all scan types.
+   */
+  planScans(_account: ProviderAccount, images: InventoryImage[]): PlannedScan<TencentScanTarget>[] {
+    const planned: PlannedScan<TencentScanTarget>[] = [];
+    for (let i = 0; i < images.length; i += TENCENT_MAX_IMAGES) {
+      const batch = images.slice(i, i + TENCENT_MAX_IMAGES);
+      planned.push({ target: { repositoryIds: batch.map(imageId) }, images: batch });
+    }
+    return planned;
+  }
+
+  /**
+   * One call per poll whatever the number of images. A single open image: its Detail answer
+   * (the richest record, counts and errors included). Several: one
+   * DescribeAssetImageRegistryScanStatusOneKey naming them all by Id, whose rows carry each
+   * image's status and sub-scan progress; only an image the rows leave open to doubt (a failure,
+   * whose reason the rows lack, or a row that matches no image) costs a Detail call of its own.
+   * TCSS's ScanRemainTime says when to look again.
+   */
+  async pollScan(account: ProviderAccount, task: { target?: TencentScanTarget; images: ImageRef[] }): Promise<ScanProgress> {
+    if (task.images.length <= 1) return this.pollByDetail(account, task.images);
+    const ids = task.images.map(imageId);
+    const out = await this.call(account, 'DescribeAssetImageRegistryScanStatusOneKey', { Id: ids });
+    const rows = out.ImageStatus ?? [];
+    const remain = typeof out.ScanRemainTime === 'number' && out.ScanRemainTime > 0 ? out.ScanRemainTime : null;
+    const scanTypes = task.target?.scanTypes ?? ALL_SCAN_TYPES;
+    const images: (ImageProgress | null)[] = task.images.map((image, index) => {
+      const row = rows.find((r) => rowMatches(r, image));
+      return row ? imageProgressFromRow(index, row, scanTypes, remain) : null;
+    });
+    const unsettled = images.flatMap((p, index) => (p ? [] : [index]));
+    const details = await Promise.all(unsettled.map((index) => this.detail(account, { Id: ids[index]! })));
+    unsettled.forEach((index, k) => {
+      images[index] = imageProgressFromDetail(index, details[k]!);
+    });
+    const settled = images as ImageProgress[];
+    const scanning = settled.some((i) => i.state === 'scanning');
+    return { progress: overallProgress(settled), images: settled, ...(scanning && remain ? { nextPollMs: remain * 1000 } : {}) };
+  }
+
+  private async pollByDetail(account: ProviderAccount, refs: ImageRef[]): Promise<ScanProgress> {
+    const details = await Promise.all(refs.map((image) => this.detail(account, { Id: imageId(image) })));
     const images: ImageProgress[] = details.map((d, index) => imageProgressFromDetail(index, d));
     const remaining = details
       .filter((_, i) => images[i]?.state === 'scanning')
       .map((d) => d.ScanRemainTime)
       .filter((s): s is number => typeof s === 'number' && s > 0);
-    const progress = Math.round(images.reduce((a, i) => a + (i.state === 'scanning' ? (i.progress ?? 0) : 100), 0) / Math.max(1, images.length));
     // The soonest image to finish decides: poll when TCSS expects it done.
-    return { progress, images, ...(remaining.length ? { nextPollMs: Math.min(...remaining) * 1000 } : {}) };
+    return { progress: overallProgress(images), images, ...(remaining.length ? { nextPollMs: Math.min(...remaining) * 1000 } : {}) };
   }
 
   async listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage> {
@@ -224,6 +299,23 @@ function imageId(image: ImageRef): number {
   return id;
 }
 
+const overallProgress = (images: ImageProgress[]) => Math.round(images.reduce((a, i) => a + (i.state === 'scanning' ? (i.progress ?? 0) : 100), 0) / Math.max(1, images.length));
+
+/**
+ * Whether a status row is `image`'s. Rows carry no registry-image Id: the registry host, the
+ * namespace/name and the tag identify an image (a digest under several tags was merged into one
+ * image, so any of its tags may be the scanned one).
+ */
+function rowMatches(row: TcssStatusRow, image: ImageRef): boolean {
+  const host = row.ImageRepoAddress?.split('/')[0];
+  return (
+    `${row.Namespace ?? ''}/${row.ImageName ?? ''}` === image.repository &&
+    !!row.ImageTag &&
+    image.tags.includes(row.ImageTag) &&
+    (!host || host === image.registry || row.InstanceName === image.registry)
+  );
+}
+
 function describe(i: TcssImageDetail | ImageRepoInfo): string {
   return `${i.InstanceName ?? '?'}/${i.Namespace ?? '?'}/${i.ImageName ?? '?'}:${i.ImageTag ?? '?'}`;
 }
@@ -237,5 +329,18 @@ function toImageRef(i: TcssImageDetail | ImageRepoInfo): ImageRef {
     tags: i.ImageTag ? [i.ImageTag] : [],
     digest: i.ImageDigest || null,
     providerImageId: String(i.Id),
+  };
+}
+
+/** A DescribeAssetImageRegistryList item as bulk-scan inventory (the item kept as `raw`). */
+function toInventoryImage(account: ProviderAccount, i: ImageRepoInfo): InventoryImage {
+  const created = i.ImageCreateTime ? new Date(i.ImageCreateTime) : null;
+  return {
+    ...toImageRef(i),
+    pushedAt: created && !Number.isNaN(created.getTime()) ? created : null,
+    namespace: i.Namespace || null,
+    // Personal CCR reports RegistryRegion `default`: the account's region then.
+    region: i.RegistryRegion && i.RegistryRegion !== 'default' ? i.RegistryRegion : account.region,
+    raw: i,
   };
 }
