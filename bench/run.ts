@@ -6,6 +6,7 @@
  */
 import { benchAlibaba } from './alibaba.js';
 import { benchBulk } from './bulk.js';
+import { benchBulkAlibaba } from './bulk-alibaba.js';
 import { benchBulkHuawei } from './bulk-huawei.js';
 import { benchBulkTencent } from './bulk-tencent.js';
 import { benchHuawei } from './huawei.js';
@@ -18,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, string>>> = {
   tencent: benchTencent,
   huawei: benchHuawei,
   bulk: benchBulk,
+  'bulk-alibaba': benchBulkAlibaba,
   'bulk-tencent': benchBulkTencent,
   'bulk-huawei': benchBulkHuawei,
 };

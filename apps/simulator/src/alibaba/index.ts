@@ -50,7 +50,7 @@ class SasSimulator {
   private accounts: AccountScans[] = [];
   private byAccessKey = new Map<string, AccountScans>();
   private readonly verifier = new SignatureVerifier((ak) => this.byAccessKey.get(ak)?.account.accessKeySecret);
-  private readonly findingsByDigest = new Map<string, readonly VulRecord[]>();
+  private readonly findingsByImage = new Map<string, readonly VulRecord[]>();
   private lastGauge = new Map<string, number>();
   private ctx: SimContext | undefined;
 
@@ -67,7 +67,7 @@ class SasSimulator {
     );
     this.byAccessKey = new Map(this.accounts.map((a) => [a.account.accessKeyId, a]));
     this.verifier.reset();
-    this.findingsByDigest.clear();
+    this.findingsByImage.clear();
     this.lastGauge = new Map();
     for (const a of this.accounts) this.updateGauge(a, 0);
   }
@@ -137,8 +137,9 @@ class SasSimulator {
   }
 
   private findings(image: SeedImage): readonly VulRecord[] {
-    let records = this.findingsByDigest.get(image.digest);
-    if (records === undefined) this.findingsByDigest.set(image.digest, (records = findingsFor(image)));
+    // Keyed by Uuid: the records depend on the digest, but each names its own image (Uuid, tag).
+    let records = this.findingsByImage.get(image.uuid);
+    if (records === undefined) this.findingsByImage.set(image.uuid, (records = findingsFor(image)));
     return records;
   }
 

@@ -175,13 +175,22 @@ export function seedAccountImages(seed: string, accountName: string, homeRegion:
   for (let i = 0; i < unsupported; i++) add(unsupportedRegistry, 'scanq-gulf', pick(rand, REPO_NAMES.slice(0, 4)), 'normal');
   // Weighted towards the home ACR instance, as real accounts are.
   const weights = [0.4, 0.2, 0.15, 0.15, 0.1];
-  while (images.length < count) {
+  // The last slot re-tags an earlier image: real registries list one item (own Uuid) per tag,
+  // so one digest under several tags is several items. Appended last so every other image
+  // keeps its seeded values whatever the count.
+  while (images.length < count - 1) {
     let r = rand();
     let idx = 0;
     while (idx < weights.length - 1 && r >= (weights[idx] as number)) r -= weights[idx++] as number;
     const registry = registries[idx] as Registry;
     add(registry, pick(rand, registry.namespaces), pick(rand, REPO_NAMES), 'normal');
   }
+  // A pre-scanned source: its digest is already paid for, so the re-tag needs no authorization.
+  const source = [...images].reverse().find((i) => i.behaviour === 'normal' && i.previousScanAt !== undefined);
+  if (source && images.length < count) {
+    images.push({ ...source, uuid: uuidFrom(`${label}:uuid:${images.length}`), tag: 'prod' });
+  }
+  while (images.length < count) add(registries[0] as Registry, (registries[0] as Registry).namespaces[0] as string, 'nginx', 'normal');
   return images.slice(0, count);
 }
 

@@ -1,7 +1,22 @@
 import { type AlibabaScanTarget, ProviderError } from '@scanq/core';
-import type { FindingsPage, ImageProgress, ImageRef, PriorScan, ProviderAccount, ProviderDeps, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
-import { instanceCriteria, matchesTarget, taskParams } from './criteria.js';
-import { instanceRaw, normalizeVulRecord, parseCount, parseInstance, parseMillis, type SasImageInstance, toImageRef } from './normalize.js';
+import type {
+  BulkCapable,
+  FindingsPage,
+  ImageProgress,
+  ImageRef,
+  InventoryImage,
+  InventoryQuery,
+  PlannedScan,
+  PriorScan,
+  ProviderAccount,
+  ProviderDeps,
+  ScanProgress,
+  ScanProvider,
+  StartedScan,
+} from '../contract.js';
+import { bareDigest, digestCriteria, instanceCriteria, matchesTarget, registryCriteria, taskParams } from './criteria.js';
+import { planTasks } from './plan.js';
+import { instanceRaw, normalizeVulRecord, parseCount, parseInstance, parseMillis, type SasImageInstance, toImageRef, toInventoryImage } from './normalize.js';
 import { SasClient } from './sas-client.js';
 import { imageOutcome } from './status.js';
 
@@ -25,6 +40,13 @@ export interface AlibabaProviderOptions {
   instancesPageSize?: number;
   /** DescribeImageVulList page size (SAS default 10). */
   vulPageSize?: number;
+  /**
+   * Digests per status listing when a poll looks its images up by digest (OR-joined Criteria).
+   * 50 keeps the encoded Criteria near the size of a task's 100-digest `Digests` parameter.
+   */
+  statusDigestsPerCall?: number;
+  /** Image Uuids per batched DescribeImageVulList call (the comma-joined `Uuids`). */
+  findingsUuidsPerCall?: number;
 }
 
 /** Vulnerability types of DescribeImageVulList, read in this order: system (cve) then application (sca). */
@@ -41,16 +63,36 @@ const MAX_PAGES = 10_000;
  * authorizations say it can run, progress is each image's ScaStatus/ScaResult (SAS has no
  * task lookup by id), and findings come from DescribeImageVulList per image Uuid.
  */
-export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget> {
+export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, BulkCapable<AlibabaScanTarget> {
   readonly provider = 'alibaba' as const;
   private readonly sas: SasClient;
   private readonly instancesPageSize: number;
   private readonly vulPageSize: number;
+  private readonly statusDigestsPerCall: number;
+  private readonly findingsUuidsPerCall: number;
 
   constructor(deps: ProviderDeps = {}, options: AlibabaProviderOptions = {}) {
     this.sas = new SasClient(deps.callGate);
     this.instancesPageSize = options.instancesPageSize ?? 100;
-    this.vulPageSize = options.vulPageSize ?? 50;
+    this.vulPageSize = options.vulPageSize ?? 100;
+    this.statusDigestsPerCall = options.statusDigestsPerCall ?? 50;
+    this.findingsUuidsPerCall = options.findingsUuidsPerCall ?? 100;
+  }
+
+  /**
+   * Every page of DescribeImageInstances for `filter` (Criteria + LogicalExp), a page at a time.
+   * PageInfo.TotalCount ends the paging; without it a short page does.
+   */
+  private async *instancePages(account: ProviderAccount, filter: { Criteria?: string; LogicalExp: 'AND' | 'OR' }): AsyncIterable<Record<string, unknown>[]> {
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const body = await this.sas.call(account, 'DescribeImageInstances', { ...filter, CurrentPage: page, PageSize: this.instancesPageSize });
+      const list = Array.isArray(body.ImageInstanceList) ? (body.ImageInstanceList as Record<string, unknown>[]) : [];
+      yield list;
+      const info = (body.PageInfo ?? {}) as Record<string, unknown>;
+      const total = parseCount(info.TotalCount) ?? parseCount(body.TotalCount);
+      const pageSize = parseCount(info.PageSize) || this.instancesPageSize;
+      if (list.length === 0 || (total !== null ? page * pageSize >= total : list.length < pageSize)) return;
+    }
   }
 
   /**
@@ -59,21 +101,45 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget> {
    * paged may repeat an item.
    */
   async listMatchingImages(account: ProviderAccount, target: AlibabaScanTarget): Promise<SasImageInstance[]> {
-    const criteria = instanceCriteria(target);
     const seen = new Map<string, SasImageInstance>();
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const body = await this.sas.call(account, 'DescribeImageInstances', { ...criteria, CurrentPage: page, PageSize: this.instancesPageSize });
-      const list = Array.isArray(body.ImageInstanceList) ? (body.ImageInstanceList as Record<string, unknown>[]) : [];
+    for await (const list of this.instancePages(account, instanceCriteria(target))) {
       for (const item of list) {
         const instance = parseInstance(item);
         if (instance.uuid && matchesTarget(target, item) && !seen.has(instance.uuid)) seen.set(instance.uuid, instance);
       }
-      const info = (body.PageInfo ?? {}) as Record<string, unknown>;
-      const total = parseCount(info.TotalCount) ?? parseCount(body.TotalCount);
-      const pageSize = parseCount(info.PageSize) || this.instancesPageSize;
-      if (list.length === 0 || (total !== null ? page * pageSize >= total : list.length < pageSize)) break;
     }
     return [...seen.values()];
+  }
+
+  /**
+   * Inventory for bulk scans: DescribeImageInstances, every page at 100 items. One selected
+   * registry (`<registryType>:<regionId>:<instanceId>`, this adapter's ImageRef.registry) is
+   * pushed down as registryType + instanceId criteria; namespaces and repositories have no
+   * documented criterion, so the planner filters them. Each item is one tag of one image (its
+   * own Uuid); the planner merges tags of one digest.
+   */
+  async *listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]> {
+    const seen = new Set<string>();
+    for await (const list of this.instancePages(account, registryCriteria(query.registries))) {
+      const page: InventoryImage[] = [];
+      for (const item of list) {
+        const instance = parseInstance(item);
+        if (!instance.uuid || seen.has(instance.uuid)) continue;
+        seen.add(instance.uuid);
+        page.push(toInventoryImage(instance));
+      }
+      if (page.length) yield page;
+    }
+  }
+
+  /**
+   * The fewest tasks for `images`: PublicCreateImageScanTask takes lists (OR within a field,
+   * AND across fields), so one task covers up to 100 digests with the instances, namespaces and
+   * repositories they sit in (see plan.ts). The slot policy feeds these few large tasks through
+   * the account's 10 task slots.
+   */
+  planScans(_account: ProviderAccount, images: InventoryImage[]): PlannedScan<AlibabaScanTarget>[] {
+    return planTasks(images);
   }
 
   async resolveImages(account: ProviderAccount, target: AlibabaScanTarget): Promise<ImageRef[]> {
@@ -122,9 +188,37 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget> {
     return { taskId, canCreate: data.CanCreate !== false };
   }
 
-  /** One listing of the scan's images serves every open image on each page. */
+  /**
+   * The DescribeImageInstances items of a scan's open images, by Uuid. Where the target names
+   * digests (bulk tasks, digest scans) only the open images' digests are listed (OR-joined
+   * digest criteria, `statusDigestsPerCall` a call), so polls get cheaper as images finish and
+   * never page through unrelated images; otherwise the target's own listing is read.
+   */
+  private async instancesOf(account: ProviderAccount, target: AlibabaScanTarget, images: ImageRef[]): Promise<Map<string, SasImageInstance>> {
+    const digests = [...new Set(images.map((i) => (i.digest ? bareDigest(i.digest) : '')))];
+    if (!target.digests?.length || digests.some((d) => !d)) {
+      return new Map((await this.listMatchingImages(account, target)).map((i) => [i.uuid, i]));
+    }
+    const wanted = new Set(images.map((i) => i.providerImageId ?? ''));
+    const found = new Map<string, SasImageInstance>();
+    for (let i = 0; i < digests.length; i += this.statusDigestsPerCall) {
+      for await (const list of this.instancePages(account, digestCriteria(digests.slice(i, i + this.statusDigestsPerCall)))) {
+        for (const item of list) {
+          const instance = parseInstance(item);
+          if (wanted.has(instance.uuid)) found.set(instance.uuid, instance);
+        }
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Progress of every open image from one status look-up, and the complete findings of the
+   * images that finished from batched DescribeImageVulList calls (many Uuids a call), handed
+   * over as each image's first page so no per-image findings call follows.
+   */
   async pollScan(account: ProviderAccount, task: { taskId: string; target: AlibabaScanTarget; images: ImageRef[] }): Promise<ScanProgress> {
-    const listed = new Map((await this.listMatchingImages(account, task.target)).map((i) => [i.uuid, i]));
+    const listed = await this.instancesOf(account, task.target, task.images);
     const images: ImageProgress[] = task.images.map((image, index) => {
       const instance = image.providerImageId ? listed.get(image.providerImageId) : undefined;
       if (!instance) return { index, state: 'failed', reason: 'image_not_found', message: 'the image is no longer listed by DescribeImageInstances' };
@@ -139,20 +233,47 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget> {
         raw,
       };
     });
+    const succeeded = images.filter((p) => p.state === 'succeeded').map((p) => task.images[p.index]!.providerImageId ?? '');
+    if (succeeded.length > 0) {
+      const pages = await this.findingsOf(account, succeeded);
+      for (const p of images) {
+        if (p.state === 'succeeded') p.firstPage = pages.get(task.images[p.index]!.providerImageId ?? '') ?? { findings: [] };
+      }
+    }
     const done = images.filter((i) => i.state !== 'scanning').length;
     const partial = images.reduce((sum, i) => sum + (i.state === 'scanning' ? (i.progress ?? 0) : 100), 0);
     return { progress: Math.round(images.length ? Math.max((done / images.length) * 100, partial / images.length) : 100), images };
   }
 
-  /** One page of the image's vulnerabilities; the cursor is `<type>:<page>` (cve pages, then sca). */
-  async listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage> {
-    if (!image.providerImageId) throw new ProviderError('terminal', 'InvalidParameter', 'an Alibaba image needs its SAS Uuid to list findings', 'invalid_parameter');
-    const [typeRaw, pageRaw] = (cursor ?? 'cve:1').split(':');
-    const type = VUL_TYPES.find((t) => t === typeRaw) ?? 'cve';
-    const page = Math.max(1, parseCount(pageRaw) ?? 1);
+  /**
+   * Every open vulnerability of `uuids`, complete, per Uuid: DescribeImageVulList with up to
+   * `findingsUuidsPerCall` Uuids a call, every page of cve then sca. Records name their Uuid.
+   */
+  async findingsOf(account: ProviderAccount, uuids: string[]): Promise<Map<string, FindingsPage>> {
+    const out = new Map<string, FindingsPage>(uuids.map((u) => [u, { findings: [] }]));
+    for (let i = 0; i < uuids.length; i += this.findingsUuidsPerCall) {
+      const chunk = uuids.slice(i, i + this.findingsUuidsPerCall);
+      for (const type of VUL_TYPES) {
+        for (let page = 1; page <= MAX_PAGES; page++) {
+          const body = await this.vulPage(account, type, chunk.join(','), page);
+          for (const r of body.records) {
+            const entry = out.get(String(r.Uuid ?? ''));
+            if (!entry) continue;
+            entry.findings.push(normalizeVulRecord(r));
+            const at = parseMillis(r.ScanTime) ?? parseMillis(r.LastTs);
+            if (at && (!entry.scanCompletedAt || at > entry.scanCompletedAt)) entry.scanCompletedAt = at;
+          }
+          if (!body.more) break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private async vulPage(account: ProviderAccount, type: (typeof VUL_TYPES)[number], uuids: string, page: number): Promise<{ records: Record<string, unknown>[]; more: boolean }> {
     const body = await this.sas.call(account, 'DescribeImageVulList', {
       Type: type,
-      Uuids: image.providerImageId,
+      Uuids: uuids,
       StatusList: OPEN_VUL_STATUSES,
       Lang: 'en',
       CurrentPage: page,
@@ -161,7 +282,16 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget> {
     const records = Array.isArray(body.VulRecords) ? (body.VulRecords as Record<string, unknown>[]) : [];
     const total = parseCount(body.TotalCount);
     const pageSize = parseCount(body.PageSize) || this.vulPageSize;
-    const more = records.length > 0 && (total !== null ? page * pageSize < total : records.length >= pageSize);
+    return { records, more: records.length > 0 && (total !== null ? page * pageSize < total : records.length >= pageSize) };
+  }
+
+  /** One page of the image's vulnerabilities; the cursor is `<type>:<page>` (cve pages, then sca). */
+  async listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage> {
+    if (!image.providerImageId) throw new ProviderError('terminal', 'InvalidParameter', 'an Alibaba image needs its SAS Uuid to list findings', 'invalid_parameter');
+    const [typeRaw, pageRaw] = (cursor ?? 'cve:1').split(':');
+    const type = VUL_TYPES.find((t) => t === typeRaw) ?? 'cve';
+    const page = Math.max(1, parseCount(pageRaw) ?? 1);
+    const { records, more } = await this.vulPage(account, type, image.providerImageId, page);
     const nextType = VUL_TYPES[VUL_TYPES.indexOf(type) + 1];
     const nextCursor = more ? `${type}:${page + 1}` : nextType ? `${nextType}:1` : undefined;
     const scannedAt = records.map((r) => parseMillis(r.ScanTime) ?? parseMillis(r.LastTs)).reduce<Date | null>((a, b) => (b && (!a || b > a) ? b : a), null);

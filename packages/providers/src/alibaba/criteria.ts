@@ -45,11 +45,17 @@ export function taskParams(target: AlibabaScanTarget): Record<string, string> {
 export interface Criterion {
   name: string;
   value: string;
-  logicalExp: 'AND';
+  logicalExp: 'AND' | 'OR';
+}
+
+/** DescribeImageInstances' filter parameters. */
+export interface InstanceFilter {
+  Criteria?: string;
+  LogicalExp: 'AND' | 'OR';
 }
 
 /** `Criteria` and `LogicalExp` of DescribeImageInstances (no Criteria when nothing narrows). */
-export function instanceCriteria(target: AlibabaScanTarget): { Criteria?: string; LogicalExp: 'AND' } {
+export function instanceCriteria(target: AlibabaScanTarget): InstanceFilter {
   const criteria: Criterion[] = [];
   for (const f of FILTERS) {
     const v = values(target, f.field);
@@ -66,4 +72,32 @@ export function matchesTarget(target: AlibabaScanTarget, item: Record<string, un
     const actual = String(item[f.item] ?? '');
     return wanted.includes(f.field === 'digests' ? bareDigest(actual) : actual);
   });
+}
+
+/** This adapter's ImageRef.registry: `<registryType>:<regionId>:<instanceId>`. */
+export function parseRegistry(registry: string): { registryType: string; regionId: string; instanceId: string } | null {
+  const [registryType, regionId, ...rest] = registry.split(':');
+  const instanceId = rest.join(':');
+  return registryType && regionId && instanceId ? { registryType, regionId, instanceId } : null;
+}
+
+/**
+ * The inventory listing's filter: one selected registry narrows it by its registryType and
+ * instanceId (documented criterion names, AND). Several registries, or none, list everything;
+ * the planner keeps the selected ones exactly (instanceId matches loosely at the cloud).
+ */
+export function registryCriteria(registries: string[] | undefined): InstanceFilter {
+  const one = registries?.length === 1 ? parseRegistry(registries[0] as string) : null;
+  if (!one) return { LogicalExp: 'AND' };
+  const criteria: Criterion[] = [
+    { name: 'registryType', value: one.registryType, logicalExp: 'AND' },
+    { name: 'instanceId', value: one.instanceId, logicalExp: 'AND' },
+  ];
+  return { Criteria: JSON.stringify(criteria), LogicalExp: 'AND' };
+}
+
+/** Images with any of `digests` (bare hex): one digest criterion each, OR-joined. */
+export function digestCriteria(digests: string[]): InstanceFilter {
+  const criteria: Criterion[] = digests.map((d) => ({ name: 'digest', value: bareDigest(d), logicalExp: 'OR' }));
+  return { Criteria: JSON.stringify(criteria), LogicalExp: 'OR' };
 }

@@ -1,5 +1,5 @@
 import type { NormalizedFinding } from '@scanq/core';
-import type { ImageRef } from '../contract.js';
+import type { ImageRef, InventoryImage } from '../contract.js';
 import { bareDigest } from './criteria.js';
 import { mapSasNecessity } from './severity.js';
 
@@ -93,6 +93,16 @@ export function toImageRef(i: SasImageInstance): ImageRef & { raw: Record<string
     digest: i.digest ? `sha256:${i.digest}` : null,
     providerImageId: i.uuid,
     raw: instanceRaw(i),
+  };
+}
+
+/** A listing item as a bulk scan's inventory entry (pushedAt: the image's last update). */
+export function toInventoryImage(i: SasImageInstance): InventoryImage {
+  return {
+    ...toImageRef(i),
+    pushedAt: i.imageUpdatedAt ?? i.imageCreatedAt,
+    namespace: i.repoNamespace || null,
+    region: i.regionId || null,
   };
 }
 

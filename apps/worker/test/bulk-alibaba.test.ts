@@ -1,0 +1,165 @@
+import { alibabaScanTargetSchema, SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { AlibabaSasProvider, type InventoryImage } from '@scanq/providers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oneImagePerDigest } from '../../../packages/scans/src/bulk-scan.service.js';
+import { waitFor } from '../../../test/support/wait.js';
+import { startHarness, type WorkerHarness } from './harness.js';
+
+const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
+/** scanq's and the simulator's task limit here: 2, so three tasks must queue for a slot. */
+const TASK_LIMIT = 2;
+const IMAGES = 230;
+
+interface SimImage {
+  uuid: string;
+  digest: string;
+  tag: string;
+  repoName: string;
+  repoNamespace: string;
+  instanceId: string;
+  registryType: string;
+  supportedRegion: boolean;
+  behaviour: 'normal' | 'scan-fail' | 'scan-timeout';
+  potentialFindings: number;
+}
+interface SimAccount {
+  name: string;
+  beyondQuataCount: number;
+  images: SimImage[];
+  finishedTasks: { taskId: string; uuids: string[] }[];
+  runningTasks: { taskId: string; uuids: string[] }[];
+}
+
+/** Bulk scans of Alibaba SAS through the real planner, worker, openapi-client and simulator. */
+describe('bulk scans (Alibaba SAS inventory: DescribeImageInstances)', () => {
+  let h: WorkerHarness;
+  beforeAll(async () => {
+    h = await startHarness(
+      'bulkalibaba',
+      { SCANQ_POLL_INITIAL_MS: '100', SCANQ_POLL_MAX_MS: '200', SCANQ_ALIBABA_TASK_LIMIT: String(TASK_LIMIT), SCANQ_ALIBABA_QUOTA_RETRY_MS: '200' },
+      { SIM_ALIBABA_IMAGES: String(IMAGES), SIM_ALIBABA_SCAN_MS: '400', SIM_ALIBABA_TASK_LIMIT: String(TASK_LIMIT) },
+    );
+    await h.addAccount('alibaba');
+  });
+  afterAll(async () => h?.close());
+
+  const simAccount = async (): Promise<SimAccount> => {
+    const state = (await (await fetch(`${h.sim.url}/_sim/state/alibaba`)).json()) as { accounts: SimAccount[] };
+    return state.accounts.find((a) => a.name === SIM.name) as SimAccount;
+  };
+  const waitBulk = (id: string) =>
+    waitFor(
+      async () => {
+        const b = await h.worker.runtime.bulkScans.get(id);
+        return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
+      },
+      { timeoutMs: 45_000, what: `bulk scan ${id}` },
+    );
+  const scansOf = (bulkScanId: string) => h.worker.runtime.db.scan.findMany({ where: { bulkScanId }, include: { images: true } });
+
+  it('scans every image of the account in few large tasks through the task slots, one image per digest', async () => {
+    const { images: seeded } = await simAccount();
+    // The seed re-tags one image: the same digest in the same repository under two tags.
+    const byDigest = new Map<string, SimImage[]>();
+    for (const i of seeded) {
+      const key = `${i.instanceId}/${i.repoNamespace}/${i.repoName}@${i.digest}`;
+      byDigest.set(key, [...(byDigest.get(key) ?? []), i]);
+    }
+    const retagged = [...byDigest.values()].find((g) => g.length > 1)!;
+    expect(retagged).toHaveLength(2);
+    const distinct = byDigest.size;
+    expect(distinct).toBe(IMAGES - 1);
+
+    const before = await h.calls();
+    const { bulk } = await h.worker.runtime.bulk.create({ selector: { providers: ['alibaba'] } });
+    const done = await waitBulk(bulk.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.selected).toBe(distinct);
+
+    // What planScans promises: one task per 100 digests (the per-field limit).
+    const scans = await scansOf(bulk.id);
+    expect(scans).toHaveLength(Math.ceil(distinct / 100));
+    expect(scans.map((s) => s.images.length).sort((a, b) => b - a)).toEqual([100, 100, distinct - 200]);
+    const sim = await simAccount();
+    expect(sim.runningTasks).toHaveLength(0);
+    const tasks = new Map(sim.finishedTasks.map((t) => [t.taskId, t.uuids]));
+    expect(tasks.size).toBe(scans.length);
+    const retagUuids = new Set(retagged.map((i) => i.uuid));
+    for (const scan of scans) {
+      // A valid request target for the cloud, covering exactly the scan's images (the re-tag's
+      // second Uuid rides along with its digest).
+      expect(alibabaScanTargetSchema.safeParse(scan.target).success).toBe(true);
+      const covered = new Set(tasks.get(scan.providerTaskId!)!);
+      const own = scan.images.map((i) => i.providerImageId!);
+      expect(own.every((u) => covered.has(u))).toBe(true);
+      expect([...covered].filter((u) => !own.includes(u)).every((u) => retagUuids.has(u))).toBe(true);
+    }
+
+    // Every image terminal with the outcome the seed gives it; the re-tag is one image with both tags.
+    const rows = scans.flatMap((s) => s.images);
+    expect(rows).toHaveLength(distinct);
+    expect(rows.every((i) => i.status === 'succeeded' || i.status === 'failed')).toBe(true);
+    const seed = new Map(seeded.map((i) => [i.uuid, i]));
+    for (const row of rows) {
+      const image = seed.get(row.providerImageId!)!;
+      if (!image.supportedRegion) expect([row.status, row.reason]).toEqual(['failed', 'unsupported_region']);
+      else if (image.behaviour === 'scan-fail') expect([row.status, row.reason]).toEqual(['failed', 'scan_failed']);
+      else if (image.behaviour === 'scan-timeout') expect([row.status, row.reason]).toEqual(['failed', 'timed_out']);
+      else expect(row.status).toBe('succeeded');
+    }
+    const merged = rows.filter((r) => r.digest === `sha256:${retagged[0]!.digest}`);
+    expect(merged).toHaveLength(1);
+    expect([...merged[0]!.tags].sort()).toEqual(retagged.map((i) => i.tag).sort());
+    // Findings arrived complete through the batched listing.
+    const sample = rows.find((r) => r.status === 'succeeded' && seed.get(r.providerImageId!)!.potentialFindings > 0)!;
+    expect(await h.worker.runtime.db.finding.count({ where: { imageScanId: sample.id } })).toBe(seed.get(sample.providerImageId!)!.potentialFindings);
+
+    // Totals add up (counted in images).
+    const failed = rows.filter((r) => r.status === 'failed').length;
+    const { totals, byProvider } = await h.worker.runtime.bulkScans.totals(done);
+    expect(totals).toMatchObject({ planned: distinct, succeeded: distinct - failed, failed, queued: 0, running: 0, skipped: 0 });
+    expect(byProvider.alibaba).toMatchObject({ succeeded: distinct - failed, failed });
+
+    // The quota: never more tasks at once than the limit, never refused by the cloud; one pre-check + create per task.
+    const after = await h.calls();
+    const delta = (api: string) => (after.totals[`alibaba:${api}`] ?? 0) - (before.totals[`alibaba:${api}`] ?? 0);
+    expect(after.gauges[`alibaba:${SIM.name}:runningTasks`]!.max).toBeLessThanOrEqual(TASK_LIMIT);
+    expect(after.gauges[`alibaba:${SIM.name}:runningTasks`]!.max).toBe(TASK_LIMIT);
+    expect(sim.beyondQuataCount).toBe(0);
+    expect(delta('PublicCreateImageScanTask')).toBe(scans.length);
+    expect(delta('PublicPreCheckImageScanTask')).toBe(scans.length);
+    // Coalesced: status look-ups per task and poll, findings per page of many images, never per
+    // image (that would take at least one status and two findings calls for each).
+    expect(delta('DescribeImageInstances')).toBeLessThan(distinct / 4);
+    expect(delta('DescribeImageVulList')).toBeLessThan((distinct - failed) / 2);
+  });
+
+  it('pushes one selected registry down to the listing and plans tasks inside it', async () => {
+    const { images: seeded } = await simAccount();
+    const home = seeded.find((i) => i.registryType === 'acr' && i.behaviour === 'normal' && i.supportedRegion)!;
+    const registryImages = seeded.filter((i) => i.instanceId === home.instanceId);
+    const sas = new AlibabaSasProvider();
+    const account = { id: 'plan', provider: 'alibaba' as const, name: SIM.name, region: SIM.region, endpoint: h.sim.url, settings: {}, credentials: { accessKeyId: SIM.accessKeyId, accessKeySecret: SIM.accessKeySecret } };
+    const listed: InventoryImage[] = [];
+    for await (const page of sas.listImages(account, {})) listed.push(...page);
+    expect(listed).toHaveLength(IMAGES);
+    const registry = listed.find((i) => i.providerImageId === home.uuid)!.registry;
+    expect(registry).toMatch(/^acr:[a-z0-9-]+:cri-/);
+
+    const before = (await h.calls()).totals['alibaba:DescribeImageInstances'] ?? 0;
+    const narrowed: InventoryImage[] = [];
+    for await (const page of sas.listImages(account, { registries: [registry] })) narrowed.push(...page);
+    expect((await h.calls()).totals['alibaba:DescribeImageInstances']! - before).toBe(Math.ceil(registryImages.length / 100));
+    expect(narrowed.map((i) => i.providerImageId).sort()).toEqual(registryImages.map((i) => i.uuid).sort());
+    expect(narrowed.every((i) => i.registry === registry && i.digest?.startsWith('sha256:') && i.namespace && i.pushedAt instanceof Date)).toBe(true);
+
+    const planned = sas.planScans(account, oneImagePerDigest(narrowed));
+    for (const p of planned) {
+      const target = alibabaScanTargetSchema.parse(p.target);
+      expect(target.instanceIds).toEqual([home.instanceId]);
+      expect(target.digests!.length).toBeLessThanOrEqual(100);
+      expect(new Set(p.images.map((i) => i.digest!.slice(7)))).toEqual(new Set(target.digests));
+    }
+    expect(planned.flatMap((p) => p.images)).toHaveLength(oneImagePerDigest(narrowed).length);
+  });
+});
