@@ -86,6 +86,30 @@ describe('/metrics', () => {
     expect(m.get(key('scanq_metrics_source_up', { source: 'redis' }))).toBe(1);
   });
 
+  it('counts the workers\' cloud API calls per API and outcome, with latency, and shows quota use', async () => {
+    const { runtime } = harness.worker;
+    const { scan } = await runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/worker', imageId: { imageDigest: `sha256:${'0'.repeat(64)}` } });
+    expect((await harness.waitForTerminal(scan.id)).reason).toBe('image_not_found');
+    // Workers add their tallies to Redis every few seconds; flush now instead of waiting.
+    await runtime.callStats.flush();
+    const m = parseExposition((await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: auth } })).body);
+    const sim = (await harness.calls()).totals;
+
+    const ok = m.get(key('scanq_provider_calls_total', { provider: 'aws', api: 'DescribeImages', outcome: 'ok' })) ?? 0;
+    const notFound = m.get(key('scanq_provider_calls_total', { provider: 'aws', api: 'DescribeImages', outcome: 'ImageNotFoundException' })) ?? 0;
+    expect(ok).toBeGreaterThanOrEqual(2);
+    expect(notFound).toBe(1);
+    // Every call the simulator received was counted, once.
+    expect(ok + notFound).toBe(sim['aws:DescribeImages']);
+    expect(m.get(key('scanq_provider_calls_total', { provider: 'aws', api: 'StartImageScan', outcome: 'ok' }))).toBe(sim['aws:StartImageScan']);
+    const latencyCount = m.get(key('scanq_provider_call_duration_seconds_count', { provider: 'aws', api: 'DescribeImages' }));
+    expect(latencyCount).toBe(ok + notFound);
+    expect(m.get(key('scanq_provider_call_duration_seconds_bucket', { provider: 'aws', api: 'DescribeImages', le: '+Inf' }))).toBe(latencyCount);
+
+    // The AWS account's quota in use: images inside their 24 h window (the ones scanned above).
+    expect(m.get(key('scanq_quota_in_use', { provider: 'aws', account: 'sim-aws' }))).toBeGreaterThanOrEqual(2);
+  });
+
   it('serves concurrent scrapes from one round of queries with the same numbers', async () => {
     const [a, b] = await Promise.all([1, 2].map(() => app.inject({ method: 'GET', url: '/metrics', headers: { authorization: auth } })));
     const pick = (body: string) => body.split('\n').filter((l) => l.startsWith('scanq_scans{') || l.startsWith('scanq_scan_duration'));

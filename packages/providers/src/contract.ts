@@ -125,8 +125,46 @@ export interface CallGate {
   acquire(key: { provider: Provider; accountId: string; api: string }): Promise<void>;
 }
 
+/** One finished cloud API call, for metrics: which API, how long, and `ok` or the error code. */
+export interface ProviderCall {
+  provider: Provider;
+  accountId: string;
+  api: string;
+  ms: number;
+  outcome: string;
+}
+
+/** Told about every cloud API call an adapter makes (metrics: calls, errors, latency per API). */
+export interface ProviderCallObserver {
+  record(call: ProviderCall): void;
+}
+
 /** What the worker hands every adapter it builds. */
 export interface ProviderDeps {
   /** Absent: calls go out ungated (tests of the adapter alone, one-off tools). */
   callGate?: CallGate;
+  /** Absent: calls are not recorded. */
+  observer?: ProviderCallObserver;
+}
+
+/** The outcome label of a failed call: the cloud's error code where the adapter knows it. */
+export function callOutcome(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown } | null;
+  if (e && typeof e.code === 'string' && e.code) return e.code;
+  if (e && typeof e.name === 'string' && e.name && e.name !== 'Error') return e.name;
+  return 'error';
+}
+
+/** Runs one cloud call and reports it to `observer` (if any) with its duration and outcome. */
+export async function observeCall<T>(observer: ProviderCallObserver | undefined, key: Omit<ProviderCall, 'ms' | 'outcome'>, fn: () => Promise<T>): Promise<T> {
+  if (!observer) return fn();
+  const started = performance.now();
+  try {
+    const out = await fn();
+    observer.record({ ...key, ms: performance.now() - started, outcome: 'ok' });
+    return out;
+  } catch (err) {
+    observer.record({ ...key, ms: performance.now() - started, outcome: callOutcome(err) });
+    throw err;
+  }
 }

@@ -9,11 +9,11 @@ import type { ProviderDeps, ScanProvider } from './contract.js';
  * Every adapter this build ships, by provider. Each cloud adds its one line here; its SDK
  * stays inside its own folder.
  */
-export function createProviders(_deps: ProviderDeps = {}): Partial<Record<Provider, ScanProvider<any>>> {
+export function createProviders(deps: ProviderDeps = {}): Partial<Record<Provider, ScanProvider<any>>> {
   return {
-    aws: new AwsEcrProvider(),
-    alibaba: new AlibabaSasProvider(_deps),
-    tencent: new TencentTcssProvider(_deps),
-    huawei: new HuaweiHssProvider(),
+    aws: new AwsEcrProvider(deps),
+    alibaba: new AlibabaSasProvider(deps),
+    tencent: new TencentTcssProvider(deps),
+    huawei: new HuaweiHssProvider(deps),
   };
 }

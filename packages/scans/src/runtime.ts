@@ -1,6 +1,6 @@
 import type { ScanqConfig } from '@scanq/core';
 import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
-import { createRedis, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
+import { createRedis, ProviderCallStats, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
@@ -31,6 +31,9 @@ export const REDACT_PATHS = [
   'config.webhooks.secret',
 ];
 
+/** Where every process's cloud-call counts meet (read by /metrics). */
+export const providerCallStatsKey = (config: ScanqConfig) => `${config.queuePrefix}:metrics:provider-calls`;
+
 export function createLogger(config: ScanqConfig, name: string): Logger {
   return pino({ name, level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
 }
@@ -54,6 +57,8 @@ export interface ScanqRuntime {
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
   quotas: QuotaService;
+  /** This process's cloud-call tallies (flushed to Redis periodically and on close). */
+  callStats: ProviderCallStats;
   deliveries: WebhookDeliveryRepository;
   bulk: BulkScanService;
   schedules: ScheduleService;
@@ -79,7 +84,8 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const scheduleRows = new ScheduleRepository(db);
   const accountResolver = new AccountResolver(config.credentials);
   // Per-API call rates across every worker (Tencent: 20/s per API per account); others pass through.
-  const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }) });
+  const callStats = new ProviderCallStats(redis, providerCallStatsKey(config));
+  const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }), observer: callStats });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, redis, webhooks);
@@ -116,6 +122,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     bulk,
     webhooks,
     deliveries,
+    callStats,
     quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),
@@ -123,6 +130,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     lifecycle,
     reconciler: new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }),
     async close() {
+      await callStats.close().catch(() => undefined);
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());
       await db.$disconnect();

@@ -72,7 +72,7 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
   private readonly findingsUuidsPerCall: number;
 
   constructor(deps: ProviderDeps = {}, options: AlibabaProviderOptions = {}) {
-    this.sas = new SasClient(deps.callGate);
+    this.sas = new SasClient(deps.callGate, undefined, deps.observer);
     this.instancesPageSize = options.instancesPageSize ?? 100;
     this.vulPageSize = options.vulPageSize ?? 100;
     this.statusDigestsPerCall = options.statusDigestsPerCall ?? 50;

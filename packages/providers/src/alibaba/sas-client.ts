@@ -1,7 +1,7 @@
 import OpenApi, * as $OpenApi from '@alicloud/openapi-client';
 import OpenApiUtil from '@alicloud/openapi-util';
 import * as $Util from '@alicloud/tea-util';
-import type { CallGate, ProviderAccount } from '../contract.js';
+import { type CallGate, observeCall, type ProviderAccount, type ProviderCallObserver } from '../contract.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -39,6 +39,7 @@ export class SasClient {
   constructor(
     private readonly callGate?: CallGate,
     private readonly timeouts = { connectMs: 5_000, readMs: 30_000 },
+    private readonly observer?: ProviderCallObserver,
   ) {}
 
   private client(account: ProviderAccount): OpenApiClient {
@@ -81,10 +82,16 @@ export class SasClient {
     const defined = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined));
     const request = new $OpenApi.OpenApiRequest({ query: openApiUtil.query(defined) });
     try {
-      const res = await this.client(account).callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 }));
+      const res = await observeCall(this.observer, { provider: 'alibaba', accountId: account.id, api: action }, async () => {
+        try {
+          return await this.client(account).callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 }));
+        } catch (err) {
+          throw toProviderError(err);
+        }
+      });
       return (res.body ?? {}) as SasBody;
     } catch (err) {
-      throw Object.assign(toProviderError(err), { action } satisfies SasCallFailure);
+      throw Object.assign(err as Error, { action } satisfies SasCallFailure);
     }
   }
 }

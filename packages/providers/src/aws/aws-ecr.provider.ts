@@ -7,6 +7,7 @@ import {
   StartImageScanCommand,
 } from '@aws-sdk/client-ecr';
 import { type AwsScanTarget, ProviderError, type ScanReason } from '@scanq/core';
+import { observeCall, type ProviderDeps } from '../contract.js';
 import type { BulkCapable, FindingsPage, ImageProgress, ImageRef, InventoryImage, InventoryQuery, PlannedScan, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
 import { toProviderError } from './errors.js';
 import { normalizeBasicFinding, normalizeEnhancedFinding } from './normalize.js';
@@ -57,6 +58,8 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
   readonly provider = 'aws' as const;
   private readonly clients = new Map<string, ECRClient>();
 
+  constructor(private readonly deps: ProviderDeps = {}) {}
+
   private client(account: ProviderAccount): ECRClient {
     const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.accessKeyId ?? ''}`;
     let client = this.clients.get(key);
@@ -69,6 +72,15 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
         maxAttempts: 1,
         requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
       });
+      const observer = this.deps.observer;
+      if (observer) {
+        // Every ECR call, whichever method sends it, is timed and counted by its operation name.
+        client.middlewareStack.add(
+          (next, context) => (args) =>
+            observeCall(observer, { provider: 'aws', accountId: account.id, api: String(context.commandName ?? 'Unknown').replace(/Command$/, '') }, () => next(args)),
+          { step: 'initialize', name: 'scanqObserveCall' },
+        );
+      }
       this.clients.set(key, client);
     }
     return client;

@@ -2,7 +2,7 @@ import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
 import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { ProviderError } from '@scanq/core';
-import type { ProviderAccount } from '../contract.js';
+import { observeCall, type ProviderAccount, type ProviderCallObserver } from '../contract.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -36,13 +36,13 @@ export class HssApi {
   constructor(
     private readonly hc: HcClient,
     readonly projectId: string,
+    private readonly observe?: { observer: ProviderCallObserver; accountId: string },
   ) {}
 
   async send<T extends object>(req: HssRequest): Promise<T> {
     const queryParams: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) queryParams[k] = v;
-    try {
-      const res = await this.hc.sendRequest<T & { httpStatusCode: number }>({
+    const call = () => this.hc.sendRequest<T & { httpStatusCode: number }>({
         method: req.method,
         url: req.url,
         contentType: 'application/json',
@@ -51,10 +51,13 @@ export class HssApi {
         headers: { region: req.region },
         ...(req.body ? { data: req.body } : {}),
       });
-      return res;
-    } catch (err) {
-      throw toProviderError(err, req.api);
-    }
+    return observeCall(this.observe?.observer, { provider: 'huawei', accountId: this.observe?.accountId ?? '', api: req.api }, async () => {
+      try {
+        return await call();
+      } catch (err) {
+        throw toProviderError(err, req.api);
+      }
+    });
   }
 }
 
@@ -64,6 +67,8 @@ export const hssEndpoint = (account: ProviderAccount): string => account.endpoin
 /** One signed client per account and endpoint. */
 export class HssClients {
   private readonly clients = new Map<string, HssApi>();
+
+  constructor(private readonly observer?: ProviderCallObserver) {}
 
   for(account: ProviderAccount): HssApi {
     const projectId = typeof account.settings.projectId === 'string' ? account.settings.projectId : '';
@@ -85,7 +90,7 @@ export class HssClients {
         .build();
       const http = (hc as unknown as { httpClient?: { _logger?: unknown } }).httpClient;
       if (http && '_logger' in http) http._logger = SILENT_LOGGER;
-      api = new HssApi(hc, projectId);
+      api = new HssApi(hc, projectId, this.observer ? { observer: this.observer, accountId: account.id } : undefined);
       this.clients.set(key, api);
     }
     return api;

@@ -13,6 +13,7 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
+import type { ProviderDeps } from '../contract.js';
 import { type HssApi, HssClients, type Query } from './client.js';
 import { ImageLister, type ListScope } from './listing.js';
 import { normalizeImageVulnerability } from './normalize.js';
@@ -129,7 +130,11 @@ const isMissing = (ref: ImageRef): boolean => !ref.digest && !ref.providerImageI
  */
 export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCapable<HuaweiScanTarget> {
   readonly provider = 'huawei' as const;
-  private readonly clients = new HssClients();
+  private readonly clients: HssClients;
+
+  constructor(deps: ProviderDeps = {}) {
+    this.clients = new HssClients(deps.observer);
+  }
 
   private region(account: ProviderAccount, target?: HuaweiScanTarget): string {
     return target?.region || account.region;

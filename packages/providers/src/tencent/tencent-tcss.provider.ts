@@ -30,6 +30,7 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
+import { observeCall, type ProviderCallObserver } from '../contract.js';
 import { isRequestLimitExceeded, toProviderError } from './errors.js';
 import { normalizeImageVul } from './normalize.js';
 import { imageProgressFromDetail, imageProgressFromRow, type TcssImageDetail, type TcssStatusRow } from './progress.js';
@@ -72,8 +73,11 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   private readonly gate: CallGate | undefined;
   private readonly counters: TencentTcssStats = { throttled: 0 };
 
+  private readonly observer?: ProviderCallObserver;
+
   constructor(deps: ProviderDeps = {}) {
     this.gate = deps.callGate;
+    this.observer = deps.observer;
   }
 
   stats(): TencentTcssStats {
@@ -113,7 +117,7 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
     for (let attempt = 1; ; attempt++) {
       await this.gate?.acquire({ provider: 'tencent', accountId: account.id, api });
       try {
-        return await send.call(client, req);
+        return await observeCall(this.observer, { provider: 'tencent', accountId: account.id, api }, () => send.call(client, req));
       } catch (err) {
         const pe = toProviderError(err);
         if (!isRequestLimitExceeded(pe.code)) throw pe;
