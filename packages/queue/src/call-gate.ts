@@ -28,6 +28,10 @@ export interface CallGateStats {
   waitedMs: number;
 }
 
+/** Calls per provider and account that count as cold in a process, and the time they keep spare. */
+const COLD_CALLS = 3;
+const COLD_SAFETY_MS = 600;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -44,6 +48,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class TokenBucketCallGate {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly counters: CallGateStats = { granted: 0, dropped: 0, waitedMs: 0 };
+  private readonly callsByClient = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -51,7 +56,7 @@ export class TokenBucketCallGate {
     private readonly keyPrefix: string,
     private readonly rates: Partial<Record<Provider, CallRate>>,
       /** ms a token must still have before its second ends when the call goes out (default guardMs − 100). */
-    private readonly options: { safetyMs?: number } = {},
+    private readonly options: { safetyMs?: number; /** Calls per provider and account treated as cold (default 3). */ coldCalls?: number } = {},
   ) {}
 
   /** The bucket behind a call key, or null when its provider is not rate limited. */
@@ -75,7 +80,14 @@ export class TokenBucketCallGate {
     if (!bucket) return;
     // Of the guard, up to 100 ms may go to a caller's lateness at the last release of a second;
     // the rest is kept for the call to travel to the cloud and be counted there.
-    const safetyMs = this.options.safetyMs ?? Math.max(20, bucket.guardMs - 100);
+    const warmSafetyMs = this.options.safetyMs ?? Math.max(20, bucket.guardMs - 100);
+    // A cold client's first calls (SDK set-up, first connection, code not yet optimized) take
+    // far longer to reach the cloud: they only use tokens with most of their second left, so a
+    // slow first call cannot land in the next second's count.
+    const warmth = `${key.provider}:${key.accountId}`;
+    const calls = this.callsByClient.get(warmth) ?? 0;
+    this.callsByClient.set(warmth, calls + 1);
+    const safetyMs = calls < (this.options.coldCalls ?? COLD_CALLS) ? Math.max(warmSafetyMs, COLD_SAFETY_MS) : warmSafetyMs;
     const started = performance.now();
     for (;;) {
       const asked = performance.now();

@@ -130,6 +130,24 @@ describe('TokenBucketCallGate', () => {
     expect(stats.reduce((a, s) => a + s.granted, 0)).toBe(130);
   });
 
+  it("keeps a cold client's first calls to tokens with most of their second left", async () => {
+    const rate = { tencent: { ratePerSec: 20, burst: 20, guardMs: 100, leadMs: 0 } };
+    const cold = new TokenBucketCallGate(clients[2]!, `${env.prefix}:tb:cold`, rate);
+    const warm = new TokenBucketCallGate(clients[2]!, `${env.prefix}:tb:warm`, rate, { coldCalls: 0 });
+    // Late in a second (600–800 ms in): tokens of this second have less than 600 ms left.
+    const lateInSecond = async () => {
+      while (Date.now() % 1000 < 600 || Date.now() % 1000 > 800) await new Promise((r) => setTimeout(r, 5));
+    };
+    await lateInSecond();
+    await cold.acquire({ provider: 'tencent', accountId: 'c', api: 'X' });
+    // The cold call passed over this second's token and used one of the next second.
+    expect(cold.stats()).toMatchObject({ granted: 1 });
+    expect(cold.stats().dropped).toBeGreaterThanOrEqual(1);
+    await lateInSecond();
+    await warm.acquire({ provider: 'tencent', accountId: 'c', api: 'X' });
+    expect(warm.stats()).toMatchObject({ granted: 1, dropped: 0 });
+  });
+
   it('passes providers without a rate straight through', async () => {
     const gate = new TokenBucketCallGate(clients[0]!, `${env.prefix}:tb`, { tencent: { ratePerSec: 1 } });
     await Promise.all(Array.from({ length: 50 }, () => gate.acquire({ provider: 'aws', accountId: 'a', api: 'StartImageScan' })));
@@ -153,7 +171,7 @@ describe('TokenBucketCallGate', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     }) as Redis;
-    const gate = new TokenBucketCallGate(slowRedis, `${env.prefix}:tb:stall`, { tencent: { ratePerSec: 20, burst: 20, guardMs: 100, leadMs: 0 } });
+    const gate = new TokenBucketCallGate(slowRedis, `${env.prefix}:tb:stall`, { tencent: { ratePerSec: 20, burst: 20, guardMs: 100, leadMs: 0 } }, { coldCalls: 0 });
     await gate.acquire({ provider: 'tencent', accountId: 'a', api: 'X' });
     expect(gate.stats()).toMatchObject({ granted: 1, dropped: 1 });
   });
