@@ -172,6 +172,16 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
    * task is created.
    */
   async startScan(account: ProviderAccount, target: AlibabaScanTarget): Promise<AlibabaStartedScan> {
+    await this.precheck(account, target);
+    return this.createTask(account, target);
+  }
+
+  /**
+   * The pre-check alone: throws `insufficient_authorization` (terminal, counts in the message)
+   * where the account's authorizations would not cover the task. Needs no task slot, so the
+   * quota policy runs it before taking one.
+   */
+  async precheck(account: ProviderAccount, target: AlibabaScanTarget): Promise<void> {
     const check = await this.checkAuthorizations(account, target);
     if (check.needed > check.remaining) {
       throw new ProviderError(
@@ -181,6 +191,10 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
         'insufficient_authorization',
       );
     }
+  }
+
+  /** PublicCreateImageScanTask alone (the caller has pre-checked and holds a task slot). */
+  async createTask(account: ProviderAccount, target: AlibabaScanTarget): Promise<AlibabaStartedScan> {
     const body = await this.sas.call(account, 'PublicCreateImageScanTask', taskParams(target));
     const data = (body.Data ?? {}) as Record<string, unknown>;
     const taskId = typeof data.TaskId === 'string' ? data.TaskId : '';

@@ -18,6 +18,17 @@ export interface AlibabaScanTaskPolicyOptions {
 }
 
 /** How long `wake` waits for an active waiter to park itself: WAKE_ATTEMPTS × WAKE_RETRY_MS. */
+/** How long a passed pre-check stands for a scan still waiting for a slot. */
+const PRECHECK_VALID_MS = 60 * 60_000;
+
+/** An adapter that can pre-check and create separately (the SAS adapter). */
+interface TwoStepStart {
+  precheck(account: ProviderAccount, target: Record<string, unknown>): Promise<void>;
+  createTask(account: ProviderAccount, target: Record<string, unknown>): Promise<AlibabaStartedScan>;
+}
+const isTwoStep = (p: ScanProvider): p is ScanProvider & TwoStepStart =>
+  typeof (p as Partial<TwoStepStart>).precheck === 'function' && typeof (p as Partial<TwoStepStart>).createTask === 'function';
+
 const WAKE_ATTEMPTS = 20;
 const WAKE_RETRY_MS = 25;
 
@@ -80,6 +91,15 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
   }
 
   async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome> {
+    const target = scan.target as Record<string, unknown>;
+    const twoStep = isTwoStep(provider);
+    // The pre-check needs no slot: done before taking one, so a freed slot waits only for the
+    // create call; remembered for the scan, so a scan waiting for room does not repeat it.
+    const precheckedKey = `${this.keyPrefix}:prechecked:${scan.id}`;
+    if (twoStep && !(await this.redis.exists(precheckedKey))) {
+      await provider.precheck(account, target);
+      await this.redis.set(precheckedKey, '1', 'PX', PRECHECK_VALID_MS);
+    }
     const slots = this.slots(account.id);
     const waiter = scan.jobId ?? jobIds.start(scan.id);
     const got = await slots.acquire(scan.id, { waiter, waiterTtlMs: Math.max(this.options.quotaRetryMs * 3, 60_000) });
@@ -90,7 +110,7 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
 
     let started: AlibabaStartedScan;
     try {
-      started = (await provider.startScan(account, scan.target as Record<string, unknown>, images.map(toImageRef))) as AlibabaStartedScan;
+      started = twoStep ? await provider.createTask(account, target) : ((await provider.startScan(account, target, images.map(toImageRef))) as AlibabaStartedScan);
     } catch (err) {
       throw await this.onStartFailure(scan, slots, got.inUse, err);
     }
