@@ -1,32 +1,8 @@
-import type { ErrorResponse } from '@scanq/core';
+import { type ErrorResponse, zodIssueRule } from '@scanq/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
 type Issue = NonNullable<ErrorResponse['issues']>[number];
-
-/** zod issue → the rule a client broke, in words a client can switch on. */
-function ruleOf(keyword: string, params: Record<string, unknown>, message = ''): string {
-  switch (keyword) {
-    case 'invalid_format':
-      return params.format === 'regex' ? 'pattern' : String(params.format ?? 'format');
-    case 'too_small':
-      return params.origin === 'string' ? 'min_length' : params.origin === 'array' ? 'min_items' : 'minimum';
-    case 'too_big':
-      return params.origin === 'string' ? 'max_length' : params.origin === 'array' ? 'max_items' : 'maximum';
-    case 'invalid_type':
-      // zod 4 issues carry no input; its message says "received undefined" when the field is missing.
-      return /received undefined/.test(message) ? 'required' : 'type';
-    case 'unrecognized_keys':
-      return 'unknown_field';
-    case 'invalid_value':
-    case 'invalid_union':
-      return 'one_of';
-    case 'custom':
-      return 'constraint';
-    default:
-      return keyword;
-  }
-}
 
 function toIssues(context: string, validation: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[]): Issue[] {
   return validation.flatMap((v) => {
@@ -37,7 +13,7 @@ function toIssues(context: string, validation: { instancePath: string; keyword: 
     if (v.keyword === 'invalid_union' && v.params.note === 'No matching discriminator') {
       return [{ field: base, rule: 'one_of', message: v.message ?? 'unsupported value' }];
     }
-    return [{ field: base, rule: ruleOf(v.keyword, v.params, v.message ?? ''), message: v.message ?? 'is invalid' }];
+    return [{ field: base, rule: zodIssueRule({ ...v.params, code: v.keyword, message: v.message ?? '' }), message: v.message ?? 'is invalid' }];
   });
 }
 

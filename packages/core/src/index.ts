@@ -6,3 +6,4 @@ export * from './schemas.js';
 export * from './simulator-accounts.js';
 export * from './bulk.js';
 export * from './quotas.js';
+export * from './issues.js';
