@@ -1,42 +1,18 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { ScanqClient } from '@scanq/client';
 import { ApiKeyRepository } from '@scanq/db';
 import { ApiKeyService } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/src/app.js';
 import { startHarness, type WorkerHarness } from '../../worker/test/harness.js';
-import { REPO_ROOT } from '../../../test/support/processes.js';
 import { buildBulkRequest, buildScheduleRequest } from '../src/bulk-request.js';
 import { bulkLines, watchBulk } from '../src/bulk-watch.js';
 import { colorsFor } from '../src/render.js';
+import { scanq } from './run-cli.js';
 
 const API_KEY = 'cli-bulk-test-bootstrap-key';
 
 type FastifyInstance = Awaited<ReturnType<typeof buildApi>>['app'];
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `scanq` CLI as its own process (async: the API it talks to lives in this process). */
-function scanq(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface BulkJson {
   id: string;

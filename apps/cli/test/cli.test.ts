@@ -1,40 +1,17 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { ScanqClient } from '@scanq/client';
 import { simulatorAccountRequest } from '@scanq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/src/app.js';
 import { startHarness, type WorkerHarness } from '../../worker/test/harness.js';
-import { freePort, REPO_ROOT } from '../../../test/support/processes.js';
+import { freePort } from '../../../test/support/processes.js';
 import { colorsFor } from '../src/render.js';
+import { scanq } from './run-cli.js';
 import { watchScans } from '../src/watch.js';
 
 const API_KEY = 'cli-test-bootstrap-key';
 
 type FastifyInstance = Awaited<ReturnType<typeof buildApi>>['app'];
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `scanq` CLI as its own process (async: the API it talks to lives in this process). */
-function scanq(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('scanq CLI as a process against the real API, worker and simulator', () => {
   let harness: WorkerHarness;

@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { QuotaView } from '@scanq/core';
 import { ConcurrencySlots, TokenBucketCallGate } from '@scanq/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/src/app.js';
 import { AUTH, TEST_API_KEY } from '../../../test/support/env.js';
-import { REPO_ROOT } from '../../../test/support/processes.js';
+import { scanq } from '../../cli/test/run-cli.js';
 import { startHarness, type WorkerHarness } from './harness.js';
 
 type App = Awaited<ReturnType<typeof buildApi>>['app'];
@@ -68,13 +66,10 @@ describe('GET /v1/quotas and scanq quota', () => {
   });
 
   it('scanq quota prints the same view (--json) and a table', async () => {
-    const run = (args: string[]) =>
-      new Promise<{ code: number | null; out: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'apps/cli/src/main.ts'), ...args, '--api-url', url, '--api-key', TEST_API_KEY], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' } });
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.on('close', (code) => resolve({ code, out }));
-      });
+    const run = async (args: string[]) => {
+      const r = await scanq([...args, '--api-url', url, '--api-key', TEST_API_KEY]);
+      return { code: r.code, out: r.stdout };
+    };
     const json = await run(['quota', '--json']);
     expect(json.code).toBe(0);
     expect((JSON.parse(json.out) as QuotaView[]).map((q) => q.provider).sort()).toEqual(['alibaba', 'aws', 'huawei', 'tencent']);
