@@ -10,13 +10,12 @@
  * Standalone: `pnpm exec tsx bench/alibaba.ts`. Timings live here, never in pass/fail tests.
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 // 200 scans of 5 s: 100 s of saturated slots, so the fixed ramp-up (~2 s) and drain weigh little.
@@ -153,9 +152,4 @@ export async function benchAlibaba(): Promise<Record<string, string>> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const figures = await benchAlibaba();
-  console.log(`\nscanq Alibaba quota bench (${new Date().toISOString()})`);
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(36)} ${v}`);
-  process.exit(0);
-}
+await runWhenMain(import.meta.url, 'Alibaba quota', benchAlibaba);

@@ -13,26 +13,17 @@
  * Standalone: `pnpm exec tsx bench/bulk-alibaba.ts`. Timings live here, never in pass/fail tests.
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { waitFor } from '../test/support/wait.js';
+import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_ALIBABA_IMAGES ?? 400);
 const SCAN_MS = Number(process.env.BENCH_BULK_ALIBABA_SCAN_MS ?? 3_000);
 
-async function waitUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 type Totals = Record<string, number>;
 
@@ -68,12 +59,12 @@ export async function benchBulkAlibaba(): Promise<Record<string, string>> {
     const start = await calls();
     const t0 = performance.now();
     const { bulk } = await runtime.bulk.create({ selector: { providers: ['alibaba'] } });
-    await waitUntil(async () => ((await runtime.bulkScans.get(bulk.id))?.status !== 'planning' ? true : undefined), 120_000, 'planning');
+    await waitFor(async () => ((await runtime.bulkScans.get(bulk.id))?.status !== 'planning' ? true : undefined), { timeoutMs: 120_000, what: 'planning', intervalMs: 20 });
     const planned = await calls();
-    const done = await waitUntil(async () => {
+    const done = await waitFor(async () => {
       const b = await runtime.bulkScans.get(bulk.id);
       return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-    }, 600_000, 'bulk run');
+    }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 20 });
     const seconds = (performance.now() - t0) / 1000;
     const end = await calls();
     const state = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { gauges: Record<string, { max: number }> };
@@ -104,8 +95,4 @@ export async function benchBulkAlibaba(): Promise<Record<string, string>> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const figures = await benchBulkAlibaba();
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(45)} ${v}`);
-  process.exit(0);
-}
+await runWhenMain(import.meta.url, 'Alibaba bulk', benchBulkAlibaba);

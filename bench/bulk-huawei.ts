@@ -7,13 +7,13 @@
  * Run alone: `pnpm exec tsx bench/bulk-huawei.ts` (BENCH_BULK_HUAWEI_IMAGES, default 400).
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { loadConfig, SIMULATOR_ACCOUNTS, simulatorAccountRequest } from '@scanq/core';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { waitFor } from '../test/support/wait.js';
+import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_HUAWEI_IMAGES ?? 400);
 /** Repositories that also tag their newest version `latest` (one more list entry, no new digest). */
@@ -32,15 +32,6 @@ const SCENARIOS: Scenario[] = [
   { label: '3 s scans, findings collected (polls while scanning)', scanMs: 3_000, pollInitialMs: 500, collectFindings: true },
 ];
 
-async function waitUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export async function benchBulkHuawei(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -75,10 +66,10 @@ export async function benchBulkHuawei(): Promise<Record<string, string>> {
         const before = await calls();
         const t0 = performance.now();
         const { bulk } = await runtime.bulk.create({ selector: { accounts: [hw.name] } });
-        const done = await waitUntil(async () => {
+        const done = await waitFor(async () => {
           const b = await runtime.bulkScans.get(bulk.id);
           return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-        }, 600_000, 'bulk run');
+        }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 50 });
         const seconds = (performance.now() - t0) / 1000;
         if (done.status !== 'succeeded') throw new Error(`bulk scan ${done.status}: ${done.error ?? ''}`);
         const { totals } = await runtime.bulkScans.totals(done);
@@ -108,8 +99,4 @@ export async function benchBulkHuawei(): Promise<Record<string, string>> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const figures = await benchBulkHuawei();
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k}\n      ${v}`);
-  process.exit(0);
-}
+await runWhenMain(import.meta.url, 'Huawei bulk', benchBulkHuawei);

@@ -7,13 +7,13 @@
  * Standalone: `pnpm exec tsx bench/bulk-tencent.ts` (BENCH_BULK_TENCENT_IMAGES, default 400).
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { waitFor } from '../test/support/wait.js';
+import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_TENCENT_IMAGES ?? 400);
 const FINDINGS_API = 'DescribeAssetImageRegistryVulList';
@@ -23,15 +23,6 @@ interface Calls {
   outcomes: Record<string, number>;
 }
 
-async function waitUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 export async function benchBulkTencent(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -65,10 +56,10 @@ export async function benchBulkTencent(): Promise<Record<string, string>> {
     const before = await snapshot();
     const t0 = performance.now();
     const { bulk } = await runtime.bulk.create({ selector: { providers: ['tencent'] } });
-    const done = await waitUntil(async () => {
+    const done = await waitFor(async () => {
       const b = await runtime.bulkScans.get(bulk.id);
       return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-    }, 600_000, 'bulk run');
+    }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 100 });
     const seconds = (performance.now() - t0) / 1000;
     const after = await snapshot();
     if (done.status !== 'succeeded') throw new Error(`bulk scan ended ${done.status}: ${done.error ?? ''}`);
@@ -106,8 +97,4 @@ export async function benchBulkTencent(): Promise<Record<string, string>> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const figures = await benchBulkTencent();
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(45)} ${v}`);
-  process.exit(0);
-}
+await runWhenMain(import.meta.url, 'Tencent bulk', benchBulkTencent);

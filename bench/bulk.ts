@@ -6,7 +6,6 @@
  * Planning runs on a worker serving only `maintenance`, so the planned work stays queued.
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -14,7 +13,8 @@ import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { waitFor } from '../test/support/wait.js';
+import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 
 const PLAN_IMAGES = Number(process.env.BENCH_BULK_IMAGES ?? 100_000);
 const RUN_IMAGES = Number(process.env.BENCH_BULK_RUN_IMAGES ?? 500);
@@ -24,15 +24,6 @@ async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
 
-async function waitUntil<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export async function benchBulk(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -60,10 +51,10 @@ export async function benchBulk(): Promise<Record<string, string>> {
     const memBefore = await usedMemory(redis);
     const t0 = performance.now();
     const { bulk } = await runtime.bulk.create({ selector: { repositories: ['bench/images'] } });
-    const planned = await waitUntil(async () => {
+    const planned = await waitFor(async () => {
       const b = await runtime.bulkScans.get(bulk.id);
       return b && b.status !== 'planning' ? b : undefined;
-    }, 600_000, 'planning');
+    }, { timeoutMs: 600_000, what: 'planning', intervalMs: 50 });
     const planSeconds = (performance.now() - t0) / 1000;
     const queued = (await runtime.queues.queue('aws').getJobCounts('prioritized')).prioritized ?? 0;
     const memAfter = await usedMemory(redis);
@@ -77,10 +68,10 @@ export async function benchBulk(): Promise<Record<string, string>> {
     let perImage = 0;
     try {
       const { bulk: small } = await runtime.bulk.create({ selector: { repositories: ['bench/images'], tagPatterns: ['b-00*'] } });
-      const done = await waitUntil(async () => {
+      const done = await waitFor(async () => {
         const b = await runtime.bulkScans.get(small.id);
         return b && ['succeeded', 'failed'].includes(b.status) ? b : undefined;
-      }, 600_000, 'bulk run');
+      }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 50 });
       const after = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> };
       const calls = Object.entries(after.totals)
         .filter(([k]) => k.startsWith('aws:'))
@@ -104,8 +95,4 @@ export async function benchBulk(): Promise<Record<string, string>> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const figures = await benchBulk();
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(45)} ${v}`);
-  process.exit(0);
-}
+await runWhenMain(import.meta.url, 'bulk scans', benchBulk);

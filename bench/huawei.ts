@@ -6,11 +6,10 @@
  * BENCH_HUAWEI_SCENARIOS=0,2 picks scenarios by index.
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 /** Regular images seeded per simulator account: 24,987 make exactly 20,000 private_image. */
@@ -136,9 +135,4 @@ export async function benchHuawei(): Promise<Record<string, string>> {
   return figures;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const figures = await benchHuawei();
-  console.log(`\nscanq Huawei bench (${new Date().toISOString()})`);
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k}\n      ${v}`);
-  process.exit(0);
-}
+await runWhenMain(import.meta.url, 'Huawei batch scans', benchHuawei);

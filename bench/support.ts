@@ -1,4 +1,5 @@
 /** What every benchmark section shares: its own database and queue prefix on the machine's servers, removed afterwards. */
+import { pathToFileURL } from 'node:url';
 import { ensureDatabase, migrate } from '@scanq/db';
 import pg from 'pg';
 import { deleteKeysByPrefix } from '../test/support/env.js';
@@ -34,4 +35,13 @@ export async function createBenchStore(section: string, run: string): Promise<Be
       await deleteKeysByPrefix(REDIS_URL, prefix);
     },
   };
+}
+
+/** Runs a section and prints its figures when its file is run directly (`pnpm exec tsx bench/<file>.ts`). */
+export async function runWhenMain(moduleUrl: string, title: string, section: () => Promise<Record<string, string>>): Promise<void> {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  const figures = await section();
+  console.log(`\nscanq bench: ${title} (${new Date().toISOString()})`);
+  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(48)} ${v}`);
+  process.exit(0);
 }

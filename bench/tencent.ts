@@ -6,11 +6,10 @@
  * counter. Standalone: `pnpm exec tsx bench/tencent.ts`. Timings live here, never in tests.
  */
 import { randomBytes } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 const SCANS = Number(process.env.BENCH_TENCENT_SCANS ?? 600);
@@ -145,9 +144,4 @@ export async function benchTencent(): Promise<Record<string, string>> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const result = await benchTencent();
-  console.log(`\nscanq bench: Tencent TCSS rate limit (${new Date().toISOString()})`);
-  for (const [k, v] of Object.entries(result)) console.log(`  ${k.padEnd(34)} ${v}`);
-  process.exit(0);
-}
+await runWhenMain(import.meta.url, 'Tencent TCSS rate limit', benchTencent);
