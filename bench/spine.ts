@@ -17,6 +17,8 @@ import { freePort, startProcess, waitForHttp } from '../test/support/processes.j
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const SCANS = Number(process.env.BENCH_SCANS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+/** Worker processes in the end-to-end run (the no-op baseline always has one). */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const BENCH_API_KEY = `scanq-bench-${randomBytes(12).toString('hex')}`;
 const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
@@ -65,12 +67,16 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     SIM_AWS_BENCH_IMAGES: String(SCANS),
     API_PORT: String(apiPort),
   };
-  const procs = [startProcess('simulator', 'apps/simulator/src/main.ts', env), startProcess('worker', 'apps/worker/src/main.ts', env), startProcess('api', 'apps/api/src/main.ts', env)];
+  const procs = [
+    startProcess('simulator', 'apps/simulator/src/main.ts', env),
+    startProcess('api', 'apps/api/src/main.ts', env),
+    ...Array.from({ length: WORKERS }, (_, i) => startProcess(`worker-${i}`, 'apps/worker/src/main.ts', env)),
+  ];
   const sim = `http://127.0.0.1:${simPort}`;
   const api = `http://127.0.0.1:${apiPort}`;
   const client = new pg.Client({ connectionString: databaseUrl });
   try {
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[2]!)]);
+    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[1]!)]);
     await new Promise((r) => setTimeout(r, 1500)); // let the worker connect
     const aws = SIMULATOR_ACCOUNTS.aws[0];
     await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }) });
@@ -111,7 +117,7 @@ export async function benchSpine(): Promise<Record<string, string>> {
   const e2e = await endToEnd();
   return {
     'spine: raw BullMQ no-op jobs/s': `${noop.toFixed(0)} (${NOOP_JOBS} jobs, one worker, concurrency ${CONCURRENCY})`,
-    'spine: end-to-end AWS scans/s': `${e2e.rate.toFixed(1)} (${SCANS} scans over HTTP, 20 findings each, ${e2e.findings} findings stored)`,
+    'spine: end-to-end AWS scans/s': `${e2e.rate.toFixed(1)} (${SCANS} scans over HTTP, 20 findings each, ${e2e.findings} findings stored; ${WORKERS} worker process${WORKERS > 1 ? 'es' : ''} × concurrency ${CONCURRENCY})`,
     'spine: ratio': `${(e2e.rate / noop).toFixed(3)} (goal >= 0.25)`,
   };
 }

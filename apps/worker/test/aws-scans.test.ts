@@ -158,14 +158,16 @@ describe('first look right after the start (SCANQ_POLL_INITIAL_MS=0)', () => {
   afterAll(async () => h?.close());
 
   it('finishes a reused scan-on-push result inside the start job: no poll job, no second look', async () => {
-    const before = await total(h, 'aws:DescribeImageScanFindings');
+    const [findingsBefore, describeBefore] = await Promise.all([total(h, 'aws:DescribeImageScanFindings'), total(h, 'aws:DescribeImages')]);
     const { scan } = await h.worker.runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'library/nginx', imageId: { imageTag: 'latest' } });
     const done = await h.waitForTerminal(scan.id);
     expect(done.status).toBe('succeeded');
     expect(done.images[0]!.reused).toBe(true);
-    // One look to find the scan-on-push result, one inline poll that stored it, and no poll job
-    // was ever queued (completed jobs are kept, so one that ran would still be found).
-    expect((await total(h, 'aws:DescribeImageScanFindings')) - before).toBe(2);
+    // The tag resolution (DescribeImages) already shows the scan-on-push result, one inline
+    // poll stored it, and no poll job was ever queued (completed jobs are kept, so one that ran
+    // would still be found).
+    expect((await total(h, 'aws:DescribeImages')) - describeBefore).toBe(1);
+    expect((await total(h, 'aws:DescribeImageScanFindings')) - findingsBefore).toBe(1);
     expect(await h.worker.runtime.queues.getJob('aws', jobIds.poll(scan.id))).toBeUndefined();
     expect(await h.worker.runtime.queues.getJob('aws', jobIds.start(scan.id))).toBeDefined();
     expect(await h.worker.runtime.db.finding.count({ where: { scanId: scan.id } })).toBeGreaterThan(0);

@@ -1,8 +1,8 @@
 import type { CreateAccountRequest, Provider } from '@scanq/core';
 import type { Db } from './client.js';
 import { Prisma, type CloudAccount } from './generated/prisma/client.js';
+import { UUID_TEXT as UUID } from './sql.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Cloud accounts. Every job and submission reads its account, and accounts change rarely, so

@@ -1,5 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
+import { SqlClient } from './sql.js';
 
 export type Db = PrismaClient;
 
@@ -7,4 +9,26 @@ export type Db = PrismaClient;
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
   const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.max ?? 10 });
   return new PrismaClient({ adapter });
+}
+
+export interface Database {
+  /** Prisma: every query but the per-scan hot path. */
+  db: Db;
+  /** Plain SQL on the same pool: the hot path (see SqlClient). */
+  sql: SqlClient;
+  close(): Promise<void>;
+}
+
+/** One pool shared by Prisma and the hot path, so SCANQ_DB_POOL_MAX bounds both. */
+export function createDatabase(databaseUrl: string, options: { max?: number } = {}): Database {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });
+  const db = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    db,
+    sql: new SqlClient(pool),
+    async close() {
+      await db.$disconnect();
+      await pool.end();
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import type { Db } from './client.js';
+import { SQL_NOW as NOW, type SqlClient } from './sql.js';
 
 export interface WindowKey {
   accountId: string;
@@ -12,7 +13,10 @@ export interface WindowKey {
  * image per 24 h). Redis holds the fast cross-process claim; this table survives a Redis loss.
  */
 export class ImageScanWindowRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: SqlClient,
+  ) {}
 
   get(key: WindowKey) {
     return this.db.imageScanWindow.findUnique({ where: { accountId_registry_repository_digest: key } });
@@ -24,14 +28,16 @@ export class ImageScanWindowRepository {
    * get `true` inside one window. The same scan asking again (a retry) gets `true`.
    */
   async claim(key: WindowKey, scanId: string | null, at: Date, windowMs: number): Promise<boolean> {
-    const rows = await this.db.$queryRaw<{ ok: number }[]>`
-      INSERT INTO "ImageScanWindow" ("accountId", "registry", "repository", "digest", "lastRequestedAt", "scanId", "updatedAt")
-      VALUES (${key.accountId}::uuid, ${key.registry}, ${key.repository}, ${key.digest}, ${at}, ${scanId}::uuid, now())
-      ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE
-        SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "scanId" = EXCLUDED."scanId", "updatedAt" = now()
-        WHERE "ImageScanWindow"."lastRequestedAt" < ${new Date(at.getTime() - windowMs)}
-           OR ("ImageScanWindow"."scanId" IS NOT NULL AND "ImageScanWindow"."scanId" = EXCLUDED."scanId")
-      RETURNING 1 AS ok`;
+    const rows = await this.sql.rows(
+      `INSERT INTO "ImageScanWindow" ("accountId", "registry", "repository", "digest", "lastRequestedAt", "scanId", "createdAt", "updatedAt")
+       VALUES ($1, $2, $3, $4, $5::timestamp(3), $6, ${NOW}, ${NOW})
+       ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE
+         SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "scanId" = EXCLUDED."scanId", "updatedAt" = ${NOW}
+         WHERE "ImageScanWindow"."lastRequestedAt" < $7::timestamp(3)
+            OR ("ImageScanWindow"."scanId" IS NOT NULL AND "ImageScanWindow"."scanId" = EXCLUDED."scanId")
+       RETURNING 1`,
+      [key.accountId, key.registry, key.repository, key.digest, at.toISOString(), scanId, new Date(at.getTime() - windowMs).toISOString()],
+    );
     return rows.length === 1;
   }
 
@@ -40,12 +46,14 @@ export class ImageScanWindowRepository {
    * we know; the scan that requested it, if any, stays recorded.
    */
   async recordSeen(key: WindowKey, at: Date): Promise<void> {
-    await this.db.$executeRaw`
-      INSERT INTO "ImageScanWindow" ("accountId", "registry", "repository", "digest", "lastRequestedAt", "scanId", "updatedAt")
-      VALUES (${key.accountId}::uuid, ${key.registry}, ${key.repository}, ${key.digest}, ${at}, NULL, now())
-      ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE
-        SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "updatedAt" = now()
-        WHERE "ImageScanWindow"."lastRequestedAt" < EXCLUDED."lastRequestedAt"`;
+    await this.sql.execute(
+      `INSERT INTO "ImageScanWindow" ("accountId", "registry", "repository", "digest", "lastRequestedAt", "scanId", "createdAt", "updatedAt")
+       VALUES ($1, $2, $3, $4, $5::timestamp(3), NULL, ${NOW}, ${NOW})
+       ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE
+         SET "lastRequestedAt" = EXCLUDED."lastRequestedAt", "updatedAt" = ${NOW}
+         WHERE "ImageScanWindow"."lastRequestedAt" < EXCLUDED."lastRequestedAt"`,
+      [key.accountId, key.registry, key.repository, key.digest, at.toISOString()],
+    );
   }
 
   /** Drops our claim when the cloud refused the start outright (the image was never scanned). */

@@ -1,11 +1,16 @@
 import { type ImageScanStatus, type NormalizedFinding, type ScanStatus, type Severity, SEVERITIES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
 import type { Db } from './client.js';
+import { SQL_NOW as NOW, type SqlClient, UUID_TEXT as UUID, utcFromJson } from './sql.js';
 import { uuidv7 } from './uuidv7.js';
 import { Prisma, type Finding, type ImageScan, type Scan } from './generated/prisma/client.js';
 
 export type ScanWithImages = Scan & { images: ImageScan[] };
 
 export interface NewScan {
+  /** Made here when absent (UUIDv7); a caller that needs the id before the insert passes one. */
+  id?: string;
+  /** The BullMQ job that will carry the scan, when known before the insert. */
+  jobId?: string;
   provider: Scan['provider'];
   accountId: string;
   target: Record<string, unknown>;
@@ -43,8 +48,13 @@ export interface ImageResult {
 
 export type ImageCompletion = ImageResult & { imageScanId: string };
 
-/** Rows per findings INSERT: 12 columns each stays far below Postgres' 65,535 bind parameters. */
-const FINDING_INSERT_CHUNK = 2000;
+/** How a scan ends once every image is settled. */
+export interface ScanEnd {
+  status: 'succeeded' | 'failed';
+  reason?: string | null;
+  error?: string | null;
+}
+
 /** Rows per image INSERT. */
 const IMAGE_INSERT_CHUNK = 2000;
 
@@ -63,28 +73,58 @@ const SEVERITY_COLUMN: Record<Severity, 'critical' | 'high' | 'medium' | 'low' |
 
 const NON_TERMINAL = (['queued', 'quota_wait', 'running', 'retrying'] as const satisfies readonly ScanStatus[]).slice();
 
+/** Scan columns a patch may set (names are interpolated into SQL: this list is the guard). */
+const PATCH_COLUMNS = new Set<keyof ScanPatch>(['status', 'reason', 'error', 'providerTaskId', 'progress', 'attempts', 'jobId', 'nextPollAt', 'startedAt', 'finishedAt']);
+const PATCH_CASTS: Partial<Record<keyof ScanPatch, string>> = { status: '::"ScanStatus"', nextPollAt: '::timestamp(3)', startedAt: '::timestamp(3)', finishedAt: '::timestamp(3)' };
+/** `SET` list and values for a patch, parameters numbered from `first`. */
+function patchSql(patch: ScanPatch, first: number): { set: string; values: unknown[] } {
+  const parts: string[] = [];
+  const values: unknown[] = [];
+  for (const [key, value] of Object.entries(patch) as [keyof ScanPatch, unknown][]) {
+    if (value === undefined) continue;
+    if (!PATCH_COLUMNS.has(key)) throw new Error(`not a scan patch column: ${key}`);
+    values.push(value instanceof Date ? value.toISOString() : value);
+    parts.push(`"${key}" = $${first + values.length - 1}${PATCH_CASTS[key] ?? ''}`);
+  }
+  parts.push(`"updatedAt" = ${NOW}`);
+  return { set: parts.join(', '), values };
+}
+
+/** A scan row with its images as one JSON column (one round trip), ordered by id (creation order). */
+const SCAN_WITH_IMAGES = `SELECT s.*, COALESCE((SELECT json_agg(i ORDER BY i."id") FROM "ImageScan" i WHERE i."scanId" = s."id"), '[]'::json) AS images FROM "Scan" s`;
+
+type ImageJson = Omit<ImageScan, 'createdAt' | 'updatedAt' | 'scanCompletedAt'> & { createdAt: string; updatedAt: string; scanCompletedAt: string | null };
+
+function scanFromRow(row: Scan & { images: ImageJson[] }): ScanWithImages {
+  return {
+    ...row,
+    images: row.images.map((i) => ({ ...i, createdAt: utcFromJson(i.createdAt)!, updatedAt: utcFromJson(i.updatedAt)!, scanCompletedAt: utcFromJson(i.scanCompletedAt) })),
+  };
+}
+
 /** Scans, their images and findings: the ledger every worker and API call goes through. */
 export class ScanRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly sql: SqlClient,
+  ) {}
 
   /**
    * Inserts a scan, or returns the existing one for a repeated idempotency key
    * (`created: false`). The unique index decides races between concurrent requests.
    */
   async create(input: NewScan): Promise<{ scan: ScanWithImages; created: boolean }> {
-    try {
-      const scan = await this.db.scan.create({
-        data: { ...input, target: input.target as Prisma.InputJsonValue },
-        include: { images: true },
-      });
-      return { scan, created: true };
-    } catch (err) {
-      if (input.idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-        const existing = await this.db.scan.findUnique({ where: { idempotencyKey: input.idempotencyKey }, include: { images: true } });
-        if (existing) return { scan: existing, created: false };
-      }
-      throw err;
-    }
+    const [row] = await this.sql.rows<Scan>(
+      `INSERT INTO "Scan" ("id", "provider", "accountId", "target", "deadlineAt", "idempotencyKey", "requestHash", "bulkScanId", "webhookUrl", "jobId", "createdAt", "updatedAt")
+       VALUES ($1, $2::"Provider", $3, $4, $5::timestamp(3), $6, $7, $8, $9, $10, ${NOW}, ${NOW})
+       ON CONFLICT ("idempotencyKey") DO NOTHING RETURNING *`,
+      [input.id ?? uuidv7(), input.provider, input.accountId, JSON.stringify(input.target), input.deadlineAt.toISOString(), input.idempotencyKey ?? null, input.requestHash ?? null, input.bulkScanId ?? null, input.webhookUrl ?? null, input.jobId ?? null],
+    );
+    if (row) return { scan: { ...row, images: [] }, created: true };
+    // Only the idempotency key can conflict: the first request's scan is the answer.
+    const [existing] = await this.sql.rows<Scan & { images: ImageJson[] }>(`${SCAN_WITH_IMAGES} WHERE s."idempotencyKey" = $1`, [input.idempotencyKey]);
+    if (!existing) throw new Error(`scan with idempotency key ${input.idempotencyKey} conflicted but is gone`);
+    return { scan: scanFromRow(existing), created: false };
   }
 
   /**
@@ -97,8 +137,8 @@ export class ScanRepository {
       const chunk = inputs.slice(i, i + SCAN_INSERT_CHUNK);
       const ids = chunk.map(() => uuidv7());
       await this.db.$executeRaw`
-        INSERT INTO "Scan" ("id", "provider", "accountId", "target", "deadlineAt", "bulkScanId", "updatedAt")
-        SELECT v.id, v.provider::"Provider", v.account, v.target, v.deadline, v.bulk, now()
+        INSERT INTO "Scan" ("id", "provider", "accountId", "target", "deadlineAt", "bulkScanId", "createdAt", "updatedAt")
+        SELECT v.id, v.provider::"Provider", v.account, v.target, v.deadline, v.bulk, timezone('UTC', now()), timezone('UTC', now())
         FROM unnest(${ids}::uuid[], ${chunk.map((s) => s.provider)}::text[], ${chunk.map((s) => s.accountId)}::uuid[],
                     ${chunk.map((s) => JSON.stringify(s.target))}::jsonb[], ${chunk.map((s) => s.deadlineAt)}::timestamp(3)[],
                     ${chunk.map((s) => s.bulkScanId ?? null)}::uuid[])
@@ -133,8 +173,10 @@ export class ScanRepository {
     return new Set(rows.map((r) => r.digest));
   }
 
-  get(id: string): Promise<ScanWithImages | null> {
-    return this.db.scan.findUnique({ where: { id }, include: { images: { orderBy: { createdAt: 'asc' } } } });
+  async get(id: string): Promise<ScanWithImages | null> {
+    if (!UUID.test(id)) return null;
+    const [row] = await this.sql.rows<Scan & { images: ImageJson[] }>(`${SCAN_WITH_IMAGES} WHERE s."id" = $1`, [id]);
+    return row ? scanFromRow(row) : null;
   }
 
   /** Cursor-paged list, newest first (ids are UUIDv7, so id order is creation order). */
@@ -143,12 +185,14 @@ export class ScanRepository {
       where: { ...filter, ...(cursor ? { id: { lt: cursor } } : {}) },
       orderBy: { id: 'desc' },
       take: limit,
-      include: { images: { orderBy: { createdAt: 'asc' } } },
+      include: { images: { orderBy: { id: 'asc' } } },
     });
   }
 
-  update(id: string, patch: ScanPatch): Promise<Scan> {
-    return this.db.scan.update({ where: { id }, data: patch });
+  /** Sets fields of a scan (unguarded: callers that race a terminal state use `transition`). */
+  async update(id: string, patch: ScanPatch): Promise<void> {
+    const { set, values } = patchSql(patch, 2);
+    await this.sql.execute(`UPDATE "Scan" SET ${set} WHERE "id" = $1`, [id, ...values]);
   }
 
   /**
@@ -156,32 +200,47 @@ export class ScanRepository {
    * so a late worker can never overwrite a terminal state. Returns whether it applied.
    */
   async transition(id: string, from: readonly ScanStatus[], patch: ScanPatch): Promise<boolean> {
-    const res = await this.db.scan.updateMany({ where: { id, status: { in: [...from] } }, data: patch });
-    return res.count === 1;
+    const { set, values } = patchSql(patch, 3);
+    return (await this.sql.execute(`UPDATE "Scan" SET ${set} WHERE "id" = $1 AND "status" = ANY($2::"ScanStatus"[])`, [id, from, ...values])) === 1;
   }
 
-  /** Ends a non-terminal scan; its unfinished images end with it. */
+  /**
+   * The cloud scan is started (or reused): the guarded transition to running and every pending
+   * image to scanning, in one statement. False when the scan left `from` meanwhile.
+   */
+  async markStarted(id: string, from: readonly ScanStatus[], patch: ScanPatch, reused: boolean): Promise<boolean> {
+    const { set, values } = patchSql(patch, 4);
+    const [row] = await this.sql.rows<{ n: number }>(
+      `WITH s AS (UPDATE "Scan" SET ${set} WHERE "id" = $1 AND "status" = ANY($2::"ScanStatus"[]) RETURNING "id"),
+            i AS (UPDATE "ImageScan" SET "status" = 'scanning', "reused" = "reused" OR $3, "updatedAt" = ${NOW}
+                  WHERE "scanId" IN (SELECT "id" FROM s) AND "status" = 'pending')
+       SELECT count(*)::int AS n FROM s`,
+      [id, from, reused, ...values],
+    );
+    return row!.n === 1;
+  }
+
+  /** Ends a non-terminal scan; its unfinished images end with it (one statement, so atomic). */
   async finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', fields: { reason?: string | null; error?: string | null } = {}): Promise<boolean> {
-    const end = { status, reason: fields.reason ?? null, error: fields.error ?? null, finishedAt: new Date(), nextPollAt: null, ...(status === 'succeeded' ? { progress: 100 } : {}) };
-    // Succeeded: every image is already settled, so one guarded UPDATE is the whole change.
-    if (status === 'succeeded') return (await this.db.scan.updateMany({ where: { id, status: { in: NON_TERMINAL } }, data: end })).count === 1;
-    return this.db.$transaction(async (tx) => {
-      const res = await tx.scan.updateMany({ where: { id, status: { in: NON_TERMINAL } }, data: end });
-      if (res.count === 1) {
-        await tx.imageScan.updateMany({
-          where: { scanId: id, status: { in: ['pending', 'scanning'] } },
-          data: { status: status === 'cancelled' ? 'cancelled' : 'failed', reason: fields.reason ?? null },
-        });
-      }
-      return res.count === 1;
-    });
+    const [row] = await this.sql.rows<{ n: number }>(
+      `WITH s AS (UPDATE "Scan" SET "status" = $2::"ScanStatus", "reason" = $3, "error" = $4, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
+                    "progress" = CASE WHEN $2 = 'succeeded' THEN 100 ELSE "progress" END, "updatedAt" = ${NOW}
+                  WHERE "id" = $1 AND "status" = ANY($5::"ScanStatus"[]) RETURNING "id"),
+            i AS (UPDATE "ImageScan" SET "status" = $6::"ImageScanStatus", "reason" = $3, "updatedAt" = ${NOW}
+                  WHERE "scanId" IN (SELECT "id" FROM s) AND "status" IN ('pending', 'scanning'))
+       SELECT count(*)::int AS n FROM s`,
+      // Succeeded: every image is settled already, so the image update matches nothing.
+      [id, status, fields.reason ?? null, fields.error ?? null, NON_TERMINAL, status === 'cancelled' ? 'cancelled' : 'failed'],
+    );
+    return row!.n === 1;
   }
 
+  /** Inserts a scan's images (one statement per chunk), returned in input order. */
   async addImages(scanId: string, images: NewImageScan[]): Promise<ImageScan[]> {
     const created: ImageScan[] = [];
     for (let i = 0; i < images.length; i += IMAGE_INSERT_CHUNK) {
-      created.push(...(await this.db.imageScan.createManyAndReturn({ data: images.slice(i, i + IMAGE_INSERT_CHUNK).map((img) => ({
-        scanId,
+      const chunk = images.slice(i, i + IMAGE_INSERT_CHUNK).map((img) => ({
+        id: uuidv7(),
         registry: img.registry,
         repository: img.repository,
         tags: img.tags,
@@ -189,8 +248,18 @@ export class ScanRepository {
         providerImageId: img.providerImageId ?? null,
         status: img.status ?? 'pending',
         reused: img.reused ?? false,
-        raw: img.raw === undefined ? Prisma.JsonNull : (img.raw as Prisma.InputJsonValue),
-      })) })));
+        ...(img.raw === undefined ? {} : { raw: img.raw }),
+      }));
+      const rows = await this.sql.rows<ImageScan>(
+        `INSERT INTO "ImageScan" ("id", "scanId", "registry", "repository", "tags", "digest", "providerImageId", "status", "reused", "raw", "createdAt", "updatedAt")
+         SELECT v.id, $1, v.registry, v.repository, ARRAY(SELECT jsonb_array_elements_text(v.tags)), v.digest, v."providerImageId",
+                v.status::"ImageScanStatus", v.reused, v.raw, ${NOW}, ${NOW}
+         FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, registry text, repository text, tags jsonb, digest text, "providerImageId" text, status text, reused boolean, raw jsonb)
+         RETURNING *`,
+        [scanId, JSON.stringify(chunk)],
+      );
+      // UUIDv7 ids are made in input order, so sorting by id restores it.
+      created.push(...rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
     }
     return created;
   }
@@ -201,9 +270,9 @@ export class ScanRepository {
     for (let i = 0; i < images.length; i += IMAGE_INSERT_CHUNK) {
       const chunk = images.slice(i, i + IMAGE_INSERT_CHUNK);
       n += await this.db.$executeRaw`
-        INSERT INTO "ImageScan" ("id", "scanId", "registry", "repository", "tags", "digest", "providerImageId", "status", "reused", "raw", "updatedAt")
+        INSERT INTO "ImageScan" ("id", "scanId", "registry", "repository", "tags", "digest", "providerImageId", "status", "reused", "raw", "createdAt", "updatedAt")
         SELECT v.id, v.scan, v.registry, v.repository, ARRAY(SELECT jsonb_array_elements_text(v.tags)), v.digest, v.pid,
-               v.status::"ImageScanStatus", v.reused, v.raw, now()
+               v.status::"ImageScanStatus", v.reused, v.raw, timezone('UTC', now()), timezone('UTC', now())
         FROM unnest(${chunk.map(() => uuidv7())}::uuid[], ${chunk.map((c) => c.scanId)}::uuid[], ${chunk.map((c) => c.registry)}::text[],
                     ${chunk.map((c) => c.repository)}::text[], ${chunk.map((c) => JSON.stringify(c.tags))}::jsonb[], ${chunk.map((c) => c.digest ?? null)}::text[],
                     ${chunk.map((c) => c.providerImageId ?? null)}::text[], ${chunk.map((c) => c.status ?? 'pending')}::text[],
@@ -242,76 +311,72 @@ export class ScanRepository {
     });
   }
 
-  /** After a start: every pending image of the scan is now scanning (reused: following a cloud scan). */
-  async markImagesScanning(scanId: string, reused: boolean): Promise<void> {
-    await this.db.imageScan.updateMany({ where: { scanId, status: 'pending' }, data: { status: 'scanning', ...(reused ? { reused: true } : {}) } });
-  }
-
   /** Stores one image's outcome (see `completeImages`). */
-  completeImage(scanId: string, imageScanId: string, result: ImageResult): Promise<void> {
-    return this.completeImages(scanId, [{ imageScanId, ...result }]);
+  async completeImage(scanId: string, imageScanId: string, result: ImageResult): Promise<void> {
+    await this.completeImages(scanId, [{ imageScanId, ...result }]);
   }
 
   /**
-   * Stores many images' outcomes in one transaction: their findings (batched inserts), the
-   * severity counts derived from them and each final status (one UPDATE … FROM unnest). A
-   * poll that finishes a page of images costs a handful of round trips, not one per image.
+   * Stores many images' outcomes: their findings, the severity counts derived from them and
+   * each final status; with `finish`, also ends the scan (guarded like `finish`) when these were
+   * its last open images. One statement (data-modifying CTEs, so atomic) whatever the number of
+   * images and findings: rows travel as one JSON document each, unpacked by Postgres.
+   * Returns whether it ended the scan.
    */
-  async completeImages(scanId: string, results: ImageCompletion[]): Promise<void> {
-    if (results.length === 0) return;
-    const ids = results.map((r) => r.imageScanId);
-    const rows = results.flatMap((r) =>
-      r.findings.map((f) => ({
-        scanId,
-        imageScanId: r.imageScanId,
-        vulnerabilityId: f.vulnerabilityId,
-        severity: f.severity,
-        providerSeverity: f.providerSeverity,
-        packageName: f.packageName ?? null,
-        installedVersion: f.installedVersion ?? null,
-        fixedVersion: f.fixedVersion ?? null,
-        title: f.title ?? null,
-        link: f.link ?? null,
-        score: f.score ?? null,
-        raw: (f.raw ?? {}) as Prisma.InputJsonValue,
-      })),
-    );
-    const counts = results.map((r) => {
+  async completeImages(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<boolean> {
+    if (results.length === 0) return finish ? this.finish(scanId, finish.status, finish) : false;
+    const images = results.map((r) => {
       const c = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
       for (const f of r.findings) c[SEVERITY_COLUMN[f.severity]] += 1;
-      return c;
+      return { id: r.imageScanId, status: r.status, reason: r.reason ?? null, completed: r.scanCompletedAt?.toISOString() ?? null, ...(r.raw === undefined ? {} : { raw: r.raw }), ...c };
     });
-    const col = <T>(f: (r: ImageCompletion, i: number) => T): T[] => results.map(f);
-    await this.db.$transaction(async (tx) => {
-      await tx.finding.deleteMany({ where: { imageScanId: { in: ids } } });
-      for (let i = 0; i < rows.length; i += FINDING_INSERT_CHUNK) await tx.finding.createMany({ data: rows.slice(i, i + FINDING_INSERT_CHUNK) });
-      await tx.$executeRaw`
-        UPDATE "ImageScan" AS i SET
-          "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100,
-          "scanCompletedAt" = v.completed, "raw" = COALESCE(v.raw, i."raw"),
-          "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
-          "informational" = v.informational, "unknown" = v.unknown, "updatedAt" = now()
-        FROM unnest(
-          ${ids}::uuid[], ${col((r) => r.status)}::text[], ${col((r) => r.reason ?? null)}::text[],
-          ${col((r) => r.scanCompletedAt ?? null)}::timestamp(3)[], ${col((r) => (r.raw === undefined ? null : JSON.stringify(r.raw)))}::jsonb[],
-          ${col((_, i) => counts[i]!.critical)}::int[], ${col((_, i) => counts[i]!.high)}::int[], ${col((_, i) => counts[i]!.medium)}::int[],
-          ${col((_, i) => counts[i]!.low)}::int[], ${col((_, i) => counts[i]!.informational)}::int[], ${col((_, i) => counts[i]!.unknown)}::int[]
-        ) AS v(id, status, reason, completed, raw, critical, high, medium, low, informational, unknown)
-        WHERE i.id = v.id AND i."scanId" = ${scanId}::uuid`;
-    }, { timeout: 120_000 }); // a poll may settle hundreds of images with thousands of findings
+    const findings = results.flatMap((r) =>
+      r.findings.map((f) => ({
+        i: r.imageScanId,
+        v: f.vulnerabilityId,
+        s: f.severity,
+        ps: f.providerSeverity,
+        p: f.packageName ?? null,
+        iv: f.installedVersion ?? null,
+        fv: f.fixedVersion ?? null,
+        t: f.title ?? null,
+        l: f.link ?? null,
+        sc: f.score ?? null,
+        r: f.raw ?? {},
+      })),
+    );
+    const [row] = await this.sql.rows<{ ended: number }>(
+      `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
+                    critical int, high int, medium int, low int, informational int, unknown int)),
+            gone AS (DELETE FROM "Finding" WHERE "imageScanId" IN (SELECT id FROM v)),
+            added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
+                        "installedVersion", "fixedVersion", "title", "link", "score", "raw", "createdAt")
+                      SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.r, ${NOW}
+                      FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8, r jsonb)),
+            settled AS (UPDATE "ImageScan" AS i SET
+                          "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100, "scanCompletedAt" = v.completed,
+                          "raw" = COALESCE(v.raw, i."raw"), "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
+                          "informational" = v.informational, "unknown" = v.unknown, "updatedAt" = ${NOW}
+                        FROM v WHERE i."id" = v.id AND i."scanId" = $1),
+            ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
+                        "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END, "updatedAt" = ${NOW}
+                      WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING 1)
+       SELECT count(*)::int AS ended FROM ended`,
+      [scanId, JSON.stringify(images), JSON.stringify(findings), finish?.status ?? null, finish?.reason ?? null, finish?.error ?? null, NON_TERMINAL],
+    );
+    return row!.ended === 1;
   }
 
   /** Progress of images still scanning, many at once (one statement). */
   async updateImagesProgress(updates: { imageScanId: string; progress?: number; raw?: unknown }[]): Promise<void> {
     if (updates.length === 0) return;
-    await this.db.$executeRaw`
-      UPDATE "ImageScan" AS i SET
-        "status" = 'scanning', "progress" = COALESCE(v.progress, i."progress"), "raw" = COALESCE(v.raw, i."raw"), "updatedAt" = now()
-      FROM unnest(
-        ${updates.map((u) => u.imageScanId)}::uuid[], ${updates.map((u) => u.progress ?? null)}::int[],
-        ${updates.map((u) => (u.raw === undefined ? null : JSON.stringify(u.raw)))}::jsonb[]
-      ) AS v(id, progress, raw)
-      WHERE i.id = v.id`;
+    await this.sql.execute(
+      `UPDATE "ImageScan" AS i SET
+         "status" = 'scanning', "progress" = COALESCE(v.progress, i."progress"), "raw" = COALESCE(v.raw, i."raw"), "updatedAt" = ${NOW}
+       FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, progress int, raw jsonb)
+       WHERE i."id" = v.id`,
+      [JSON.stringify(updates.map((u) => ({ id: u.imageScanId, progress: u.progress ?? null, ...(u.raw === undefined ? {} : { raw: u.raw }) })))],
+    );
   }
 
   /** Findings of a scan, cursor-paged by id, optionally only some severities. */

@@ -27,6 +27,8 @@ export interface ImageRef {
   digest?: string | null;
   /** The cloud's own id for the image, where it has one. */
   providerImageId?: string | null;
+  /** What the cloud said about the image when it was listed or resolved (kept on its row). */
+  raw?: unknown;
 }
 
 /** The cloud's latest scan of an image, whoever started it (scan-on-push included). */

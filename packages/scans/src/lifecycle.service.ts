@@ -1,5 +1,5 @@
 import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
-import type { AccountRepository, ImageCompletion, ImageScan, ScanRepository, ScanWithImages } from '@scanq/db';
+import type { AccountRepository, ImageCompletion, ImageScan, ScanEnd, ScanRepository, ScanWithImages } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
 import type { Logger } from 'pino';
@@ -82,18 +82,22 @@ export class ScanLifecycleService {
       }
       const outcome = await this.policy(scan.provider).start({ ...scan, images }, images, account, provider);
       const pollJobId = jobIds.poll(scan.id);
-      const moved = await this.scans.transition(scan.id, ACTIVE, {
-        status: 'running',
-        providerTaskId: outcome.taskId,
-        startedAt: scan.startedAt ?? new Date(),
-        reason: outcome.reason ?? null,
-        error: null,
-        attempts: job.attemptsMade + 1,
-        jobId: pollJobId,
-        nextPollAt: new Date(Date.now() + this.options.pollInitialMs),
-      });
+      const moved = await this.scans.markStarted(
+        scan.id,
+        ACTIVE,
+        {
+          status: 'running',
+          providerTaskId: outcome.taskId,
+          startedAt: scan.startedAt ?? new Date(),
+          reason: outcome.reason ?? null,
+          error: null,
+          attempts: job.attemptsMade + 1,
+          jobId: pollJobId,
+          nextPollAt: new Date(Date.now() + this.options.pollInitialMs),
+        },
+        outcome.reused,
+      );
       if (!moved) return; // cancelled or timed out meanwhile
-      await this.scans.markImagesScanning(scan.id, outcome.reused);
       let pollCount = 0;
       let delay = this.options.pollInitialMs;
       if (delay === 0) {
@@ -170,19 +174,28 @@ export class ScanLifecycleService {
         );
         completions.push(...batch);
       }
-      await Promise.all([this.scans.updateImagesProgress(scanning), this.scans.completeImages(scan.id, completions)]);
       const stillScanning = open.length - completions.length;
       if (stillScanning > 0) {
+        await Promise.all([this.scans.updateImagesProgress(scanning), this.scans.completeImages(scan.id, completions)]);
         const done = scan.images.length - stillScanning;
         return { done: false, progress: Math.floor((done / scan.images.length) * 100), hintMs: progress.nextPollMs };
       }
+      // The last open images settled: their results and the scan's end in one statement.
+      const end = this.outcome(scan, settled);
+      await this.afterEnd(scan, await this.scans.completeImages(scan.id, completions, end), true);
+      return { done: true };
     }
-    const outcomes = [...settled.values()];
-    const ok = outcomes.some((o) => o.status === 'succeeded');
-    // The first failed image's reason (from this poll where it just failed) names the scan's.
-    const failureReason = outcomes.find((o) => o.status === 'failed')?.reason ?? null;
-    await this.end(scan, ok ? 'succeeded' : 'failed', ok ? { reason: scan.reason } : { reason: failureReason ?? 'scan_failed', error: 'every image scan failed' }, true);
+    const end = this.outcome(scan, settled);
+    await this.end(scan, end.status, end, true);
     return { done: true };
+  }
+
+  /** How a scan whose images are all settled ends: succeeded if any image did. */
+  private outcome(scan: ScanWithImages, settled: Map<string, { status: ImageScanStatus; reason: string | null }>): ScanEnd {
+    const outcomes = [...settled.values()];
+    if (outcomes.some((o) => o.status === 'succeeded')) return { status: 'succeeded', reason: scan.reason };
+    // The first failed image's reason (from this poll where it just failed) names the scan's.
+    return { status: 'failed', reason: outcomes.find((o) => o.status === 'failed')?.reason ?? 'scan_failed', error: 'every image scan failed' };
   }
 
   /**
@@ -279,7 +292,11 @@ export class ScanLifecycleService {
    * if another path already finished the row.
    */
   private async end(scan: ScanWithImages, status: 'succeeded' | 'failed', fields: { reason?: string | null; error?: string | null }, releaseAlways = false): Promise<void> {
-    const ended = await this.scans.finish(scan.id, status, fields);
+    await this.afterEnd(scan, await this.scans.finish(scan.id, status, fields), releaseAlways);
+  }
+
+  /** After the guarded finish: `ended` says whether this call ended the scan. */
+  private async afterEnd(scan: ScanWithImages, ended: boolean, releaseAlways: boolean): Promise<void> {
     if (ended || releaseAlways) await this.releaseQuota(scan);
     if (ended) await this.listeners.onScanEnded?.(scan);
   }

@@ -1,5 +1,5 @@
 import type { ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDb, type Db, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
@@ -46,6 +46,8 @@ export interface ScanqRuntime {
   config: ScanqConfig;
   log: Logger;
   db: Db;
+  /** Plain SQL on the same pool (hot path). */
+  sql: SqlClient;
   redis: Redis;
   queues: QueueRepository;
   accounts: AccountRepository;
@@ -68,7 +70,8 @@ export interface ScanqRuntime {
 }
 
 export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq')): ScanqRuntime {
-  const db = createDb(config.databaseUrl, { max: config.dbPoolMax });
+  const database = createDatabase(config.databaseUrl, { max: config.dbPoolMax });
+  const { db, sql } = database;
   const redis = createRedis(config.redisUrl);
   const queues = new QueueRepository(redis, {
     prefix: config.queuePrefix,
@@ -78,8 +81,8 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     retryBackoffMs: config.worker.retryBackoffMs,
   });
   const accounts = new AccountRepository(db);
-  const scans = new ScanRepository(db);
-  const windows = new ImageScanWindowRepository(db);
+  const scans = new ScanRepository(db, sql);
+  const windows = new ImageScanWindowRepository(db, sql);
   const bulkScans = new BulkScanRepository(db);
   const scheduleRows = new ScheduleRepository(db);
   const accountResolver = new AccountResolver(config.credentials);
@@ -101,10 +104,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     {
       onScanEnded: async (scan) => {
         if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
-        else {
-          const finished = await scans.get(scan.id);
-          if (finished) await webhooks.scanEnded(finished);
-        }
+        else await webhooks.scanEnded(scan, (id) => scans.get(id));
       },
     },
   );
@@ -112,6 +112,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     config,
     log,
     db,
+    sql,
     redis,
     queues,
     accounts,
@@ -133,7 +134,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
       await callStats.close().catch(() => undefined);
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());
-      await db.$disconnect();
+      await database.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type CreateScanRequest, type Provider, queueForProvider, jobIds, splitScanRequest } from '@scanq/core';
-import type { AccountRepository, ScanRepository, ScanWithImages } from '@scanq/db';
+import { type AccountRepository, type ScanRepository, type ScanWithImages, uuidv7 } from '@scanq/db';
 import type { QueueRepository } from '@scanq/queue';
 
 export class SubmitError extends Error {
@@ -33,7 +33,11 @@ export class SubmitService {
     const account = await this.accounts.findByRef(provider, accountRef);
     if (!account) throw new SubmitError(422, 'unknown_account', `no ${provider} account named "${accountRef}"`, 'account');
     const requestHash = createHash('sha256').update(JSON.stringify({ provider, account: account.id, target })).digest('hex');
+    // The id is made here so the start job's id can be stored with the row (one statement).
+    const id = uuidv7();
     const { scan, created } = await this.scans.create({
+      id,
+      jobId: jobIds.start(id),
       provider,
       accountId: account.id,
       target,
@@ -47,9 +51,9 @@ export class SubmitService {
       }
       return { scan, created };
     }
-    const [jobId] = await this.queues.enqueueScanStarts([{ id: scan.id, provider }]);
-    await this.scans.update(scan.id, { jobId: jobId ?? jobIds.start(scan.id) });
-    return { scan: { ...scan, jobId: jobId ?? null }, created };
+    // A lost enqueue (crash here) is repaired by the reconciler: the row names a job that is gone.
+    await this.queues.enqueueScanStarts([{ id: scan.id, provider }]);
+    return { scan, created };
   }
 
   /**

@@ -45,12 +45,13 @@ export class WebhookService {
   ) {}
 
   /** A scan ended: its event goes to the request's URL, else the account's. Bulk members send none. */
-  async scanEnded(scan: ScanWithImages): Promise<void> {
+  async scanEnded(scan: ScanWithImages, loadFinished: (id: string) => Promise<ScanWithImages | null>): Promise<void> {
     if (scan.bulkScanId) return;
     const account = await this.accounts.get(scan.accountId);
     const url = scan.webhookUrl ?? (typeof (account?.settings as Record<string, unknown> | undefined)?.webhookUrl === 'string' ? ((account!.settings as Record<string, unknown>).webhookUrl as string) : null);
     if (!url) return;
-    const finished = scan;
+    // `scan` is as the handler last saw it; the event carries the stored end state.
+    const finished = (await loadFinished(scan.id)) ?? scan;
     const payload = {
       event: 'scan.completed',
       scan: {

@@ -1,6 +1,7 @@
 import {
   DescribeImageScanFindingsCommand,
   type DescribeImageScanFindingsCommandOutput,
+  type ImageDetail,
   DescribeImagesCommand,
   DescribeRepositoriesCommand,
   ECRClient,
@@ -33,7 +34,7 @@ export interface EcrInventoryEntry {
 
 /**
  * The prior scan an inventory entry shows (null: none), or undefined when `raw` is not an
- * inventory entry. Saves the DescribeImageScanFindings look-up per bulk-planned image; a scan
+ * inventory entry (a bulk listing or a tag resolution). Saves the DescribeImageScanFindings look-up; a scan
  * someone started since the listing still surfaces as LimitExceeded and is reused then.
  */
 export function inventoryPriorScan(raw: unknown): PriorScan | null | undefined {
@@ -137,15 +138,19 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
             region: account.region,
             // The listing already says whether and when the image was last scanned: the start
             // policy reads this instead of asking the cloud again (see inventoryPriorScan).
-            raw: {
-              listedAt: new Date().toISOString(),
-              imageScanStatus: d.imageScanStatus?.status ?? null,
-              imageScanCompletedAt: d.imageScanFindingsSummary?.imageScanCompletedAt?.toISOString() ?? null,
-            } satisfies EcrInventoryEntry,
+            raw: this.inventoryEntry(d),
           }));
         next = out.nextToken;
       } while (next);
     }
+  }
+
+  private inventoryEntry(d: ImageDetail): EcrInventoryEntry {
+    return {
+      listedAt: new Date().toISOString(),
+      imageScanStatus: d.imageScanStatus?.status ?? null,
+      imageScanCompletedAt: d.imageScanFindingsSummary?.imageScanCompletedAt?.toISOString() ?? null,
+    };
   }
 
   /** ECR scans one image per StartImageScan: one scan per digest, addressed by digest. */
@@ -176,6 +181,9 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
         repository: detail.repositoryName ?? target.repositoryName,
         digest: detail.imageDigest,
         tags: detail.imageTags ?? (target.imageId.imageTag ? [target.imageId.imageTag] : []),
+        // DescribeImages already says whether and when the image was last scanned: the start
+        // policy reads it instead of a DescribeImageScanFindings call (see inventoryPriorScan).
+        raw: this.inventoryEntry(detail),
       },
     ];
   }

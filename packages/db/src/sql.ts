@@ -1,0 +1,43 @@
+import pg from 'pg';
+
+/**
+ * `timestamp(3)` columns hold UTC (Prisma writes them so); node-postgres would read them as
+ * local time. int8 ids come back as bigint, as Prisma returns them.
+ */
+const UTC_TIMESTAMP = 1114;
+const INT8 = 20;
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === UTC_TIMESTAMP) return (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
+    if (oid === INT8) return (value: string) => BigInt(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * Plain SQL over the pool Prisma also uses, for the per-scan hot path. A Prisma model query
+ * costs ≈ 0.4–0.5 ms of client CPU (query compiler + adapter), a node-postgres one ≈ 0.1 ms
+ * (bench/RESULTS.md): the worker spent half its CPU in Prisma at ~50 scans/s.
+ */
+export class SqlClient {
+  constructor(readonly pool: pg.Pool) {}
+
+  async rows<T>(text: string, values: unknown[] = []): Promise<T[]> {
+    return (await this.pool.query<T & pg.QueryResultRow>({ text, values, types })).rows;
+  }
+
+  async execute(text: string, values: unknown[] = []): Promise<number> {
+    return (await this.pool.query({ text, values, types })).rowCount ?? 0;
+  }
+}
+
+/** Now as a `timestamp(3)` value the way Prisma writes them (UTC wall time), whatever the session's TimeZone. */
+export const SQL_NOW = `timezone('UTC', now())`;
+
+/** A UUID in text form: ids that are not one cannot match a uuid column (and would make it throw). */
+export const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** JSON timestamps from `json_agg` of `timestamp(3)` columns, read as UTC like the columns. */
+export function utcFromJson(value: string | null): Date | null {
+  return value === null ? null : new Date(value.endsWith('Z') ? value : `${value}Z`);
+}

@@ -1,0 +1,137 @@
+import type { NormalizedFinding } from '@scanq/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
+import { createDatabase, type Database, ScanRepository } from '../src/index.js';
+
+/**
+ * The per-scan hot path is plain SQL beside Prisma: what it writes must read back through
+ * Prisma exactly as Prisma's own writes do (UTC timestamps whatever the session's TimeZone,
+ * image order, guarded transitions, findings replaced rather than doubled).
+ */
+const finding = (id: string, severity: NormalizedFinding['severity']): NormalizedFinding => ({
+  vulnerabilityId: id,
+  severity,
+  providerSeverity: severity.toLowerCase(),
+  packageName: 'openssl',
+  installedVersion: '1.0',
+  fixedVersion: null,
+  title: `${id} title`,
+  link: null,
+  score: 7.5,
+  raw: { name: id, nested: { quote: 'it\'s "quoted"' } },
+});
+
+describe('ScanRepository plain-SQL hot path', () => {
+  let env: TestEnv;
+  let database: Database;
+  let scans: ScanRepository;
+  let accountId: string;
+
+  beforeAll(async () => {
+    env = await createTestEnv('scansql');
+    // A session TimeZone far from UTC: "now" must still be written as UTC wall time.
+    database = createDatabase(`${env.databaseUrl}?options=${encodeURIComponent('-c TimeZone=Asia/Tokyo')}`, { max: 2 });
+    scans = new ScanRepository(database.db, database.sql);
+    accountId = (await database.db.cloudAccount.create({ data: { provider: 'aws', name: 'sql', region: 'us-east-1', credentialRef: 'x' } })).id;
+  });
+  afterAll(async () => {
+    await database?.close();
+    await env?.cleanup();
+  });
+
+  const newScan = (idempotencyKey?: string) =>
+    scans.create({ provider: 'aws', accountId, target: { repositoryName: 'r' }, deadlineAt: new Date(Date.now() + 60_000), ...(idempotencyKey ? { idempotencyKey, requestHash: 'h' } : {}) });
+
+  it('creates scans whose timestamps read back through Prisma as the same UTC instants', async () => {
+    const before = Date.now();
+    const { scan, created } = await newScan();
+    expect(created).toBe(true);
+    const viaPrisma = await database.db.scan.findUniqueOrThrow({ where: { id: scan.id } });
+    expect(viaPrisma.deadlineAt.getTime()).toBe(scan.deadlineAt.getTime());
+    expect(viaPrisma.createdAt.getTime()).toBe(scan.createdAt.getTime());
+    // Within the test's own span: a local-time "now" would be 9 h off.
+    expect(Math.abs(scan.createdAt.getTime() - before)).toBeLessThan(60_000);
+    expect(await scans.get('not-a-uuid')).toBeNull();
+  });
+
+  it('returns the first scan for a repeated idempotency key', async () => {
+    const first = await newScan('same-key');
+    const again = await newScan('same-key');
+    expect(first.created).toBe(true);
+    expect(again.created).toBe(false);
+    expect(again.scan.id).toBe(first.scan.id);
+  });
+
+  it('adds images in input order and reads them back with their raw payload and dates', async () => {
+    const { scan } = await newScan();
+    const input = Array.from({ length: 5 }, (_, i) => ({ registry: 'r', repository: `repo-${i}`, tags: [`t${i}`, 'x'], digest: `sha256:${i}`, raw: { i, s: "a'b" } }));
+    const added = await scans.addImages(scan.id, input);
+    expect(added.map((i) => i.repository)).toEqual(input.map((i) => i.repository));
+    const got = (await scans.get(scan.id))!;
+    expect(got.images.map((i) => i.repository)).toEqual(input.map((i) => i.repository));
+    expect(got.images[2]!.raw).toEqual({ i: 2, s: "a'b" });
+    expect(got.images[2]!.tags).toEqual(['t2', 'x']);
+    expect(got.images[0]!.createdAt).toBeInstanceOf(Date);
+    const viaPrisma = await database.db.imageScan.findUniqueOrThrow({ where: { id: got.images[0]!.id } });
+    expect(viaPrisma.createdAt.getTime()).toBe(got.images[0]!.createdAt.getTime());
+  });
+
+  it('marks a scan started only from the given states, with its pending images', async () => {
+    const { scan } = await newScan();
+    await scans.addImages(scan.id, [{ registry: 'r', repository: 'a', tags: [] }]);
+    expect(await scans.markStarted(scan.id, ['queued'], { status: 'running', startedAt: new Date(), providerTaskId: 't' }, true)).toBe(true);
+    const running = (await scans.get(scan.id))!;
+    expect(running.status).toBe('running');
+    expect(running.images[0]).toMatchObject({ status: 'scanning', reused: true });
+    // Not from running: nothing changes.
+    expect(await scans.markStarted(scan.id, ['queued'], { status: 'running', providerTaskId: 'other' }, false)).toBe(false);
+    expect((await scans.get(scan.id))!.providerTaskId).toBe('t');
+    await expect(scans.update(scan.id, { nope: 1 } as never)).rejects.toThrow(/not a scan patch column: nope/);
+  });
+
+  it('stores findings and counts in one statement; completing again replaces, never doubles', async () => {
+    const { scan } = await newScan();
+    const [a, b] = await scans.addImages(scan.id, [
+      { registry: 'r', repository: 'a', tags: [], raw: { listed: true } },
+      { registry: 'r', repository: 'b', tags: [] },
+    ]);
+    const done = new Date('2026-11-24T10:00:00.123Z');
+    await scans.completeImages(scan.id, [
+      { imageScanId: a!.id, status: 'succeeded', scanCompletedAt: done, findings: [finding('CVE-1', 'CRITICAL'), finding('CVE-2', 'HIGH'), finding('CVE-3', 'HIGH')] },
+      { imageScanId: b!.id, status: 'failed', reason: 'scan_failed', raw: { why: 'x' }, findings: [] },
+    ]);
+    await scans.completeImages(scan.id, [{ imageScanId: a!.id, status: 'succeeded', scanCompletedAt: done, findings: [finding('CVE-1', 'CRITICAL'), finding('CVE-2', 'HIGH'), finding('CVE-3', 'HIGH')] }]);
+    const got = (await scans.get(scan.id))!;
+    const imgA = got.images.find((i) => i.id === a!.id)!;
+    expect(imgA).toMatchObject({ status: 'succeeded', critical: 1, high: 2, progress: 100, raw: { listed: true } });
+    expect(imgA.scanCompletedAt?.toISOString()).toBe(done.toISOString());
+    expect(got.images.find((i) => i.id === b!.id)).toMatchObject({ status: 'failed', reason: 'scan_failed', raw: { why: 'x' } });
+    const rows = await database.db.finding.findMany({ where: { scanId: scan.id }, orderBy: { id: 'asc' } });
+    expect(rows.map((r) => r.vulnerabilityId)).toEqual(['CVE-1', 'CVE-2', 'CVE-3']);
+    expect(rows[0]).toMatchObject({ severity: 'CRITICAL', score: 7.5, raw: { name: 'CVE-1', nested: { quote: 'it\'s "quoted"' } } });
+    expect(typeof rows[0]!.id).toBe('bigint');
+  });
+
+  it('finishes a scan once: a failed end fails its open images, a second finish changes nothing', async () => {
+    const { scan } = await newScan();
+    await scans.addImages(scan.id, [{ registry: 'r', repository: 'a', tags: [] }]);
+    expect(await scans.finish(scan.id, 'failed', { reason: 'timed_out', error: 'late' })).toBe(true);
+    expect(await scans.finish(scan.id, 'succeeded')).toBe(false);
+    const got = (await scans.get(scan.id))!;
+    expect(got).toMatchObject({ status: 'failed', reason: 'timed_out', error: 'late', nextPollAt: null });
+    expect(got.images[0]).toMatchObject({ status: 'failed', reason: 'timed_out' });
+    expect(got.finishedAt).toBeInstanceOf(Date);
+  });
+
+  it('ends the scan in the same statement when the last images settle, once', async () => {
+    const { scan } = await newScan();
+    const [a] = await scans.addImages(scan.id, [{ registry: 'r', repository: 'a', tags: [] }]);
+    const result = { imageScanId: a!.id, status: 'succeeded' as const, scanCompletedAt: new Date(), findings: [finding('CVE-9', 'LOW')] };
+    expect(await scans.completeImages(scan.id, [result], { status: 'succeeded', reason: null })).toBe(true);
+    expect(await scans.get(scan.id)).toMatchObject({ status: 'succeeded', progress: 100, images: [{ status: 'succeeded', low: 1 }] });
+    // A late duplicate poll stores the same result again but cannot end the scan twice.
+    expect(await scans.completeImages(scan.id, [result], { status: 'failed', reason: 'x' })).toBe(false);
+    expect(await scans.get(scan.id)).toMatchObject({ status: 'succeeded', reason: null });
+    expect(await database.db.finding.count({ where: { scanId: scan.id } })).toBe(1);
+  });
+});
