@@ -20,6 +20,13 @@ export interface LifecycleListeners {
 }
 
 const ACTIVE = ['queued', 'quota_wait', 'running', 'retrying'] as const;
+
+/** Progress of the slowest image still scanning when every one reports some, else the task's. */
+function slowestPercent(progress: ScanProgress): number {
+  const scanning = progress.images.filter((i) => i.state === 'scanning');
+  if (scanning.length === 0 || scanning.some((i) => !i.progress)) return progress.progress;
+  return Math.min(...scanning.map((i) => i.progress!));
+}
 /** Images whose findings are fetched at once when a poll finds many finished. */
 const FINDINGS_FETCH_PARALLEL = 8;
 
@@ -82,13 +89,14 @@ export class ScanLifecycleService {
       }
       const outcome = await this.policy(scan.provider).start({ ...scan, images }, images, account, provider);
       const pollJobId = jobIds.poll(scan.id);
+      const startedAt = new Date();
       const moved = await this.scans.markStarted(
         scan.id,
         ACTIVE,
         {
           status: 'running',
           providerTaskId: outcome.taskId,
-          startedAt: scan.startedAt ?? new Date(),
+          startedAt: scan.startedAt ?? startedAt,
           reason: outcome.reason ?? null,
           error: null,
           attempts: job.attemptsMade + 1,
@@ -104,7 +112,7 @@ export class ScanLifecycleService {
         // No wait configured before the first look: look now, inside this job. A reused scan
         // (scan-on-push) or an instant one then finishes without a second job. Any error here
         // is left to the poll job, which owns poll failures.
-        const running = { ...scan, status: 'running' as const, providerTaskId: outcome.taskId, reason: outcome.reason ?? null, images: images.map((i) => ({ ...i, status: 'scanning' as const, reused: i.reused || outcome.reused })) };
+        const running = { ...scan, status: 'running' as const, startedAt: scan.startedAt ?? startedAt, providerTaskId: outcome.taskId, reason: outcome.reason ?? null, images: images.map((i) => ({ ...i, status: 'scanning' as const, reused: i.reused || outcome.reused })) };
         const looked = await this.pollOnce(running, account, 0).catch((err: unknown) => {
           this.log.debug({ scanId: scan.id, err }, 'first poll failed; the poll job takes over');
           return undefined;
@@ -178,7 +186,7 @@ export class ScanLifecycleService {
       if (stillScanning > 0) {
         await Promise.all([this.scans.updateImagesProgress(scanning), this.scans.completeImages(scan.id, completions)]);
         const done = scan.images.length - stillScanning;
-        return { done: false, progress: Math.floor((done / scan.images.length) * 100), hintMs: progress.nextPollMs };
+        return { done: false, progress: Math.floor((done / scan.images.length) * 100), hintMs: progress.nextPollMs ?? this.paceHint(scan, slowestPercent(progress), pollCount) };
       }
       // The last open images settled: their results and the scan's end in one statement.
       const end = this.outcome(scan, settled);
@@ -224,6 +232,20 @@ export class ScanLifecycleService {
       findings.push(...page.findings);
     }
     return { findings, scanCompletedAt };
+  }
+
+  /**
+   * Without a hint from the cloud, the next look goes where the task's own pace says it ends
+   * (time so far × share left ÷ share done, for its slowest image), never sooner than the
+   * backoff: a task reporting progress (Alibaba's ScaProgress) is then looked at a few times
+   * instead of at every backoff step. The task's quota goes back only when its last image ends,
+   * so looking earlier would not free it sooner. The backoff cap (pollMaxMs) bounds the wait.
+   */
+  private paceHint(scan: ScanWithImages, percent: number, pollCount: number): number | undefined {
+    const startedAt = scan.startedAt?.getTime();
+    if (startedAt === undefined || !(percent > 0 && percent < 100)) return undefined;
+    const left = ((Date.now() - startedAt) * (100 - percent)) / percent;
+    return Math.max(Math.round(left), this.backoff(pollCount));
   }
 
   /** Exponential poll backoff: initial × factor^n, capped (initial 0 counts as 1 ms). */
