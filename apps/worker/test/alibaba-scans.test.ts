@@ -240,3 +240,26 @@ describe('Alibaba SAS scans through the worker (real Redis, Postgres, openapi-cl
     expect(await slots().inUse()).toBe(0);
   });
 });
+
+describe('Alibaba polls paced by ScaProgress', () => {
+  let h: WorkerHarness;
+  beforeAll(async () => {
+    // Backoff alone would look every 100 ms (factor 1) for the whole scan.
+    h = await startHarness('alibabapace', { SCANQ_WORKER_QUEUES: 'alibaba', SCANQ_POLL_INITIAL_MS: '100', SCANQ_POLL_FACTOR: '1', SCANQ_POLL_MAX_MS: '10000' }, { SIM_ALIBABA_SCAN_MS: '2000' });
+    await h.addAccount('alibaba');
+  });
+  afterAll(async () => h?.close());
+
+  it('looks again where the slowest image pace says it ends, not at every backoff step', async () => {
+    const state = (await (await fetch(`${h.sim.url}/_sim/state/alibaba`)).json()) as { accounts: SimAccount[] };
+    const image = state.accounts.find((a) => a.name === SIM.name)!.images.find((i) => i.behaviour === 'normal' && i.supportedRegion)!;
+    const listings = async () => (await h.calls()).totals['alibaba:DescribeImageInstances'] ?? 0;
+    const before = await listings();
+    const scan = (await h.worker.runtime.submit.submit({ provider: 'alibaba', account: SIM.name, digests: [image.digest] })).scan;
+    const done = await h.waitForTerminal(scan.id);
+    expect(done.status).toBe('succeeded');
+    // One listing resolves the digest; then a first look at 100 ms gives the pace, and one or two
+    // more finish the scan. Every 100 ms for up to 2 s would be about 20 looks.
+    expect((await listings()) - before).toBeLessThanOrEqual(6);
+  });
+});
