@@ -1,29 +1,21 @@
 import { ALIBABA_SCAN_REGIONS, SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { createRuntime, type ScanqRuntime } from '@scanq/scans';
-import type { FastifyInstance } from 'fastify';
+import type { ScanqRuntime } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { buildApi } from '../src/app.js';
+import { AUTH } from '../../../test/support/env.js';
+import { type InProcessApi, startInProcessApi } from './in-process-api.js';
 
 const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
 const DIGEST = 'c'.repeat(64);
 
 describe('POST /v1/scans with provider alibaba', () => {
-  let env: TestEnv;
+  let api: InProcessApi;
   let runtime: ScanqRuntime;
-  let app: FastifyInstance;
+  let app: InProcessApi['app'];
   beforeAll(async () => {
-    env = await createTestEnv('apialibaba');
-    runtime = createRuntime(env.config({ LOG_LEVEL: 'silent' }));
-    await runtime.accounts.create({ provider: 'alibaba', name: SIM.name, region: SIM.region, endpoint: 'http://127.0.0.1:9', credentialRef: SIM.name });
-    ({ app } = await buildApi(runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.ready();
+    api = await startInProcessApi('apialibaba', ['alibaba']);
+    ({ runtime, app } = api);
   });
-  afterAll(async () => {
-    await app?.close();
-    await runtime?.close();
-    await env?.cleanup();
-  });
+  afterAll(async () => api?.close());
 
   const post = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v1/scans', headers: AUTH, payload: { provider: 'alibaba', account: SIM.name, ...body } });
 

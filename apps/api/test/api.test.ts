@@ -1,29 +1,19 @@
-import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { createRuntime, type ScanqRuntime } from '@scanq/scans';
-import type { FastifyInstance } from 'fastify';
+import type { ScanqRuntime } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { buildApi } from '../src/app.js';
+import { AUTH } from '../../../test/support/env.js';
+import { type InProcessApi, startInProcessApi } from './in-process-api.js';
 
 const valid = { provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/api', imageId: { imageTag: 'latest' } };
 
 describe('HTTP API', () => {
-  let env: TestEnv;
+  let api: InProcessApi;
   let runtime: ScanqRuntime;
-  let app: FastifyInstance;
+  let app: InProcessApi['app'];
   beforeAll(async () => {
-    env = await createTestEnv('api');
-    runtime = createRuntime(env.config({ LOG_LEVEL: 'silent' }));
-    const aws = SIMULATOR_ACCOUNTS.aws[0];
-    await runtime.accounts.create({ provider: 'aws', name: aws.name, region: aws.region, endpoint: 'http://127.0.0.1:9', credentialRef: aws.name });
-    ({ app } = await buildApi(runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.ready();
+    api = await startInProcessApi('api', ['aws']);
+    ({ runtime, app } = api);
   });
-  afterAll(async () => {
-    await app?.close();
-    await runtime?.close();
-    await env?.cleanup();
-  });
+  afterAll(async () => api?.close());
 
   const post = (body: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: '/v1/scans', payload: body as object, headers: { ...AUTH, ...headers } });
 

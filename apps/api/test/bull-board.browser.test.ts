@@ -1,14 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROVIDERS } from '@scanq/core';
-import { createRuntime, type ScanqRuntime } from '@scanq/scans';
+import type { ScanqRuntime } from '@scanq/scans';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { REPO_ROOT } from '../../../test/support/processes.js';
-import { BULL_BOARD_PATH, buildApi } from '../src/app.js';
-
-type FastifyInstance = Awaited<ReturnType<typeof buildApi>>['app'];
+import { BULL_BOARD_PATH } from '../src/app.js';
+import { type InProcessApi, startInProcessApi } from './in-process-api.js';
 
 /** Debian's chromium (scripts/install-chromium.sh; .ci/run installs it when missing). Never a downloaded browser. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -17,16 +15,15 @@ const SCREENSHOT = join(REPO_ROOT, 'test-artifacts', 'bull-board.png');
 const PASSWORD = 'browser-test-password';
 
 describe.skipIf(!hasChromium)(`Bull Board as a person sees it, in headless Chromium${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is missing; run scripts/install-chromium.sh)`}`, () => {
-  let env: TestEnv;
+  let api: InProcessApi;
   let runtime: ScanqRuntime;
-  let app: FastifyInstance;
+  let app: InProcessApi['app'];
   let browser: Browser;
   let url: string;
 
   beforeAll(async () => {
-    env = await createTestEnv('bullboard');
-    runtime = createRuntime(env.config({ LOG_LEVEL: 'silent' }));
-    ({ app } = await buildApi(runtime, { adminUser: 'admin', adminPassword: PASSWORD, logger: false }));
+    api = await startInProcessApi('bullboard', [], PASSWORD);
+    ({ runtime, app } = api);
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}${BULL_BOARD_PATH}`;
     // A job waiting on the aws queue, so the board has something to show beside empty queues.
@@ -35,9 +32,7 @@ describe.skipIf(!hasChromium)(`Bull Board as a person sees it, in headless Chrom
   });
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await runtime?.close();
-    await env?.cleanup();
+    await api?.close();
   });
 
   /** Navigates and returns the document's HTTP status and the navigation error, if the browser gave up. */

@@ -1,9 +1,7 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { createRuntime, type ScanqRuntime } from '@scanq/scans';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { buildApi } from '../src/app.js';
+import { AUTH } from '../../../test/support/env.js';
+import { type InProcessApi, startInProcessApi } from './in-process-api.js';
 
 // POST /v1/scans with provider huawei: the whole BatchScanSwrImage request of the seed
 // (provider-docs/huawei-hss-BatchScanSwrImage.txt), every bound answered with a 400 naming the field.
@@ -15,21 +13,13 @@ const all = { provider: 'huawei', account: HW.name, image_type: 'private_image',
 const MAX = 2147483547;
 
 describe('HTTP API: Huawei scan requests', () => {
-  let env: TestEnv;
-  let runtime: ScanqRuntime;
-  let app: FastifyInstance;
+  let api: InProcessApi;
+  let app: InProcessApi['app'];
   beforeAll(async () => {
-    env = await createTestEnv('hwapi');
-    runtime = createRuntime(env.config({ LOG_LEVEL: 'silent' }));
-    await runtime.accounts.create({ provider: 'huawei', name: HW.name, region: HW.region, endpoint: 'http://127.0.0.1:9', credentialRef: HW.name, settings: { projectId: HW.projectId } });
-    ({ app } = await buildApi(runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.ready();
+    api = await startInProcessApi('hwapi', ['huawei']);
+    ({ app } = api);
   });
-  afterAll(async () => {
-    await app?.close();
-    await runtime?.close();
-    await env?.cleanup();
-  });
+  afterAll(async () => api?.close());
 
   const post = (body: unknown) => app.inject({ method: 'POST', url: '/v1/scans', payload: body as object, headers: AUTH });
 

@@ -1,30 +1,20 @@
-import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { createRuntime, type ScanqRuntime } from '@scanq/scans';
-import type { FastifyInstance } from 'fastify';
+import type { ScanqRuntime } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { buildApi } from '../src/app.js';
+import { AUTH } from '../../../test/support/env.js';
+import { type InProcessApi, startInProcessApi } from './in-process-api.js';
 
 const IMAGE_ID = `sha256:${'ab'.repeat(32)}`;
 const byName = { registry: 'acme-prod', namespace: 'acme-web', name: 'api', tag: 'v1.2.0' };
 
 describe('POST /v1/scans with provider tencent', () => {
-  let env: TestEnv;
+  let api: InProcessApi;
   let runtime: ScanqRuntime;
-  let app: FastifyInstance;
+  let app: InProcessApi['app'];
   beforeAll(async () => {
-    env = await createTestEnv('apitencent');
-    runtime = createRuntime(env.config({ LOG_LEVEL: 'silent' }));
-    const acc = SIMULATOR_ACCOUNTS.tencent[0];
-    await runtime.accounts.create({ provider: 'tencent', name: acc.name, region: acc.region, endpoint: 'http://127.0.0.1:9', credentialRef: acc.name });
-    ({ app } = await buildApi(runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.ready();
+    api = await startInProcessApi('apitencent', ['tencent']);
+    ({ runtime, app } = api);
   });
-  afterAll(async () => {
-    await app?.close();
-    await runtime?.close();
-    await env?.cleanup();
-  });
+  afterAll(async () => api?.close());
 
   const post = (body: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v1/scans', headers: AUTH, payload: { provider: 'tencent', account: 'sim-tencent', ...body } });
 
