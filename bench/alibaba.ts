@@ -15,7 +15,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
+import { createBenchStore, REDIS_URL, runWhenMain, submitScans, waitForScansEnded } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 // 200 scans of 5 s: 100 s of saturated slots, so the fixed ramp-up (~2 s) and drain weigh little.
@@ -87,25 +87,8 @@ export async function benchAlibaba(): Promise<Record<string, string>> {
     const start = performance.now();
     const startEpoch = Date.now();
     // Submit over HTTP, 16 requests in flight.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < images.length) {
-          const i = next++;
-          const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: JSON_AUTH, body: JSON.stringify({ provider: 'alibaba', account: account.name, digests: [images[i]!.digest] }) });
-          if (res.status !== 202) throw new Error(`submit ${i}: ${res.status} ${await res.text()}`);
-        }
-      }),
-    );
-    let failed = 0;
-    for (;;) {
-      const { rows } = await client.query<{ done: string; failed: string }>(`SELECT count(*) FILTER (WHERE status IN ('succeeded','failed','cancelled')) AS done, count(*) FILTER (WHERE status <> 'succeeded') AS failed FROM "Scan"`);
-      if (Number(rows[0]!.done) >= SCANS) {
-        failed = Number(rows[0]!.failed);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await submitScans(api, JSON_AUTH, images.length, (i) => ({ provider: 'alibaba', account: account.name, digests: [images[i]!.digest] }), 16);
+    const failed = await waitForScansEnded(client, SCANS, 20);
     const seconds = (performance.now() - start) / 1000;
     const failures = await client.query<{ reason: string | null; error: string | null; n: string }>(`SELECT reason, left(error, 160) AS error, count(*) AS n FROM "Scan" WHERE status <> 'succeeded' GROUP BY 1, 2`);
     const rate = SCANS / seconds;

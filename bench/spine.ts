@@ -11,7 +11,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL } from './support.js';
+import { createBenchStore, REDIS_URL, submitScans, waitForScansEnded } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
@@ -83,24 +83,10 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     await client.connect();
     const start = performance.now();
     // Submit over HTTP, 32 requests in flight.
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < SCANS) {
-          const i = next++;
-          const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', account: aws.name, repositoryName: 'bench/images', imageId: { imageTag: `b-${String(i).padStart(5, '0')}` } }) });
-          if (res.status !== 202) throw new Error(`submit ${i}: ${res.status} ${await res.text()}`);
-        }
-      }),
-    );
-    for (;;) {
-      const { rows } = await client.query<{ done: string; failed: string }>(`SELECT count(*) FILTER (WHERE status IN ('succeeded','failed','cancelled')) AS done, count(*) FILTER (WHERE status = 'failed') AS failed FROM "Scan"`);
-      if (Number(rows[0]!.done) >= SCANS) {
-        if (Number(rows[0]!.failed) > 0) throw new Error(`${rows[0]!.failed} scans failed`);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const headers = { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' };
+    await submitScans(api, headers, SCANS, (i) => ({ provider: 'aws', account: aws.name, repositoryName: 'bench/images', imageId: { imageTag: `b-${String(i).padStart(5, '0')}` } }), 32);
+    const unsucceeded = await waitForScansEnded(client, SCANS, 20);
+    if (unsucceeded > 0) throw new Error(`${unsucceeded} scans did not succeed`);
     const rate = SCANS / ((performance.now() - start) / 1000);
     const f = await client.query<{ n: string }>('SELECT count(*) AS n FROM "Finding"');
     return { rate, findings: Number(f.rows[0]!.n) };

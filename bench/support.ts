@@ -45,3 +45,28 @@ export async function runWhenMain(moduleUrl: string, title: string, section: () 
   for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(48)} ${v}`);
   process.exit(0);
 }
+
+/** POSTs `count` scan requests (`body(i)`) to the API, `inFlight` at a time; any answer but 202 throws. */
+export async function submitScans(apiUrl: string, headers: Record<string, string>, count: number, body: (i: number) => unknown, inFlight: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < count) {
+        const i = next++;
+        const res = await fetch(`${apiUrl}/v1/scans`, { method: 'POST', headers, body: JSON.stringify(body(i)) });
+        if (res.status !== 202) throw new Error(`submit ${i}: ${res.status} ${await res.text()}`);
+      }
+    }),
+  );
+}
+
+/** Waits until `count` scans of the section's database have ended; returns how many did not succeed. */
+export async function waitForScansEnded(client: pg.Client, count: number, everyMs: number): Promise<number> {
+  for (;;) {
+    const { rows } = await client.query<{ done: string; unsucceeded: string }>(
+      `SELECT count(*) FILTER (WHERE status IN ('succeeded','failed','cancelled')) AS done, count(*) FILTER (WHERE status <> 'succeeded') AS unsucceeded FROM "Scan"`,
+    );
+    if (Number(rows[0]!.done) >= count) return Number(rows[0]!.unsucceeded);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
+import { createBenchStore, REDIS_URL, runWhenMain, submitScans, waitForScansEnded } from './support.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 const SCANS = Number(process.env.BENCH_TENCENT_SCANS ?? 600);
@@ -97,24 +97,9 @@ export async function benchTencent(): Promise<Record<string, string>> {
     await client.connect();
 
     const start = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < SCANS) {
-          const i = next++;
-          const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: JSON_AUTH, body: JSON.stringify({ provider: 'tencent', account: tc.name, repositoryIds: [images[i]!.Id] }) });
-          if (res.status !== 202) throw new Error(`submit ${i}: ${res.status} ${await res.text()}`);
-        }
-      }),
-    );
-    for (;;) {
-      const { rows } = await client.query<{ done: string; failed: string }>(`SELECT count(*) FILTER (WHERE status IN ('succeeded','failed','cancelled')) AS done, count(*) FILTER (WHERE status = 'failed') AS failed FROM "Scan"`);
-      if (Number(rows[0]!.done) >= SCANS) {
-        if (Number(rows[0]!.failed) > 0) throw new Error(`${rows[0]!.failed} scans failed`);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await submitScans(api, JSON_AUTH, SCANS, (i) => ({ provider: 'tencent', account: tc.name, repositoryIds: [images[i]!.Id] }), 32);
+    const unsucceeded = await waitForScansEnded(client, SCANS, 200);
+    if (unsucceeded > 0) throw new Error(`${unsucceeded} scans did not succeed`);
     const seconds = (performance.now() - start) / 1000;
 
     const calls = (await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number>; outcomes: Record<string, number>; perSecond: Record<string, Record<string, number>> };
