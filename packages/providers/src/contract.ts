@@ -27,7 +27,7 @@ export interface ImageRef {
   digest?: string | null;
   /** The cloud's own id for the image, where it has one. */
   providerImageId?: string | null;
-  /** What the cloud said about the image when it was listed or resolved (kept on its row). */
+  /** What the cloud last said about the image: when listed or resolved, or at the last poll (kept on its row). */
   raw?: unknown;
 }
 

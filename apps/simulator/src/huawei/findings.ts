@@ -94,11 +94,11 @@ const CATALOG: CatalogEntry[] = [
 export const MANY_VULNS = 237;
 
 /** How many findings a successful scan reports for this digest. */
-export function vulnerabilityCount(digest: string, special?: SpecialKind): number {
+export function vulnerabilityCount(digest: string, special?: SpecialKind, vulnerablePercent = 85): number {
   if (special === 'no_vulns') return 0;
   if (special === 'many_vulns') return MANY_VULNS;
   const h = parseInt(sha256Hex(`vulcount|${digest}`).slice(0, 8), 16);
-  return h % 100 < 15 ? 0 : 1 + (h % 45);
+  return h % 100 < 100 - vulnerablePercent ? 0 : 1 + (h % 45);
 }
 
 /** The image's findings in a stable order; `count` must be `vulnerabilityCount(digest, special)`. */

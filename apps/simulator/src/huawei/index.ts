@@ -98,7 +98,7 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
 
   function reseed(): void {
     const seed = ctx?.seed ?? 'scanq';
-    inventories = new Map(accounts.map((a, i) => [a.projectId, new AccountInventory(a, i, seed, opts.imagesPerAccount, opts.latestAliases)]));
+    inventories = new Map(accounts.map((a, i) => [a.projectId, new AccountInventory(a, i, seed, opts.imagesPerAccount, opts.latestAliases, opts.vulnerablePercent)]));
     scans = new Map(accounts.map((a) => [a.projectId, new AccountScans()]));
     calls = [];
     tasks = new Map(accounts.map((a) => [a.projectId, []]));
@@ -201,9 +201,9 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
 
     configure(update) {
       const next = mergeOptions(opts, update);
-      const reshape = next.imagesPerAccount !== opts.imagesPerAccount || next.latestAliases !== opts.latestAliases;
+      const reshape = next.imagesPerAccount !== opts.imagesPerAccount || next.latestAliases !== opts.latestAliases || next.vulnerablePercent !== opts.vulnerablePercent;
       opts = next;
-      // A new image count changes every index, so runtime state is dropped with the old inventory.
+      // A new image count (or vulnerability share) changes the images, so runtime state is dropped with the old inventory.
       if (reshape) reseed();
     },
 

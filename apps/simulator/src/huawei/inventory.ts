@@ -106,6 +106,8 @@ export class AccountInventory {
     readonly regularCount: number,
     /** Repositories that also carry a `latest` tag on their newest version (see HssOptions.latestAliases). */
     latestAliases = 0,
+    /** Share of regular images with vulnerabilities, in percent (HssOptions.vulnerablePercent). */
+    private readonly vulnerablePercent = 85,
   ) {
     this.aliasCount = Math.min(latestAliases, Math.floor(regularCount / TAGS_PER_REPO));
     this.instances = INSTANCE_NAMES.map((name) => {
@@ -174,7 +176,7 @@ export class AccountInventory {
       latestVersion: tag === TAGS_PER_REPO - 1 || i === this.regularCount - 1,
       latestUpdateTime,
       seededScanTime: prescanned ? latestUpdateTime + (1 + (u32(imageHash, 4) % 72)) * 3600 * 1000 : undefined,
-      vulNum: vulnerabilityCount(digest),
+      vulNum: vulnerabilityCount(digest, undefined, this.vulnerablePercent),
       unsafeSettingNum: u32(imageHash, 5) % 6,
       maliciousFileNum: u32(imageHash, 6) % 100 < 5 ? 1 + (u32(imageHash, 6) % 2) : 0,
     };

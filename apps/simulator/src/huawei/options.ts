@@ -19,6 +19,8 @@ export interface HssOptions {
    * (SIM_HUAWEI_LATEST_ALIASES; 0 = none).
    */
   latestAliases: number;
+  /** Share of regular images with vulnerabilities, in percent (SIM_HUAWEI_VULNERABLE_PERCENT). */
+  vulnerablePercent: number;
 }
 
 export const DEFAULT_OPTIONS: HssOptions = {
@@ -27,6 +29,7 @@ export const DEFAULT_OPTIONS: HssOptions = {
   scanQuota: 0,
   rateLimitPerSecond: 0,
   latestAliases: 0,
+  vulnerablePercent: 85,
 };
 
 const OPTIONS: Record<keyof HssOptions, { env: string; max: number }> = {
@@ -35,6 +38,7 @@ const OPTIONS: Record<keyof HssOptions, { env: string; max: number }> = {
   scanQuota: { env: 'SIM_HUAWEI_SCAN_QUOTA', max: Number.MAX_SAFE_INTEGER },
   rateLimitPerSecond: { env: 'SIM_HUAWEI_RATE_LIMIT', max: 1_000_000 },
   latestAliases: { env: 'SIM_HUAWEI_LATEST_ALIASES', max: 1_000_000 },
+  vulnerablePercent: { env: 'SIM_HUAWEI_VULNERABLE_PERCENT', max: 100 },
 };
 
 const keys = Object.keys(OPTIONS) as (keyof HssOptions)[];
@@ -46,6 +50,7 @@ function schemaOf(field: (max: number) => z.ZodType<number>) {
     scanQuota: field(OPTIONS.scanQuota.max),
     rateLimitPerSecond: field(OPTIONS.rateLimitPerSecond.max),
     latestAliases: field(OPTIONS.latestAliases.max),
+    vulnerablePercent: field(OPTIONS.vulnerablePercent.max),
   });
 }
 /** Environment values are strings: coerce them. */

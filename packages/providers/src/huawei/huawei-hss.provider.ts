@@ -15,9 +15,9 @@ import type {
 } from '../contract.js';
 import type { ProviderDeps } from '../contract.js';
 import { type HssApi, HssClients, type Query } from './client.js';
-import { ImageLister, type ListScope } from './listing.js';
+import { ImageLister, LIST_PAGE, type ListScope } from './listing.js';
 import { normalizeImageVulnerability } from './normalize.js';
-import { type HssImageKey, type ListImageType, type RepositoryImage, count, keyOfRef, keyString, refOf, registryOf, text } from './wire.js';
+import { type HssImageKey, type ListImageType, type RepositoryImage, count, keyOfRef, keyString, parseRepositoryImage, refOf, registryOf, text } from './wire.js';
 
 /** scan_status values (ListSwrImageRepository) and what they mean for an image scanq follows. */
 const RUNNING = new Set(['scanning', 'waiting_for_scan', 'unscan']);
@@ -50,13 +50,27 @@ const CLOCK_MARGIN_MS = 60_000;
 
 const TASK_PREFIX = 'hss-batch-scan@';
 
-/** The task id carries what polling needs: when the batch scan was asked for (ms). */
-const taskIdOf = (startedAt: number): string => `${TASK_PREFIX}${startedAt}`;
-function startedAtOf(taskId: string): number {
-  const at = taskId.startsWith(TASK_PREFIX) ? Number(taskId.slice(TASK_PREFIX.length)) : Number.NaN;
-  if (!Number.isSafeInteger(at)) throw new ProviderError('terminal', 'InvalidTaskId', `not an HSS batch-scan task: ${taskId}`, 'invalid');
-  return at;
+/**
+ * The task id carries what polling needs, since BatchScanSwrImage answers no task id: when
+ * the batch scan was asked for (ms) and how many listed images it covers.
+ */
+const taskIdOf = (startedAt: number, tracked: number): string => `${TASK_PREFIX}${startedAt}/${tracked}`;
+function taskOf(taskId: string): { startedAt: number; tracked?: number } {
+  const match = taskId.startsWith(TASK_PREFIX) ? /^(\d+)(?:\/(\d+))?$/.exec(taskId.slice(TASK_PREFIX.length)) : null;
+  const startedAt = match ? Number(match[1]) : Number.NaN;
+  if (!match || !Number.isSafeInteger(startedAt)) throw new ProviderError('terminal', 'InvalidTaskId', `not an HSS batch-scan task: ${taskId}`, 'invalid');
+  // Ids made before the count was carried have none: such scans settle by listing only.
+  return { startedAt, ...(match[2] !== undefined ? { tracked: Number(match[2]) } : {}) };
 }
+
+/** scan_status values of a finished scan that failed (the FAILED_REASON keys). */
+const FAILED_STATUSES = Object.keys(FAILED_REASON);
+/**
+ * Scans of more images than this first try to settle by counts (three calls, then the vulnerable
+ * and failed images' pages) before listing every scanned image (one call per 200): below it,
+ * the listing is as cheap.
+ */
+const COUNT_SETTLE_MIN_IMAGES = 3 * LIST_PAGE;
 
 /** Per-account settings this adapter reads (besides projectId). */
 function collectsFindings(account: ProviderAccount): boolean {
@@ -116,7 +130,17 @@ function inventoryScopes(query: InventoryQuery): ListScope[] {
 
 function inventoryImageOf(img: RepositoryImage, region: string): InventoryImage {
   const pushed = count(img.raw.latest_update_time);
-  return { ...refOf(img), pushedAt: pushed ? new Date(pushed) : null, namespace: img.key.namespace, region, raw: img.raw };
+  return { ...refOf(img), pushedAt: pushed ? new Date(pushed) : null, namespace: img.key.namespace, region };
+}
+
+/**
+ * The list entry an earlier poll stored for `key` (ImageRef.raw), when it shows a scan that
+ * succeeded since this batch scan began: the image is settled and only waits for its findings.
+ */
+function settledEntry(raw: unknown, key: HssImageKey, since: number): RepositoryImage | undefined {
+  const entry = raw === undefined || raw === null ? undefined : parseRepositoryImage(raw, key.imageType);
+  if (!entry || keyString(entry.key) !== keyString(key)) return undefined;
+  return entry.scanStatus === 'success' && entry.latestScanTime !== undefined && entry.latestScanTime >= since ? entry : undefined;
 }
 
 /** Images listed in the request that HSS did not list: kept as rows, reported failed on the first poll. */
@@ -297,23 +321,41 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCa
         body: { image_type: target.image_type, ...(target.repo_type ? { repo_type: target.repo_type } : {}), image_info_list: list.slice(i, i + HSS_MAX_BATCH_IMAGES) },
       });
     }
-    return { taskId: taskIdOf(startedAt) };
+    return { taskId: taskIdOf(startedAt, list.length) };
   }
 
   /**
    * One pass over the image list restricted to scans completed since the batch scan began
    * (`start_latest_scan_time`): images on it carry their outcome; open images not on it are
    * still scanning. Successful images get their first findings page here (with the scan's
-   * completion time), or an empty one when the list shows no vulnerabilities.
+   * completion time), or an empty one when the list shows no vulnerabilities. A scan of more
+   * than COUNT_SETTLE_MIN_IMAGES first tries settledByCounts, which lists only the vulnerable
+   * and failed images once all are done.
    */
   async pollScan(account: ProviderAccount, task: { taskId: string; target: HuaweiScanTarget; images: ImageRef[] }): Promise<ScanProgress> {
-    const since = Math.max(1, startedAtOf(task.taskId) - CLOCK_MARGIN_MS);
+    const { startedAt, tracked } = taskOf(task.taskId);
+    const since = Math.max(1, startedAt - CLOCK_MARGIN_MS);
     const keys = task.images.map((ref) => (isMissing(ref) ? undefined : keyOf(ref)));
-    const wanted = keys.filter((k): k is HssImageKey => k !== undefined);
-    const finished = wanted.length > 0 ? await this.lister(account, task.target).cover(wanted, { start_latest_scan_time: since }) : new Map<string, RepositoryImage>();
+    const lister = this.lister(account, task.target);
+    const collect = collectsFindings(account);
+    // Images an earlier poll saw succeed but left open (findings deferred) are not listed again.
+    const known = new Map<string, RepositoryImage>();
+    for (const [i, key] of keys.entries()) {
+      const seen = key && settledEntry(task.images[i]?.raw, key, since);
+      if (seen) known.set(keyString(seen.key), seen);
+    }
+    const wanted = keys.filter((k): k is HssImageKey => k !== undefined && !known.has(keyString(k)));
+    let finished: Map<string, RepositoryImage> | undefined;
+    if (wanted.length > 0 && tracked !== undefined && tracked > COUNT_SETTLE_MIN_IMAGES) {
+      const scope = this.trackedScope(task.target, startedAt);
+      if (scope) finished = await this.settledByCounts(lister, scope, since, tracked, collect);
+    }
+    // Settled by counts: an image not listed is one of the counted clean successes.
+    const unlistedAreClean = finished !== undefined;
+    finished ??= wanted.length > 0 ? await lister.cover(wanted, { start_latest_scan_time: since }) : new Map<string, RepositoryImage>();
+    for (const [k, img] of known) finished.set(k, img);
     const images: ImageProgress[] = [];
     const succeeded: { progress: ImageProgress; img: RepositoryImage }[] = [];
-    const collect = collectsFindings(account);
     let deferred = 0;
     let fetching = 0;
     for (const [index, key] of keys.entries()) {
@@ -322,6 +364,10 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCa
         continue;
       }
       const img = finished.get(keyString(key));
+      if (!img && unlistedAreClean) {
+        images.push({ index, state: 'succeeded', progress: 100, firstPage: { findings: [] } });
+        continue;
+      }
       const status = img?.scanStatus ?? '';
       if (!img || RUNNING.has(status)) {
         images.push({ index, state: 'scanning', ...(img ? { raw: img.raw } : {}) });
@@ -352,6 +398,69 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCa
     }
     const done = images.filter((i) => i.state !== 'scanning').length;
     return { progress: Math.floor((done / Math.max(1, images.length)) * 100), images, ...(deferred > 0 ? { nextPollMs: 1 } : {}) };
+  }
+
+  /**
+   * The list query that selects exactly the images a scan tracks, where one can: an operate_all
+   * request's own filters less those a scan changes (scan status and time), or an image list
+   * of one type (and instance; namespace and repository where all share them). Bounded to
+   * images updated before the batch scan (plus the clock margin): an image pushed meanwhile
+   * is not one the scan tracks.
+   */
+  private trackedScope(target: HuaweiScanTarget, startedAt: number): ListScope | undefined {
+    const updatedBefore = startedAt + CLOCK_MARGIN_MS;
+    if (target.operate_all) {
+      const { scan_status: _status, start_latest_scan_time: _from, end_latest_scan_time: _to, ...stable } = this.operateAllScope(target);
+      const end = typeof stable.end_latest_update_time === 'number' ? Math.min(stable.end_latest_update_time, updatedBefore) : updatedBefore;
+      return { ...stable, end_latest_update_time: end };
+    }
+    const keys = (target.image_info_list ?? []).map((entry) => HuaweiHssProvider.requestedKey(target, entry));
+    const [first] = keys;
+    if (!first || keys.some((k) => k.imageType !== first.imageType || k.instanceId !== first.instanceId)) return undefined;
+    const oneNamespace = keys.every((k) => k.namespace === first.namespace);
+    const oneRepository = oneNamespace && keys.every((k) => k.imageName === first.imageName);
+    return {
+      image_type: first.imageType,
+      ...(first.instanceId ? { instance_id: first.instanceId } : {}),
+      ...(oneNamespace ? { namespace: first.namespace } : {}),
+      ...(oneRepository ? { image_name: first.imageName } : {}),
+      end_latest_update_time: updatedBefore,
+    };
+  }
+
+  /**
+   * Settles a large scan in a few calls where counts prove it: the tracked scope holds exactly
+   * the scan's images, every one completed a scan since the batch scan began, and the clean
+   * successes (counted) plus the vulnerable and failed ones (listed by filter) add up to all
+   * of them. Returns the listed images (any other is a clean success), or undefined, and the
+   * caller lists every scanned image, when the counts do not add up (an image the scan does not
+   * track in the scope, one still scanning, one queued again) or when the images to list are
+   * most of them anyway (then this cost three calls).
+   */
+  private async settledByCounts(lister: ImageLister, scope: ListScope, since: number, tracked: number, collect: boolean): Promise<Map<string, RepositoryImage> | undefined> {
+    if ((await lister.count(scope)) !== tracked) return undefined;
+    const completed: ListScope = { ...scope, start_latest_scan_time: since };
+    if ((await lister.count(completed)) !== tracked) return undefined;
+    // Without findings to collect, a success is clean whatever its vul_num.
+    const clean = await lister.count({ ...completed, scan_status: 'success', ...(collect ? { has_vul: false } : {}) });
+    if (clean === undefined || Math.ceil((tracked - clean) / LIST_PAGE) + 1 >= Math.ceil(tracked / LIST_PAGE)) return undefined;
+    const listed = new Map<string, RepositoryImage>();
+    const keep = (images: RepositoryImage[]) => {
+      for (const img of images) listed.set(keyString(img.key), img);
+    };
+    let unaccounted = tracked - clean;
+    if (collect && unaccounted > 0) {
+      const vulnerable = await lister.all({ ...completed, scan_status: 'success', has_vul: true });
+      keep(vulnerable);
+      unaccounted -= vulnerable.length;
+    }
+    for (const status of FAILED_STATUSES) {
+      if (unaccounted <= 0) break;
+      const failed = await lister.all({ ...completed, scan_status: status });
+      keep(failed);
+      unaccounted -= failed.length;
+    }
+    return unaccounted === 0 ? listed : undefined;
   }
 
   /** Findings of one image, a page of 200 at a time; the cursor is the next offset. */

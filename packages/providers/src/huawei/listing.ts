@@ -3,6 +3,8 @@ import { type HssImageKey, type ListImageType, type RepositoryImage, count, keyS
 
 /** ListSwrImageRepository's largest page (documented `limit` 10–200). */
 export const LIST_PAGE = 200;
+/** Its smallest page: what a call that only wants `total_num` asks for. */
+const MIN_PAGE = 10;
 /** Its largest `offset` (documented 0–2,000,000). */
 const MAX_OFFSET = 2_000_000;
 /** Pages fetched at once once the total is known. */
@@ -34,13 +36,13 @@ export class ImageLister {
     private readonly enterpriseProjectId?: string,
   ) {}
 
-  private async page(scope: ListScope, offset: number): Promise<Page> {
+  private async page(scope: ListScope, offset: number, limit = LIST_PAGE): Promise<Page> {
     const res = await this.api.send<{ total_num?: unknown; data_list?: unknown }>({
       api: 'ListSwrImageRepository',
       method: 'GET',
       url: '/v5/{project_id}/image/swr-repository',
       region: this.region,
-      query: { ...scope, enterprise_project_id: this.enterpriseProjectId, offset, limit: LIST_PAGE },
+      query: { ...scope, enterprise_project_id: this.enterpriseProjectId, offset, limit },
     });
     const list = Array.isArray(res.data_list) ? res.data_list : [];
     const images: RepositoryImage[] = [];
@@ -49,6 +51,11 @@ export class ImageLister {
       if (img) images.push(img);
     }
     return { total: count(res.total_num), received: list.length, images };
+  }
+
+  /** How many images the scope selects (`total_num` of the smallest page, 10), undefined when HSS does not say. */
+  async count(scope: ListScope): Promise<number | undefined> {
+    return (await this.page(scope, 0, MIN_PAGE)).total;
   }
 
   /** Every image the scope selects: the first page tells the total, the rest are fetched a few at a time. */

@@ -100,5 +100,7 @@ export function refOf(img: RepositoryImage): ImageRef {
     digest: img.digest ?? null,
     // image_id is what ListImageVulnerabilities takes; the record id only when HSS sent no image_id.
     providerImageId: img.imageId ?? text(img.raw.id) ?? null,
+    // Kept on the image's row: a later poll reads it back (deferred findings).
+    raw: img.raw,
   };
 }

@@ -31,6 +31,7 @@ export const toImageRef = (img: ImageScan): ImageRef => ({
   tags: img.tags,
   digest: img.digest,
   providerImageId: img.providerImageId,
+  raw: img.raw,
 });
 
 /** No quota beyond what the cloud enforces itself: just start. */
