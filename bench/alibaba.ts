@@ -11,20 +11,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL, runWhenMain, submitScans, waitForScansEnded } from './support.js';
-import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
+import { runWhenMain, startBenchStack, submitScans, waitForScansEnded } from './support.js';
 
 // 200 scans of 5 s: 100 s of saturated slots, so the fixed ramp-up (~2 s) and drain weigh little.
 const SCANS = Number(process.env.BENCH_ALIBABA_SCANS ?? 200);
 const TASK_MS = Number(process.env.BENCH_ALIBABA_TASK_MS ?? 5_000);
 const WORKERS = Number(process.env.BENCH_ALIBABA_WORKERS ?? 4);
 const TASK_LIMIT = 10;
-const BENCH_API_KEY = `scanq-bench-${randomBytes(12).toString('hex')}`;
-const JSON_AUTH = { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' };
 
 interface SimAccount {
   name: string;
@@ -36,53 +29,32 @@ interface SimAccount {
 
 export async function benchAlibaba(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const { databaseUrl, prefix, drop } = await createBenchStore('alibaba', run);
-  const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-  const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    SCANQ_QUEUE_PREFIX: prefix,
-    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
-    SCANQ_WORKER_QUEUES: 'alibaba',
-    SCANQ_WORKER_CONCURRENCY: '16',
-    // Polls well inside a task's duration, so a finished task is seen (and its slot freed) soon.
-    SCANQ_POLL_INITIAL_MS: String(Math.max(50, Math.round(TASK_MS / 2))),
-    SCANQ_POLL_FACTOR: '1.5',
-    // Polls every D/50 (a 10-minute task polled every 12 s): a finished task is seen within ~1 % of D.
-    SCANQ_POLL_MAX_MS: String(Math.max(50, Math.round(TASK_MS / 50))),
-    // Waiters are woken when a slot frees; the retry is only the fallback.
-    SCANQ_ALIBABA_QUOTA_RETRY_MS: '3000',
-    SCANQ_RECONCILE_EVERY_MS: '600000',
-    SCANQ_ADMIN_PASSWORD: 'bench-password',
-    SCANQ_API_KEY: BENCH_API_KEY,
-    LOG_LEVEL: 'warn',
-    SIM_PORT: String(simPort),
-    SIM_ALIBABA_SCAN_MS: String(TASK_MS),
-    SIM_ALIBABA_SCAN_SPREAD: '0',
-    SIM_ALIBABA_IMAGES: String(SCANS + 40),
-    API_PORT: String(apiPort),
-  };
-  const procs = [startProcess('simulator', 'apps/simulator/src/main.ts', env), startProcess('api', 'apps/api/src/main.ts', env)];
-  for (let i = 0; i < WORKERS; i++) procs.push(startProcess(`worker-${i}`, 'apps/worker/src/main.ts', env));
-  const sim = `http://127.0.0.1:${simPort}`;
-  const api = `http://127.0.0.1:${apiPort}`;
-  const client = new pg.Client({ connectionString: databaseUrl });
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue('alibaba', { connection, prefix });
+  const stack = await startBenchStack('alibaba', run, {
+    workers: WORKERS,
+    queue: 'alibaba',
+    env: {
+      SCANQ_WORKER_QUEUES: 'alibaba',
+      SCANQ_WORKER_CONCURRENCY: '16',
+      // Polls well inside a task's duration, so a finished task is seen (and its slot freed) soon.
+      SCANQ_POLL_INITIAL_MS: String(Math.max(50, Math.round(TASK_MS / 2))),
+      SCANQ_POLL_FACTOR: '1.5',
+      // Polls every D/50 (a 10-minute task polled every 12 s): a finished task is seen within ~1 % of D.
+      SCANQ_POLL_MAX_MS: String(Math.max(50, Math.round(TASK_MS / 50))),
+      // Waiters are woken when a slot frees; the retry is only the fallback.
+      SCANQ_ALIBABA_QUOTA_RETRY_MS: '3000',
+      SIM_ALIBABA_SCAN_MS: String(TASK_MS),
+      SIM_ALIBABA_SCAN_SPREAD: '0',
+      SIM_ALIBABA_IMAGES: String(SCANS + 40),
+    },
+  });
+  const { sim, api, client, headers: JSON_AUTH } = stack;
   try {
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[1]!)]);
-    // Every worker process connected before the clock starts.
-    for (let i = 0; (await queue.getWorkersCount()) < WORKERS; i++) {
-      if (i > 600) throw new Error(`only ${await queue.getWorkersCount()} of ${WORKERS} workers came up`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const account = SIMULATOR_ACCOUNTS.alibaba[0];
     const reg = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: JSON_AUTH, body: JSON.stringify({ provider: 'alibaba', name: account.name, region: account.region, endpoint: sim, credentialRef: account.name }) });
     if (reg.status !== 201) throw new Error(`account: ${reg.status} ${await reg.text()}`);
     const simAccount = async () => ((await (await fetch(`${sim}/_sim/state/alibaba`)).json()) as { accounts: SimAccount[] }).accounts.find((a) => a.name === account.name)!;
     const images = (await simAccount()).images.filter((i) => i.behaviour === 'normal' && i.supportedRegion).slice(0, SCANS);
     if (images.length < SCANS) throw new Error(`the simulator has only ${images.length} scannable images`);
-    await client.connect();
 
     const start = performance.now();
     const startEpoch = Date.now();
@@ -127,11 +99,7 @@ export async function benchAlibaba(): Promise<Record<string, string>> {
       'alibaba tasks created': String(tasks.length + state.runningTasks.length),
     };
   } finally {
-    await queue.close().catch(() => undefined);
-    connection.disconnect();
-    await client.end().catch(() => undefined);
-    await Promise.all(procs.map((p) => p.stop()));
-    await drop();
+    await stack.close();
   }
 }
 

@@ -7,15 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import pg from 'pg';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
-import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
+import { runWhenMain, startBenchStack } from './support.js';
 
 /** Regular images seeded per simulator account: 24,987 make exactly 20,000 private_image. */
 const SEEDED_IMAGES = process.env.BENCH_HUAWEI_IMAGES ?? '24987';
-const API_KEY = `scanq-bench-${randomBytes(12).toString('hex')}`;
-const API_HEADERS = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
 
 interface Scenario {
   label: string;
@@ -39,32 +34,19 @@ interface Outcome {
 
 /** Starts simulator, worker and API, runs one operate_all scan of account sim-huawei, tears down. */
 async function runScenario(s: Scenario, run: string): Promise<Outcome> {
-  const { databaseUrl, prefix, drop } = await createBenchStore('hw', run);
-  const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-  const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    SCANQ_QUEUE_PREFIX: prefix,
-    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
-    SCANQ_WORKER_QUEUES: 'huawei',
-    SCANQ_POLL_INITIAL_MS: String(s.pollInitialMs),
-    SCANQ_POLL_MAX_MS: String(s.pollMaxMs),
-    SCANQ_RECONCILE_EVERY_MS: '600000',
-    SCANQ_ADMIN_PASSWORD: 'bench-password',
-    SCANQ_API_KEY: API_KEY,
-    LOG_LEVEL: 'warn',
-    SIM_PORT: String(simPort),
-    SIM_HUAWEI_SCAN_MS: String(s.scanMs),
-    SIM_HUAWEI_IMAGES: SEEDED_IMAGES,
-    API_PORT: String(apiPort),
-  };
-  const procs = [startProcess('simulator', 'apps/simulator/src/main.ts', env), startProcess('worker', 'apps/worker/src/main.ts', env), startProcess('api', 'apps/api/src/main.ts', env)];
-  const sim = `http://127.0.0.1:${simPort}`;
-  const api = `http://127.0.0.1:${apiPort}`;
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const stack = await startBenchStack('hw', run, {
+    workers: 1,
+    queue: 'huawei',
+    env: {
+      SCANQ_WORKER_QUEUES: 'huawei',
+      SCANQ_POLL_INITIAL_MS: String(s.pollInitialMs),
+      SCANQ_POLL_MAX_MS: String(s.pollMaxMs),
+      SIM_HUAWEI_SCAN_MS: String(s.scanMs),
+      SIM_HUAWEI_IMAGES: SEEDED_IMAGES,
+    },
+  });
+  const { sim, api, client, headers: API_HEADERS } = stack;
   try {
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[2]!)]);
-    await new Promise((r) => setTimeout(r, 1500)); // let the worker connect
     const hw = SIMULATOR_ACCOUNTS.huawei[0];
     const account = await fetch(`${api}/v1/accounts`, {
       method: 'POST',
@@ -72,7 +54,6 @@ async function runScenario(s: Scenario, run: string): Promise<Outcome> {
       body: JSON.stringify({ provider: 'huawei', name: hw.name, region: hw.region, endpoint: sim, credentialRef: hw.name, settings: { projectId: hw.projectId, collectFindings: s.collectFindings } }),
     });
     if (!account.ok) throw new Error(`account: ${account.status} ${await account.text()}`);
-    await client.connect();
     const callsBefore = ((await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number> }).totals;
     const start = performance.now();
     const res = await fetch(`${api}/v1/scans`, {
@@ -97,9 +78,7 @@ async function runScenario(s: Scenario, run: string): Promise<Outcome> {
     const findings = await client.query<{ n: string }>('SELECT count(*) AS n FROM "Finding" WHERE "scanId" = $1', [scanId]);
     return { images: Number(images.rows[0]!.n), failedImages: Number(images.rows[0]!.failed), seconds, calls, findings: Number(findings.rows[0]!.n) };
   } finally {
-    await client.end().catch(() => undefined);
-    await Promise.all(procs.map((p) => p.stop()));
-    await drop();
+    await stack.close();
   }
 }
 

@@ -9,17 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
-import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL, submitScans, waitForScansEnded } from './support.js';
-import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
+import { deleteKeysByPrefix } from '../test/support/env.js';
+import { REDIS_URL, startBenchStack, submitScans, waitForScansEnded } from './support.js';
 
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const SCANS = Number(process.env.BENCH_SCANS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 /** Worker processes in the end-to-end run (the no-op baseline always has one). */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
-const BENCH_API_KEY = `scanq-bench-${randomBytes(12).toString('hex')}`;
 const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 /** BullMQ alone: N no-op jobs, added in bulk, drained by one worker at the same concurrency. */
@@ -48,42 +45,24 @@ async function rawNoop(): Promise<number> {
 
 /** The whole pipeline as separate processes: simulator, worker, API. */
 async function endToEnd(): Promise<{ rate: number; findings: number }> {
-  const { databaseUrl, prefix, drop } = await createBenchStore('e2e', run);
-  const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-  const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    SCANQ_QUEUE_PREFIX: prefix,
-    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
-    SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY),
-    SCANQ_POLL_INITIAL_MS: '0',
-    SCANQ_RECONCILE_EVERY_MS: '600000',
-    SCANQ_ADMIN_PASSWORD: 'bench-password',
-    SCANQ_API_KEY: BENCH_API_KEY,
-    LOG_LEVEL: 'warn',
-    SIM_PORT: String(simPort),
-    SIM_AWS_SCAN_MS: '0',
-    SIM_AWS_FINDINGS: '20',
-    SIM_AWS_BENCH_IMAGES: String(SCANS),
-    API_PORT: String(apiPort),
-  };
-  const procs = [
-    startProcess('simulator', 'apps/simulator/src/main.ts', env),
-    startProcess('api', 'apps/api/src/main.ts', env),
-    ...Array.from({ length: WORKERS }, (_, i) => startProcess(`worker-${i}`, 'apps/worker/src/main.ts', env)),
-  ];
-  const sim = `http://127.0.0.1:${simPort}`;
-  const api = `http://127.0.0.1:${apiPort}`;
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const stack = await startBenchStack('e2e', run, {
+    workers: WORKERS,
+    queue: 'aws',
+    env: {
+      SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY),
+      SCANQ_POLL_INITIAL_MS: '0',
+      SIM_AWS_SCAN_MS: '0',
+      SIM_AWS_FINDINGS: '20',
+      SIM_AWS_BENCH_IMAGES: String(SCANS),
+    },
+  });
+  const { sim, api, client, headers } = stack;
   try {
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[1]!)]);
-    await new Promise((r) => setTimeout(r, 1500)); // let the worker connect
     const aws = SIMULATOR_ACCOUNTS.aws[0];
-    await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }) });
-    await client.connect();
+    const account = await fetch(`${api}/v1/accounts`, { method: 'POST', headers, body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }) });
+    if (account.status !== 201) throw new Error(`account: ${account.status} ${await account.text()}`);
     const start = performance.now();
     // Submit over HTTP, 32 requests in flight.
-    const headers = { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' };
     await submitScans(api, headers, SCANS, (i) => ({ provider: 'aws', account: aws.name, repositoryName: 'bench/images', imageId: { imageTag: `b-${String(i).padStart(5, '0')}` } }), 32);
     const unsucceeded = await waitForScansEnded(client, SCANS, 20);
     if (unsucceeded > 0) throw new Error(`${unsucceeded} scans did not succeed`);
@@ -91,9 +70,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     const f = await client.query<{ n: string }>('SELECT count(*) AS n FROM "Finding"');
     return { rate, findings: Number(f.rows[0]!.n) };
   } finally {
-    await client.end().catch(() => undefined);
-    await Promise.all(procs.map((p) => p.stop()));
-    await drop();
+    await stack.close();
   }
 }
 

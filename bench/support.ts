@@ -1,8 +1,12 @@
 /** What every benchmark section shares: its own database and queue prefix on the machine's servers, removed afterwards. */
+import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { ensureDatabase, migrate } from '@scanq/db';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
-import { deleteKeysByPrefix } from '../test/support/env.js';
+import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
+import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -69,4 +73,72 @@ export async function waitForScansEnded(client: pg.Client, count: number, everyM
     if (Number(rows[0]!.done) >= count) return Number(rows[0]!.unsucceeded);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** The whole system as separate processes on a section's own store (`startBenchStack`). */
+export interface BenchStack {
+  sim: string;
+  api: string;
+  /** The API's bearer key and a JSON content type. */
+  headers: Record<string, string>;
+  databaseUrl: string;
+  /** A connected client on the section's database. */
+  client: pg.Client;
+  /** Stops every process, then drops the section's database and Redis keys. */
+  close(): Promise<void>;
+}
+
+/**
+ * Simulator, API and `workers` worker processes on a store of the section's own, with `env` over
+ * what every bench shares (simulator credentials, a random API key, the reconciler out of the
+ * way, warn logs). Resolves once the simulator and API answer and every worker has registered
+ * on `queue`, so no bench times a process start.
+ */
+export async function startBenchStack(section: string, run: string, options: { workers: number; queue: string; env: Record<string, string> }): Promise<BenchStack> {
+  const { databaseUrl, prefix, drop } = await createBenchStore(section, run);
+  const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
+  const apiKey = `scanq-bench-${randomBytes(12).toString('hex')}`;
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    SCANQ_QUEUE_PREFIX: prefix,
+    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+    SCANQ_RECONCILE_EVERY_MS: '600000',
+    SCANQ_ADMIN_PASSWORD: 'bench-password',
+    SCANQ_API_KEY: apiKey,
+    LOG_LEVEL: 'warn',
+    SIM_PORT: String(simPort),
+    API_PORT: String(apiPort),
+    ...options.env,
+  };
+  const procs = [
+    startProcess('simulator', 'apps/simulator/src/main.ts', env),
+    startProcess('api', 'apps/api/src/main.ts', env),
+    ...Array.from({ length: options.workers }, (_, i) => startProcess(`worker-${i}`, 'apps/worker/src/main.ts', env)),
+  ];
+  const sim = `http://127.0.0.1:${simPort}`;
+  const api = `http://127.0.0.1:${apiPort}`;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  const close = async () => {
+    await client.end().catch(() => undefined);
+    await Promise.all(procs.map((p) => p.stop()));
+    await drop();
+  };
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(options.queue, { connection, prefix });
+  try {
+    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[1]!)]);
+    for (let i = 0; (await queue.getWorkersCount()) < options.workers; i++) {
+      if (i > 600) throw new Error(`only ${await queue.getWorkersCount()} of ${options.workers} workers came up`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await client.connect();
+  } catch (err) {
+    await close();
+    throw err;
+  } finally {
+    await queue.close().catch(() => undefined);
+    connection.disconnect();
+  }
+  return { sim, api, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, databaseUrl, client, close };
 }

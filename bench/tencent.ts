@@ -7,17 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import pg from 'pg';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { createBenchStore, REDIS_URL, runWhenMain, submitScans, waitForScansEnded } from './support.js';
-import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
+import { runWhenMain, startBenchStack, submitScans, waitForScansEnded } from './support.js';
 
 const SCANS = Number(process.env.BENCH_TENCENT_SCANS ?? 600);
 const WORKERS = Number(process.env.BENCH_TENCENT_WORKERS ?? 4);
 const CONCURRENCY = Number(process.env.BENCH_TENCENT_CONCURRENCY ?? 32);
 const LIMIT = 20;
-const API_KEY = `scanq-bench-key-${randomBytes(8).toString('hex')}`;
-const JSON_AUTH = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` };
 
 interface SimImage {
   Id: number;
@@ -58,35 +53,21 @@ function figures(perSecond: Record<string, number>): ApiFigures {
 
 export async function benchTencent(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const { databaseUrl, prefix, drop } = await createBenchStore('tencent', run);
-  const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-  const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    SCANQ_QUEUE_PREFIX: prefix,
-    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
-    SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY),
-    SCANQ_WORKER_QUEUES: 'tencent',
-    SCANQ_POLL_INITIAL_MS: '200',
-    SCANQ_POLL_MAX_MS: '5000',
-    SCANQ_RECONCILE_EVERY_MS: '600000',
-    SCANQ_ADMIN_PASSWORD: 'bench-password',
-    SCANQ_API_KEY: API_KEY,
-    LOG_LEVEL: 'warn',
-    SIM_PORT: String(simPort),
-    // Scans take a second of simulated work, so polls see SCANNING and follow ScanRemainTime.
-    SIM_TENCENT_SCAN_MS: '1000',
-    SIM_TENCENT_IMAGES: String(SCANS + 50),
-    API_PORT: String(apiPort),
-  };
-  const procs = [startProcess('simulator', 'apps/simulator/src/main.ts', env), startProcess('api', 'apps/api/src/main.ts', env)];
-  for (let i = 0; i < WORKERS; i++) procs.push(startProcess(`worker-${i}`, 'apps/worker/src/main.ts', env));
-  const sim = `http://127.0.0.1:${simPort}`;
-  const api = `http://127.0.0.1:${apiPort}`;
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const stack = await startBenchStack('tencent', run, {
+    workers: WORKERS,
+    queue: 'tencent',
+    env: {
+      SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY),
+      SCANQ_WORKER_QUEUES: 'tencent',
+      SCANQ_POLL_INITIAL_MS: '200',
+      SCANQ_POLL_MAX_MS: '5000',
+      // Scans take a second of simulated work, so polls see SCANNING and follow ScanRemainTime.
+      SIM_TENCENT_SCAN_MS: '1000',
+      SIM_TENCENT_IMAGES: String(SCANS + 50),
+    },
+  });
+  const { sim, api, client, headers: JSON_AUTH } = stack;
   try {
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[1]!)]);
-    await new Promise((r) => setTimeout(r, 1500)); // let the workers connect
     const tc = SIMULATOR_ACCOUNTS.tencent[0];
     const created = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: JSON_AUTH, body: JSON.stringify({ provider: 'tencent', name: tc.name, region: tc.region, endpoint: sim, credentialRef: tc.name }) });
     if (created.status !== 201) throw new Error(`account: ${created.status} ${await created.text()}`);
@@ -94,7 +75,6 @@ export async function benchTencent(): Promise<Record<string, string>> {
     const images = state.accounts.find((a) => a.name === tc.name)!.images.filter((i) => i.special === null).slice(0, SCANS);
     if (images.length < SCANS) throw new Error(`the simulator seeded only ${images.length} images`);
     await fetch(`${sim}/_sim/reset`, { method: 'POST' }); // count only the run itself
-    await client.connect();
 
     const start = performance.now();
     await submitScans(api, JSON_AUTH, SCANS, (i) => ({ provider: 'tencent', account: tc.name, repositoryIds: [images[i]!.Id] }), 32);
@@ -123,9 +103,7 @@ export async function benchTencent(): Promise<Record<string, string>> {
     for (const [name, f] of Object.entries(perApi)) out[`  ${name}`] = `${f.calls} calls, steady ${f.sustained.toFixed(1)}/s, whole run ${f.mean.toFixed(1)}/s, peak ${f.peak}`;
     return out;
   } finally {
-    await client.end().catch(() => undefined);
-    await Promise.all(procs.map((p) => p.stop()));
-    await drop();
+    await stack.close();
   }
 }
 
