@@ -17,9 +17,8 @@ import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
 import { waitFor } from '../test/support/wait.js';
-import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
+import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_ALIBABA_IMAGES ?? 400);
 const SCAN_MS = Number(process.env.BENCH_BULK_ALIBABA_SCAN_MS ?? 3_000);
@@ -38,18 +37,12 @@ export async function benchBulkAlibaba(): Promise<Record<string, string>> {
   });
   const worker = await startWorker(
     loadConfig({
-      DATABASE_URL: databaseUrl,
-      REDIS_URL,
-      SCANQ_QUEUE_PREFIX: prefix,
-      SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+      ...benchEnv({ databaseUrl, prefix }),
       SCANQ_POLL_INITIAL_MS: '100',
       SCANQ_POLL_FACTOR: '1.5',
       SCANQ_POLL_MAX_MS: '1200',
       SCANQ_ALIBABA_QUOTA_RETRY_MS: '1000',
-      SCANQ_RECONCILE_EVERY_MS: '600000',
-      SCANQ_ADMIN_PASSWORD: 'bench-password',
       SCANQ_WORKER_CONCURRENCY: '16',
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     }),
   );
   const calls = async (): Promise<Totals> => ((await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Totals }).totals;

@@ -11,9 +11,8 @@ import { loadConfig, SIMULATOR_ACCOUNTS, simulatorAccountRequest } from '@scanq/
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
 import { waitFor } from '../test/support/wait.js';
-import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
+import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_HUAWEI_IMAGES ?? 400);
 /** Repositories that also tag their newest version `latest` (one more list entry, no new digest). */
@@ -43,13 +42,7 @@ export async function benchBulkHuawei(): Promise<Record<string, string>> {
     frontEnds: createFrontEnds({ SIM_HUAWEI_SCAN_MS: '0', SIM_HUAWEI_IMAGES: String(IMAGES), SIM_HUAWEI_LATEST_ALIASES: String(ALIASES) }),
   });
   const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    SCANQ_QUEUE_PREFIX: prefix,
-    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
-    SCANQ_RECONCILE_EVERY_MS: '600000',
-    SCANQ_ADMIN_PASSWORD: 'bench-password',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    ...benchEnv({ databaseUrl, prefix }),
   };
   const figures: Record<string, string> = {};
   const [hw] = SIMULATOR_ACCOUNTS.huawei;

@@ -11,9 +11,8 @@ import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
 import { waitFor } from '../test/support/wait.js';
-import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
+import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_TENCENT_IMAGES ?? 400);
 const FINDINGS_API = 'DescribeAssetImageRegistryVulList';
@@ -36,17 +35,11 @@ export async function benchBulkTencent(): Promise<Record<string, string>> {
   });
   const worker = await startWorker(
     loadConfig({
-      DATABASE_URL: databaseUrl,
-      REDIS_URL,
-      SCANQ_QUEUE_PREFIX: prefix,
-      SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+      ...benchEnv({ databaseUrl, prefix }),
       SCANQ_WORKER_QUEUES: 'maintenance,tencent',
       SCANQ_WORKER_CONCURRENCY: '16',
       SCANQ_POLL_INITIAL_MS: '500',
       SCANQ_POLL_MAX_MS: '5000',
-      SCANQ_RECONCILE_EVERY_MS: '600000',
-      SCANQ_ADMIN_PASSWORD: 'bench-password',
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     }),
   );
   try {

@@ -12,9 +12,8 @@ import pg from 'pg';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { SIMULATOR_CREDENTIALS } from '../test/support/env.js';
 import { waitFor } from '../test/support/wait.js';
-import { createBenchStore, REDIS_URL, runWhenMain } from './support.js';
+import { benchEnv, createBenchStore, REDIS_URL, runWhenMain } from './support.js';
 
 const PLAN_IMAGES = Number(process.env.BENCH_BULK_IMAGES ?? 100_000);
 const RUN_IMAGES = Number(process.env.BENCH_BULK_RUN_IMAGES ?? 500);
@@ -30,14 +29,8 @@ export async function benchBulk(): Promise<Record<string, string>> {
   const { databaseUrl, prefix, drop } = await createBenchStore('bulk', run);
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'bench', frontEnds: createFrontEnds({ SIM_AWS_SCAN_MS: '0', SIM_AWS_FINDINGS: '5', SIM_AWS_BENCH_IMAGES: String(PLAN_IMAGES) }) });
   const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    SCANQ_QUEUE_PREFIX: prefix,
-    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+    ...benchEnv({ databaseUrl, prefix }),
     SCANQ_POLL_INITIAL_MS: '0',
-    SCANQ_RECONCILE_EVERY_MS: '600000',
-    SCANQ_ADMIN_PASSWORD: 'bench-password',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   };
   const planner = await startWorker(loadConfig({ ...env, SCANQ_WORKER_QUEUES: 'maintenance' }));
   const redis = new Redis(REDIS_URL);

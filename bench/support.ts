@@ -41,6 +41,22 @@ export async function createBenchStore(section: string, run: string): Promise<Be
   };
 }
 
+/**
+ * The settings every bench's scanq processes share on a section's store: simulator
+ * credentials, the reconciler out of the way, warn logs (BENCH_LOG_LEVEL to change).
+ */
+export function benchEnv(store: Pick<BenchStore, 'databaseUrl' | 'prefix'>): Record<string, string> {
+  return {
+    DATABASE_URL: store.databaseUrl,
+    REDIS_URL,
+    SCANQ_QUEUE_PREFIX: store.prefix,
+    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+    SCANQ_RECONCILE_EVERY_MS: '600000',
+    SCANQ_ADMIN_PASSWORD: 'bench-password',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  };
+}
+
 /** Runs a section and prints its figures when its file is run directly (`pnpm exec tsx bench/<file>.ts`). */
 export async function runWhenMain(moduleUrl: string, title: string, section: () => Promise<Record<string, string>>): Promise<void> {
   if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
@@ -99,14 +115,8 @@ export async function startBenchStack(section: string, run: string, options: { w
   const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
   const apiKey = `scanq-bench-${randomBytes(12).toString('hex')}`;
   const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    SCANQ_QUEUE_PREFIX: prefix,
-    SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
-    SCANQ_RECONCILE_EVERY_MS: '600000',
-    SCANQ_ADMIN_PASSWORD: 'bench-password',
+    ...benchEnv({ databaseUrl, prefix }),
     SCANQ_API_KEY: apiKey,
-    LOG_LEVEL: 'warn',
     SIM_PORT: String(simPort),
     API_PORT: String(apiPort),
     ...options.env,
