@@ -223,16 +223,7 @@ function describeAssetImageRegistryDetail(p: Params, ctx: TcssContext): Record<s
     // the current SDK model add SensitiveInfoCnt. Send both, like the live API's two fields.
     SentiveInfoCnt: counts.SensitiveInfoCnt,
     OsName: img.OsName,
-    ScanVirusError: view.ScanVirusError,
-    ScanVulError: view.ScanVulError,
-    ScanRiskError: view.ScanRiskError,
-    ScanVirusProgress: view.ScanVirusProgress,
-    ScanVulProgress: view.ScanVulProgress,
-    ScanRiskProgress: view.ScanRiskProgress,
-    ScanRemainTime: view.ScanRemainTime,
-    CveStatus: view.CveStatus,
-    RiskStatus: view.RiskStatus,
-    VirusStatus: view.VirusStatus,
+    ...partScanFields(view),
     IsAuthorized: img.IsAuthorized,
     LayerInfo: img.LayerInfo,
     RegistryRegion: img.RegistryRegion,
@@ -321,11 +312,9 @@ function repoInfo(img: SeedImage, ctx: TcssContext): Record<string, unknown> {
   };
 }
 
-function scanFields(view: ScanView): Record<string, unknown> {
+/** The three part scans' errors, progress and statuses, and the time left, in the detail example's order. */
+function partScanFields(view: ScanView): Record<string, unknown> {
   return {
-    ScanTime: view.ScanTime,
-    ScanStatus: view.ScanStatus,
-    Progress: view.Progress,
     ScanVirusError: view.ScanVirusError,
     ScanVulError: view.ScanVulError,
     ScanRiskError: view.ScanRiskError,
@@ -336,6 +325,15 @@ function scanFields(view: ScanView): Record<string, unknown> {
     CveStatus: view.CveStatus,
     RiskStatus: view.RiskStatus,
     VirusStatus: view.VirusStatus,
+  };
+}
+
+function scanFields(view: ScanView): Record<string, unknown> {
+  return {
+    ScanTime: view.ScanTime,
+    ScanStatus: view.ScanStatus,
+    Progress: view.Progress,
+    ...partScanFields(view),
     Solution: view.Solution,
     Reason: view.Reason,
   };
