@@ -41,8 +41,8 @@ export interface AlibabaProviderOptions {
   /** DescribeImageVulList page size (SAS default 10). */
   vulPageSize?: number;
   /**
-   * Digests per status listing when a poll looks its images up by digest (OR-joined Criteria).
-   * 50 keeps the encoded Criteria near the size of a task's 100-digest `Digests` parameter.
+   * Digests per status listing when a poll looks its images up by digest (OR-joined Criteria,
+   * sent in the form body): 100, a bulk task's digests and a full page of instances.
    */
   statusDigestsPerCall?: number;
   /** Image Uuids per batched DescribeImageVulList call (the comma-joined `Uuids`). */
@@ -75,7 +75,7 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
     this.sas = new SasClient(deps.callGate, undefined, deps.observer);
     this.instancesPageSize = options.instancesPageSize ?? 100;
     this.vulPageSize = options.vulPageSize ?? 100;
-    this.statusDigestsPerCall = options.statusDigestsPerCall ?? 50;
+    this.statusDigestsPerCall = options.statusDigestsPerCall ?? 100;
     this.findingsUuidsPerCall = options.findingsUuidsPerCall ?? 100;
   }
 
@@ -85,7 +85,9 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
    */
   private async *instancePages(account: ProviderAccount, filter: { Criteria?: string; LogicalExp: 'AND' | 'OR' }): AsyncIterable<Record<string, unknown>[]> {
     for (let page = 1; page <= MAX_PAGES; page++) {
-      const body = await this.sas.call(account, 'DescribeImageInstances', { ...filter, CurrentPage: page, PageSize: this.instancesPageSize });
+      // Criteria travels in the form body: OR-joined digests would make a long URL.
+      const { Criteria, ...rest } = filter;
+      const body = await this.sas.call(account, 'DescribeImageInstances', { ...rest, CurrentPage: page, PageSize: this.instancesPageSize }, Criteria === undefined ? undefined : { Criteria });
       const list = Array.isArray(body.ImageInstanceList) ? (body.ImageInstanceList as Record<string, unknown>[]) : [];
       yield list;
       const info = (body.PageInfo ?? {}) as Record<string, unknown>;

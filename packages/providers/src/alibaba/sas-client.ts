@@ -8,7 +8,10 @@ import { toProviderError } from './errors.js';
  * Security Center (SAS, API 2018-12-03) over `@alicloud/openapi-client`, the client every
  * generated Alibaba SDK wraps: `@alicloud/sas20181203` is not served by the registry this
  * project builds from, so each action is sent exactly as its generated `*WithOptions` method
- * would (RPC, POST /, business parameters in the query, ACS3-HMAC-SHA256 signing).
+ * would (RPC, POST /, business parameters in the query, ACS3-HMAC-SHA256 signing). A
+ * parameter that can grow long (an OR-joined Criteria) may go in the form body instead, which
+ * RPC POST takes like the query and the signature covers (its SHA-256 is signed), so no URL
+ * length limit applies to it.
  * SDK retries are off: the queue owns retry policy.
  */
 export const SAS_VERSION = '2018-12-03';
@@ -27,6 +30,7 @@ export function sasEndpoint(region: string): string {
 }
 
 export type SasBody = Record<string, unknown>;
+export type SasParams = Record<string, string | number | boolean | undefined>;
 
 /** Thrown for every failed call: a ProviderError that also says which action failed. */
 export interface SasCallFailure {
@@ -65,8 +69,8 @@ export class SasClient {
     return client;
   }
 
-  /** Calls `action` with `query` as its business parameters; returns the JSON body. */
-  async call(account: ProviderAccount, action: string, query: Record<string, string | number | boolean | undefined>): Promise<SasBody> {
+  /** Calls `action` with `query` (and `form`, sent as the form body) as its business parameters; returns the JSON body. */
+  async call(account: ProviderAccount, action: string, query: SasParams, form?: SasParams): Promise<SasBody> {
     await this.callGate?.acquire({ provider: 'alibaba', accountId: account.id, api: action });
     const params = new $OpenApi.Params({
       action,
@@ -79,8 +83,8 @@ export class SasClient {
       reqBodyType: 'formData',
       bodyType: 'json',
     });
-    const defined = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined));
-    const request = new $OpenApi.OpenApiRequest({ query: openApiUtil.query(defined) });
+    const defined = (params: SasParams) => Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
+    const request = new $OpenApi.OpenApiRequest({ query: openApiUtil.query(defined(query)), ...(form ? { body: openApiUtil.query(defined(form)) } : {}) });
     try {
       const res = await observeCall(this.observer, { provider: 'alibaba', accountId: account.id, api: action }, async () => {
         try {
