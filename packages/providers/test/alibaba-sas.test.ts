@@ -165,6 +165,10 @@ describe('Alibaba SAS adapter against the simulator (openapi-client)', () => {
     expect(progress.images).toHaveLength(images.length);
     expect(progress.images.filter((p) => p.reason === 'image_not_found')).toHaveLength(0);
     expect((await listings()) - before).toBe(Math.ceil(images.length / 100));
+    // An account that keeps Criteria in the query: 50 digests a call, so two calls.
+    const inQuery = await listings();
+    await new AlibabaSasProvider().pollScan({ ...account, settings: { criteriaInQuery: true } }, { taskId: 't-1', target: { digests }, images });
+    expect((await listings()) - inQuery).toBe(2);
   });
 
   it('turns TaskNumEmpty from the cloud into a terminal no_images_matched without creating a task', async () => {

@@ -42,12 +42,19 @@ export interface AlibabaProviderOptions {
   vulPageSize?: number;
   /**
    * Digests per status listing when a poll looks its images up by digest (OR-joined Criteria,
-   * sent in the form body): 100, a bulk task's digests and a full page of instances.
+   * sent in the form body): 100, a bulk task's digests and a full page of instances. Halved
+   * for an account whose Criteria go in the query (`criteriaInQuery`), to keep the URL short.
    */
   statusDigestsPerCall?: number;
   /** Image Uuids per batched DescribeImageVulList call (the comma-joined `Uuids`). */
   findingsUuidsPerCall?: number;
 }
+
+/**
+ * Account setting `criteriaInQuery: true`: DescribeImageInstances' Criteria in the query string,
+ * where the generated SDK puts it, for a gateway that does not read it from the form body.
+ */
+const criteriaInQuery = (account: ProviderAccount): boolean => account.settings.criteriaInQuery === true;
 
 /** Vulnerability types of DescribeImageVulList, read in this order: system (cve) then application (sca). */
 const VUL_TYPES = ['cve', 'sca'] as const;
@@ -85,9 +92,14 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
    */
   private async *instancePages(account: ProviderAccount, filter: { Criteria?: string; LogicalExp: 'AND' | 'OR' }): AsyncIterable<Record<string, unknown>[]> {
     for (let page = 1; page <= MAX_PAGES; page++) {
-      // Criteria travels in the form body: OR-joined digests would make a long URL.
+      // Criteria travels in the form body (OR-joined digests would make a long URL), unless the
+      // account says its gateway wants it where the generated SDK puts it.
       const { Criteria, ...rest } = filter;
-      const body = await this.sas.call(account, 'DescribeImageInstances', { ...rest, CurrentPage: page, PageSize: this.instancesPageSize }, Criteria === undefined ? undefined : { Criteria });
+      const paging = { ...rest, CurrentPage: page, PageSize: this.instancesPageSize };
+      const body =
+        Criteria === undefined || criteriaInQuery(account)
+          ? await this.sas.call(account, 'DescribeImageInstances', { ...paging, Criteria })
+          : await this.sas.call(account, 'DescribeImageInstances', paging, { Criteria });
       const list = Array.isArray(body.ImageInstanceList) ? (body.ImageInstanceList as Record<string, unknown>[]) : [];
       yield list;
       const info = (body.PageInfo ?? {}) as Record<string, unknown>;
@@ -217,8 +229,9 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
     }
     const wanted = new Set(images.map((i) => i.providerImageId ?? ''));
     const found = new Map<string, SasImageInstance>();
-    for (let i = 0; i < digests.length; i += this.statusDigestsPerCall) {
-      for await (const list of this.instancePages(account, digestCriteria(digests.slice(i, i + this.statusDigestsPerCall)))) {
+    const perCall = criteriaInQuery(account) ? Math.ceil(this.statusDigestsPerCall / 2) : this.statusDigestsPerCall;
+    for (let i = 0; i < digests.length; i += perCall) {
+      for await (const list of this.instancePages(account, digestCriteria(digests.slice(i, i + perCall)))) {
         for (const item of list) {
           const instance = parseInstance(item);
           if (wanted.has(instance.uuid)) found.set(instance.uuid, instance);
