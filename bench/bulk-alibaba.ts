@@ -17,7 +17,7 @@ import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { waitFor } from '../test/support/wait.js';
+import { waitFor, waitForEnded } from '../test/support/wait.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_ALIBABA_IMAGES ?? 400);
@@ -54,10 +54,7 @@ export async function benchBulkAlibaba(): Promise<Record<string, string>> {
     const { bulk } = await runtime.bulk.create({ selector: { providers: ['alibaba'] } });
     await waitFor(async () => ((await runtime.bulkScans.get(bulk.id))?.status !== 'planning' ? true : undefined), { timeoutMs: 120_000, what: 'planning', intervalMs: 20 });
     const planned = await calls();
-    const done = await waitFor(async () => {
-      const b = await runtime.bulkScans.get(bulk.id);
-      return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-    }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 20 });
+    const done = await waitForEnded(() => runtime.bulkScans.get(bulk.id), { timeoutMs: 600_000, what: 'bulk run', intervalMs: 20 });
     const seconds = (performance.now() - t0) / 1000;
     const end = await calls();
     const state = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { gauges: Record<string, { max: number }> };

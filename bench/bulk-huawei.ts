@@ -11,7 +11,7 @@ import { loadConfig, SIMULATOR_ACCOUNTS, simulatorAccountRequest } from '@scanq/
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { waitFor } from '../test/support/wait.js';
+import { waitForEnded } from '../test/support/wait.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_HUAWEI_IMAGES ?? 400);
@@ -59,10 +59,7 @@ export async function benchBulkHuawei(): Promise<Record<string, string>> {
         const before = await calls();
         const t0 = performance.now();
         const { bulk } = await runtime.bulk.create({ selector: { accounts: [hw.name] } });
-        const done = await waitFor(async () => {
-          const b = await runtime.bulkScans.get(bulk.id);
-          return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-        }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 50 });
+        const done = await waitForEnded(() => runtime.bulkScans.get(bulk.id), { timeoutMs: 600_000, what: 'bulk run', intervalMs: 50 });
         const seconds = (performance.now() - t0) / 1000;
         if (done.status !== 'succeeded') throw new Error(`bulk scan ${done.status}: ${done.error ?? ''}`);
         const { totals } = await runtime.bulkScans.totals(done);

@@ -11,7 +11,7 @@ import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
-import { waitFor } from '../test/support/wait.js';
+import { waitForEnded } from '../test/support/wait.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_TENCENT_IMAGES ?? 400);
@@ -49,10 +49,7 @@ export async function benchBulkTencent(): Promise<Record<string, string>> {
     const before = await snapshot();
     const t0 = performance.now();
     const { bulk } = await runtime.bulk.create({ selector: { providers: ['tencent'] } });
-    const done = await waitFor(async () => {
-      const b = await runtime.bulkScans.get(bulk.id);
-      return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-    }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 100 });
+    const done = await waitForEnded(() => runtime.bulkScans.get(bulk.id), { timeoutMs: 600_000, what: 'bulk run', intervalMs: 100 });
     const seconds = (performance.now() - t0) / 1000;
     const after = await snapshot();
     if (done.status !== 'succeeded') throw new Error(`bulk scan ended ${done.status}: ${done.error ?? ''}`);

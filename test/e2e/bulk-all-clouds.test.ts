@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type WorkerHarness } from '../../apps/worker/test/harness.js';
-import { waitFor } from '../support/wait.js';
+import { waitForEnded } from '../support/wait.js';
 
 /**
  * One bulk scan over all four clouds of the simulator: every image reaches a terminal state and
@@ -30,13 +30,7 @@ describe('a bulk scan over all four clouds', () => {
     const { runtime } = h.worker;
     // Every image of the four simulator accounts.
     const { bulk } = await runtime.bulk.create({ selector: { accounts: ['sim-aws', 'sim-alibaba', 'sim-tencent', 'sim-huawei'] } });
-    const done = await waitFor(
-      async () => {
-        const b = await runtime.bulkScans.get(bulk.id);
-        return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-      },
-      { timeoutMs: 110_000, intervalMs: 500, what: 'the four-cloud bulk scan' },
-    );
+    const done = await waitForEnded(() => runtime.bulkScans.get(bulk.id), { timeoutMs: 110_000, intervalMs: 500, what: 'the four-cloud bulk scan' });
     expect(done.status).toBe('succeeded');
     const plan = done.plan as { accounts: { provider: string; selected: number; scans: number; error?: string }[] };
     expect(plan.accounts.map((a) => a.provider).sort()).toEqual(['alibaba', 'aws', 'huawei', 'tencent']);

@@ -1,11 +1,11 @@
 import type { BulkScan, BulkTotals, ScanqClient } from '@scanq/client';
+import { TERMINAL_BULK_SCAN_STATUSES } from '@scanq/core';
 import { selectorSummary } from './bulk-request.js';
 import type { CliIo } from './io.js';
 import { type Colors, progressBar, statusColor, truncate } from './render.js';
 import { LiveBlock, sleep, type WatchOptions } from './watch.js';
 
-const TERMINAL_BULK_STATUSES: readonly string[] = ['succeeded', 'failed', 'cancelled'];
-export const isBulkEnded = (b: BulkScan) => TERMINAL_BULK_STATUSES.includes(b.status);
+export const isBulkEnded = (b: BulkScan) => (TERMINAL_BULK_SCAN_STATUSES as readonly string[]).includes(b.status);
 
 /** Exit 0 material: the bulk scan succeeded and none of its images failed or was cancelled. */
 export const bulkAllSucceeded = (b: BulkScan) => b.status === 'succeeded' && b.totals.failed === 0 && b.totals.cancelled === 0;

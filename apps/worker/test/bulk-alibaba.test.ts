@@ -2,7 +2,7 @@ import { alibabaScanTargetSchema, SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { AlibabaSasProvider, type InventoryImage } from '@scanq/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneImagePerDigest } from '../../../packages/scans/src/bulk-scan.service.js';
-import { waitFor } from '../../../test/support/wait.js';
+import { waitForEnded } from '../../../test/support/wait.js';
 import { startHarness, type WorkerHarness } from './harness.js';
 
 const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
@@ -48,13 +48,7 @@ describe('bulk scans (Alibaba SAS inventory: DescribeImageInstances)', () => {
     return state.accounts.find((a) => a.name === SIM.name) as SimAccount;
   };
   const waitBulk = (id: string) =>
-    waitFor(
-      async () => {
-        const b = await h.worker.runtime.bulkScans.get(id);
-        return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-      },
-      { timeoutMs: 45_000, what: `bulk scan ${id}` },
-    );
+    waitForEnded(() => h.worker.runtime.bulkScans.get(id), { timeoutMs: 45_000, what: `bulk scan ${id}` });
   const scansOf = (bulkScanId: string) => h.worker.runtime.db.scan.findMany({ where: { bulkScanId }, include: { images: true } });
 
   it('scans every image of the account in few large tasks through the task slots, one image per digest', async () => {

@@ -1,7 +1,7 @@
 import { HSS_MAX_BATCH_IMAGES, SIMULATOR_ACCOUNTS, huaweiScanTargetSchema } from '@scanq/core';
 import { createProviders, type InventoryImage, isBulkCapable, type ProviderAccount } from '@scanq/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/wait.js';
+import { waitForEnded } from '../../../test/support/wait.js';
 import { startHarness, type WorkerHarness } from './harness.js';
 
 // Bulk scans of Huawei HSS through the real planner, worker, huaweicloud-sdk-core and the
@@ -61,13 +61,7 @@ describe('bulk scans (Huawei HSS)', () => {
   it('scans every digest of the account once, in one batch-scan call per planned scan, within the scan quota', async () => {
     expect((await state()).accounts[0]!.images.total).toBe(LISTED);
     const { bulk } = await h.worker.runtime.bulk.create({ selector: { accounts: [HW.name] } });
-    const done = await waitFor(
-      async () => {
-        const b = await h.worker.runtime.bulkScans.get(bulk.id);
-        return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-      },
-      { timeoutMs: 40_000, what: `bulk scan ${bulk.id}` },
-    );
+    const done = await waitForEnded(() => h.worker.runtime.bulkScans.get(bulk.id), { timeoutMs: 40_000, what: `bulk scan ${bulk.id}` });
     expect(done.status).toBe('succeeded');
     const plan = done.plan as { accounts: { listed: number; selected: number; scans: number; error?: string }[] };
     expect(plan.accounts).toEqual([expect.objectContaining({ listed: LISTED, selected: DIGESTS, scans: 2 })]);

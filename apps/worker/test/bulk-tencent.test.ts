@@ -1,6 +1,6 @@
 import { TENCENT_MAX_IMAGES, tencentScanTargetSchema } from '@scanq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../../../test/support/wait.js';
+import { waitForEnded } from '../../../test/support/wait.js';
 import { startHarness, type WorkerHarness } from './harness.js';
 
 /** A registry image as the simulator's state lists it. */
@@ -47,13 +47,7 @@ describe('bulk scans (Tencent TCSS inventory)', { timeout: 60_000 }, () => {
   const calls = async () => (await h.calls()).totals;
   const delta = (before: Record<string, number>, after: Record<string, number>, api: string) => (after[`tencent:${api}`] ?? 0) - (before[`tencent:${api}`] ?? 0);
   const waitBulk = (id: string) =>
-    waitFor(
-      async () => {
-        const b = await h.worker.runtime.bulkScans.get(id);
-        return b && ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-      },
-      { timeoutMs: 50_000, what: `bulk scan ${id}` },
-    );
+    waitForEnded(() => h.worker.runtime.bulkScans.get(id), { timeoutMs: 50_000, what: `bulk scan ${id}` });
   const scansOf = (bulkScanId: string) => h.worker.runtime.db.scan.findMany({ where: { bulkScanId }, include: { images: true } });
   /** One image per registry/repository/digest among the images TCSS may scan. */
   const distinct = (list: SimImage[]) => new Set(list.filter((i) => i.IsAuthorized === 1).map((i) => `${i.ImageRepoAddress}@${i.ImageDigest}`));

@@ -4,7 +4,7 @@ import { createFrontEnds } from '../../simulator/src/frontends.js';
 import { type RunningSimulator, startSimulator } from '../../simulator/src/core/server.js';
 import type { CallCounterSnapshot } from '../../simulator/src/core/call-counter.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { waitFor } from '../../../test/support/wait.js';
+import { waitForEnded } from '../../../test/support/wait.js';
 import { type RunningWorker, startWorker } from '../src/worker.js';
 
 /** A simulator, an isolated database + queue prefix, and a worker, all in this process. */
@@ -40,13 +40,7 @@ export async function startHarness(name: string, overrides: Record<string, strin
       if (!res.ok) throw new Error(await res.text());
     },
     waitForTerminal: (scanId, timeoutMs = 30_000) =>
-      waitFor(
-        async () => {
-          const s = await worker.runtime.scans.get(scanId);
-          return s && ['succeeded', 'failed', 'cancelled'].includes(s.status) ? s : undefined;
-        },
-        { timeoutMs, what: `scan ${scanId} to end` },
-      ),
+      waitForEnded(() => worker.runtime.scans.get(scanId), { timeoutMs, what: `scan ${scanId} to end` }),
     close: async () => {
       await worker.close();
       await sim.close();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../../apps/api/src/app.js';
 import { startHarness, type WorkerHarness } from '../../../apps/worker/test/harness.js';
 import { type RunningWorker, startWorker } from '../../../apps/worker/src/worker.js';
-import { waitFor } from '../../../test/support/wait.js';
+import { waitForEnded } from '../../../test/support/wait.js';
 import { type BulkScan, ScanqApiError, ScanqClient } from '../src/index.js';
 
 type FastifyInstance = Awaited<ReturnType<typeof buildApi>>['app'];
@@ -45,13 +45,7 @@ describe('@scanq/client: bulk scans, schedules, cancel', () => {
     const created = await client.createBulkScan({ selector: { providers: ['aws'], repositories: ['scanq/api'], tagPatterns: ['1.*'] } });
     expect(created).toMatchObject({ status: 'planning', force: false, selector: { providers: ['aws'], repositories: ['scanq/api'], tagPatterns: ['1.*'] } });
     awsWorker = await startWorker(harness.env.config({ LOG_LEVEL: 'silent', SCANQ_WORKER_QUEUES: 'aws', SCANQ_POLL_INITIAL_MS: '50' }));
-    const done = await waitFor<BulkScan>(
-      async () => {
-        const b = await client.getBulkScan(created.id);
-        return ['succeeded', 'failed', 'cancelled'].includes(b.status) ? b : undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: 'bulk scan to end' },
-    );
+    const done = await waitForEnded(() => client.getBulkScan(created.id), { timeoutMs: 30_000, intervalMs: 100, what: 'bulk scan to end' });
     // The seed's scanq/api has five images with a tag matching 1.* (latest/1.4.2/stable is one digest).
     expect(done.status).toBe('succeeded');
     expect(done.totals).toEqual({ planned: 5, queued: 0, running: 0, succeeded: 5, failed: 0, skipped: 0, cancelled: 0 });

@@ -10,6 +10,7 @@ export const isTerminalScanStatus = (s: ScanStatus): boolean => TERMINAL_SCAN_ST
 
 export const BULK_SCAN_STATUSES = ['planning', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type BulkScanStatus = (typeof BULK_SCAN_STATUSES)[number];
+export const TERMINAL_BULK_SCAN_STATUSES: readonly BulkScanStatus[] = ['succeeded', 'failed', 'cancelled'];
 
 export const WEBHOOK_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
