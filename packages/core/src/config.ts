@@ -21,6 +21,8 @@ const envSchema = z.object({
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Postgres connections per process (Postgres allows 100 by default: size workers × this below it). */
   SCANQ_DB_POOL_MAX: int(10, 1),
+  /** false behind a pooler that does not keep prepared statements per client (PgBouncer transaction mode < 1.21). */
+  SCANQ_DB_PREPARED_STATEMENTS: bool(true),
   /** BullMQ prefix and quota-key namespace. The braces are a Redis Cluster hash tag. */
   SCANQ_QUEUE_PREFIX: z.string().min(1).default('{scanq}'),
 
@@ -96,6 +98,7 @@ export interface ScanqConfig {
   logLevel: string;
   databaseUrl: string;
   dbPoolMax: number;
+  dbPreparedStatements: boolean;
   redisUrl: string;
   queuePrefix: string;
   api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
@@ -161,6 +164,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
     dbPoolMax: e.SCANQ_DB_POOL_MAX,
+    dbPreparedStatements: e.SCANQ_DB_PREPARED_STATEMENTS,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.SCANQ_QUEUE_PREFIX,
     api: {

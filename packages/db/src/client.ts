@@ -20,12 +20,12 @@ export interface Database {
 }
 
 /** One pool shared by Prisma and the hot path, so SCANQ_DB_POOL_MAX bounds both. */
-export function createDatabase(databaseUrl: string, options: { max?: number } = {}): Database {
+export function createDatabase(databaseUrl: string, options: { max?: number; prepared?: boolean } = {}): Database {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });
   const db = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     db,
-    sql: new SqlClient(pool),
+    sql: new SqlClient(pool, { prepared: options.prepared ?? true }),
     async close() {
       await db.$disconnect();
       await pool.end();

@@ -345,10 +345,12 @@ export class ScanRepository {
         r: f.raw ?? {},
       })),
     );
+    // The old findings go by an id array, not a join on v: Postgres plans jsonb_to_recordset as
+    // 100 rows whatever it holds, which made this DELETE a hash join over all of "Finding".
     const [row] = await this.sql.rows<{ ended: number }>(
       `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
                     critical int, high int, medium int, low int, informational int, unknown int)),
-            gone AS (DELETE FROM "Finding" WHERE "imageScanId" IN (SELECT id FROM v)),
+            gone AS (DELETE FROM "Finding" WHERE "imageScanId" = ANY($8::uuid[])),
             added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
                         "installedVersion", "fixedVersion", "title", "link", "score", "raw", "createdAt")
                       SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.r, ${NOW}
@@ -362,7 +364,7 @@ export class ScanRepository {
                         "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END, "updatedAt" = ${NOW}
                       WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING 1)
        SELECT count(*)::int AS ended FROM ended`,
-      [scanId, JSON.stringify(images), JSON.stringify(findings), finish?.status ?? null, finish?.reason ?? null, finish?.error ?? null, NON_TERMINAL],
+      [scanId, JSON.stringify(images), JSON.stringify(findings), finish?.status ?? null, finish?.reason ?? null, finish?.error ?? null, NON_TERMINAL, images.map((i) => i.id)],
     );
     return row!.ended === 1;
   }

@@ -70,7 +70,7 @@ export interface ScanqRuntime {
 }
 
 export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq')): ScanqRuntime {
-  const database = createDatabase(config.databaseUrl, { max: config.dbPoolMax });
+  const database = createDatabase(config.databaseUrl, { max: config.dbPoolMax, prepared: config.dbPreparedStatements });
   const { db, sql } = database;
   const redis = createRedis(config.redisUrl);
   const queues = new QueueRepository(redis, {
