@@ -44,7 +44,7 @@ async function rawNoop(): Promise<number> {
 }
 
 /** The whole pipeline as separate processes: simulator, worker, API. */
-async function endToEnd(): Promise<{ rate: number; findings: number }> {
+async function endToEnd(): Promise<{ rate: number; findings: number; ecrCalls: Record<string, number> }> {
   const stack = await startBenchStack('e2e', run, {
     workers: WORKERS,
     queue: 'aws',
@@ -68,7 +68,10 @@ async function endToEnd(): Promise<{ rate: number; findings: number }> {
     if (unsucceeded > 0) throw new Error(`${unsucceeded} scans did not succeed`);
     const rate = SCANS / ((performance.now() - start) / 1000);
     const f = await client.query<{ n: string }>('SELECT count(*) AS n FROM "Finding"');
-    return { rate, findings: Number(f.rows[0]!.n) };
+    // The simulator's own counters: which ECR calls the scans cost.
+    const { totals } = (await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number> };
+    const ecrCalls = Object.fromEntries(Object.entries(totals).filter(([k]) => k.startsWith('aws:')).map(([k, v]) => [k.slice(4), v]));
+    return { rate, findings: Number(f.rows[0]!.n), ecrCalls };
   } finally {
     await stack.close();
   }
@@ -82,5 +85,6 @@ export async function benchSpine(): Promise<Record<string, string>> {
     'spine: raw BullMQ no-op jobs/s': `${noop.toFixed(0)} (${NOOP_JOBS} jobs, one worker, concurrency ${CONCURRENCY})`,
     'spine: end-to-end AWS scans/s': `${e2e.rate.toFixed(1)} (${SCANS} scans over HTTP, 20 findings each, ${e2e.findings} findings stored; ${WORKERS} worker process${WORKERS > 1 ? 'es' : ''} × concurrency ${CONCURRENCY})`,
     'spine: ratio': `${(e2e.rate / noop).toFixed(3)} (goal >= 0.25)`,
+    'spine: ECR calls per scan': `${(Object.values(e2e.ecrCalls).reduce((a, b) => a + b, 0) / SCANS).toFixed(2)} (${Object.entries(e2e.ecrCalls).map(([api, n]) => `${api} ${n}`).join(', ')})`,
   };
 }
