@@ -11,13 +11,48 @@ export const METRICS_PATH = '/metrics';
 /** Upper bounds (seconds) of the scan duration buckets: seconds for the simulator, hours for a slow cloud. */
 export const SCAN_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400];
 
-interface DurationRow {
+/**
+ * How far behind Postgres' clock the settled bound stays. A scan gets "finishedAt" = its finishing
+ * transaction's start in the statement that makes it terminal, and that statement commits on its
+ * own (autocommit; cancelling is one short transaction), so a row finished longer ago than this
+ * has long committed: none can still appear at or below the bound once it is settled.
+ */
+const SETTLE_MARGIN_MS = 5 * 60_000;
+
+/** A status list for `status IN (…)`, typed as the enum so the ("status", …) indexes serve it. */
+const statusList = (statuses: readonly string[]) => Prisma.join(statuses.map((s) => Prisma.sql`${s}::"ScanStatus"`));
+const OPEN_STATUSES = statusList(SCAN_STATUSES.filter((s) => !TERMINAL_SCAN_STATUSES.includes(s)));
+const TERMINAL_STATUSES = statusList(TERMINAL_SCAN_STATUSES);
+
+/** Finished scans of one provider, final status and duration bucket, in the settled or the fresh window. */
+interface FinishedRow {
+  fresh: boolean;
   provider: string;
   status: string;
-  le: number;
-  below: number;
+  /** Index of the smallest SCAN_DURATION_BUCKETS bound holding the duration; its length when none does (+Inf only). */
+  bucket: number;
   count: number;
   sum: number;
+}
+
+/** Finished scans of one provider and final status; perBucket is per bucket index (not cumulative). */
+interface FinishedTally {
+  provider: string;
+  status: string;
+  count: number;
+  sum: number;
+  perBucket: number[];
+}
+
+function addFinished(tallies: Map<string, FinishedTally>, rows: FinishedRow[]): void {
+  for (const r of rows) {
+    const key = `${r.provider}|${r.status}`;
+    let t = tallies.get(key);
+    if (!t) tallies.set(key, (t = { provider: r.provider, status: r.status, count: 0, sum: 0, perBucket: new Array<number>(SCAN_DURATION_BUCKETS.length + 1).fill(0) }));
+    t.count += r.count;
+    t.sum += r.sum;
+    t.perBucket[r.bucket]! += r.count;
+  }
 }
 
 /** One labelled series of a histogram counted elsewhere: cumulative counts per bucket bound. */
@@ -29,7 +64,7 @@ interface PrecountedSeries {
 }
 
 /**
- * A histogram whose buckets are counted elsewhere — in Postgres at scrape time (scan durations),
+ * A histogram whose buckets are counted elsewhere — in Postgres (scan durations, see collectPostgres),
  * or by the workers into Redis (cloud call latency) — rendered through the registry's metric
  * interface (get / getForPromString). prom-client's Histogram only counts its own observe()
  * calls, which would miss whatever another process saw.
@@ -64,12 +99,21 @@ class PrecountedHistogram {
   }
 }
 
-/** The scanq metrics of one API process, read fresh from Postgres and Redis on each scrape. */
+/**
+ * The scanq metrics of one API process, read from Postgres and Redis on each scrape. Finished
+ * scans are tallied incrementally (see collectPostgres), so a scrape costs the live and recent
+ * work, not the history.
+ */
 export class ScanqMetrics {
   readonly registry = new Registry();
-  private readonly scans = new Gauge({ name: 'scanq_scans', help: 'Scans in Postgres by provider and status.', labelNames: ['provider', 'status'], registers: [this.registry] });
+  private readonly scans = new Gauge({
+    name: 'scanq_scans',
+    help: 'Scans by provider and status: open statuses counted live, terminal ones cumulative since the records began.',
+    labelNames: ['provider', 'status'],
+    registers: [this.registry],
+  });
   private readonly jobs = new Gauge({ name: 'scanq_queue_jobs', help: 'BullMQ jobs per queue and state.', labelNames: ['queue', 'state'], registers: [this.registry] });
-  private readonly duration = new PrecountedHistogram('scanq_scan_duration_seconds', 'Time from request to terminal status of finished scans, by provider and final status.');
+  private readonly duration = new PrecountedHistogram('scanq_scan_duration_seconds', 'Time from request to terminal status of finished scans, by provider and final status, cumulative since the records began.');
   private readonly callLatency = new PrecountedHistogram('scanq_provider_call_duration_seconds', 'Latency of cloud API calls made by the workers, by provider and API.');
   private readonly calls = new Gauge({ name: 'scanq_provider_calls_total', help: 'Cloud API calls made by the workers (all processes), by provider, API and outcome (ok or the error code).', labelNames: ['provider', 'api', 'outcome'], registers: [this.registry] });
   private readonly quotaInUse = new Gauge({ name: 'scanq_quota_in_use', help: 'Quota in use per account: Alibaba task slots, Tencent requests this second (busiest API), AWS images inside their 24 h window.', labelNames: ['provider', 'account'], registers: [this.registry] });
@@ -77,8 +121,20 @@ export class ScanqMetrics {
   private readonly tencentRate = new Gauge({ name: 'scanq_tencent_requests_this_second', help: 'Tencent TCSS requests taken from the rate bucket in the current second, per account and API.', labelNames: ['account', 'api'], registers: [this.registry] });
   private readonly sourceUp = new Gauge({ name: 'scanq_metrics_source_up', help: '1 when the last scrape could read the source (postgres, redis), else 0.', labelNames: ['source'], registers: [this.registry] });
   private inFlight: Promise<string> | undefined;
+  /**
+   * Finished scans with "finishedAt" ≤ settledUpTo, added up once each. The bound is Postgres
+   * timestamp text, handed back verbatim so no client clock, time zone or rounding touches it.
+   * Only one collect runs at a time (render shares the in-flight one), so nothing adds twice.
+   */
+  private readonly settled = new Map<string, FinishedTally>();
+  private settledUpTo = '-infinity';
+  private readonly settleMarginMs: number;
 
-  constructor(private readonly runtime: Pick<ScanqRuntime, 'db' | 'queues' | 'redis' | 'config' | 'quotas'>) {
+  constructor(
+    private readonly runtime: Pick<ScanqRuntime, 'db' | 'queues' | 'redis' | 'config' | 'quotas'>,
+    options: { settleMarginMs?: number } = {},
+  ) {
+    this.settleMarginMs = options.settleMarginMs ?? SETTLE_MARGIN_MS;
     this.registry.registerMetric(this.duration as unknown as Metric);
     this.registry.registerMetric(this.callLatency as unknown as Metric);
     collectDefaultMetrics({ register: this.registry, prefix: 'scanq_api_' });
@@ -120,34 +176,51 @@ export class ScanqMetrics {
     this.sourceUp.set({ source: 'redis' }, redisOk ? 1 : 0);
   }
 
+  /**
+   * Open scans are counted live. Finished ones never change again, so each is added to the
+   * settled tally once, when its "finishedAt" falls behind the bound (Postgres' now minus the
+   * margin): a scrape reads the rows between the last bound and the new one, plus the fresh
+   * ones above it, re-read every time until they settle. The first scrape settles everything
+   * up to its bound (one full pass per process). Nothing is kept unless every query succeeded.
+   */
   private async collectPostgres(): Promise<void> {
     const { db } = this.runtime;
-    const terminal = Prisma.join(TERMINAL_SCAN_STATUSES.map((s) => Prisma.sql`${s}::"ScanStatus"`));
-    const buckets = Prisma.join(SCAN_DURATION_BUCKETS.map((b) => Prisma.sql`${b}::float8`));
-    const [byStatus, durations] = await Promise.all([
-      db.$queryRaw<{ provider: string; status: string; n: number }[]>`SELECT provider::text AS provider, status::text AS status, count(*)::int AS n FROM "Scan" GROUP BY 1, 2`,
-      db.$queryRaw<DurationRow[]>`
-        WITH d AS (
-          SELECT provider::text AS provider, status::text AS status, EXTRACT(EPOCH FROM ("finishedAt" - "createdAt"))::float8 AS s
-          FROM "Scan" WHERE "finishedAt" IS NOT NULL AND status IN (${terminal})
-        )
-        SELECT d.provider, d.status, b.le, count(*) FILTER (WHERE d.s <= b.le)::int AS below,
-               count(*)::int AS count, sum(d.s)::float8 AS sum
-        FROM d CROSS JOIN (SELECT unnest(ARRAY[${buckets}]) AS le) b
-        GROUP BY 1, 2, 3`,
+    const from = this.settledUpTo;
+    const [[bound], open] = await Promise.all([
+      db.$queryRaw<{ upto: string }[]>`
+        SELECT GREATEST(${from}::timestamp, timezone('UTC', now()) - ${this.settleMarginMs}::float8 * interval '1 millisecond')::text AS upto`,
+      db.$queryRaw<{ provider: string; status: string; n: number }[]>`
+        SELECT provider::text AS provider, status::text AS status, count(*)::int AS n
+        FROM "Scan" WHERE status IN (${OPEN_STATUSES}) GROUP BY 1, 2`,
     ]);
+    const upto = bound!.upto;
+    // date_part gives float8 (EXTRACT's numeric doubles the first pass); width_bucket counts the
+    // bounds ≤ seconds, less one when seconds is a bound, which holds it (le is "less or equal").
+    const finished = await db.$queryRaw<FinishedRow[]>`
+      WITH f AS (
+        SELECT "finishedAt" > ${upto}::timestamp AS fresh, provider, status, date_part('epoch', "finishedAt" - "createdAt") AS seconds
+        FROM "Scan" WHERE "finishedAt" > ${from}::timestamp AND status IN (${TERMINAL_STATUSES})
+      )
+      SELECT fresh, provider::text AS provider, status::text AS status,
+             width_bucket(seconds, ${SCAN_DURATION_BUCKETS}::float8[]) - (seconds = ANY(${SCAN_DURATION_BUCKETS}::float8[]))::int AS bucket,
+             count(*)::int AS count, sum(seconds) AS sum
+      FROM f GROUP BY 1, 2, 3, 4`;
+
+    addFinished(this.settled, finished.filter((r) => !r.fresh));
+    this.settledUpTo = upto;
+    const shown = new Map([...this.settled].map(([key, t]) => [key, { ...t, perBucket: [...t.perBucket] }]));
+    addFinished(shown, finished.filter((r) => r.fresh));
+
     // Every provider × status is present (0 when none), so a rate or an alert never sees a gap.
     this.scans.reset();
     for (const provider of PROVIDERS) for (const status of SCAN_STATUSES) this.scans.set({ provider, status }, 0);
-    for (const r of byStatus) this.scans.set({ provider: r.provider, status: r.status }, r.n);
-    const byKey = new Map<string, PrecountedSeries>();
-    for (const r of durations) {
-      const key = `${r.provider}|${r.status}`;
-      let series = byKey.get(key);
-      if (!series) byKey.set(key, (series = { labels: { provider: r.provider, status: r.status }, buckets: [], count: r.count, sum: r.sum }));
-      series.buckets.push({ le: r.le, below: r.below });
-    }
-    this.duration.series = [...byKey.values()];
+    for (const r of open) this.scans.set({ provider: r.provider, status: r.status }, r.n);
+    for (const t of shown.values()) this.scans.set({ provider: t.provider, status: t.status }, t.count);
+    this.duration.series = [...shown.values()].map((t) => {
+      let below = 0;
+      const buckets = SCAN_DURATION_BUCKETS.map((le, i) => ({ le, below: (below += t.perBucket[i]!) }));
+      return { labels: { provider: t.provider, status: t.status }, buckets, count: t.count, sum: t.sum };
+    });
   }
 
   /** Every worker's cloud API calls, as the workers flushed them to Redis. */

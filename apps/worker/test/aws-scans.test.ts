@@ -1,6 +1,7 @@
 import { jobIds } from '@scanq/core';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AwsEcrProvider } from '@scanq/providers';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { injectFault, startHarness, type WorkerHarness } from './harness.js';
 
@@ -136,6 +137,47 @@ describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator
     expect(done.status).toBe('failed');
     expect(done.reason).toBe('timed_out');
     expect(done.images[0]!.status).toBe('failed');
+  });
+
+  it('leaves a scan that ended during a poll (deadline) ended instead of parking it running again', async () => {
+    await h.configureAws({ scanDurationMs: 600_000 });
+    const { runtime } = h.worker;
+    const scan = await submit('bench/images', { imageTag: 'b-00042' });
+    const pollJob = async () => {
+      for (let i = 0; i < 200; i += 1) {
+        const job = await runtime.queues.getJob('aws', jobIds.poll(scan.id));
+        if (job && (await job.getState()) === 'delayed') return job;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error('no delayed poll job');
+    };
+    const parked = await pollJob();
+    // The scan is retrying (its last look failed), and the next look races the reconciler's
+    // time-out, which lands first: parking must not turn the ended scan back to running.
+    expect(await runtime.scans.transition(scan.id, ['running'], { status: 'retrying' })).toBe(true);
+    const pollScan = AwsEcrProvider.prototype.pollScan;
+    let endedAt: Date | null | undefined;
+    const spy = vi.spyOn(AwsEcrProvider.prototype, 'pollScan').mockImplementationOnce(async function (this: AwsEcrProvider, ...args: Parameters<typeof pollScan>) {
+      await runtime.scans.finish(scan.id, 'failed', { reason: 'timed_out', error: 'deadline passed' });
+      endedAt = (await runtime.scans.get(scan.id))!.finishedAt;
+      return pollScan.apply(this, args);
+    });
+    try {
+      await parked.promote();
+      let state = '';
+      for (let i = 0; i < 200 && state !== 'completed'; i += 1) {
+        await new Promise((r) => setTimeout(r, 25));
+        state = await parked.getState();
+      }
+      expect(spy).toHaveBeenCalled();
+      expect(state).toBe('completed');
+      // Ended once: revived to running, it would have been polled and ended a second time.
+      const after = (await runtime.scans.get(scan.id))!;
+      expect(after).toMatchObject({ status: 'failed', reason: 'timed_out', error: 'deadline passed' });
+      expect(after.finishedAt).toEqual(endedAt);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('re-enqueues a scan whose job vanished (Redis is not the ledger)', async () => {

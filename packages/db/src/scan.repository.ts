@@ -21,8 +21,6 @@ export interface NewScan {
   webhookUrl?: string;
 }
 
-/** Scans not started at the cloud yet: cancelling them loses nothing. */
-const NOT_STARTED: Prisma.ScanWhereInput = { OR: [{ status: { in: ['queued', 'quota_wait'] } }, { status: 'retrying', providerTaskId: null }] };
 
 /** Rows per scan INSERT in bulk planning. */
 const SCAN_INSERT_CHUNK = 2000;
@@ -150,15 +148,24 @@ export class ScanRepository {
 
   /**
    * Cancels scans that have not reached the cloud (queued, waiting for quota, or retrying a
-   * start); scans already running are left to end in their real result. Returns what it cancelled.
+   * start without a cloud task): cancelling them loses nothing. Scans already running are left
+   * to end in their real result. Returns what it cancelled.
    */
   async cancelNotStarted(where: { id?: string; bulkScanId?: string }): Promise<{ id: string; provider: Scan['provider']; jobId: string | null }[]> {
+    if (where.id === undefined && where.bulkScanId === undefined) throw new Error('cancelNotStarted needs a scan id or a bulk scan id');
+    if ([where.id, where.bulkScanId].some((id) => id !== undefined && !UUID.test(id))) return [];
     return this.db.$transaction(async (tx) => {
-      const scans = await tx.scan.findMany({ where: { ...where, ...NOT_STARTED }, select: { id: true, provider: true, jobId: true } });
+      // One guarded UPDATE … RETURNING: exactly the scans it cancelled come back (a scan that
+      // started meanwhile is neither cancelled nor reported), and "finishedAt" is Postgres' now
+      // like every other finishing statement (the metrics' settled bound relies on that clock).
+      const scans = await tx.$queryRaw<{ id: string; provider: Scan['provider']; jobId: string | null }[]>`
+        UPDATE "Scan" SET "status" = 'cancelled', "reason" = 'cancelled', "finishedAt" = timezone('UTC', now()), "nextPollAt" = NULL, "updatedAt" = timezone('UTC', now())
+        WHERE (${where.id ?? null}::uuid IS NULL OR "id" = ${where.id ?? null}::uuid)
+          AND (${where.bulkScanId ?? null}::uuid IS NULL OR "bulkScanId" = ${where.bulkScanId ?? null}::uuid)
+          AND ("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL))
+        RETURNING "id"::text AS id, "provider"::text AS provider, "jobId"`;
       if (scans.length === 0) return [];
-      const ids = scans.map((s) => s.id);
-      await tx.scan.updateMany({ where: { id: { in: ids }, ...NOT_STARTED }, data: { status: 'cancelled', reason: 'cancelled', finishedAt: new Date(), nextPollAt: null } });
-      await tx.imageScan.updateMany({ where: { scanId: { in: ids }, status: { in: ['pending', 'scanning'] } }, data: { status: 'cancelled', reason: 'cancelled' } });
+      await tx.imageScan.updateMany({ where: { scanId: { in: scans.map((s) => s.id) }, status: { in: ['pending', 'scanning'] } }, data: { status: 'cancelled', reason: 'cancelled' } });
       return scans;
     });
   }

@@ -184,4 +184,23 @@ describe('ScanRepository plain-SQL hot path', () => {
       await pool.end();
     }
   });
+
+  it('cancels only scans not started at the cloud, reports exactly those, and stamps them with the database clock', async () => {
+    const { scan: queued } = await newScan();
+    const { scan: running } = await newScan();
+    await scans.addImages(queued.id, [{ registry: 'r', repository: 'a', tags: [] }]);
+    expect(await scans.markStarted(running.id, ['queued'], { status: 'running', providerTaskId: 't' }, false)).toBe(true);
+    const now = (await database.sql.rows<{ now: Date }>(`SELECT timezone('UTC', now()) AS now`))[0]!.now;
+    expect(await scans.cancelNotStarted({ id: queued.id })).toEqual([{ id: queued.id, provider: 'aws', jobId: null }]);
+    expect(await scans.cancelNotStarted({ id: running.id })).toEqual([]);
+    expect(await scans.cancelNotStarted({ id: queued.id })).toEqual([]);
+    expect(await scans.cancelNotStarted({ id: 'not-a-uuid' })).toEqual([]);
+    await expect(scans.cancelNotStarted({})).rejects.toThrow(/scan id or a bulk scan id/);
+    const cancelled = (await scans.get(queued.id))!;
+    expect(cancelled).toMatchObject({ status: 'cancelled', reason: 'cancelled', images: [{ status: 'cancelled' }] });
+    // Postgres' now (a statement later than the one read above), not a client clock.
+    expect(cancelled.finishedAt!.getTime() - now.getTime()).toBeGreaterThanOrEqual(0);
+    expect(cancelled.finishedAt!.getTime() - now.getTime()).toBeLessThan(60_000);
+    expect((await scans.get(running.id))!.status).toBe('running');
+  });
 });

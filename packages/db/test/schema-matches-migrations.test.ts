@@ -110,6 +110,24 @@ describe('schema.prisma ↔ prisma/migrations', () => {
     expect(names).toEqual(expect.arrayContaining(['CloudAccount_provider_name_key', 'Scan_idempotencyKey_key', 'Scan_pkey', 'ImageScanWindow_pkey']));
   });
 
+  it('has exactly the indexes the schema declares (@@index, named the way Prisma names them)', async () => {
+    const schema = readFileSync(join(MIGRATIONS_DIR, '..', 'schema.prisma'), 'utf8');
+    const declared = [...schema.matchAll(/model (\w+) \{([\s\S]*?)\n\}/g)].flatMap(([, model, body]) =>
+      [...body!.matchAll(/^\s+@@index\(\[([^\]]+)\]\)/gm)].map((m) => {
+        const columns = m[1]!.split(',').map((c) => c.trim());
+        return `${model}_${columns.join('_')}_idx ON ${model}(${columns.join(', ')})`;
+      }),
+    );
+    const rows = await client.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexdef NOT LIKE 'CREATE UNIQUE%'");
+    const created = rows.rows.map(({ indexdef }) => {
+      const m = /^CREATE INDEX (\S+) ON public\.(\S+) USING btree \((.*)\)$/.exec(indexdef);
+      if (!m) throw new Error(`unexpected index: ${indexdef}`);
+      return `${m[1]} ON ${m[2]}(${m[3]})`.replaceAll('"', '');
+    });
+    expect(declared).toContain('Scan_finishedAt_idx ON Scan(finishedAt)');
+    expect(created.sort()).toEqual(declared.sort());
+  });
+
   it('round-trips every model through the generated client', async () => {
     const db = createDb(env.databaseUrl, { max: 2 });
     try {

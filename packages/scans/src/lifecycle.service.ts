@@ -255,10 +255,11 @@ export class ScanLifecycleService {
   }
 
   /** Re-schedules this poll job with exponential backoff (or the cloud's hint), parking it. */
-  private async park(job: Job<JobPayloads['scan.poll']>, token: string | undefined, scan: ScanWithImages, progress: number, hintMs?: number): Promise<never> {
+  private async park(job: Job<JobPayloads['scan.poll']>, token: string | undefined, scan: ScanWithImages, progress: number, hintMs?: number): Promise<void> {
     const delay = Math.max(1, Math.min(this.options.pollMaxMs, hintMs ?? this.backoff(job.data.pollCount)));
     const at = Date.now() + delay;
-    await this.scans.update(scan.id, { progress, nextPollAt: new Date(at), ...(scan.status !== 'running' ? { status: 'running' } : {}) });
+    // Guarded: a cancel or time-out that landed since the scan was loaded stays; the job ends.
+    if (!(await this.scans.transition(scan.id, ACTIVE, { progress, nextPollAt: new Date(at), ...(scan.status !== 'running' ? { status: 'running' } : {}) }))) return;
     await job.updateData({ ...job.data, pollCount: job.data.pollCount + 1 });
     await job.moveToDelayed(at, token);
     throw new DelayedError();

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "Scan_finishedAt_idx" ON "Scan"("finishedAt");
