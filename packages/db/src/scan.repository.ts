@@ -376,14 +376,17 @@ export class ScanRepository {
     return row!.ended === 1;
   }
 
-  /** Progress of images still scanning, many at once (one statement). */
+  /**
+   * Progress of images still scanning, many at once (one statement). Only open images move: one
+   * a cancel or time-out ended while the cloud was being asked stays ended.
+   */
   async updateImagesProgress(updates: { imageScanId: string; progress?: number; raw?: unknown }[]): Promise<void> {
     if (updates.length === 0) return;
     await this.sql.execute(
       `UPDATE "ImageScan" AS i SET
          "status" = 'scanning', "progress" = COALESCE(v.progress, i."progress"), "raw" = COALESCE(v.raw, i."raw"), "updatedAt" = ${NOW}
        FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, progress int, raw jsonb)
-       WHERE i."id" = v.id`,
+       WHERE i."id" = v.id AND i."status" IN ('pending', 'scanning')`,
       [JSON.stringify(updates.map((u) => ({ id: u.imageScanId, progress: u.progress ?? null, ...(u.raw === undefined ? {} : { raw: u.raw }) })))],
     );
   }

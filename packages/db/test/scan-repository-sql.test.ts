@@ -203,4 +203,20 @@ describe('ScanRepository plain-SQL hot path', () => {
     expect(cancelled.finishedAt!.getTime() - now.getTime()).toBeLessThan(60_000);
     expect((await scans.get(running.id))!.status).toBe('running');
   });
+
+  it('moves only open images forward with progress: an image a cancel or time-out ended stays ended', async () => {
+    const { scan } = await newScan();
+    const [open, ended] = await scans.addImages(scan.id, [
+      { registry: 'r', repository: 'a', tags: [] },
+      { registry: 'r', repository: 'b', tags: [] },
+    ]);
+    await scans.completeImages(scan.id, [{ imageScanId: ended!.id, status: 'failed', reason: 'timed_out', findings: [] }]);
+    await scans.updateImagesProgress([
+      { imageScanId: open!.id, progress: 40 },
+      { imageScanId: ended!.id, progress: 40 },
+    ]);
+    const images = (await scans.get(scan.id))!.images;
+    expect(images.find((i) => i.id === open!.id)).toMatchObject({ status: 'scanning', progress: 40 });
+    expect(images.find((i) => i.id === ended!.id)).toMatchObject({ status: 'failed', reason: 'timed_out', progress: 100 });
+  });
 });
