@@ -13,7 +13,7 @@ import { deleteKeysByPrefix } from '../test/support/env.js';
 import { REDIS_URL, startBenchStack, submitScans, waitForScansEnded } from './support.js';
 
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
-const SCANS = Number(process.env.BENCH_SCANS ?? 1_000);
+const SCANS = Number(process.env.BENCH_SCANS ?? 3_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 /** Worker processes in the end-to-end run (the no-op baseline always has one). */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);

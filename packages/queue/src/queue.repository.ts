@@ -72,6 +72,8 @@ export class QueueRepository {
     }
     await Promise.all(
       [...byQueue].map(async ([q, jobs]) => {
+        // One job (an on-demand scan) is a plain add: addBulk wraps even one in MULTI/EXEC.
+        if (jobs.length === 1) return void (await this.queue(q).add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts));
         for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) await this.queue(q).addBulk(jobs.slice(i, i + ADD_BULK_CHUNK));
       }),
     );
