@@ -310,14 +310,6 @@ export class ScanRepository {
       LIMIT ${limit}`;
   }
 
-  updateImage(id: string, patch: Partial<Pick<ImageScan, 'status' | 'reason' | 'reused' | 'progress' | 'digest' | 'providerImageId'>> & { raw?: unknown }): Promise<ImageScan> {
-    const { raw, ...rest } = patch;
-    return this.db.imageScan.update({
-      where: { id },
-      data: { ...rest, ...(raw === undefined ? {} : { raw: raw as Prisma.InputJsonValue }) },
-    });
-  }
-
   /** Stores one image's outcome (see `completeImages`). */
   async completeImage(scanId: string, imageScanId: string, result: ImageResult): Promise<void> {
     await this.completeImages(scanId, [{ imageScanId, ...result }]);
