@@ -79,6 +79,9 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
         // not on every send (the SDK's documented 0–1 ms a request).
         cacheMiddleware: true,
       });
+      // The SDK's logger middleware deep-copies every input and output through its sensitive-data
+      // filter before calling logger.info, even the default no-op logger's: scanq logs calls itself.
+      client.middlewareStack.remove('loggerMiddleware');
       const observer = this.deps.observer;
       if (observer) {
         // Every ECR call, whichever method sends it, is timed and counted by its operation name.
