@@ -201,10 +201,17 @@ describe('first look right after the start (SCANQ_POLL_INITIAL_MS=0)', () => {
 
   it('finishes a reused scan-on-push result inside the start job: no poll job, no second look', async () => {
     const [findingsBefore, describeBefore] = await Promise.all([total(h, 'aws:DescribeImageScanFindings'), total(h, 'aws:DescribeImages')]);
+    const markStarted = vi.spyOn(h.worker.runtime.scans, 'markStarted');
     const { scan } = await h.worker.runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'library/nginx', imageId: { imageTag: 'latest' } });
     const done = await h.waitForTerminal(scan.id);
+    const starts = markStarted.mock.calls.filter(([id]) => id === scan.id);
+    markStarted.mockRestore(); // (which also clears the calls)
     expect(done.status).toBe('succeeded');
     expect(done.images[0]!.reused).toBe(true);
+    // The start was recorded in the statement that stored the result and ended the scan.
+    expect(starts).toEqual([]);
+    expect(done).toMatchObject({ providerTaskId: done.images[0]!.digest, attempts: 1, jobId: jobIds.poll(scan.id), nextPollAt: null });
+    expect(done.startedAt!.getTime()).toBeLessThanOrEqual(done.finishedAt!.getTime());
     // The tag resolution (DescribeImages) already shows the scan-on-push result, one inline
     // poll stored it, and no poll job was ever queued (completed jobs are kept, so one that ran
     // would still be found).
@@ -215,10 +222,15 @@ describe('first look right after the start (SCANQ_POLL_INITIAL_MS=0)', () => {
     expect(await h.worker.runtime.db.finding.count({ where: { scanId: scan.id } })).toBeGreaterThan(0);
   });
 
-  it('hands a scan that is not done yet to a poll job', async () => {
+  it('hands a scan that is not done yet to a poll job, its start recorded first', async () => {
     await h.configureAws({ scanDurationMs: 400 });
+    const markStarted = vi.spyOn(h.worker.runtime.scans, 'markStarted');
     const { scan } = await h.worker.runtime.submit.submit({ provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/api', imageId: { imageTag: '1.4' } });
     const done = await h.waitForTerminal(scan.id);
+    const starts = markStarted.mock.calls.filter(([id]) => id === scan.id);
+    markStarted.mockRestore();
+    expect(starts).toHaveLength(1);
+    expect(done).toMatchObject({ providerTaskId: done.images[0]!.digest, attempts: 1 });
     expect(done.status).toBe('succeeded');
     expect(done.images[0]!.reused).toBe(false);
     expect(await h.worker.runtime.queues.getJob('aws', jobIds.poll(scan.id))).toBeDefined();

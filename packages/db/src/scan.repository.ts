@@ -51,6 +51,21 @@ export interface ScanEnd {
   status: 'succeeded' | 'failed';
   reason?: string | null;
   error?: string | null;
+  /**
+   * The start this end folds in: a first look right after the cloud call that finds every image
+   * done (a reused or instant scan) records the start and the end in one statement.
+   */
+  start?: ScanStart;
+}
+
+/** What recording a scan's start writes (see `markStarted`). */
+export interface ScanStart {
+  providerTaskId: string | null;
+  startedAt: Date;
+  attempts: number;
+  jobId: string;
+  /** The cloud's earlier scan was reused: its images are marked so. */
+  reused: boolean;
 }
 
 /** Rows per image INSERT. */
@@ -318,9 +333,9 @@ export class ScanRepository {
   /**
    * Stores many images' outcomes: their findings, the severity counts derived from them and
    * each final status; with `finish`, also ends the scan (guarded like `finish`) when these were
-   * its last open images. One statement (data-modifying CTEs, so atomic) whatever the number of
-   * images and findings: rows travel as one JSON document each, unpacked by Postgres.
-   * Returns whether it ended the scan.
+   * its last open images, and with `finish.start` also records its start. One statement
+   * (data-modifying CTEs, so atomic) whatever the number of images and findings: rows travel as
+   * one JSON document each, unpacked by Postgres. Returns whether it ended the scan.
    */
   async completeImages(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<boolean> {
     if (results.length === 0) return finish ? this.finish(scanId, finish.status, finish) : false;
@@ -357,13 +372,29 @@ export class ScanRepository {
             settled AS (UPDATE "ImageScan" AS i SET
                           "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100, "scanCompletedAt" = v.completed,
                           "raw" = COALESCE(v.raw, i."raw"), "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
-                          "informational" = v.informational, "unknown" = v.unknown, "updatedAt" = ${NOW}
+                          "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13, "updatedAt" = ${NOW}
                         FROM v WHERE i."id" = v.id AND i."scanId" = $1),
             ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
-                        "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END, "updatedAt" = ${NOW}
+                        "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END,
+                        "providerTaskId" = COALESCE($9, "providerTaskId"), "startedAt" = COALESCE("startedAt", $10::timestamp(3)),
+                        "attempts" = COALESCE($11::int, "attempts"), "jobId" = COALESCE($12, "jobId"), "updatedAt" = ${NOW}
                       WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING 1)
        SELECT count(*)::int AS ended FROM ended`,
-      [scanId, JSON.stringify(images), JSON.stringify(findings), finish?.status ?? null, finish?.reason ?? null, finish?.error ?? null, NON_TERMINAL, images.map((i) => i.id)],
+      [
+        scanId,
+        JSON.stringify(images),
+        JSON.stringify(findings),
+        finish?.status ?? null,
+        finish?.reason ?? null,
+        finish?.error ?? null,
+        NON_TERMINAL,
+        images.map((i) => i.id),
+        finish?.start?.providerTaskId ?? null,
+        finish?.start?.startedAt.toISOString() ?? null,
+        finish?.start?.attempts ?? null,
+        finish?.start?.jobId ?? null,
+        finish?.start?.reused ?? false,
+      ],
     );
     return row!.ended === 1;
   }

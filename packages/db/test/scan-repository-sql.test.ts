@@ -219,4 +219,23 @@ describe('ScanRepository plain-SQL hot path', () => {
     expect(images.find((i) => i.id === open!.id)).toMatchObject({ status: 'scanning', progress: 40 });
     expect(images.find((i) => i.id === ended!.id)).toMatchObject({ status: 'failed', reason: 'timed_out', progress: 100 });
   });
+
+  it('records a start folded into the end (task, start time, attempts, poll job, reuse), only while the scan is open', async () => {
+    const { scan } = await newScan();
+    const [image] = await scans.addImages(scan.id, [{ registry: 'r', repository: 'a', tags: [] }]);
+    const startedAt = new Date('2026-11-24T09:30:00.250Z');
+    const start = { providerTaskId: 'task-1', startedAt, attempts: 2, jobId: `${scan.id}-poll`, reused: true };
+    const result = { imageScanId: image!.id, status: 'succeeded' as const, scanCompletedAt: new Date(), findings: [finding('CVE-7', 'MEDIUM')] };
+    expect(await scans.completeImages(scan.id, [result], { status: 'succeeded', reason: 'reused_scan', start })).toBe(true);
+    const got = (await scans.get(scan.id))!;
+    expect(got).toMatchObject({ status: 'succeeded', reason: 'reused_scan', providerTaskId: 'task-1', attempts: 2, jobId: `${scan.id}-poll`, nextPollAt: null });
+    expect(got.startedAt?.toISOString()).toBe(startedAt.toISOString());
+    expect(got.images[0]).toMatchObject({ status: 'succeeded', reused: true, medium: 1 });
+    // A scan cancelled before the look ended keeps its cancel: neither the end nor the start lands.
+    const { scan: cancelled } = await newScan();
+    const [other] = await scans.addImages(cancelled.id, [{ registry: 'r', repository: 'b', tags: [] }]);
+    await scans.cancelNotStarted({ id: cancelled.id });
+    expect(await scans.completeImages(cancelled.id, [{ ...result, imageScanId: other!.id }], { status: 'succeeded', start })).toBe(false);
+    expect(await scans.get(cancelled.id)).toMatchObject({ status: 'cancelled', providerTaskId: null, startedAt: null, attempts: 0 });
+  });
 });

@@ -1,5 +1,5 @@
 import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
-import type { AccountRepository, ImageCompletion, ImageScan, ScanEnd, ScanRepository, ScanWithImages } from '@scanq/db';
+import type { AccountRepository, ImageCompletion, ImageScan, ScanEnd, ScanRepository, ScanStart, ScanWithImages } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
 import type { Logger } from 'pino';
@@ -29,6 +29,17 @@ function slowestPercent(progress: ScanProgress): number {
 }
 /** Images whose findings are fetched at once when a poll finds many finished. */
 const FINDINGS_FETCH_PARALLEL = 8;
+
+/**
+ * The first look inside the start job, before the start is recorded: it records the start as
+ * soon as it knows the scan is not over, or folds it into the end's statement when it is.
+ */
+interface FirstLook {
+  start: ScanStart;
+  /** markStarted; false when the scan left its active states meanwhile (cancelled, timed out). */
+  record(): Promise<boolean>;
+  recorded: boolean;
+}
 
 /**
  * A scan's path through the queue (design: "A scan's path"): `scan.start` asks the quota and
@@ -89,31 +100,24 @@ export class ScanLifecycleService {
       }
       const outcome = await this.policy(scan.provider).start({ ...scan, images }, images, account, provider);
       const pollJobId = jobIds.poll(scan.id);
-      const startedAt = new Date();
-      const moved = await this.scans.markStarted(
-        scan.id,
-        ACTIVE,
-        {
-          status: 'running',
-          providerTaskId: outcome.taskId,
-          startedAt: scan.startedAt ?? startedAt,
-          reason: outcome.reason ?? null,
-          error: null,
-          attempts: job.attemptsMade + 1,
-          jobId: pollJobId,
-          nextPollAt: new Date(Date.now() + this.options.pollInitialMs),
+      const start: ScanStart = { providerTaskId: outcome.taskId, startedAt: scan.startedAt ?? new Date(), attempts: job.attemptsMade + 1, jobId: pollJobId, reused: outcome.reused };
+      const first: FirstLook = {
+        start,
+        recorded: false,
+        record: () => {
+          first.recorded = true;
+          const { reused, ...fields } = start;
+          return this.scans.markStarted(scan.id, ACTIVE, { ...fields, status: 'running', reason: outcome.reason ?? null, error: null, nextPollAt: new Date(Date.now() + this.options.pollInitialMs) }, reused);
         },
-        outcome.reused,
-      );
-      if (!moved) return; // cancelled or timed out meanwhile
+      };
       let pollCount = 0;
       let delay = this.options.pollInitialMs;
       if (delay === 0) {
         // No wait configured before the first look: look now, inside this job. A reused scan
-        // (scan-on-push) or an instant one then finishes without a second job. Any error here
-        // is left to the poll job, which owns poll failures.
-        const running = { ...scan, status: 'running' as const, startedAt: scan.startedAt ?? startedAt, providerTaskId: outcome.taskId, reason: outcome.reason ?? null, images: images.map((i) => ({ ...i, status: 'scanning' as const, reused: i.reused || outcome.reused })) };
-        const looked = await this.pollOnce(running, account, 0).catch((err: unknown) => {
+        // (scan-on-push) or an instant one then records its start and its end in one statement,
+        // without a second job. Any error here is left to the poll job, which owns poll failures.
+        const running = { ...scan, status: 'running' as const, startedAt: start.startedAt, providerTaskId: outcome.taskId, reason: outcome.reason ?? null, images: images.map((i) => ({ ...i, status: 'scanning' as const, reused: i.reused || outcome.reused })) };
+        const looked = await this.pollOnce(running, account, 0, first).catch((err: unknown) => {
           this.log.debug({ scanId: scan.id, err }, 'first poll failed; the poll job takes over');
           return undefined;
         });
@@ -121,6 +125,7 @@ export class ScanLifecycleService {
         pollCount = 1;
         delay = looked?.hintMs ?? this.backoff(1);
       }
+      if (!first.recorded && !(await first.record())) return; // cancelled or timed out meanwhile
       await this.queues.add(queueForProvider(scan.provider), 'scan.poll', { scanId: scan.id, pollCount }, { jobId: pollJobId, delay, ...(scan.bulkScanId ? { priority: BULK_JOB_PRIORITY } : {}) });
     } catch (err) {
       await this.onError(job, token, scan, err);
@@ -144,7 +149,7 @@ export class ScanLifecycleService {
    * One look at the cloud: stores what finished (findings in one batched transaction) and
    * progress for the rest; ends the scan when nothing is left open.
    */
-  private async pollOnce(scan: ScanWithImages, account: ProviderAccount, pollCount: number): Promise<{ done: true } | { done: false; progress: number; hintMs?: number }> {
+  private async pollOnce(scan: ScanWithImages, account: ProviderAccount, pollCount: number, first?: FirstLook): Promise<{ done: true } | { done: false; progress: number; hintMs?: number }> {
     const provider = this.provider(scan.provider);
     await this.policies[scan.provider]?.heartbeat?.(scan, account);
     const open = scan.images.filter((i) => i.status === 'pending' || i.status === 'scanning');
@@ -172,6 +177,9 @@ export class ScanLifecycleService {
           settled.set(image.id, { status: 'succeeded', reason: null });
         }
       }
+      // A first look that leaves images open records the start now, before fetching findings,
+      // so a crash cannot lose which cloud task runs; one that settles them all folds it below.
+      if (first && completions.length + succeeded.length < open.length && !(await first.record())) return { done: true };
       // Findings of every finished image, a few images at a time (each is its own page chain).
       for (let i = 0; i < succeeded.length; i += FINDINGS_FETCH_PARALLEL) {
         const batch = await Promise.all(
@@ -188,11 +196,15 @@ export class ScanLifecycleService {
         const done = scan.images.length - stillScanning;
         return { done: false, progress: Math.floor((done / scan.images.length) * 100), hintMs: progress.nextPollMs ?? this.paceHint(scan, slowestPercent(progress), pollCount) };
       }
-      // The last open images settled: their results and the scan's end in one statement.
+      // The last open images settled: their results and the scan's end (and on a first look
+      // its start) in one statement.
       const end = this.outcome(scan, settled);
-      await this.afterEnd(scan, await this.scans.completeImages(scan.id, completions, end), true);
+      const ended = await this.scans.completeImages(scan.id, completions, first && !first.recorded ? { ...end, start: first.start } : end);
+      if (first) first.recorded = true; // only once written: a failed statement leaves the start to the caller
+      await this.afterEnd(scan, ended, true);
       return { done: true };
     }
+    if (first && !first.recorded && !(await first.record())) return { done: true };
     const end = this.outcome(scan, settled);
     await this.end(scan, end.status, end, true);
     return { done: true };
