@@ -21,7 +21,6 @@ export interface NewScan {
   webhookUrl?: string;
 }
 
-
 /** Rows per scan INSERT in bulk planning. */
 const SCAN_INSERT_CHUNK = 2000;
 

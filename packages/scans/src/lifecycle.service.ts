@@ -104,10 +104,12 @@ export class ScanLifecycleService {
       const first: FirstLook = {
         start,
         recorded: false,
-        record: () => {
-          first.recorded = true;
+        record: async () => {
           const { reused, ...fields } = start;
-          return this.scans.markStarted(scan.id, ACTIVE, { ...fields, status: 'running', reason: outcome.reason ?? null, error: null, nextPollAt: new Date(Date.now() + this.options.pollInitialMs) }, reused);
+          const moved = await this.scans.markStarted(scan.id, ACTIVE, { ...fields, status: 'running', reason: outcome.reason ?? null, error: null, nextPollAt: new Date(Date.now() + this.options.pollInitialMs) }, reused);
+          // Only once written: a failed markStarted inside the first look leaves it to the caller.
+          first.recorded = true;
+          return moved;
         },
       };
       let pollCount = 0;
@@ -200,7 +202,7 @@ export class ScanLifecycleService {
       // its start) in one statement.
       const end = this.outcome(scan, settled);
       const ended = await this.scans.completeImages(scan.id, completions, first && !first.recorded ? { ...end, start: first.start } : end);
-      if (first) first.recorded = true; // only once written: a failed statement leaves the start to the caller
+      if (first) first.recorded = true; // as in record(): only once written
       await this.afterEnd(scan, ended, true);
       return { done: true };
     }
