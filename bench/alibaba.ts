@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { runWhenMain, startBenchStack, submitScans, waitForScansEnded } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 // 200 scans of 5 s: 100 s of saturated slots, so the fixed ramp-up (~2 s) and drain weigh little.
 const SCANS = Number(process.env.BENCH_ALIBABA_SCANS ?? 200);
@@ -66,7 +67,7 @@ export async function benchAlibaba(): Promise<Record<string, string>> {
     const rate = SCANS / seconds;
     const utilization = rate / (TASK_LIMIT / (TASK_MS / 1000));
 
-    const calls = (await (await fetch(`${sim}/_sim/calls`)).json()) as { outcomes: Record<string, number>; gauges: Record<string, { max: number }> };
+    const calls = await simulatorCalls(sim);
     const beyondQuata = calls.outcomes['alibaba:PublicCreateImageScanTask:BeyondQuata'] ?? 0;
     const maxRunning = calls.gauges[`alibaba:${account.name}:runningTasks`]?.max ?? 0;
     const violations = beyondQuata + (maxRunning > TASK_LIMIT ? 1 : 0);

@@ -19,6 +19,7 @@ import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { waitFor, waitForEnded } from '../test/support/wait.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_ALIBABA_IMAGES ?? 400);
 const SCAN_MS = Number(process.env.BENCH_BULK_ALIBABA_SCAN_MS ?? 3_000);
@@ -45,7 +46,7 @@ export async function benchBulkAlibaba(): Promise<Record<string, string>> {
       SCANQ_WORKER_CONCURRENCY: '16',
     }),
   );
-  const calls = async (): Promise<Totals> => ((await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Totals }).totals;
+  const calls = async (): Promise<Totals> => (await simulatorCalls(sim.url)).totals;
   try {
     const { runtime } = worker;
     await runtime.accounts.create(simulatorAccountRequest('alibaba', 0, sim.url));
@@ -57,7 +58,7 @@ export async function benchBulkAlibaba(): Promise<Record<string, string>> {
     const done = await waitForEnded(() => runtime.bulkScans.get(bulk.id), { timeoutMs: 600_000, what: 'bulk run', intervalMs: 20 });
     const seconds = (performance.now() - t0) / 1000;
     const end = await calls();
-    const state = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { gauges: Record<string, { max: number }> };
+    const state = await simulatorCalls(sim.url);
     const between = (a: Totals, b: Totals, api: string) => (b[`alibaba:${api}`] ?? 0) - (a[`alibaba:${api}`] ?? 0);
     const inventory = between(start, planned, 'DescribeImageInstances');
     const status = between(planned, end, 'DescribeImageInstances');

@@ -13,6 +13,7 @@ import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { waitForEnded } from '../test/support/wait.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_HUAWEI_IMAGES ?? 400);
 /** Repositories that also tag their newest version `latest` (one more list entry, no new digest). */
@@ -46,7 +47,7 @@ export async function benchBulkHuawei(): Promise<Record<string, string>> {
   };
   const figures: Record<string, string> = {};
   const [hw] = SIMULATOR_ACCOUNTS.huawei;
-  const calls = async () => ((await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> }).totals;
+  const calls = async () => (await simulatorCalls(sim.url)).totals;
   try {
     for (const s of SCENARIOS) {
       const configured = await fetch(`${sim.url}/_sim/config/huawei`, { method: 'POST', body: JSON.stringify({ scanDurationMs: s.scanMs }), headers: { 'content-type': 'application/json' } });

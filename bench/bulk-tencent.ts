@@ -13,15 +13,10 @@ import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { waitForEnded } from '../test/support/wait.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 const IMAGES = Number(process.env.BENCH_BULK_TENCENT_IMAGES ?? 400);
 const FINDINGS_API = 'DescribeAssetImageRegistryVulList';
-
-interface Calls {
-  totals: Record<string, number>;
-  outcomes: Record<string, number>;
-}
-
 
 export async function benchBulkTencent(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -45,7 +40,7 @@ export async function benchBulkTencent(): Promise<Record<string, string>> {
   try {
     const { runtime } = worker;
     await runtime.accounts.create(simulatorAccountRequest('tencent', 0, sim.url));
-    const snapshot = async () => (await (await fetch(`${sim.url}/_sim/calls`)).json()) as Calls;
+    const snapshot = () => simulatorCalls(sim.url);
     const before = await snapshot();
     const t0 = performance.now();
     const { bulk } = await runtime.bulk.create({ selector: { providers: ['tencent'] } });

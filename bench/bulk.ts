@@ -14,6 +14,7 @@ import { startSimulator } from '../apps/simulator/src/core/server.js';
 import { startWorker } from '../apps/worker/src/worker.js';
 import { waitFor } from '../test/support/wait.js';
 import { benchEnv, createBenchStore, REDIS_URL, runWhenMain } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 const PLAN_IMAGES = Number(process.env.BENCH_BULK_IMAGES ?? 100_000);
 const RUN_IMAGES = Number(process.env.BENCH_BULK_RUN_IMAGES ?? 500);
@@ -56,7 +57,7 @@ export async function benchBulk(): Promise<Record<string, string>> {
     await runtime.bulk.cancel(bulk.id);
 
     // 2. A smaller bulk run to completion: provider calls per scanned image (AWS).
-    const before = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> };
+    const before = await simulatorCalls(sim.url);
     const awsWorker = await startWorker(loadConfig({ ...env, SCANQ_WORKER_QUEUES: 'aws', SCANQ_WORKER_CONCURRENCY: '32' }));
     let perImage = 0;
     try {
@@ -65,7 +66,7 @@ export async function benchBulk(): Promise<Record<string, string>> {
         const b = await runtime.bulkScans.get(small.id);
         return b && ['succeeded', 'failed'].includes(b.status) ? b : undefined;
       }, { timeoutMs: 600_000, what: 'bulk run', intervalMs: 50 });
-      const after = (await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> };
+      const after = await simulatorCalls(sim.url);
       const calls = Object.entries(after.totals)
         .filter(([k]) => k.startsWith('aws:'))
         .reduce((n, [k, v]) => n + v - (before.totals[k] ?? 0), 0);

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { runWhenMain, startBenchStack } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 /** Regular images seeded per simulator account: 24,987 make exactly 20,000 private_image. */
 const SEEDED_IMAGES = process.env.BENCH_HUAWEI_IMAGES ?? '24987';
@@ -54,7 +55,7 @@ async function runScenario(s: Scenario, run: string): Promise<Outcome> {
       body: JSON.stringify({ provider: 'huawei', name: hw.name, region: hw.region, endpoint: sim, credentialRef: hw.name, settings: { projectId: hw.projectId, collectFindings: s.collectFindings } }),
     });
     if (!account.ok) throw new Error(`account: ${account.status} ${await account.text()}`);
-    const callsBefore = ((await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number> }).totals;
+    const callsBefore = (await simulatorCalls(sim)).totals;
     const start = performance.now();
     const res = await fetch(`${api}/v1/scans`, {
       method: 'POST',
@@ -71,7 +72,7 @@ async function runScenario(s: Scenario, run: string): Promise<Outcome> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - start) / 1000;
-    const after = ((await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number> }).totals;
+    const after = (await simulatorCalls(sim)).totals;
     const calls: Record<string, number> = {};
     for (const [k, v] of Object.entries(after)) if (k.startsWith('huawei:')) calls[k.slice('huawei:'.length)] = v - (callsBefore[k] ?? 0);
     const images = await client.query<{ n: string; failed: string }>(`SELECT count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS failed FROM "ImageScan" WHERE "scanId" = $1`, [scanId]);

@@ -11,6 +11,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { deleteKeysByPrefix } from '../test/support/env.js';
 import { REDIS_URL, startBenchStack, submitScans, waitForScansEnded } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
 const SCANS = Number(process.env.BENCH_SCANS ?? 3_000);
@@ -69,7 +70,7 @@ async function endToEnd(): Promise<{ rate: number; findings: number; ecrCalls: R
     const rate = SCANS / ((performance.now() - start) / 1000);
     const f = await client.query<{ n: string }>('SELECT count(*) AS n FROM "Finding"');
     // The simulator's own counters: which ECR calls the scans cost.
-    const { totals } = (await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number> };
+    const { totals } = await simulatorCalls(sim);
     const ecrCalls = Object.fromEntries(Object.entries(totals).filter(([k]) => k.startsWith('aws:')).map(([k, v]) => [k.slice(4), v]));
     return { rate, findings: Number(f.rows[0]!.n), ecrCalls };
   } finally {

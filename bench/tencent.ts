@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { runWhenMain, startBenchStack, submitScans, waitForScansEnded } from './support.js';
+import { simulatorCalls } from '../test/support/simulator-calls.js';
 
 const SCANS = Number(process.env.BENCH_TENCENT_SCANS ?? 600);
 const WORKERS = Number(process.env.BENCH_TENCENT_WORKERS ?? 4);
@@ -82,7 +83,7 @@ export async function benchTencent(): Promise<Record<string, string>> {
     if (unsucceeded > 0) throw new Error(`${unsucceeded} scans did not succeed`);
     const seconds = (performance.now() - start) / 1000;
 
-    const calls = (await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number>; outcomes: Record<string, number>; perSecond: Record<string, Record<string, number>> };
+    const calls = await simulatorCalls(sim);
     const perApi = Object.fromEntries(
       Object.entries(calls.perSecond)
         .filter(([k]) => k.startsWith('tencent:'))

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
 import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
+import { simulatorCalls } from '../support/simulator-calls.js';
 
 const SCANS = 200;
 const WORKERS = 4;
@@ -102,7 +103,7 @@ describe(`end to end: ${SCANS} Tencent scans on ${WORKERS} worker processes stay
       await db.end();
     }
 
-    const calls = (await (await fetch(`${sim}/_sim/calls`)).json()) as { totals: Record<string, number>; outcomes: Record<string, number>; perSecond: Record<string, Record<string, number>> };
+    const calls = await simulatorCalls(sim);
     const apis = Object.keys(calls.perSecond).filter((k) => k.startsWith('tencent:'));
     expect(apis).toEqual(expect.arrayContaining(['tencent:DescribeAssetImageRegistryDetail', 'tencent:CreateAssetImageRegistryScanTask', 'tencent:DescribeAssetImageRegistryVulList', 'tencent:DescribeAssetImageRegistryList']));
     for (const key of apis) {

@@ -6,6 +6,7 @@ import type { CallCounterSnapshot } from '../../simulator/src/core/call-counter.
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { waitForEnded } from '../../../test/support/wait.js';
 import { type RunningWorker, startWorker } from '../src/worker.js';
+import { simulatorCalls } from '../../../test/support/simulator-calls.js';
 
 /** A simulator, an isolated database + queue prefix, and a worker, all in this process. */
 export interface WorkerHarness {
@@ -34,7 +35,7 @@ export async function startHarness(name: string, overrides: Record<string, strin
     worker,
     account,
     addAccount,
-    calls: async () => (await fetch(`${sim.url}/_sim/calls`)).json() as Promise<CallCounterSnapshot>,
+    calls: () => simulatorCalls(sim.url),
     configureAws: async (options) => {
       const res = await fetch(`${sim.url}/_sim/config/aws`, { method: 'POST', body: JSON.stringify(options), headers: { 'content-type': 'application/json' } });
       if (!res.ok) throw new Error(await res.text());

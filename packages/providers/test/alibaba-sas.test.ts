@@ -17,6 +17,7 @@ import {
   taskParams,
 } from '../src/alibaba/index.js';
 import type { ProviderAccount } from '../src/contract.js';
+import { simulatorCalls } from '../../../test/support/simulator-calls.js';
 
 const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
 const DIGEST = 'a'.repeat(64);
@@ -135,7 +136,7 @@ describe('Alibaba SAS adapter against the simulator (openapi-client)', () => {
     account = { id: 'a1', provider: 'alibaba', name: SIM.name, region: SIM.region, endpoint: sim.url, settings: {}, credentials: { accessKeyId: SIM.accessKeyId, accessKeySecret: SIM.accessKeySecret } };
   });
   afterAll(() => sim?.close());
-  const listings = async () => ((await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> }).totals['alibaba:DescribeImageInstances'] ?? 0;
+  const listings = async () => (await simulatorCalls(sim.url)).totals['alibaba:DescribeImageInstances'] ?? 0;
 
   it('reads every page (PageSize, CurrentPage, TotalCount) and returns each matching image once', async () => {
     const all = await new AlibabaSasProvider({}, { instancesPageSize: 100 }).resolveImages(account, {});

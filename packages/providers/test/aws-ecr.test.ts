@@ -4,6 +4,7 @@ import { createAwsEcrFrontEnd } from '../../../apps/simulator/src/aws/index.js';
 import { type RunningSimulator, startSimulator } from '../../../apps/simulator/src/core/server.js';
 import { AwsEcrProvider } from '../src/aws/index.js';
 import type { ProviderAccount } from '../src/contract.js';
+import { simulatorCalls } from '../../../test/support/simulator-calls.js';
 
 const SIM = SIMULATOR_ACCOUNTS.aws[0];
 const benchTag = (i: number) => `b-${String(i).padStart(5, '0')}`;
@@ -20,7 +21,7 @@ describe('AWS ECR adapter: tag resolution shares DescribeImages calls', () => {
   beforeEach(async () => {
     await fetch(`${sim.url}/_sim/reset`, { method: 'POST' });
   });
-  const describeImagesCalls = async () => ((await (await fetch(`${sim.url}/_sim/calls`)).json()) as { totals: Record<string, number> }).totals['aws:DescribeImages'] ?? 0;
+  const describeImagesCalls = async () => (await simulatorCalls(sim.url)).totals['aws:DescribeImages'] ?? 0;
 
   it('resolves 250 concurrent tags of one repository in three calls (100 ids each), each to its own digest', async () => {
     const provider = new AwsEcrProvider();
