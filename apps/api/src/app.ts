@@ -7,7 +7,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
 import { apiKeyAuth } from './api-key-auth.js';
-import { registerErrorHandling } from './errors.js';
+import { BODY_LIMIT_BYTES, registerErrorHandling } from './errors.js';
+import { refuseRawInputIssues, registerJsonBodyParser } from './request-input.js';
 import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
 import { bulkScanRoutes } from './routes/bulk-scans.routes.js';
@@ -31,11 +32,12 @@ export interface BuiltApi {
 export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Promise<BuiltApi> {
   const app = Fastify({
     logger: options.logger === false ? false : { level: runtime.config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  registerJsonBodyParser(app);
 
   await app.register(swagger, {
     openapi: {
@@ -62,6 +64,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', apiKeyAuth(runtime));
+      v1.addHook('preValidation', refuseRawInputIssues);
       await v1.register(scanRoutes, { runtime });
       await v1.register(accountRoutes, { runtime });
       await v1.register(bulkScanRoutes, { runtime });

@@ -1,6 +1,10 @@
-import { type ErrorResponse, zodIssueRule } from '@scanq/core';
+import { type ErrorResponse, zodIssueMessage, zodIssueRule } from '@scanq/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { InputError } from './request-input.js';
+
+/** The largest request body the API reads. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 type Issue = NonNullable<ErrorResponse['issues']>[number];
 
@@ -13,9 +17,17 @@ function toIssues(context: string, validation: { instancePath: string; keyword: 
     if (v.keyword === 'invalid_union' && v.params.note === 'No matching discriminator') {
       return [{ field: base, rule: 'one_of', message: v.message ?? 'unsupported value' }];
     }
-    return [{ field: base, rule: zodIssueRule({ ...v.params, code: v.keyword, message: v.message ?? '' }), message: v.message ?? 'is invalid' }];
+    const rule = zodIssueRule({ ...v.params, code: v.keyword, message: v.message ?? '' });
+    return [{ field: base, rule, message: zodIssueMessage(v, rule) }];
   });
 }
+
+/** Fastify's own refusals of a request, in the API's words: the field and the rule. */
+const FRAMEWORK_ERRORS: Record<string, { error: string; issue: Issue }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { error: 'payload_too_large', issue: { field: 'body', rule: 'max_size', message: `must be at most ${BODY_LIMIT_BYTES / 1024} KiB` } },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { error: 'unsupported_media_type', issue: { field: 'headers.content-type', rule: 'one_of', message: 'must be application/json' } },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { error: 'bad_request', issue: { field: 'headers.content-length', rule: 'match', message: 'must match the body length' } },
+};
 
 /**
  * Every error leaves as JSON that says what went wrong: 400 naming each bad field and the rule
@@ -29,6 +41,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const body: ErrorResponse = { error: 'validation_error', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues };
       return reply.code(400).send(body);
     }
+    if (error instanceof InputError) {
+      return reply.code(error.statusCode).send({ error: error.code, message: error.message, issues: error.issues } satisfies ErrorResponse);
+    }
+    const framework = FRAMEWORK_ERRORS[error.code];
+    if (framework) return reply.code(error.statusCode ?? 400).send({ error: framework.error, message: `${framework.issue.field}: ${framework.issue.message}`, issues: [framework.issue] } satisfies ErrorResponse);
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const body: ErrorResponse = { error: error.code?.toLowerCase() ?? 'bad_request', message: error.message };

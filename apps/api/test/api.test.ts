@@ -60,7 +60,7 @@ describe('HTTP API', () => {
     expect([400, 415]).toContain(text.statusCode);
     const unknown = await post({ ...valid, account: 'nobody' });
     expect(unknown.statusCode).toBe(422);
-    expect(unknown.json().issues[0].field).toBe('account');
+    expect(unknown.json().issues[0].field).toBe('body.account');
   });
 
   it('returns the first scan for a repeated Idempotency-Key, and 409 when the body differs', async () => {
@@ -71,6 +71,66 @@ describe('HTTP API', () => {
     expect(again.json().id).toBe(first.json().id);
     const other = await post({ ...valid, imageId: { imageTag: 'other' } }, { 'idempotency-key': 'key-1' });
     expect(other.statusCode).toBe(409);
+    expect(other.json().issues[0].field).toBe('headers.idempotency-key');
+    // The options are part of the request too: a repeat asking for another deadline or webhook is not the first scan.
+    for (const changed of [{ timeoutSeconds: 60 }, { webhookUrl: 'https://hooks.example.com/x' }]) {
+      expect((await post({ ...valid, ...changed }, { 'idempotency-key': 'key-1' })).statusCode).toBe(409);
+    }
+  });
+
+  const postRaw = (url: string, payload: string, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload, headers: { ...AUTH, 'content-type': 'application/json', ...headers } });
+
+  it.each([
+    ['a NUL in the account', '{"provider":"aws","account":"\\u0000x","repositoryName":"scanq/api","imageId":{"imageTag":"latest"}}', 'body.account'],
+    ['a NUL deep in a Huawei image', '{"provider":"huawei","account":"sim-huawei","region":"cn-north-4","image_type":"private_image","image_info_list":[{"namespace":"a\\u0000b","image_name":"n","image_version":"v"}]}', 'body.image_info_list.0.namespace'],
+    ['an unpaired surrogate in a webhook URL', '{"provider":"aws","account":"sim-aws","repositoryName":"scanq/api","imageId":{"imageTag":"latest"},"webhookUrl":"https://example.com/\\ud800"}', 'body.webhookUrl'],
+  ])('refuses %s with 400 (Postgres cannot store it), never a 500', async (_what, payload, field) => {
+    const res = await postRaw('/v1/scans', payload);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues).toEqual([expect.objectContaining({ field, rule: 'text' })]);
+  });
+
+  it('refuses a NUL in an account setting and a __proto__ key, naming each', async () => {
+    const nul = await postRaw('/v1/accounts', '{"provider":"aws","name":"nul","region":"us-east-1","credentialRef":"x","settings":{"webhookUrl":"https://a.example/\\u0000"}}');
+    expect(nul.statusCode).toBe(400);
+    expect(nul.json().issues).toEqual([expect.objectContaining({ field: 'body.settings.webhookUrl', rule: 'text' })]);
+    const proto = await postRaw('/v1/scans', '{"provider":"aws","account":"sim-aws","repositoryName":"scanq/api","imageId":{"imageTag":"latest"},"__proto__":{"x":1}}');
+    expect(proto.statusCode).toBe(400);
+    expect(proto.json().issues).toEqual([expect.objectContaining({ field: 'body.__proto__', rule: 'unknown_field' })]);
+  });
+
+  it('names the field and the rule for bodies the framework refuses: bad JSON, no body, too large, not JSON', async () => {
+    const bad = await postRaw('/v1/scans', '{"provider":');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'invalid_json', issues: [{ field: 'body', rule: 'json' }] });
+    const empty = await postRaw('/v1/scans', '');
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().issues).toEqual([expect.objectContaining({ field: 'body', rule: 'required' })]);
+    const large = await postRaw('/v1/scans', JSON.stringify({ ...valid, pad: 'x'.repeat(1024 * 1024) }));
+    expect(large.statusCode).toBe(413);
+    expect(large.json().issues).toEqual([expect.objectContaining({ field: 'body', rule: 'max_size' })]);
+    const text = await app.inject({ method: 'POST', url: '/v1/scans', payload: 'hello', headers: { ...AUTH, 'content-type': 'text/csv' } });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().issues).toEqual([expect.objectContaining({ field: 'headers.content-type' })]);
+  });
+
+  it('cancels with an empty JSON body, as raw HTTP clients send it', async () => {
+    const scan = (await post({ ...valid, imageId: { imageTag: 'cancel-empty-body' } })).json();
+    const res = await postRaw(`/v1/scans/${scan.id}/cancel`, '');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().status).toBe('cancelled');
+  });
+
+  it('refuses a findings cursor past the bigint range and a query parameter given twice', async () => {
+    const scan = (await post({ ...valid, imageId: { imageTag: 'cursor-range' } })).json();
+    const over = await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans/${scan.id}/findings?cursor=9999999999999999999` });
+    expect(over.statusCode).toBe(400);
+    expect(over.json().issues[0]).toMatchObject({ field: 'querystring.cursor', rule: 'cursor' });
+    const max = await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans/${scan.id}/findings?cursor=9223372036854775807` });
+    expect(max.statusCode).toBe(200);
+    const twice = await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans?limit=1&limit=2' });
+    expect(twice.statusCode).toBe(400);
+    expect(twice.json().issues).toEqual([expect.objectContaining({ field: 'querystring.limit', rule: 'single' })]);
   });
 
   it('404s an unknown scan id and 400s a malformed one', async () => {
@@ -125,6 +185,26 @@ describe('HTTP API', () => {
     expect(view.images[0].status).toBe('succeeded');
   });
 
+  const account = { provider: 'aws', name: 'settings-check', region: 'us-east-1', credentialRef: 'sim-aws' };
+  it.each([
+    ['a secret pasted into settings', { ...account, settings: { secretAccessKey: 'AKIA…' } }, 'body.settings.secretAccessKey', 'unknown_field'],
+    ['an ECR registryId that is not 12 digits', { ...account, settings: { registryId: 'abc' } }, 'body.settings.registryId', 'pattern'],
+    ['a webhook that is not http(s)', { ...account, settings: { webhookUrl: 'ftp://example.com/hook' } }, 'body.settings.webhookUrl', 'constraint'],
+    ['a Huawei account without its projectId', { ...account, provider: 'huawei', region: 'cn-north-4' }, 'body.settings.projectId', 'required'],
+    ['a Huawei collectFindings that is not a boolean', { ...account, provider: 'huawei', settings: { projectId: 'p1', collectFindings: 'no' } }, 'body.settings.collectFindings', 'type'],
+    ['an Alibaba setting of another cloud', { ...account, provider: 'alibaba', settings: { registryId: '123456789012' } }, 'body.settings.registryId', 'unknown_field'],
+  ])('refuses an account with %s, naming the setting and the rule', async (_what, body, field, rule) => {
+    const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/accounts', payload: body });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issues).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
+  });
+
+  it('registers an account whose settings its cloud reads', async () => {
+    const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/accounts', payload: { ...account, provider: 'huawei', settings: { projectId: '0a1b2c3d', collectFindings: false, webhookUrl: 'https://hooks.example.com/scanq' } } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().settings).toEqual({ projectId: '0a1b2c3d', collectFindings: false, webhookUrl: 'https://hooks.example.com/scanq' });
+  });
+
   it('keeps Bull Board behind credentials', async () => {
     expect((await app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
     const wrong = Buffer.from('admin:nope').toString('base64');
@@ -170,7 +250,7 @@ describe('HTTP API', () => {
   it('answers 422 for a bulk scan naming an unknown account, 404 for unknown bulk scans and schedules', async () => {
     const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/bulk-scans', payload: { selector: { accounts: ['nobody'] } } });
     expect(res.statusCode).toBe(422);
-    expect(res.json().issues[0].field).toBe('selector.accounts');
+    expect(res.json().issues[0].field).toBe('body.selector.accounts');
     const id = '0190a000-0000-7000-8000-000000000000';
     expect((await app.inject({ headers: AUTH, method: 'GET', url: `/v1/bulk-scans/${id}` })).statusCode).toBe(404);
     expect((await app.inject({ headers: AUTH, method: 'POST', url: `/v1/bulk-scans/${id}/cancel` })).statusCode).toBe(404);

@@ -97,7 +97,7 @@ describe('scanq CLI as a process against the real API, worker and simulator', ()
   it("exits 2 when the API rejects the request (unknown account), showing the API's issue", async () => {
     const res = await scanq(['scan', 'aws', '--account', 'nobody', '--repository', 'scanq/web', '--tag', 'latest', '--json'], apiEnv);
     expect(res.code).toBe(2);
-    expect(JSON.parse(res.stderr)).toMatchObject({ status: 422, issues: [expect.objectContaining({ field: 'account' })] });
+    expect(JSON.parse(res.stderr)).toMatchObject({ status: 422, issues: [expect.objectContaining({ field: 'body.account' })] });
   });
 
   it('exits 3 when the API is unreachable, the key is refused, or the scan is unknown', async () => {

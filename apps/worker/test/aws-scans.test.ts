@@ -124,8 +124,33 @@ describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator
     expect(done.reason).toBe('attempts_exhausted');
     expect(done.error).toContain('ServerException');
     expect(await starts()).toBe(3); // SCANQ_START_ATTEMPTS=3 in tests
+    expect(done.attempts).toBe(3); // the last attempt counts too
     const job = await h.worker.runtime.queues.getJob('aws', done.id);
     expect(await job?.getState()).toBe('failed');
+  });
+
+  it('starts nothing at the cloud for a scan cancelled while its images were being resolved', async () => {
+    const aws = h.worker.runtime.providers.aws!;
+    const resolveImages = aws.resolveImages.bind(aws);
+    let scanId = '';
+    // The cancel lands after the start job loaded the scan, before its images are stored.
+    const spy = vi.spyOn(aws, 'resolveImages').mockImplementationOnce(async (account, target) => {
+      await h.worker.runtime.submit.cancel(scanId);
+      return resolveImages(account, target);
+    });
+    try {
+      const scan = await submit('scanq/web', { imageTag: '1.9.6-rc1' });
+      scanId = scan.id;
+      await vi.waitFor(() => expect(spy).toHaveBeenCalled(), { timeout: 10_000 });
+      const job = await h.worker.runtime.queues.getJob('aws', scan.id);
+      await vi.waitFor(async () => expect(job ? await job.getState() : 'gone').not.toBe('active'), { timeout: 10_000 });
+      const done = (await h.worker.runtime.scans.get(scan.id))!;
+      expect(done.status).toBe('cancelled');
+      expect(done.images).toEqual([]);
+      expect(await starts()).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('ends a scan that passes its deadline as failed (timed_out)', async () => {

@@ -93,7 +93,7 @@ describe('bulk scans (AWS inventory)', () => {
   });
 
   it('rejects an unknown named account naming the field', async () => {
-    await expect(h.worker.runtime.bulk.create({ selector: { accounts: ['nope'] } })).rejects.toMatchObject({ status: 422, field: 'selector.accounts' });
+    await expect(h.worker.runtime.bulk.create({ selector: { accounts: ['nope'] } })).rejects.toMatchObject({ status: 422, field: 'body.selector.accounts' });
   });
 });
 

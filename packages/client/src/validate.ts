@@ -1,4 +1,4 @@
-import { zodIssueRule } from '@scanq/core';
+import { zodIssueMessage, zodIssueRule } from '@scanq/core';
 import type { z } from 'zod';
 import type { ApiIssue } from './errors.js';
 
@@ -13,7 +13,8 @@ export function toApiIssues(issues: readonly z.core.$ZodIssue[], context = 'body
     const issue = raw as RawIssue;
     const field = [context, ...issue.path.map(String)].join('.');
     if (issue.code === 'unrecognized_keys') return (issue.keys ?? []).map((k) => ({ field: `${field}.${k}`, rule: 'unknown_field', message: 'is not a known field' }));
-    return [{ field, rule: zodIssueRule(issue), message: issue.message }];
+    const rule = zodIssueRule(issue);
+    return [{ field, rule, message: zodIssueMessage(issue, rule) }];
   });
 }
 

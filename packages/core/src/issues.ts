@@ -14,6 +14,8 @@ export function zodIssueRule(issue: { code: string; format?: unknown; origin?: u
     case 'invalid_type':
       // Parsed with `reportInput` the issue carries the input; otherwise zod's message says
       // "received undefined" when the field is missing.
+      // A schema's own message for a missing field says so ("is required …").
+      if (/^is required/.test(issue.message ?? '')) return 'required';
       if ('input' in issue) return issue.input === undefined ? 'required' : 'type';
       return /received undefined/.test(issue.message ?? '') ? 'required' : 'type';
     case 'unrecognized_keys':
@@ -26,4 +28,17 @@ export function zodIssueRule(issue: { code: string; format?: unknown; origin?: u
     default:
       return issue.code;
   }
+}
+
+/**
+ * The message a 400 reports for a zod issue: zod's own wording, except its generic type
+ * messages ("Invalid input: expected string, received undefined"), which become what a caller
+ * must change ("is required", "must be a string, not number").
+ */
+export function zodIssueMessage(issue: { message?: string }, rule: string): string {
+  const message = issue.message ?? 'is invalid';
+  if (rule === 'required' && /^Invalid input/.test(message)) return 'is required';
+  const type = /^Invalid input: expected (\w+), received (\w+)$/.exec(message);
+  if (rule === 'type' && type) return `must be ${/^[aeiou]/.test(type[1]!) ? 'an' : 'a'} ${type[1]}, not ${type[2]}`;
+  return message;
 }

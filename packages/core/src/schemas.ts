@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from './domain.js';
-import { createAlibabaScanSchema } from './targets/alibaba.js';
-import { createAwsScanSchema } from './targets/aws.js';
-import { createHuaweiScanSchema } from './targets/huawei.js';
-import { createTencentScanSchema } from './targets/tencent.js';
+import { alibabaAccountSettingsSchema, createAlibabaScanSchema } from './targets/alibaba.js';
+import { awsAccountSettingsSchema, createAwsScanSchema } from './targets/aws.js';
+import { createHuaweiScanSchema, huaweiAccountSettingsSchema } from './targets/huawei.js';
+import { createTencentScanSchema, tencentAccountSettingsSchema } from './targets/tencent.js';
 
 export * from './targets/common.js';
 export * from './targets/alibaba.js';
@@ -32,6 +32,17 @@ export function splitScanRequest(req: CreateScanRequest): { account: string; tim
 }
 
 // --- Accounts ------------------------------------------------------------------------------
+/**
+ * Each cloud's account settings (beside its target schema): strict, so a setting no adapter
+ * reads — a secret pasted in by mistake above all — is refused instead of stored.
+ */
+export const ACCOUNT_SETTINGS_SCHEMAS = {
+  aws: awsAccountSettingsSchema,
+  alibaba: alibabaAccountSettingsSchema,
+  tencent: tencentAccountSettingsSchema,
+  huawei: huaweiAccountSettingsSchema,
+} as const satisfies Record<(typeof PROVIDERS)[number], z.ZodType>;
+
 export const createAccountSchema = z
   .object({
     provider: z.enum(PROVIDERS),
@@ -41,9 +52,14 @@ export const createAccountSchema = z
     endpoint: z.string().url().optional(),
     /** Name of a credential set in the worker's config (SCANQ_CREDENTIALS), never the secret. */
     credentialRef: z.string().min(1).max(200),
+    /** Per cloud: ACCOUNT_SETTINGS_SCHEMAS (e.g. aws `registryId`, huawei `projectId`, any `webhookUrl`). */
     settings: z.record(z.string(), z.unknown()).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((account, ctx) => {
+    const parsed = ACCOUNT_SETTINGS_SCHEMAS[account.provider].safeParse(account.settings ?? {});
+    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['settings', ...issue.path] } as never);
+  });
 export type CreateAccountRequest = z.infer<typeof createAccountSchema>;
 
 export const accountSchema = z.object({
@@ -129,7 +145,8 @@ export const listFindingsQuerySchema = z
   .object({
     severity: z
       .string()
-      .transform((s) => s.split(',').map((x) => x.trim().toUpperCase()))
+      // A repeated severity is the same filter (and must not count its findings twice).
+      .transform((s) => [...new Set(s.split(',').map((x) => x.trim().toUpperCase()))])
       .pipe(z.array(z.enum(SEVERITIES, { message: `each must be one of ${SEVERITIES.join(', ')}` })))
       .optional(),
     limit: limitSchema,

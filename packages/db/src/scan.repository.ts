@@ -242,22 +242,27 @@ export class ScanRepository {
   }
 
   /** Ends a non-terminal scan; its unfinished images end with it (one statement, so atomic). */
-  async finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', fields: { reason?: string | null; error?: string | null } = {}): Promise<boolean> {
+  async finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', fields: { reason?: string | null; error?: string | null; attempts?: number } = {}): Promise<boolean> {
     const [row] = await this.sql.rows<{ n: number }>(
-      `WITH s AS (UPDATE "Scan" SET "status" = $2::"ScanStatus", "reason" = $3, "error" = $4, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
+      `WITH s AS (UPDATE "Scan" SET "status" = $2::"ScanStatus", "reason" = $3, "error" = $4, "finishedAt" = ${NOW}, "nextPollAt" = NULL, "attempts" = COALESCE($7, "attempts"),
                     "progress" = CASE WHEN $2 = 'succeeded' THEN 100 ELSE "progress" END, "updatedAt" = ${NOW}
                   WHERE "id" = $1 AND "status" = ANY($5::"ScanStatus"[]) RETURNING "id"),
             i AS (UPDATE "ImageScan" SET "status" = $6::"ImageScanStatus", "reason" = $3, "updatedAt" = ${NOW}
                   WHERE "scanId" IN (SELECT "id" FROM s) AND "status" IN ('pending', 'scanning'))
        SELECT count(*)::int AS n FROM s`,
       // Succeeded: every image is settled already, so the image update matches nothing.
-      [id, status, fields.reason ?? null, fields.error ?? null, NON_TERMINAL, status === 'cancelled' ? 'cancelled' : 'failed'],
+      [id, status, fields.reason ?? null, fields.error ?? null, NON_TERMINAL, status === 'cancelled' ? 'cancelled' : 'failed', fields.attempts ?? null],
     );
     return row!.n === 1;
   }
 
-  /** Inserts a scan's images (one statement per chunk), returned in input order. */
-  async addImages(scanId: string, images: NewImageScan[]): Promise<ImageScan[]> {
+  /**
+   * Inserts a scan's images (one statement per chunk), returned in input order — only while the
+   * scan is in one of `onlyWhile`: a chunk takes a share lock on the scan row, so a cancel either
+   * lands first (nothing more is inserted: fewer images come back) or waits and then cancels these
+   * images too. Either way no image is left pending under an ended scan.
+   */
+  async addImages(scanId: string, images: NewImageScan[], onlyWhile: readonly ScanStatus[] = NON_TERMINAL): Promise<ImageScan[]> {
     const created: ImageScan[] = [];
     for (let i = 0; i < images.length; i += IMAGE_INSERT_CHUNK) {
       const chunk = images.slice(i, i + IMAGE_INSERT_CHUNK).map((img) => ({
@@ -276,9 +281,11 @@ export class ScanRepository {
          SELECT v.id, $1, v.registry, v.repository, ARRAY(SELECT jsonb_array_elements_text(v.tags)), v.digest, v."providerImageId",
                 v.status::"ImageScanStatus", v.reused, v.raw, ${NOW}, ${NOW}
          FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, registry text, repository text, tags jsonb, digest text, "providerImageId" text, status text, reused boolean, raw jsonb)
+         WHERE EXISTS (SELECT 1 FROM "Scan" s WHERE s."id" = $1 AND s."status" = ANY($3::"ScanStatus"[]) FOR SHARE)
          RETURNING *`,
-        [scanId, JSON.stringify(chunk)],
+        [scanId, JSON.stringify(chunk), onlyWhile],
       );
+      if (rows.length === 0) break; // the scan ended meanwhile
       // UUIDv7 ids are made in input order, so sorting by id restores it.
       created.push(...rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
     }

@@ -185,6 +185,29 @@ describe('ScanRepository plain-SQL hot path', () => {
     }
   });
 
+  it('adds no image to a scan that ended, even when the cancel commits while the insert waits for it', async () => {
+    const image = { registry: 'r', repository: 'a', tags: ['1'] };
+    const { scan: ended } = await newScan();
+    await scans.cancelNotStarted({ id: ended.id });
+    expect(await scans.addImages(ended.id, [image], ['queued'])).toEqual([]);
+    // A cancel holding the scan row: the insert waits for it, then finds the scan ended (without
+    // the row lock it would read the scan as still queued and insert a pending image for good).
+    const { scan: racing } = await newScan();
+    const canceller = new pg.Client({ connectionString: env.databaseUrl });
+    await canceller.connect();
+    try {
+      await canceller.query('BEGIN');
+      await canceller.query(`UPDATE "Scan" SET "status" = 'cancelled' WHERE "id" = $1`, [racing.id]);
+      const adding = scans.addImages(racing.id, [image], ['queued']);
+      await new Promise((r) => setTimeout(r, 200));
+      await canceller.query('COMMIT');
+      expect(await adding).toEqual([]);
+    } finally {
+      await canceller.end();
+    }
+    expect((await scans.get(racing.id))!.images).toEqual([]);
+  });
+
   it('cancels only scans not started at the cloud, reports exactly those, and stamps them with the database clock', async () => {
     const { scan: queued } = await newScan();
     const { scan: running } = await newScan();

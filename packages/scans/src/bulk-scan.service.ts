@@ -108,7 +108,7 @@ export class BulkScanService {
     const all = await this.accounts.list();
     if (strict && selector.accounts) {
       const unknown = selector.accounts.filter((ref) => !all.some((a) => a.id === ref || a.name === ref));
-      if (unknown.length) throw new SubmitError(422, 'unknown_account', `no account named ${unknown.map((u) => `"${u}"`).join(', ')}`, 'selector.accounts');
+      if (unknown.length) throw new SubmitError(422, 'unknown_account', `no account named ${unknown.map((u) => `"${u}"`).join(', ')}`, 'body.selector.accounts');
     }
     return all.filter(
       (a) =>

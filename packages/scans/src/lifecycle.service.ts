@@ -96,7 +96,9 @@ export class ScanLifecycleService {
       let images = scan.images;
       if (images.length === 0) {
         const refs = await provider.resolveImages(account, scan.target as Record<string, unknown>);
-        images = await this.scans.addImages(scan.id, refs.map((r) => ({ ...r, status: 'pending' as const })));
+        images = await this.scans.addImages(scan.id, refs.map((r) => ({ ...r, status: 'pending' as const })), ACTIVE);
+        // Cancelled (or timed out) while its images were resolved: nothing reaches the cloud.
+        if (images.length < refs.length) return;
       }
       const outcome = await this.policy(scan.provider).start({ ...scan, images }, images, account, provider);
       const pollJobId = jobIds.poll(scan.id);
@@ -297,7 +299,7 @@ export class ScanLifecycleService {
     const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade + 1 >= attempts) {
       this.log.warn({ scanId: scan.id, code: pe.code, attempts }, 'scan failed after retries');
-      await this.end(scan, 'failed', { reason: 'attempts_exhausted', error: `${pe.code}: ${pe.message}` });
+      await this.end(scan, 'failed', { reason: 'attempts_exhausted', error: `${pe.code}: ${pe.message}`, attempts: job.attemptsMade + 1 });
     } else {
       await this.scans.transition(scan.id, ACTIVE, { status: 'retrying', error: `${pe.code}: ${pe.message}`, attempts: job.attemptsMade + 1 });
     }
@@ -328,7 +330,7 @@ export class ScanLifecycleService {
    * completion). `releaseAlways`: the cloud reported the task over, so its slot is free even
    * if another path already finished the row.
    */
-  private async end(scan: ScanWithImages, status: 'succeeded' | 'failed', fields: { reason?: string | null; error?: string | null }, releaseAlways = false): Promise<void> {
+  private async end(scan: ScanWithImages, status: 'succeeded' | 'failed', fields: { reason?: string | null; error?: string | null; attempts?: number }, releaseAlways = false): Promise<void> {
     await this.afterEnd(scan, await this.scans.finish(scan.id, status, fields), releaseAlways);
   }
 

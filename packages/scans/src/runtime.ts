@@ -59,6 +59,8 @@ export interface ScanqRuntime {
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
   quotas: QuotaService;
+  /** The cloud adapters, one per provider (what the lifecycle and the bulk planner call). */
+  providers: ReturnType<typeof createProviders>;
   /** This process's cloud-call tallies (flushed to Redis periodically and on close). */
   callStats: ProviderCallStats;
   deliveries: WebhookDeliveryRepository;
@@ -124,6 +126,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     webhooks,
     deliveries,
     callStats,
+    providers,
     quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),

@@ -28,7 +28,7 @@ export class ScheduleService {
   async create(input: CreateScheduleRequest): Promise<Schedule> {
     const next = nextCronRun(input.cron, input.timezone);
     const schedule = await this.schedules.create(input, input.enabled && !(next instanceof Error) ? next : null);
-    if (!schedule) throw new SubmitError(409, 'schedule_exists', `a schedule named "${input.name}" exists`, 'name');
+    if (!schedule) throw new SubmitError(409, 'schedule_exists', `a schedule named "${input.name}" exists`, 'body.name');
     await this.sync(schedule);
     return schedule;
   }

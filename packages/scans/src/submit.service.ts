@@ -31,8 +31,12 @@ export class SubmitService {
     const { account: accountRef, timeoutSeconds, webhookUrl, target } = splitScanRequest(request);
     const provider: Provider = request.provider;
     const account = await this.accounts.findByRef(provider, accountRef);
-    if (!account) throw new SubmitError(422, 'unknown_account', `no ${provider} account named "${accountRef}"`, 'account');
-    const requestHash = createHash('sha256').update(JSON.stringify({ provider, account: account.id, target })).digest('hex');
+    if (!account) throw new SubmitError(422, 'unknown_account', `no ${provider} account named "${accountRef}"`, 'body.account');
+    // Everything the request asks for is in the hash: a repeat that changes the deadline or the
+    // webhook is a different request (409), not one whose options are silently dropped.
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify({ provider, account: account.id, target, timeoutSeconds: timeoutSeconds ?? null, webhookUrl: webhookUrl ?? null }))
+      .digest('hex');
     // The id is made here so the start job's id can be stored with the row (one statement).
     const id = uuidv7();
     const { scan, created } = await this.scans.create({
@@ -47,7 +51,7 @@ export class SubmitService {
     });
     if (!created) {
       if (scan.requestHash && scan.requestHash !== requestHash) {
-        throw new SubmitError(409, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request', 'Idempotency-Key');
+        throw new SubmitError(409, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request', 'headers.idempotency-key');
       }
       return { scan, created };
     }

@@ -22,6 +22,9 @@ const idempotencyHeaders = z.object({
 const notFound = (id: string): ErrorResponse => ({ error: 'not_found', message: `no scan ${id}` });
 
 /** /v1/scans: submit, read, list, findings. */
+/** Largest Postgres int8. */
+const PG_BIGINT_MAX = 2n ** 63n - 1n;
+
 export const scanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = async (app, { runtime }) => {
   app.post(
     '/scans',
@@ -93,7 +96,8 @@ export const scanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = asyn
       const { severity, limit, cursor } = request.query;
       let after: bigint | undefined;
       if (cursor !== undefined) {
-        if (!/^\d{1,19}$/.test(cursor)) return reply.code(400).send({ error: 'validation_error', message: 'querystring.cursor: is not a cursor from a previous page', issues: [{ field: 'querystring.cursor', rule: 'cursor', message: 'is not a cursor from a previous page' }] });
+        // A finding id is a Postgres bigint: a larger number was never a cursor (and would overflow int8).
+        if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > PG_BIGINT_MAX) return reply.code(400).send({ error: 'validation_error', message: 'querystring.cursor: is not a cursor from a previous page', issues: [{ field: 'querystring.cursor', rule: 'cursor', message: 'is not a cursor from a previous page' }] });
         after = BigInt(cursor);
       }
       if (!(await runtime.scans.exists(id))) return reply.code(404).send(notFound(id));

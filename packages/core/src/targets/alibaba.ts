@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { scanRequestCommon } from './common.js';
+import { accountSettingsCommon, scanRequestCommon } from './common.js';
 
 /**
  * Alibaba Cloud SAS scan target: the filters of PublicCreateImageScanTask
@@ -75,3 +75,9 @@ export type AlibabaScanTarget = z.infer<typeof alibabaScanTargetSchema>;
 
 /** `POST /v1/scans` with provider `alibaba`. */
 export const createAlibabaScanSchema = z.object({ provider: z.literal('alibaba'), ...scanRequestCommon, ...alibabaScanTargetSchema.shape }).strict();
+
+/**
+ * What a SAS account's settings may hold. `criteriaInQuery`: send DescribeImageInstances'
+ * Criteria in the query string (50 digests a call) rather than the signed form body.
+ */
+export const alibabaAccountSettingsSchema = z.object({ ...accountSettingsCommon, criteriaInQuery: z.boolean().optional() }).strict();

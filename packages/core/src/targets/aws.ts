@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { scanRequestCommon } from './common.js';
+import { accountSettingsCommon, scanRequestCommon } from './common.js';
 
 /** AWS ECR scan target: rules from the StartImageScan contract (provider-docs/aws-ecr-StartImageScan.txt). */
 export const ECR_REPOSITORY_NAME_PATTERN = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -33,3 +33,8 @@ export type AwsScanTarget = z.infer<typeof awsScanTargetSchema>;
 
 
 export const createAwsScanSchema = z.object({ provider: z.literal('aws'), ...scanRequestCommon, ...awsScanTargetSchema.shape }).strict();
+
+/** What an ECR account's settings may hold: the registry scans default to (else the caller's own). */
+export const awsAccountSettingsSchema = z
+  .object({ ...accountSettingsCommon, registryId: z.string().regex(ECR_REGISTRY_ID_PATTERN, 'must be exactly 12 digits').optional() })
+  .strict();

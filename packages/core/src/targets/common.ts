@@ -16,3 +16,8 @@ export const scanRequestCommon = {
   /** Send the completion event here (instead of the account's webhook). */
   webhookUrl: webhookUrlSchema.optional(),
 };
+
+/** Account settings every cloud takes: where completion events of its scans go by default. */
+export const accountSettingsCommon = {
+  webhookUrl: webhookUrlSchema.optional(),
+};

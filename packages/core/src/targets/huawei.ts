@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { scanRequestCommon } from './common.js';
+import { accountSettingsCommon, scanRequestCommon } from './common.js';
 
 /**
  * Huawei Cloud HSS scan target: the request of BatchScanSwrImage
@@ -115,3 +115,16 @@ export const createHuaweiScanSchema = z
   .object({ provider: z.literal('huawei'), ...scanRequestCommon, ...huaweiTargetShape })
   .strict()
   .superRefine(checkTarget);
+
+/**
+ * What an HSS account's settings must hold: `projectId`, the project of the account's region
+ * (every HSS path starts with it). `collectFindings: false` keeps statuses and counts only (HSS
+ * lists findings one image per call).
+ */
+export const huaweiAccountSettingsSchema = z
+  .object({
+    ...accountSettingsCommon,
+    projectId: z.string({ error: (iss) => (iss.input === undefined ? 'is required (the HSS project id of the region)' : 'must be a string') }).regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, _ or -'),
+    collectFindings: z.boolean().optional(),
+  })
+  .strict();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { scanRequestCommon } from './common.js';
+import { accountSettingsCommon, scanRequestCommon } from './common.js';
 
 /**
  * Tencent Cloud TCSS (2020-11-01) scan target: registry images as CreateAssetImageRegistryScanTask
@@ -93,3 +93,6 @@ export const createTencentScanSchema = z
       ctx.addIssue({ code: 'custom', path: ['scanTypes'], message: 'scanTypes must include CVE: scanq stores vulnerability findings' });
     }
   });
+
+/** What a TCSS account's settings may hold (nothing of its own: region and keys say it all). */
+export const tencentAccountSettingsSchema = z.object({ ...accountSettingsCommon }).strict();
