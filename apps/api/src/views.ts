@@ -92,6 +92,11 @@ export function etaSeconds(bulk: BulkScan, totals: BulkTotals, now = Date.now())
   return Math.round(((now - bulk.startedAt.getTime()) / 1000 / finished) * remaining);
 }
 
+const planErrorsOf = (plan: unknown): string[] => {
+  const errors = (plan as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
+};
+
 export function toBulkScanView(bulk: BulkScan, counted: { totals: BulkTotals; byProvider: Record<string, BulkTotals> }): BulkScanView {
   const { timeoutSeconds: _t, ...selector } = bulk.selector as BulkSelector & { timeoutSeconds?: number };
   return {
@@ -105,6 +110,7 @@ export function toBulkScanView(bulk: BulkScan, counted: { totals: BulkTotals; by
     byProvider: counted.byProvider,
     etaSeconds: etaSeconds(bulk, counted.totals),
     plan: (bulk.plan ?? {}) as Record<string, unknown>,
+    planErrors: planErrorsOf(bulk.plan),
     error: bulk.error,
     webhookUrl: bulk.webhookUrl,
     startedAt: iso(bulk.startedAt),

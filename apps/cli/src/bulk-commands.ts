@@ -6,7 +6,7 @@ import { CliExit, type CliIo, ExitCode } from './io.js';
 import { shortTime, statusColor, table, truncate } from './render.js';
 import { resolveSchedule } from './schedule-commands.js';
 
-/** Watches a bulk scan to its end; exit 0 when it succeeded with no failed or cancelled image, else 1. */
+/** Watches a bulk scan to its end; exit 0 when it succeeded with every account listed and no failed or cancelled image, else 1. */
 async function watchAndExit(ctx: Context, id: string, intervalMs: number): Promise<void> {
   const bulk = await watchBulk(ctx.client(), id, ctx.io, ctx.c, { intervalMs, json: ctx.json });
   if (ctx.json) printJson(ctx.io, bulk);
@@ -79,7 +79,7 @@ export function addBulkCommands(program: Command, io: CliIo): void {
             statusColor(c, b.status)(b.status),
             b.status === 'planning' ? c.dim('planning') : `${finishedOf(b.totals)}/${b.totals.planned}`,
             String(b.totals.succeeded),
-            b.totals.failed ? c.red(String(b.totals.failed)) : '0',
+            `${b.totals.failed ? c.red(String(b.totals.failed)) : '0'}${b.planErrors.length ? c.red(` +${b.planErrors.length} account${b.planErrors.length === 1 ? '' : 's'} unlisted`) : ''}`,
             String(b.totals.skipped),
             truncate(selectorSummary(b.selector), 48),
             b.scheduleId ? b.scheduleId.slice(0, 8) : c.dim('—'),

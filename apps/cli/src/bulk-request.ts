@@ -1,6 +1,7 @@
 import { type ApiIssue, type BulkSelector, check, type CreateBulkScanRequest, type CreateScheduleRequest } from '@scanq/client';
 import { createBulkScanSchema, createScheduleSchema, PROVIDERS } from '@scanq/core';
 import type { Command } from 'commander';
+import { withFlagNames } from './command-context.js';
 
 /** Selector flags shared by `scanq bulk` and `scanq schedules add`; list flags repeat (or take a comma list). */
 export interface SelectorFlags {
@@ -62,14 +63,11 @@ function selectorOf(flags: SelectorFlags): { selector: Record<string, unknown>; 
   return { selector, issues };
 }
 
-/** Adds the flag that sets a selector field to the message of an issue about it. */
-function withFlags(issues: ApiIssue[], extra: Record<string, string> = {}): ApiIssue[] {
-  return issues.map((issue) => {
-    const path = issue.field.split('.');
-    const flag = path[1] === 'selector' ? FLAG_OF[path[2] as keyof BulkSelector] : extra[path[1] ?? ''];
-    return flag ? { ...issue, message: `${issue.message} (${flag})` } : issue;
-  });
-}
+/** Body field → flag for every selector field (`selector.accounts` → `--account`) plus `extra`. */
+const selectorFlags = (extra: Record<string, string>): Record<string, string> => ({
+  ...Object.fromEntries(Object.entries(FLAG_OF).map(([field, flag]) => [`selector.${field}`, flag])),
+  ...extra,
+});
 
 export type Built<T> = { ok: true; request: T } | { ok: false; issues: ApiIssue[] };
 
@@ -87,7 +85,7 @@ export function buildBulkRequest(flags: BulkFlags): Built<CreateBulkScanRequest>
   if (flags.timeout !== undefined) body.timeoutSeconds = numberOrText(flags.timeout);
   if (flags.webhookUrl !== undefined) body.webhookUrl = flags.webhookUrl;
   const checked = check(createBulkScanSchema, body);
-  const all = [...issues, ...(checked.ok ? [] : withFlags(checked.issues, { timeoutSeconds: '--timeout', webhookUrl: '--webhook-url', force: '--force' }))];
+  const all = [...issues, ...(checked.ok ? [] : withFlagNames(checked.issues, selectorFlags({ timeoutSeconds: '--timeout', webhookUrl: '--webhook-url', force: '--force' })))];
   return all.length || !checked.ok ? { ok: false, issues: all } : { ok: true, request: checked.value };
 }
 
@@ -109,7 +107,7 @@ export function buildScheduleRequest(flags: ScheduleFlags): Built<CreateSchedule
   if (flags.paused) body.enabled = false;
   if (flags.webhookUrl !== undefined) body.webhookUrl = flags.webhookUrl;
   const checked = check(createScheduleSchema, body);
-  const all = [...issues, ...(checked.ok ? [] : withFlags(checked.issues, { name: '--name', cron: '--cron', timezone: '--timezone', webhookUrl: '--webhook-url' }))];
+  const all = [...issues, ...(checked.ok ? [] : withFlagNames(checked.issues, selectorFlags({ name: '--name', cron: '--cron', timezone: '--timezone', webhookUrl: '--webhook-url' })))];
   return all.length || !checked.ok ? { ok: false, issues: all } : { ok: true, request: checked.value };
 }
 

@@ -7,8 +7,8 @@ import { LiveBlock, sleep, type WatchOptions } from './watch.js';
 
 export const isBulkEnded = (b: BulkScan) => (TERMINAL_BULK_SCAN_STATUSES as readonly string[]).includes(b.status);
 
-/** Exit 0 material: the bulk scan succeeded and none of its images failed or was cancelled. */
-export const bulkAllSucceeded = (b: BulkScan) => b.status === 'succeeded' && b.totals.failed === 0 && b.totals.cancelled === 0;
+/** Exit 0 material: the bulk scan succeeded, every account was listed, and no image failed or was cancelled. */
+export const bulkAllSucceeded = (b: BulkScan) => b.status === 'succeeded' && b.planErrors.length === 0 && b.totals.failed === 0 && b.totals.cancelled === 0;
 
 /** Images that reached an end state (scanned, failed, skipped or cancelled). */
 export const finishedOf = (t: BulkTotals) => t.succeeded + t.failed + t.skipped + t.cancelled;
@@ -55,7 +55,9 @@ export function bulkLines(c: Colors, bulk: BulkScan): string[] {
   const providers = Object.entries(bulk.byProvider)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([provider, p]) => `         ${provider.padEnd(8)} ${progressBar(c, percentOf(p), finishedOf(p) === p.planned ? 'succeeded' : 'running', 16)} ${finishedOf(p)}/${p.planned}  ${countsText(c, p)}`);
-  return [`${head}`, ...providers, c.dim(`         ${selectorSummary(bulk.selector)}${bulk.force ? ' · force' : ''}`)];
+  // Accounts the planner could not list: their images are in no count above, so say so (once the bulk error does not already).
+  const unlisted = bulk.error ? [] : bulk.planErrors.map((e) => c.red(`         not listed: ${truncate(e, 110)}`));
+  return [`${head}`, ...providers, ...unlisted, c.dim(`         ${selectorSummary(bulk.selector)}${bulk.force ? ' · force' : ''}`)];
 }
 
 /**

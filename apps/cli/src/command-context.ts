@@ -46,6 +46,20 @@ export function badInput(ctx: Context, issues: ApiIssue[]): never {
   throw new CliExit(ExitCode.BadInput);
 }
 
+/**
+ * Adds the flag that sets a body field to the message of an issue about it: `flagOf` maps a
+ * field path below `body.` (`selector.accounts`, `imageId.imageTag`) to its flag; the longest
+ * matching path wins, so an issue inside a field names that field's flag.
+ */
+export function withFlagNames(issues: ApiIssue[], flagOf: Record<string, string>): ApiIssue[] {
+  return issues.map((issue) => {
+    let path = issue.field.replace(/^body\.?/, '');
+    while (path && flagOf[path] === undefined) path = path.includes('.') ? path.slice(0, path.lastIndexOf('.')) : '';
+    const flag = path ? flagOf[path] : undefined;
+    return flag ? { ...issue, message: `${issue.message} (${flag})` } : issue;
+  });
+}
+
 /** Drops undefined values so commander's absent options never reach a schema as keys. */
 export const defined = <T extends Record<string, unknown>>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
@@ -63,10 +77,13 @@ export function requireId(ctx: Context, field: string, id: string, what: string)
   if (!isUuid(id)) badInput(ctx, [{ field, rule: 'uuid', message: `"${id}" is not a ${what} id (UUID)` }]);
 }
 
+/** One hour: a longer poll is no watch (and Node's timers overflow past 2^31 − 1 ms). */
+const MAX_INTERVAL_MS = 3_600_000;
+
 /** `--interval <ms>`: how often a watch polls (a fresh Option per command). */
 export function intervalOption(): Option {
   return new Option('--interval <ms>', 'poll interval while watching').default('1000').argParser((v) => {
-    if (!/^\d+$/.test(v) || Number(v) < 50) throw new CliExit(ExitCode.BadInput, `--interval: must be a whole number of milliseconds ≥ 50 (got "${v}")`);
+    if (!/^\d+$/.test(v) || Number(v) < 50 || Number(v) > MAX_INTERVAL_MS) throw new CliExit(ExitCode.BadInput, `--interval: must be a whole number of milliseconds, 50–${MAX_INTERVAL_MS} (got "${v}")`);
     return v;
   });
 }

@@ -1,5 +1,5 @@
-import { type ApiIssue, check, type Finding, ScanqApiError, ScanqNetworkError, ScanqResponseError } from '@scanq/client';
-import { createAccountSchema, isTerminalScanStatus, listFindingsQuerySchema, listScansQuerySchema, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
+import { type ApiIssue, check, type Finding, ScanqApiError, ScanqInputError, ScanqNetworkError, ScanqResponseError } from '@scanq/client';
+import { ConfigError, createAccountSchema, isTerminalScanStatus, listFindingsQuerySchema, listScansQuerySchema, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
 import { Command, CommanderError } from 'commander';
 import { addBulkCommands } from './bulk-commands.js';
 import { badInput, type Context, contextFor, defined, intervalOption, issuesText, printJson, requireId, requireIds } from './command-context.js';
@@ -28,7 +28,7 @@ function findingsTable(c: Colors, findings: Finding[]): string {
 }
 
 /** The `scanq` command tree. Every command talks to the API through the typed client only (migrate and keys excepted: they are the database's). */
-export function createProgram(io: CliIo): Command {
+export function createProgram(io: CliIo, options: { commanderErrors?: boolean } = {}): Command {
   const program = new Command();
   program
     .name('scanq')
@@ -37,7 +37,8 @@ export function createProgram(io: CliIo): Command {
     .option('--api-key <key>', 'API key, sent as a Bearer token (env SCANQ_API_KEY)')
     .option('--json', 'print JSON for scripts instead of tables and bars')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    // writeErr carries commander's usage errors (and help shown for one): off under --json, which prints them as JSON.
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => (options.commanderErrors === false ? undefined : io.err(s)) })
     .showHelpAfterError('(scanq --help for usage)');
 
   const context = (cmd: Command): Context => contextFor(io, cmd);
@@ -216,9 +217,17 @@ export function createProgram(io: CliIo): Command {
 }
 
 /** Parses `argv` (user arguments only), runs the command and returns its exit code. */
+/** Where the client's own refusals come from on the command line. */
+const FLAG_OF_CLIENT_FIELD: Record<string, string> = {
+  'options.baseUrl': '--api-url / SCANQ_API_URL',
+  'options.apiKey': '--api-key / SCANQ_API_KEY',
+  'headers.idempotency-key': '--idempotency-key',
+};
+
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const program = createProgram(io);
   const json = argv.includes('--json');
+  // With --json a usage error is printed once, as JSON, below (not as commander's text).
+  const program = createProgram(io, { commanderErrors: !json });
   const fail = (code: ExitCode, body: { error: string; message: string; issues?: ApiIssue[] }, text: string): number => {
     io.err(json ? `${JSON.stringify(body)}\n` : `${text}\n`);
     return code;
@@ -233,9 +242,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return err.code;
     }
     if (err instanceof CommanderError) {
-      // Help and version are successes; every other parse error is bad input (commander printed it).
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? ExitCode.Ok : ExitCode.BadInput;
+      // Asked-for help and the version are successes; help shown because a command is missing
+      // (`scanq keys`) and every other parse error is bad input (commander printed the text).
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return ExitCode.Ok;
+      if (json) io.err(`${JSON.stringify({ error: 'usage', message: err.code === 'commander.help' ? 'a command is missing (see --help)' : err.message.replace(/^error: /, '') })}\n`);
+      return ExitCode.BadInput;
     }
+    if (err instanceof ScanqInputError) {
+      const issues = err.issues.map((i) => ({ ...i, field: FLAG_OF_CLIENT_FIELD[i.field] ?? i.field }));
+      return fail(ExitCode.BadInput, { error: 'bad_input', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues }, `${c.red('bad input')}\n${issuesText(c, issues)}`);
+    }
+    if (err instanceof ConfigError) return fail(ExitCode.BadInput, { error: 'bad_configuration', message: err.message }, `${c.red('error')}: ${err.message}`);
     if (err instanceof ScanqApiError) {
       const body = { error: err.error, message: err.message, status: err.status, ...(err.issues.length ? { issues: err.issues } : {}) };
       const hint = err.status === 401 ? `\n${c.dim('pass an API key with --api-key or SCANQ_API_KEY')}` : '';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type ApiIssue, type CreateScanRequest, check } from '@scanq/client';
 import { createScanRequestSchema } from '@scanq/core';
+import { withFlagNames } from './command-context.js';
 
 /** Flags of `scanq scan <provider>`. The AWS ones mirror the API's AWS request field by field. */
 export interface ScanFlags {
@@ -16,6 +17,15 @@ export interface ScanFlags {
 }
 
 const AWS_FLAGS = { repository: '--repository', registryId: '--registry-id', tag: '--tag', digest: '--digest' } as const;
+/** Request field → the flag that sets it, so an issue about it names both. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  account: '--account',
+  timeoutSeconds: '--timeout',
+  repositoryName: '--repository',
+  registryId: '--registry-id',
+  'imageId.imageTag': '--tag',
+  'imageId.imageDigest': '--digest',
+};
 
 export type BuiltRequest = { ok: true; request: CreateScanRequest } | { ok: false; issues: ApiIssue[] };
 
@@ -77,5 +87,5 @@ export function buildScanRequest(provider: string, flags: ScanFlags): BuiltReque
     }
   }
   const checked = check(createScanRequestSchema, body);
-  return checked.ok ? { ok: true, request: checked.value } : { ok: false, issues: checked.issues };
+  return checked.ok ? { ok: true, request: checked.value } : { ok: false, issues: withFlagNames(checked.issues, FLAG_OF_FIELD) };
 }

@@ -71,6 +71,17 @@ describe('scanq bulk, schedules, cancel and keys as a process against the real A
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ id, totals: { failed: 1 } });
   });
 
+  it('bulk --watch exits 1 and names the account when one account of the selection could not be listed', async () => {
+    // An account whose credentials this worker does not have: the planner cannot list it.
+    await harness.worker.runtime.accounts.create({ provider: 'aws', name: 'unlisted', region: 'us-east-1', endpoint: harness.sim.url, credentialRef: 'nowhere' });
+    const res = await scanq(['bulk', '--account', 'sim-aws', '--account', 'unlisted', '--repository', 'scanq/api', '--latest-only', '--watch', '--interval', '100'], apiEnv);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/succeeded .* 1\/1 100%  ok 1/);
+    expect(res.stdout).toMatch(/not listed: unlisted: credential set "nowhere"/);
+    const listed = await scanq(['bulk', 'ls'], apiEnv);
+    expect(listed.stdout).toMatch(/\+1 account unlisted/);
+  });
+
   it('on a terminal, redraws the bulk progress in place; a running bulk scan shows counts per provider and its ETA', async () => {
     const client = new ScanqClient({ baseUrl: apiEnv.SCANQ_API_URL!, apiKey: API_KEY });
     const created = await client.createBulkScan({ selector: { repositories: ['scanq/web'], latestTagOnly: true } });

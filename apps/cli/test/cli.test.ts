@@ -94,6 +94,48 @@ describe('scanq CLI as a process against the real API, worker and simulator', ()
     expect(badQuery.stderr).toMatch(/querystring\.limit\s+minimum/);
   });
 
+  it('exits 2 for settings no request could carry, naming the flag or variable; an empty variable is an unset one', async () => {
+    const scan = ['scan', 'aws', '--account', 'sim-aws', '--repository', 'scanq/web', '--tag', 'latest'];
+    const key = await scanq([...scan, '--idempotency-key', '键', '--json'], apiEnv);
+    expect(key.code).toBe(2);
+    expect(JSON.parse(key.stderr).issues).toEqual([expect.objectContaining({ field: '--idempotency-key', rule: 'pattern' })]);
+    const url = await scanq(['ls', '--api-url', 'not-a-url'], apiEnv);
+    expect(url.code).toBe(2);
+    expect(url.stderr).toContain('--api-url / SCANQ_API_URL');
+    const schemeless = await scanq(['ls'], { ...apiEnv, SCANQ_API_URL: 'localhost:3000' });
+    expect(schemeless.code).toBe(2);
+    expect(schemeless.stderr).toMatch(/SCANQ_API_URL: must be an http\(s\) URL/);
+    const newline = await scanq(['ls', '--api-key', `${API_KEY}\n`], apiEnv);
+    expect(newline.code).toBe(2);
+    expect(newline.stderr).toContain('--api-key / SCANQ_API_KEY');
+    // SCANQ_API_KEY= (empty) is no key: the flag supplies it.
+    const emptyVar = await scanq(['ls', '--api-key', API_KEY], { ...apiEnv, SCANQ_API_KEY: '' });
+    expect(emptyVar.stderr).toBe('');
+    expect(emptyVar.code).toBe(0);
+    const interval = await scanq(['watch', '01900000-0000-7000-8000-000000000000', '--interval', '99999999999'], apiEnv);
+    expect(interval.code).toBe(2);
+    expect(interval.stderr).toContain('--interval');
+  });
+
+  it('names the flag behind a bad field, prints usage errors as JSON under --json, and exits 2 for a missing command', async () => {
+    const missing = await scanq(['scan', 'aws', '--repository', 'scanq/web', '--tag', 'latest', '--timeout', '5', '--json'], apiEnv);
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stderr).issues).toEqual(
+      expect.arrayContaining([
+        { field: 'body.account', rule: 'required', message: 'is required (--account)' },
+        expect.objectContaining({ field: 'body.timeoutSeconds', rule: 'minimum', message: expect.stringMatching(/\(--timeout\)$/) }),
+      ]),
+    );
+    const usage = await scanq(['--json', 'ls', '--bogus'], apiEnv);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stderr)).toMatchObject({ error: 'usage', message: expect.stringContaining('--bogus') });
+    const group = await scanq(['keys'], apiEnv);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toContain('Usage: scanq keys');
+    const help = await scanq(['keys', '--help'], apiEnv);
+    expect(help.code).toBe(0);
+  });
+
   it("exits 2 when the API rejects the request (unknown account), showing the API's issue", async () => {
     const res = await scanq(['scan', 'aws', '--account', 'nobody', '--repository', 'scanq/web', '--tag', 'latest', '--json'], apiEnv);
     expect(res.code).toBe(2);

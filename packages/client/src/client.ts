@@ -9,6 +9,8 @@ import {
   createScheduleSchema,
   errorResponseSchema,
   findingSchema,
+  HEADER_TEXT_PATTERN,
+  idempotencyKeySchema,
   listFindingsQuerySchema,
   listScansQuerySchema,
   pageSchema,
@@ -20,8 +22,8 @@ import {
   scheduleSchema,
 } from '@scanq/core';
 import { z } from 'zod';
-import { ScanqApiError, ScanqNetworkError, ScanqResponseError } from './errors.js';
-import { toApiIssues } from './validate.js';
+import { type ApiIssue, ScanqApiError, ScanqInputError, ScanqNetworkError, ScanqResponseError } from './errors.js';
+import { check, toApiIssues } from './validate.js';
 
 // Request types are the schemas' inputs (what a caller may send), response types their outputs.
 export type CreateScanRequest = z.input<typeof createScanRequestSchema>;
@@ -97,6 +99,10 @@ export class ScanqClient {
   private readonly fetchFn: typeof fetch;
 
   constructor(options: ScanqClientOptions) {
+    const issues: ApiIssue[] = [];
+    if (!/^https?:\/\/[^/]/i.test(options.baseUrl) || !URL.canParse(options.baseUrl)) issues.push({ field: 'options.baseUrl', rule: 'url', message: `must be an absolute http(s) URL (got "${options.baseUrl}")` });
+    if (options.apiKey !== undefined && !HEADER_TEXT_PATTERN.test(options.apiKey)) issues.push({ field: 'options.apiKey', rule: 'pattern', message: 'must be visible ASCII (no spaces or line breaks at either end)' });
+    if (issues.length) throw new ScanqInputError(issues);
     this.baseUrl = options.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
     this.apiKey = options.apiKey;
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -105,6 +111,10 @@ export class ScanqClient {
 
   /** Requests a scan. `created` is false when an earlier request with the same idempotency key is returned. */
   async createScan(request: CreateScanRequest, options: { idempotencyKey?: string } = {}): Promise<{ scan: Scan; created: boolean }> {
+    if (options.idempotencyKey !== undefined) {
+      const key = check(idempotencyKeySchema, options.idempotencyKey, 'headers.idempotency-key');
+      if (!key.ok) throw new ScanqInputError(key.issues.map((i) => ({ ...i, field: 'headers.idempotency-key' })));
+    }
     const { status, body } = await this.request({
       method: 'POST',
       path: '/v1/scans',
@@ -241,7 +251,8 @@ export class ScanqClient {
   }
 
   private async request<S extends z.ZodType>(spec: RequestSpec<S>): Promise<{ status: number; body: z.output<S> }> {
-    const url = new URL(spec.path, `${this.baseUrl}/`);
+    // Relative to the base, so a base behind a path prefix (https://host/scanq) keeps it.
+    const url = new URL(spec.path.replace(/^\//, ''), `${this.baseUrl}/`);
     for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: 'application/json', ...spec.headers };
     if (spec.body !== undefined) headers['content-type'] = 'application/json';

@@ -54,3 +54,11 @@ export class ScanqResponseError extends ScanqClientError {
     super(message);
   }
 }
+
+/** Input the client refuses before sending: its own options, or a value no HTTP header can carry. */
+export class ScanqInputError extends ScanqClientError {
+  override name = 'ScanqInputError';
+  constructor(readonly issues: ApiIssue[]) {
+    super(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+  }
+}

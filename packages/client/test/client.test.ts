@@ -1,10 +1,12 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createScanRequestSchema, simulatorAccountRequest } from '@scanq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../../apps/api/src/app.js';
 import { startHarness, type WorkerHarness } from '../../../apps/worker/test/harness.js';
 import { freePort } from '../../../test/support/processes.js';
 import { waitFor } from '../../../test/support/wait.js';
-import { check, ScanqApiError, ScanqClient, ScanqNetworkError, ScanqResponseError } from '../src/index.js';
+import { check, ScanqApiError, ScanqClient, ScanqInputError, ScanqNetworkError, ScanqResponseError } from '../src/index.js';
 
 type FastifyInstance = Awaited<ReturnType<typeof buildApi>>['app'];
 
@@ -129,6 +131,42 @@ describe('@scanq/client against the real API', () => {
       expect(err).toBeInstanceOf(ScanqApiError);
       expect(err).toMatchObject({ status: 401, error: 'unauthorized', isBadInput: false });
     }
+  });
+
+  it('keeps the path of a base URL behind a reverse proxy (https://host/scanq → /scanq/v1/…)', async () => {
+    // A real proxy in front of the API that serves it under /scanq only.
+    const proxy = createServer((req, res) => {
+      if (!req.url?.startsWith('/scanq/')) return void res.writeHead(404).end();
+      const upstream = httpRequest(`${baseUrl}${req.url.slice('/scanq/'.length)}`, { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const prefixed = new ScanqClient({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/scanq`, apiKey });
+      expect(await prefixed.health()).toEqual({ ok: true });
+      expect((await prefixed.listAccounts()).map((a) => a.name)).toContain('sim-aws');
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('refuses options and header values no request could carry, naming each, before sending anything', () => {
+    expect(() => new ScanqClient({ baseUrl: 'localhost:3000' })).toThrow(ScanqInputError);
+    const both = (() => {
+      try {
+        new ScanqClient({ baseUrl: 'not a url', apiKey: 'key\n' });
+      } catch (err) {
+        return err as ScanqInputError;
+      }
+    })();
+    expect(both?.issues.map((i) => i.field)).toEqual(['options.baseUrl', 'options.apiKey']);
+    return expect(client.createScan({ provider: 'aws', account: 'sim-aws', repositoryName: 'scanq/web', imageId: { imageTag: 'latest' } }, { idempotencyKey: 'ключ' })).rejects.toMatchObject({
+      name: 'ScanqInputError',
+      issues: [{ field: 'headers.idempotency-key', rule: 'pattern' }],
+    });
   });
 
   it('wraps an unreachable API as ScanqNetworkError', async () => {

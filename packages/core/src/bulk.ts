@@ -67,6 +67,8 @@ export const bulkScanSchema = z.object({
   etaSeconds: z.number().nullable(),
   /** How the planner split the work: per account, the provider calls it will make. */
   plan: z.record(z.string(), z.unknown()),
+  /** Accounts the planner could not list ("<account>: <why>"): their images are in no total. */
+  planErrors: z.array(z.string()),
   error: z.string().nullable(),
   webhookUrl: z.string().nullable(),
   startedAt: z.string().nullable(),

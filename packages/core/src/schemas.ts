@@ -31,6 +31,15 @@ export function splitScanRequest(req: CreateScanRequest): { account: string; tim
   return { account, timeoutSeconds, webhookUrl, target };
 }
 
+// --- Headers -------------------------------------------------------------------------------
+/** An HTTP header carries visible ASCII: a key outside it could not be sent, or not sent back the same. */
+export const HEADER_TEXT_PATTERN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+export const idempotencyKeySchema = z
+  .string()
+  .min(1, 'must be 1–200 characters')
+  .max(200, 'must be 1–200 characters')
+  .regex(HEADER_TEXT_PATTERN, 'must be visible ASCII (spaces only inside)');
+
 // --- Accounts ------------------------------------------------------------------------------
 /**
  * Each cloud's account settings (beside its target schema): strict, so a setting no adapter

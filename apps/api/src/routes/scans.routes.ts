@@ -3,6 +3,7 @@ import {
   createScanRequestSchema,
   errorResponseSchema,
   findingSchema,
+  idempotencyKeySchema,
   listFindingsQuerySchema,
   listScansQuerySchema,
   pageSchema,
@@ -16,7 +17,7 @@ import { z } from 'zod';
 import { toFindingView, toScanView } from '../views.js';
 
 const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().min(1, 'must be 1–200 characters').max(200, 'must be 1–200 characters').optional(),
+  'idempotency-key': idempotencyKeySchema.optional(),
 });
 
 const notFound = (id: string): ErrorResponse => ({ error: 'not_found', message: `no scan ${id}` });
