@@ -128,6 +128,12 @@ async function shutdown(code: number): Promise<void> {
 }
 process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
+// `pnpm start` stopped on its own (pnpm does not pass a SIGTERM on to its script): once this
+// process is orphaned it stops the system it started, rather than leaving it running.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) void shutdown(0);
+}, 1_000).unref();
 
 const base = loadConfig();
 const env: NodeJS.ProcessEnv = { ...process.env };
@@ -166,7 +172,6 @@ run('simulator', 'apps/simulator/src/main.ts', env);
 await waitForHttp(`${simUrl}/_sim/health`, 'simulator');
 
 // One demo account per cloud, each pointed at the simulator (secrets from the simulator's seed).
-const aws = SIMULATOR_ACCOUNTS.aws[0];
 env.SCANQ_CREDENTIALS = JSON.stringify({ ...(base.credentials ?? {}), ...simulatorCredentials() });
 const db = createDb(databaseUrl, { max: 1 });
 const accountRepo = new AccountRepository(db);
@@ -188,12 +193,12 @@ scanq is running (Ctrl-C stops everything)
   API docs     ${api}/docs
   API key      ${env.SCANQ_API_KEY}   (send as 'Authorization: Bearer <key>')
   Bull Board   ${api}/admin/queues   (user ${base.api.adminUser}, password ${env.SCANQ_ADMIN_PASSWORD})
-  Simulator    ${simUrl}   (AWS ECR; demo account "${aws.name}")
+  Simulator    ${simUrl}   (all four clouds; demo accounts ${PROVIDERS.map((p) => `"${SIMULATOR_ACCOUNTS[p][0].name}"`).join(', ')})
   Postgres     ${databaseUrl.replace(/:[^:@/]*@/, ':***@')}
   Redis        ${redisUrl}
   Workers      ${workers}
 
 Try a scan:
   curl -s -XPOST ${api}/v1/scans -H 'content-type: application/json' -H 'authorization: Bearer ${env.SCANQ_API_KEY}' \\
-    -d '{"provider":"aws","account":"${aws.name}","repositoryName":"scanq/api","imageId":{"imageTag":"latest"}}'
+    -d '{"provider":"aws","account":"${SIMULATOR_ACCOUNTS.aws[0].name}","repositoryName":"scanq/api","imageId":{"imageTag":"latest"}}'
 `);

@@ -18,10 +18,13 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
   }
 }
 
-/** Reads a scan or bulk scan with `read` until it has ended (succeeded, failed or cancelled); returns it. */
-export function waitForEnded<T extends { status: string }>(read: () => Promise<T | null | undefined>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+/**
+ * Reads a scan or bulk scan with `read` until it has ended (succeeded, failed or cancelled, and
+ * finished: a cancelled bulk scan runs on until its scans at the cloud end); returns it.
+ */
+export function waitForEnded<T extends { status: string; finishedAt?: unknown }>(read: () => Promise<T | null | undefined>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
   return waitFor(async () => {
     const row = await read();
-    return row && ENDED.has(row.status) ? row : undefined;
+    return row && ENDED.has(row.status) && row.finishedAt !== null ? row : undefined;
   }, options);
 }

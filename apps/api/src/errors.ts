@@ -1,6 +1,7 @@
 import { type ErrorResponse, zodIssueMessage, zodIssueRule } from '@scanq/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { SubmitError } from '@scanq/scans';
 import { InputError } from './request-input.js';
 
 /** The largest request body the API reads. */
@@ -40,6 +41,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const issues = toIssues(error.validationContext ?? 'body', error.validation as never);
       const body: ErrorResponse = { error: 'validation_error', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues };
       return reply.code(400).send(body);
+    }
+    // A request the services refused (unknown account, idempotency conflict, name taken): its status, naming the field.
+    if (error instanceof SubmitError) {
+      const issues = error.field ? [{ field: error.field, rule: error.code, message: error.message }] : undefined;
+      return reply.code(error.status).send({ error: error.code, message: error.message, ...(issues ? { issues } : {}) } satisfies ErrorResponse);
     }
     if (error instanceof InputError) {
       return reply.code(error.statusCode).send({ error: error.code, message: error.message, issues: error.issues } satisfies ErrorResponse);

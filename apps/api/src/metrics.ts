@@ -3,7 +3,7 @@ import { Prisma } from '@scanq/db';
 import { PROVIDER_CALL_BUCKETS, ProviderCallStats } from '@scanq/queue';
 import { providerCallStatsKey, type ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsync } from 'fastify';
-import { collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from 'prom-client';
 import { basicAuth } from './admin.js';
 
 export const METRICS_PATH = '/metrics';
@@ -115,7 +115,8 @@ export class ScanqMetrics {
   private readonly jobs = new Gauge({ name: 'scanq_queue_jobs', help: 'BullMQ jobs per queue and state.', labelNames: ['queue', 'state'], registers: [this.registry] });
   private readonly duration = new PrecountedHistogram('scanq_scan_duration_seconds', 'Time from request to terminal status of finished scans, by provider and final status, cumulative since the records began.');
   private readonly callLatency = new PrecountedHistogram('scanq_provider_call_duration_seconds', 'Latency of cloud API calls made by the workers, by provider and API.');
-  private readonly calls = new Gauge({ name: 'scanq_provider_calls_total', help: 'Cloud API calls made by the workers (all processes), by provider, API and outcome (ok or the error code).', labelNames: ['provider', 'api', 'outcome'], registers: [this.registry] });
+  // A counter (rate() works on it): set to the workers' running totals at each scrape.
+  private readonly calls = new Counter({ name: 'scanq_provider_calls_total', help: 'Cloud API calls made by the workers (all processes), by provider, API and outcome (ok or the error code).', labelNames: ['provider', 'api', 'outcome'], registers: [this.registry] });
   private readonly quotaInUse = new Gauge({ name: 'scanq_quota_in_use', help: 'Quota in use per account: Alibaba task slots, Tencent requests this second (busiest API), AWS images inside their 24 h window.', labelNames: ['provider', 'account'], registers: [this.registry] });
   private readonly quotaLimit = new Gauge({ name: 'scanq_quota_limit', help: 'The quota limit per account: Alibaba task slots, Tencent requests per second.', labelNames: ['provider', 'account'], registers: [this.registry] });
   private readonly tencentRate = new Gauge({ name: 'scanq_tencent_requests_this_second', help: 'Tencent TCSS requests taken from the rate bucket in the current second, per account and API.', labelNames: ['account', 'api'], registers: [this.registry] });
@@ -229,7 +230,7 @@ export class ScanqMetrics {
     this.calls.reset();
     const latency = new Map<string, PrecountedSeries>();
     for (const r of rows) {
-      this.calls.set({ provider: r.provider, api: r.api, outcome: r.outcome }, r.count);
+      this.calls.inc({ provider: r.provider, api: r.api, outcome: r.outcome }, r.count);
       const key = `${r.provider}|${r.api}`;
       let series = latency.get(key);
       if (!series) latency.set(key, (series = { labels: { provider: r.provider, api: r.api }, buckets: PROVIDER_CALL_BUCKETS.map((le) => ({ le, below: 0 })), count: 0, sum: 0 }));

@@ -84,7 +84,9 @@ export function toAccountView(a: CloudAccount): Account {
 
 /** Seconds left at the pace seen so far: remaining images × elapsed / finished images. */
 export function etaSeconds(bulk: BulkScan, totals: BulkTotals, now = Date.now()): number | null {
-  if (bulk.status !== 'running' || !bulk.startedAt) return bulk.status === 'planning' ? null : 0;
+  // A cancelled bulk scan runs on until its scans at the cloud end: it has an ETA until it is finished.
+  if (bulk.finishedAt) return 0;
+  if (!bulk.startedAt) return null;
   const finished = totals.succeeded + totals.failed + totals.cancelled;
   const remaining = totals.queued + totals.running;
   if (remaining === 0) return 0;

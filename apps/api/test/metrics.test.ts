@@ -74,7 +74,8 @@ describe('/metrics', () => {
     expect((await harness.waitForTerminal(scan.id)).reason).toBe('image_not_found');
     // Workers add their tallies to Redis every few seconds; flush now instead of waiting.
     await runtime.callStats.flush();
-    const m = parseExposition((await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: auth } })).body);
+    const text = (await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: auth } })).body;
+    const m = parseExposition(text);
     const sim = (await harness.calls()).totals;
 
     const ok = m.get(key('scanq_provider_calls_total', { provider: 'aws', api: 'DescribeImages', outcome: 'ok' })) ?? 0;
@@ -84,6 +85,7 @@ describe('/metrics', () => {
     // Every call the simulator received was counted, once.
     expect(ok + notFound).toBe(sim['aws:DescribeImages']);
     expect(m.get(key('scanq_provider_calls_total', { provider: 'aws', api: 'StartImageScan', outcome: 'ok' }))).toBe(sim['aws:StartImageScan']);
+    expect(text).toContain('# TYPE scanq_provider_calls_total counter');
     const latencyCount = m.get(key('scanq_provider_call_duration_seconds_count', { provider: 'aws', api: 'DescribeImages' }));
     expect(latencyCount).toBe(ok + notFound);
     expect(m.get(key('scanq_provider_call_duration_seconds_bucket', { provider: 'aws', api: 'DescribeImages', le: '+Inf' }))).toBe(latencyCount);

@@ -5,7 +5,8 @@ import type { CliIo } from './io.js';
 import { type Colors, progressBar, statusColor, truncate } from './render.js';
 import { LiveBlock, sleep, type WatchOptions } from './watch.js';
 
-export const isBulkEnded = (b: BulkScan) => (TERMINAL_BULK_SCAN_STATUSES as readonly string[]).includes(b.status);
+/** Ended: a terminal status and finished (a cancelled bulk scan runs on while its scans at the cloud end). */
+export const isBulkEnded = (b: BulkScan) => (TERMINAL_BULK_SCAN_STATUSES as readonly string[]).includes(b.status) && b.finishedAt !== null;
 
 /** Exit 0 material: the bulk scan succeeded, every account was listed, and no image failed or was cancelled. */
 export const bulkAllSucceeded = (b: BulkScan) => b.status === 'succeeded' && b.planErrors.length === 0 && b.totals.failed === 0 && b.totals.cancelled === 0;

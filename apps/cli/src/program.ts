@@ -108,7 +108,7 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
         `${table(
           c,
           ['ID', 'PROVIDER', 'STATUS', 'PROGRESS', 'FINDINGS', 'IMAGE', 'CREATED'],
-          page.items.map((s) => [s.id, s.provider, statusColor(c, s.status)(s.status), `${s.progress}%`, severitySummary(c, s.severityCounts), truncate(scanSubject(s), 48), shortTime(s.createdAt)]),
+          page.items.map((s) => [s.id, s.provider, statusColor(c, s.status)(s.status), `${s.progress}%`, s.status === 'succeeded' ? severitySummary(c, s.severityCounts) : c.dim('—'), truncate(scanSubject(s), 48), shortTime(s.createdAt)]),
         )}\n`,
       );
       if (page.nextCursor) io.out(c.dim(`more: scanq ls --cursor ${page.nextCursor}\n`));

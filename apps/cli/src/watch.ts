@@ -63,7 +63,8 @@ export async function watchScans(client: ScanqClient, ids: string[], io: CliIo, 
         io.out(`${scanLines(c, s).join('\n')}\n`);
       }
     }
-    if (current.every((s) => isTerminalScanStatus(s.status))) return { scans: current, allSucceeded: current.every((s) => s.status === 'succeeded') };
+    // Exit-0 material as for bulk scans: every scan succeeded and none of its images failed.
+    if (current.every((s) => isTerminalScanStatus(s.status))) return { scans: current, allSucceeded: current.every((s) => s.status === 'succeeded' && s.images.every((i) => i.status !== 'failed')) };
     await sleep(options.intervalMs);
   }
 }

@@ -136,6 +136,12 @@ describe('scanq CLI as a process against the real API, worker and simulator', ()
     expect(help.code).toBe(0);
   });
 
+  it('stops quietly when its reader has gone (a closed pipe is no crash)', async () => {
+    const res = await scanq(['ls', '--json', '--limit', '500'], apiEnv, { closeStdout: true });
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+  });
+
   it("exits 2 when the API rejects the request (unknown account), showing the API's issue", async () => {
     const res = await scanq(['scan', 'aws', '--account', 'nobody', '--repository', 'scanq/web', '--tag', 'latest', '--json'], apiEnv);
     expect(res.code).toBe(2);

@@ -2,7 +2,7 @@ import { alibabaScanTargetSchema, SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { AlibabaSasProvider, type InventoryImage } from '@scanq/providers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneImagePerDigest } from '../../../packages/scans/src/bulk-scan.service.js';
-import { waitForEnded } from '../../../test/support/wait.js';
+import { waitFor, waitForEnded } from '../../../test/support/wait.js';
 import { startHarness, type WorkerHarness } from './harness.js';
 
 const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
@@ -155,5 +155,37 @@ describe('bulk scans (Alibaba SAS inventory: DescribeImageInstances)', () => {
       expect(new Set(p.images.map((i) => i.digest!.slice(7)))).toEqual(new Set(target.digests));
     }
     expect(planned.flatMap((p) => p.images)).toHaveLength(oneImagePerDigest(narrowed).length);
+  });
+
+  it("selects images by their own region (an account's images span regions) and a registry by the cloud's bare instance id", async () => {
+    const { runtime } = h.worker;
+    const sas = new AlibabaSasProvider();
+    const account = { id: 'plan', provider: 'alibaba' as const, name: SIM.name, region: SIM.region, endpoint: h.sim.url, settings: {}, credentials: { accessKeyId: SIM.accessKeyId, accessKeySecret: SIM.accessKeySecret } };
+    const listed: InventoryImage[] = [];
+    for await (const page of sas.listImages(account, {})) listed.push(...page);
+    const away = listed.find((i) => i.region && i.region !== SIM.region)!.region!;
+    const instance = listed.find((i) => i.registry.startsWith('acr:'))!.registry;
+    const plannedFor = async (selector: Record<string, unknown>) => {
+      const { bulk } = await runtime.bulk.create({ selector: { providers: ['alibaba'], ...selector } });
+      const planned = await waitFor(async () => {
+        const b = await runtime.bulkScans.get(bulk.id);
+        return b && b.status !== 'planning' ? b : undefined;
+      });
+      await runtime.bulk.cancel(bulk.id); // the selection is what is checked here, not the scans
+      const images = (await scansOf(bulk.id)).flatMap((sc) => sc.images);
+      return { selected: planned.selected, images };
+    };
+    // A region other than the account's own: only that region's images (before, the account was left out: none).
+    const awayPlan = await plannedFor({ regions: [away] });
+    expect(awayPlan.selected).toBe(oneImagePerDigest(listed.filter((i) => i.region === away)).length);
+    expect(awayPlan.selected).toBeGreaterThan(0);
+    expect(awayPlan.images.every((i) => i.registry.split(':')[1] === away)).toBe(true);
+    // The account's own region: its images only, not every region's.
+    const homePlan = await plannedFor({ regions: [SIM.region] });
+    expect(homePlan.selected).toBe(oneImagePerDigest(listed.filter((i) => (i.region ?? SIM.region) === SIM.region)).length);
+    // A registry named by its bare ACR instance id selects what scanq's own form selects.
+    const bare = await plannedFor({ registries: [instance.split(':')[2]!] });
+    expect(bare.selected).toBe(oneImagePerDigest(listed.filter((i) => i.registry === instance)).length);
+    expect(bare.images.every((i) => i.registry === instance)).toBe(true);
   });
 });

@@ -130,10 +130,18 @@ describe('bulk scans (Huawei HSS)', () => {
     expect(shared.every((i) => i.registry === 'shared_image' && [namespace, 'scanq-special'].includes(i.namespace!))).toBe(true);
     expect(shared.map((i) => i.repository)).toContain('scanq-special/expired-share');
 
+    // A registry given as the SWR Enterprise instance's bare id lists that instance (one query).
+    const instance = all.find((i) => i.registry.startsWith('instance_image/'))!.registry;
     before = await listCalls();
-    expect(await listAll({ registries: ['not-an-hss-image-type'] })).toEqual([]);
+    const byId = await listAll({ registries: [instance.slice('instance_image/'.length)] });
+    expect(await listCalls()).toBe(before + 1);
+    expect(byId.length).toBe(all.filter((i) => i.registry === instance).length);
+    expect(byId.every((i) => i.registry === instance)).toBe(true);
+
+    before = await listCalls();
+    expect(await listAll({ registries: ['no-such-instance'] })).toEqual([]);
     expect(await listAll({ repositories: ['no-namespace'] })).toEqual([]);
-    expect(await listCalls()).toBe(before);
+    expect(await listCalls()).toBe(before + 1);
   });
 
   it('pages the inventory 200 entries at a time', async () => {

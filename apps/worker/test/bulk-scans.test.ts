@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker } from '../src/worker.js';
 import { startHarness, type WorkerHarness } from './harness.js';
-import { waitFor } from '../../../test/support/wait.js';
+import { waitFor, waitForEnded } from '../../../test/support/wait.js';
 
 /** Bulk scans through the real planner, ECR SDK and simulator (AWS inventory: DescribeRepositories + DescribeImages). */
 describe('bulk scans (AWS inventory)', () => {
@@ -95,6 +95,47 @@ describe('bulk scans (AWS inventory)', () => {
   it('rejects an unknown named account naming the field', async () => {
     await expect(h.worker.runtime.bulk.create({ selector: { accounts: ['nope'] } })).rejects.toMatchObject({ status: 422, field: 'body.selector.accounts' });
   });
+
+  it('refuses a selector no account matches, for bulk scans and schedules alike (422, not an empty success)', async () => {
+    const { runtime } = h.worker;
+    await expect(runtime.bulk.create({ selector: { accounts: ['sim-aws'], providers: ['alibaba'] } })).rejects.toMatchObject({ status: 422, code: 'no_matching_account', field: 'body.selector' });
+    await expect(runtime.bulk.create({ selector: { regions: ['mars-1'] } })).rejects.toMatchObject({ status: 422, field: 'body.selector' });
+    await expect(runtime.schedules.create({ name: 'ghost', cron: '0 2 * * *', timezone: 'UTC', enabled: true, force: false, selector: { accounts: ['ghost'] } })).rejects.toMatchObject({ status: 422, field: 'body.selector.accounts' });
+    const ok = await runtime.schedules.create({ name: 'real', cron: '0 2 * * *', timezone: 'UTC', enabled: false, force: false, selector: { providers: ['aws'] } });
+    await expect(runtime.schedules.update(ok.id, { selector: { accounts: ['ghost'] } })).rejects.toMatchObject({ status: 422 });
+    await runtime.schedules.delete(ok.id);
+  });
+
+  it('scans the named repositories an account has when the selection names others it lacks (ECR fails such a listing whole)', async () => {
+    const done = await waitBulk((await h.worker.runtime.bulk.create({ selector: { providers: ['aws'], repositories: ['scanq/web', 'scanq/typo'] } })).bulk.id);
+    expect(done.status).toBe('succeeded');
+    expect((done.plan as { errors?: string[] }).errors).toBeUndefined();
+    const scans = await scansOf(done.id);
+    expect(scans.length).toBe(5); // scanq/web's five digests
+    expect(scans.every((s) => s.images[0]!.repository === 'scanq/web')).toBe(true);
+  });
+
+  it('a cancel while scans are at the cloud: cancelled at once, finished with its completion event once they end', async () => {
+    const { runtime } = h.worker;
+    await h.configureAws({ scanDurationMs: 1_500 });
+    try {
+      const { bulk } = await runtime.bulk.create({ selector: { repositories: ['scanq/worker'] } });
+      await waitFor(async () => ((await runtime.db.scan.count({ where: { bulkScanId: bulk.id, status: 'running' } })) > 0 ? true : undefined), { what: 'a bulk scan at the cloud' });
+      const cancelled = (await runtime.bulk.cancel(bulk.id))!;
+      expect(cancelled.status).toBe('cancelled');
+      expect(cancelled.finishedAt).toBeNull(); // its scans at the cloud still run
+      const done = await waitForEnded(() => runtime.bulkScans.get(bulk.id), { timeoutMs: 30_000, what: 'the cancelled bulk scan to finish' });
+      expect(done.status).toBe('cancelled');
+      const { totals } = await runtime.bulkScans.totals(done);
+      expect(totals.queued + totals.running).toBe(0);
+      expect(totals.succeeded + totals.failed).toBeGreaterThan(0); // the ones at the cloud ended in their real result
+      expect(totals.planned).toBe(totals.succeeded + totals.failed + totals.cancelled + totals.skipped);
+      const summary = done.summary as { event: string; status: string; totals: { succeeded: number } };
+      expect(summary).toMatchObject({ event: 'bulk_scan.completed', status: 'cancelled', totals: { succeeded: totals.succeeded } });
+    } finally {
+      await h.configureAws({ scanDurationMs: 50 });
+    }
+  });
 });
 
 describe('bulk work behind on-demand scans, and cancellation', () => {
@@ -145,6 +186,31 @@ describe('bulk work behind on-demand scans, and cancellation', () => {
     expect(await Promise.all(planned.map((s) => runtime.queues.getJob('aws', s.id)))).toEqual(planned.map(() => undefined));
     const { totals } = await runtime.bulkScans.totals(cancelled!);
     expect(totals).toMatchObject({ cancelled: 12, queued: 0, running: 0 });
+  });
+
+  it('a cancel during planning: nothing it planned is enqueued or left open, and its totals add up', async () => {
+    const { runtime } = h.worker;
+    const assertSettled = async (id: string) => {
+      const done = await waitForEnded(() => runtime.bulkScans.get(id), { what: `bulk scan ${id} to finish` });
+      expect(done.status).toBe('cancelled');
+      const scans = await runtime.db.scan.findMany({ where: { bulkScanId: id } });
+      expect(scans.every((s) => s.status === 'cancelled')).toBe(true);
+      expect(await Promise.all(scans.map((s) => runtime.queues.getJob('aws', s.id)))).toEqual(scans.map(() => undefined));
+      const { totals } = await runtime.bulkScans.totals(done);
+      expect(totals.planned).toBe(totals.cancelled + totals.skipped);
+      expect(totals).toMatchObject({ cancelled: scans.length, queued: 0, running: 0, succeeded: 0 });
+      expect(done.summary).toMatchObject({ event: 'bulk_scan.completed', status: 'cancelled' });
+    };
+    // Cancelled before its planner ran: the planner records the end and plans nothing.
+    const { bulk: early } = await runtime.bulkScans.create({ selector: { repositories: ['bench/images'] }, force: false });
+    expect((await runtime.bulk.cancel(early.id))!.status).toBe('cancelled');
+    await runtime.bulk.plan(early.id);
+    await assertSettled(early.id);
+    expect(await runtime.db.scan.count({ where: { bulkScanId: early.id } })).toBe(0);
+    // Cancelled while the planner runs (whichever lands first, the invariants hold).
+    const { bulk: racing } = await runtime.bulkScans.create({ selector: { repositories: ['bench/images'] }, force: false });
+    await Promise.all([runtime.bulk.plan(racing.id), new Promise((r) => setTimeout(r, 5)).then(() => runtime.bulk.cancel(racing.id))]);
+    await assertSettled(racing.id);
   });
 
   it('cancels a single queued scan and leaves no job behind', async () => {

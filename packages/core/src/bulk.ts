@@ -19,9 +19,12 @@ export const bulkSelectorSchema = z
     /** Account names or ids; all accounts when absent. */
     accounts: nameList('account').optional(),
     providers: z.array(z.enum(PROVIDERS)).min(1, 'give at least one provider or leave the field out').optional(),
-    regions: nameList('region').optional(),
-    /** Registries or registry instances (ECR registry id, ACR instance id, SWR/TCR instance). */
-    registries: nameList('registry').optional(),
+    /** Cloud regions the images are in (an Alibaba account's images span regions; the other clouds' accounts hold one). */
+    regions: nameList('region').optional().describe("Regions the images are in: an Alibaba account's images span regions, another cloud's account holds its own region's"),
+    /** Registries or registry instances: scanq's form (an image's `registry`) or the cloud's id (ECR registry id, ACR/SWR/TCR instance id). */
+    registries: nameList('registry')
+      .optional()
+      .describe("Registries: an image's `registry` as scanq reports it (acr:<region>:<instance>, instance_image/<id>, private_image, an ECR registry id) or the cloud's instance id"),
     namespaces: nameList('namespace').optional(),
     /** Full repository names (`team/app`). */
     repositories: nameList('repository').optional(),

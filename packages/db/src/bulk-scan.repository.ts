@@ -63,19 +63,43 @@ export class BulkScanRepository {
     });
   }
 
-  /** Planning done: what was selected and skipped, and how the work was split. */
+  /**
+   * Planning done: what was selected and skipped, and how the work was split — recorded even
+   * when the bulk scan was cancelled meanwhile (its totals still add up); it moves from
+   * `planning` to `running` only if it is still planning. Returns whether it moved.
+   */
   async planned(id: string, fields: { selected: number; skipped: number; plan: Record<string, unknown> }): Promise<boolean> {
-    const res = await this.db.bulkScan.updateMany({
-      where: { id, status: 'planning' },
-      data: { status: 'running', selected: fields.selected, skipped: fields.skipped, plan: fields.plan as Prisma.InputJsonValue, startedAt: new Date() },
-    });
-    return res.count === 1;
+    const rows = await this.db.$queryRaw<{ moved: boolean }[]>`
+      UPDATE "BulkScan" SET "selected" = ${fields.selected}, "skipped" = ${fields.skipped}, "plan" = ${JSON.stringify(fields.plan)}::jsonb,
+        "status" = CASE WHEN "status" = 'planning' THEN 'running'::"BulkScanStatus" ELSE "status" END,
+        "startedAt" = COALESCE("startedAt", timezone('UTC', now())), "updatedAt" = timezone('UTC', now())
+      WHERE "id" = ${id}::uuid
+      RETURNING ("status" = 'running') AS moved`;
+    return rows[0]?.moved === true;
   }
 
-  /** Ends a bulk scan that is still open; returns whether this call ended it. */
-  async finish(id: string, status: 'succeeded' | 'failed' | 'cancelled', fields: { error?: string; summary?: unknown } = {}): Promise<boolean> {
+  /**
+   * Cancels a bulk scan that is still open: status `cancelled` at once, but not finished — its
+   * scans already at the cloud still end in their real result, and `finish` records the end
+   * (and the completion event) once the last one has. Returns the status it had, or null when
+   * this call did not cancel it (unknown, or ended already).
+   */
+  async cancel(id: string): Promise<'planning' | 'running' | null> {
+    const rows = await this.db.$queryRaw<{ was: 'planning' | 'running' }[]>`
+      UPDATE "BulkScan" b SET "status" = 'cancelled', "updatedAt" = timezone('UTC', now())
+      FROM (SELECT "id", "status" AS was FROM "BulkScan" WHERE "id" = ${id}::uuid FOR UPDATE) old
+      WHERE b."id" = old."id" AND old.was IN ('planning', 'running')
+      RETURNING old.was::text AS was`;
+    return rows[0]?.was ?? null;
+  }
+
+  /**
+   * Ends a bulk scan that is `from` and not finished yet: `status` (a cancelled one stays
+   * cancelled), its end time and completion summary. Returns whether this call ended it.
+   */
+  async finish(id: string, from: BulkScan['status'], status: 'succeeded' | 'failed' | 'cancelled', fields: { error?: string; summary?: unknown } = {}): Promise<boolean> {
     const res = await this.db.bulkScan.updateMany({
-      where: { id, status: { in: ['planning', 'running'] } },
+      where: { id, status: from, finishedAt: null },
       data: { status, finishedAt: new Date(), error: fields.error ?? null, ...(fields.summary === undefined ? {} : { summary: fields.summary as Prisma.InputJsonValue }) },
     });
     return res.count === 1;
@@ -110,7 +134,10 @@ export class BulkScanRepository {
       (byProvider[provider] ??= emptyTotals()).skipped += n;
     }
     totals.skipped += bulk.skipped;
-    totals.planned = bulk.selected + bulk.skipped;
+    // While planning (or cancelled during it) the scans inserted so far may outnumber the
+    // recorded selection: planned is never less than what the states add up to.
+    const counted = BULK_TOTAL_STATES.filter((s) => s !== 'planned').reduce((a, s) => a + totals[s], 0);
+    totals.planned = Math.max(bulk.selected + bulk.skipped, counted);
     for (const p of Object.values(byProvider)) p.planned = BULK_TOTAL_STATES.filter((s) => s !== 'planned').reduce((a, s) => a + p[s], 0);
     return { totals, byProvider };
   }
@@ -120,9 +147,9 @@ export class BulkScanRepository {
     return this.db.scan.count({ where: { bulkScanId: id, status: { in: ['queued', 'quota_wait', 'running', 'retrying'] } } });
   }
 
-  /** Bulk scans still running: the reconciler checks they finish. */
-  running(limit: number): Promise<BulkScan[]> {
-    return this.db.bulkScan.findMany({ where: { status: 'running' }, orderBy: { id: 'asc' }, take: limit });
+  /** Bulk scans not finished (running, or cancelled with scans still at the cloud): the reconciler checks they finish. */
+  unfinished(limit: number): Promise<BulkScan[]> {
+    return this.db.bulkScan.findMany({ where: { status: { in: ['running', 'cancelled'] }, finishedAt: null }, orderBy: { id: 'asc' }, take: limit });
   }
 
   /** Bulk scans stuck in planning (their plan job vanished) for longer than `idleMs`. */

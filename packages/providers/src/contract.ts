@@ -98,6 +98,8 @@ export interface PlannedScan<TTarget = Record<string, unknown>> {
 
 /** Bulk support: an adapter that can list its cloud's images and group them into scans. */
 export interface BulkCapable<TTarget = Record<string, unknown>> {
+  /** True when one account's listing holds images of many regions, each with its `region` (else all are in the account's). */
+  readonly inventorySpansRegions?: boolean;
   /** Every image of the account matching `query`, a page at a time (full paging). */
   listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]>;
   /** The fewest scans the cloud allows for `images` (e.g. one per ECR image, one per ≤10241 for HSS). */

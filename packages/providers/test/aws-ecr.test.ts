@@ -80,4 +80,16 @@ describe('AWS ECR adapter: tag resolution shares DescribeImages calls', () => {
     for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { kind: 'retryable', code: 'ThrottlingException' } });
     expect(await describeImagesCalls()).toBe(1);
   });
+
+  it('lists the named repositories that exist when others of the selection do not (ECR fails such a call whole)', async () => {
+    const provider = new AwsEcrProvider();
+    const listed: string[] = [];
+    for await (const page of provider.listImages(account, { repositories: ['scanq/web', 'scanq/typo', 'library/nginx'] })) listed.push(...page.map((i) => i.repository));
+    expect(new Set(listed)).toEqual(new Set(['scanq/web', 'library/nginx']));
+    // One call for the batch, then one per name once it failed.
+    expect((await simulatorCalls(sim.url)).totals['aws:DescribeRepositories']).toBe(4);
+    const none: unknown[] = [];
+    for await (const page of provider.listImages(account, { repositories: ['scanq/typo'] })) none.push(...page);
+    expect(none).toEqual([]);
+  });
 });

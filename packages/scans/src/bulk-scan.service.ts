@@ -4,12 +4,15 @@ import { type InventoryImage, isBulkCapable, type ScanProvider } from '@scanq/pr
 import type { QueueRepository } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-
-/** How long one planning run may hold a bulk scan (a dead planner's lock lapses after this). */
-const PLAN_LOCK_MS = 10 * 60_000;
 import type { AccountResolver } from './account-resolver.js';
 import { SubmitError } from './submit.service.js';
 import type { WebhookService } from './webhook.service.js';
+
+/** How long one planning run may hold a bulk scan (a dead planner's lock lapses after this). */
+const PLAN_LOCK_MS = 10 * 60_000;
+
+/** A selector list without repeats (a name given twice is listed once). */
+const uniqueNames = (names: string[] | undefined) => (names ? [...new Set(names)] : undefined);
 
 /** `*` any run, `?` one character; everything else literal. */
 export function tagGlob(pattern: string): RegExp {
@@ -17,11 +20,20 @@ export function tagGlob(pattern: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-/** What the selector keeps of one listing page (server-side filters aside). */
-export function selectImages(images: InventoryImage[], selector: BulkSelector): InventoryImage[] {
+/**
+ * Whether a selector's registry names `registry`: scanq's own form (`acr:<region>:<instance>`,
+ * `instance_image/<id>`, an ECR registry id) or the cloud's bare instance id, its last part.
+ */
+export function registrySelected(registry: string, selected: readonly string[]): boolean {
+  return selected.includes(registry) || selected.includes(registry.slice(Math.max(registry.lastIndexOf(':'), registry.lastIndexOf('/')) + 1));
+}
+
+/** What the selector keeps of one listing page (server-side filters aside); an image without a region of its own is in its account's. */
+export function selectImages(images: InventoryImage[], selector: BulkSelector, accountRegion: string): InventoryImage[] {
   const globs = selector.tagPatterns?.map(tagGlob);
   return images.filter((image) => {
-    if (selector.registries?.length && !selector.registries.includes(image.registry)) return false;
+    if (selector.regions?.length && !selector.regions.includes(image.region ?? accountRegion)) return false;
+    if (selector.registries?.length && !registrySelected(image.registry, selector.registries)) return false;
     if (selector.namespaces?.length) {
       const ns = image.namespace ?? (image.repository.includes('/') ? image.repository.slice(0, image.repository.lastIndexOf('/')) : '');
       if (!selector.namespaces.includes(ns)) return false;
@@ -90,9 +102,19 @@ export class BulkScanService {
     private readonly webhooks?: WebhookService,
   ) {}
 
-  /** Accepts a bulk scan: the row, then its plan job. Unknown named accounts are a 422. */
+  /**
+   * 422 unless the selector names only known accounts and matches at least one (a request for
+   * nothing is refused up front, not planned into an empty success).
+   */
+  async checkSelector(selector: BulkSelector): Promise<void> {
+    if ((await this.matchAccounts(selector, true)).length === 0) {
+      throw new SubmitError(422, 'no_matching_account', 'no account matches the selector (its accounts, providers and regions together)', 'body.selector');
+    }
+  }
+
+  /** Accepts a bulk scan: the row, then its plan job. A selector no account matches is a 422 (a schedule's tick is checked when planned). */
   async create(request: CreateBulkScanRequest, origin: { scheduleId?: string; tickAt?: Date } = {}): Promise<{ bulk: BulkScan; created: boolean }> {
-    if (request.selector.accounts?.length && !origin.scheduleId) await this.matchAccounts(request.selector, true);
+    if (!origin.scheduleId) await this.checkSelector(request.selector);
     const { bulk, created } = await this.bulks.create({
       selector: request.selector as Record<string, unknown>,
       force: request.force ?? false,
@@ -114,8 +136,15 @@ export class BulkScanService {
       (a) =>
         (!selector.accounts?.length || selector.accounts.includes(a.name) || selector.accounts.includes(a.id)) &&
         (!selector.providers?.length || selector.providers.includes(a.provider)) &&
-        (!selector.regions?.length || selector.regions.includes(a.region)),
+        // An account listing one region only is left out for other regions; one whose listing
+        // spans regions (Alibaba SAS) is listed and its images filtered by their own region.
+        (!selector.regions?.length || selector.regions.includes(a.region) || this.inventorySpansRegions(a.provider)),
     );
+  }
+
+  private inventorySpansRegions(provider: Provider): boolean {
+    const adapter = this.providers[provider];
+    return adapter !== undefined && isBulkCapable(adapter) && adapter.inventorySpansRegions === true;
   }
 
   /**
@@ -135,6 +164,8 @@ export class BulkScanService {
 
   private async planLocked(bulkScanId: string): Promise<void> {
     const bulk = await this.bulks.get(bulkScanId);
+    // Cancelled before planning began: nothing to plan, only its end to record.
+    if (bulk?.status === 'cancelled' && !bulk.finishedAt) return this.complete(bulk.id);
     if (!bulk || bulk.status !== 'planning') return;
     await this.scans.deleteUnplannedBulkScans(bulk.id); // a retried plan job starts clean
     const selector = bulk.selector as BulkSelector & { timeoutSeconds?: number };
@@ -163,9 +194,10 @@ export class BulkScanService {
       try {
         const account = this.accountResolver.resolve(stored);
         let images: InventoryImage[] = [];
-        for await (const page of provider.listImages(account, { registries: selector.registries, namespaces: selector.namespaces, repositories: selector.repositories })) {
+        const query = { registries: uniqueNames(selector.registries), namespaces: uniqueNames(selector.namespaces), repositories: uniqueNames(selector.repositories) };
+        for await (const page of provider.listImages(account, query)) {
           entry.listed += page.length;
-          images.push(...selectImages(page, selector));
+          images.push(...selectImages(page, selector, stored.region));
         }
         if (selector.latestTagOnly) images = latestPerRepository(images);
         images = oneImagePerDigest(images);
@@ -197,24 +229,27 @@ export class BulkScanService {
       }
     }
 
+    const errors = entries.filter((e) => e.error).map((e) => `${e.account}: ${e.error}`);
+    // Recorded before a single start job exists: a cancel that came during planning is seen
+    // here, and nothing it planned is enqueued; a cancel after this finds every scan in Postgres.
+    const moved = await this.bulks.planned(bulk.id, { selected, skipped, plan: { accounts: entries, skippedByProvider, ...(errors.length ? { errors } : {}) } });
+    if (!moved) {
+      await this.cancelScans(bulk.id);
+      await this.complete(bulk.id);
+      return;
+    }
     mark = performance.now();
     await this.queues.enqueueScanStarts(createdScans.map((s) => ({ id: s.id, provider: s.provider, priority: BULK_JOB_PRIORITY })));
     lap('enqueueMs');
-    const errors = entries.filter((e) => e.error).map((e) => `${e.account}: ${e.error}`);
-    const moved = await this.bulks.planned(bulk.id, { selected, skipped, plan: { accounts: entries, skippedByProvider, ...(errors.length ? { errors } : {}) } });
-    if (!moved) {
-      // Cancelled while planning: nothing it planned may run.
-      await this.cancelScans(bulk.id);
-      return;
-    }
-    if (createdScans.length === 0) await this.complete(bulk.id, errors.length && entries.every((e) => e.error) ? errors.join('; ') : undefined);
+    if (entries.length === 0) await this.complete(bulk.id, 'no account matches the selector');
+    else if (createdScans.length === 0) await this.complete(bulk.id, errors.length && entries.every((e) => e.error) ? errors.join('; ') : undefined);
     this.log.info({ bulkScanId, selected, skipped, scans: createdScans.length, errors: errors.length, ...timings }, 'bulk scan planned');
   }
 
   /** A scan of a bulk scan ended: when it was the last one, queue the completion (once). */
   async scanFinished(bulkScanId: string): Promise<void> {
     const bulk = await this.bulks.get(bulkScanId);
-    if (!bulk || bulk.status !== 'running') return;
+    if (!bulk || bulk.finishedAt || (bulk.status !== 'running' && bulk.status !== 'cancelled')) return;
     if (await this.scans.bulkHasOpenScans(bulkScanId)) return;
     await this.queues.add(QueueName.maintenance, JobName.BulkComplete, { bulkScanId }, { jobId: jobIds.bulkComplete(bulkScanId), attempts: 3 });
   }
@@ -225,12 +260,15 @@ export class BulkScanService {
    */
   async complete(bulkScanId: string, error?: string): Promise<void> {
     const bulk = await this.bulks.get(bulkScanId);
-    if (!bulk || (bulk.status !== 'running' && bulk.status !== 'planning')) return;
+    if (!bulk || bulk.finishedAt || (bulk.status !== 'running' && bulk.status !== 'planning' && bulk.status !== 'cancelled')) return;
     if (await this.scans.bulkHasOpenScans(bulkScanId)) return;
     const { totals, byProvider } = await this.bulks.totals(bulk);
     const worst = await this.scans.worstFindings(bulkScanId, 10);
-    const summary = { event: 'bulk_scan.completed', bulkScanId, scheduleId: bulk.scheduleId, totals, byProvider, worstFindings: worst, completedAt: new Date().toISOString() };
-    if (await this.bulks.finish(bulkScanId, error ? 'failed' : 'succeeded', { summary, ...(error ? { error } : {}) })) {
+    // A cancelled bulk scan completes too, once its last scan at the cloud has ended: its event says so.
+    const status = bulk.status === 'cancelled' ? 'cancelled' : error ? 'failed' : 'succeeded';
+    const summary = { event: 'bulk_scan.completed', bulkScanId, scheduleId: bulk.scheduleId, status, totals, byProvider, worstFindings: worst, completedAt: new Date().toISOString() };
+    // Guarded on the status read above: a cancel landing meanwhile completes the bulk scan itself.
+    if (await this.bulks.finish(bulkScanId, bulk.status, status, { summary, ...(error ? { error } : {}) })) {
       this.log.info({ bulkScanId, totals }, 'bulk scan completed');
       await this.webhooks?.bulkCompleted(bulk, summary);
     }
@@ -240,8 +278,13 @@ export class BulkScanService {
   async cancel(bulkScanId: string): Promise<BulkScan | null> {
     const bulk = await this.bulks.get(bulkScanId);
     if (!bulk) return null;
-    await this.bulks.finish(bulkScanId, 'cancelled');
-    await this.cancelScans(bulkScanId);
+    const was = await this.bulks.cancel(bulkScanId);
+    if (was) {
+      await this.cancelScans(bulkScanId);
+      // Still planning: the planner sees the cancel and completes it. Otherwise it completes now
+      // if nothing is left at the cloud, else when its last scan there ends (scanFinished).
+      if (was === 'running') await this.complete(bulkScanId);
+    }
     return this.bulks.get(bulkScanId);
   }
 

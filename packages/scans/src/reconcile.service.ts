@@ -66,7 +66,7 @@ export class ReconcileService {
         await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: b.id }, { jobId: `${jobIds.bulkPlan(b.id)}-r${suffix}`, attempts: 3 });
         report.bulk += 1;
       }
-      for (const b of await this.bulk.rows.running(batch)) {
+      for (const b of await this.bulk.rows.unfinished(batch)) {
         await this.bulk.service.scanFinished(b.id);
         report.bulk += 1;
       }

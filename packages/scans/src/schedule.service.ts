@@ -26,6 +26,7 @@ export class ScheduleService {
   ) {}
 
   async create(input: CreateScheduleRequest): Promise<Schedule> {
+    await this.bulk.checkSelector(input.selector);
     const next = nextCronRun(input.cron, input.timezone);
     const schedule = await this.schedules.create(input, input.enabled && !(next instanceof Error) ? next : null);
     if (!schedule) throw new SubmitError(409, 'schedule_exists', `a schedule named "${input.name}" exists`, 'body.name');
@@ -36,6 +37,7 @@ export class ScheduleService {
   async update(id: string, patch: PatchScheduleRequest): Promise<Schedule | null> {
     const current = await this.schedules.get(id);
     if (!current) return null;
+    if (patch.selector) await this.bulk.checkSelector(patch.selector);
     const merged = { cron: patch.cron ?? current.cron, timezone: patch.timezone ?? current.timezone, enabled: patch.enabled ?? current.enabled };
     const next = nextCronRun(merged.cron, merged.timezone);
     const schedule = await this.schedules.update(id, { ...patch, nextRunAt: merged.enabled && !(next instanceof Error) ? next : null });

@@ -1,6 +1,5 @@
 import { bulkScanSchema, createBulkScanSchema, type ErrorResponse, errorResponseSchema, pageSchema, scanIdParamsSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
-import { SubmitError } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { toBulkScanView } from '../views.js';
@@ -33,13 +32,8 @@ export const bulkScanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = 
       },
     },
     async (request, reply) => {
-      try {
-        const { bulk } = await runtime.bulk.create(request.body);
-        return reply.code(202).send((await view(bulk.id))!);
-      } catch (err) {
-        if (err instanceof SubmitError) return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.field ? { issues: [{ field: err.field, rule: err.code, message: err.message }] } : {}) });
-        throw err;
-      }
+      const { bulk } = await runtime.bulk.create(request.body);
+      return reply.code(202).send((await view(bulk.id))!);
     },
   );
 

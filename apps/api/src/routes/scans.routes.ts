@@ -11,7 +11,6 @@ import {
   scanSchema,
 } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
-import { SubmitError } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { toFindingView, toScanView } from '../views.js';
@@ -40,16 +39,9 @@ export const scanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = asyn
       },
     },
     async (request, reply) => {
-      try {
-        const { scan, created } = await runtime.submit.submit(request.body, request.headers['idempotency-key']);
-        return reply.code(created ? 202 : 200).send(toScanView(scan));
-      } catch (err) {
-        if (err instanceof SubmitError) {
-          const body: ErrorResponse = { error: err.code, message: err.message, ...(err.field ? { issues: [{ field: err.field, rule: err.code, message: err.message }] } : {}) };
-          return reply.code(err.status).send(body);
-        }
-        throw err;
-      }
+      // A SubmitError (unknown account, reused key) is answered by the error handler.
+      const { scan, created } = await runtime.submit.submit(request.body, request.headers['idempotency-key']);
+      return reply.code(created ? 202 : 200).send(toScanView(scan));
     },
   );
 

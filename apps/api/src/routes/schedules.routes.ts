@@ -1,6 +1,5 @@
 import { createScheduleSchema, type ErrorResponse, errorResponseSchema, patchScheduleSchema, scanIdParamsSchema, scheduleSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
-import { SubmitError } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { toScheduleView } from '../views.js';
@@ -20,14 +19,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = 
         response: { 201: scheduleSchema, 400: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema },
       },
     },
-    async (request, reply) => {
-      try {
-        return reply.code(201).send(toScheduleView(await runtime.schedules.create(request.body)));
-      } catch (err) {
-        if (err instanceof SubmitError) return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.field ? { issues: [{ field: err.field, rule: err.code, message: err.message }] } : {}) });
-        throw err;
-      }
-    },
+    async (request, reply) => reply.code(201).send(toScheduleView(await runtime.schedules.create(request.body))),
   );
 
   app.get('/schedules', { schema: { tags: ['schedules'], summary: 'Every schedule with its next run', response: { 200: z.object({ items: z.array(scheduleSchema) }) } } }, async () => ({
@@ -46,7 +38,7 @@ export const scheduleRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = 
   app.patch(
     '/schedules/:id',
     {
-      schema: { tags: ['schedules'], summary: 'Change, pause (`enabled: false`) or resume a schedule', params: scanIdParamsSchema, body: patchScheduleSchema, response: { 200: scheduleSchema, 400: errorResponseSchema, 404: errorResponseSchema } },
+      schema: { tags: ['schedules'], summary: 'Change, pause (`enabled: false`) or resume a schedule', params: scanIdParamsSchema, body: patchScheduleSchema, response: { 200: scheduleSchema, 400: errorResponseSchema, 404: errorResponseSchema, 422: errorResponseSchema } },
     },
     async (request, reply) => {
       const s = await runtime.schedules.update(request.params.id, request.body);

@@ -72,6 +72,8 @@ const MAX_PAGES = 10_000;
  */
 export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, BulkCapable<AlibabaScanTarget> {
   readonly provider = 'alibaba' as const;
+  /** Security Center protects an account's images in every region; each listing entry names its own. */
+  readonly inventorySpansRegions = true;
   private readonly sas: SasClient;
   private readonly instancesPageSize: number;
   private readonly vulPageSize: number;

@@ -51,6 +51,9 @@ export function inventoryPriorScan(raw: unknown): PriorScan | null | undefined {
 /** Page size for findings: the API maximum, so most images need one call. */
 const FINDINGS_PAGE = 1000;
 
+/** DescribeRepositories' `repositoryNames` takes at most 100 names. */
+const DESCRIBE_REPOSITORIES_MAX_NAMES = 100;
+
 /**
  * AWS ECR basic/enhanced scanning through the real `@aws-sdk/client-ecr`. The endpoint and
  * credentials come from the account, so the same code talks to AWS or the simulator.
@@ -114,21 +117,16 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
    */
   async *listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]> {
     const registryId = query.registries?.length === 1 ? query.registries[0] : this.registryId(account, {});
-    const repositories: string[] = [];
+    const repositories = query.repositories?.length ? await this.namedRepositories(account, registryId, [...new Set(query.repositories)]) : [];
     let token: string | undefined;
-    do {
+    while (!query.repositories?.length) {
       const out = await this.call(() =>
-        this.client(account).send(
-          new DescribeRepositoriesCommand({
-            ...(registryId ? { registryId } : {}),
-            ...(query.repositories?.length ? { repositoryNames: query.repositories } : { maxResults: 1000 }),
-            ...(token ? { nextToken: token } : {}),
-          }),
-        ),
+        this.client(account).send(new DescribeRepositoriesCommand({ ...(registryId ? { registryId } : {}), maxResults: 1000, ...(token ? { nextToken: token } : {}) })),
       );
       for (const r of out.repositories ?? []) if (r.repositoryName) repositories.push(r.repositoryName);
       token = out.nextToken;
-    } while (token);
+      if (!token) break;
+    }
     for (const repositoryName of repositories) {
       let next: string | undefined;
       do {
@@ -152,6 +150,35 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
         next = out.nextToken;
       } while (next);
     }
+  }
+
+  /**
+   * The named repositories this registry has. DescribeRepositories takes up to 100 names and
+   * fails the whole call when one is missing (RepositoryNotFoundException): such a batch is
+   * asked again one name per call, so a name this account lacks (a selector spanning clouds, a
+   * typo) drops that name alone, not the account.
+   */
+  private async namedRepositories(account: ProviderAccount, registryId: string | undefined, names: string[]): Promise<string[]> {
+    const describe = (repositoryNames: string[]) =>
+      this.call(() => this.client(account).send(new DescribeRepositoriesCommand({ ...(registryId ? { registryId } : {}), repositoryNames })));
+    const missing = (err: unknown) => err instanceof ProviderError && err.code === 'RepositoryNotFoundException';
+    const found: string[] = [];
+    for (let i = 0; i < names.length; i += DESCRIBE_REPOSITORIES_MAX_NAMES) {
+      const batch = names.slice(i, i + DESCRIBE_REPOSITORIES_MAX_NAMES);
+      try {
+        for (const r of (await describe(batch)).repositories ?? []) if (r.repositoryName) found.push(r.repositoryName);
+      } catch (err) {
+        if (!missing(err)) throw err;
+        for (const name of batch.length > 1 ? batch : []) {
+          try {
+            for (const r of (await describe([name])).repositories ?? []) if (r.repositoryName) found.push(r.repositoryName);
+          } catch (one) {
+            if (!missing(one)) throw one;
+          }
+        }
+      }
+    }
+    return found;
   }
 
   private inventoryEntry(d: ImageDetail): EcrInventoryEntry {

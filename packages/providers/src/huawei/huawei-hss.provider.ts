@@ -96,16 +96,17 @@ const MAX_INSTANCE_URL = 256;
 /**
  * The list queries that cover an inventory query: the image types its registries name (all
  * three when none), each narrowed to its repositories (namespace + image_name) or namespaces,
- * which HSS filters server-side. A registry that is no HSS image type selects nothing.
+ * which HSS filters server-side. A registry that is no HSS image type is an instance id.
  */
 function inventoryScopes(query: InventoryQuery): ListScope[] {
   const types: ListScope[] = [];
   if (query.registries?.length) {
     const seen = new Set<string>();
     for (const registry of query.registries) {
-      const key = keyOfRef({ registry, repository: 'n/i', tags: ['v'] });
-      if (!key || seen.has(registry)) continue;
+      if (seen.has(registry)) continue;
       seen.add(registry);
+      // A bare id (not `private_image`, `shared_image` or `instance_image/<id>`) is an SWR Enterprise instance's.
+      const key = keyOfRef({ registry, repository: 'n/i', tags: ['v'] }) ?? { imageType: 'instance_image' as const, instanceId: registry };
       types.push({ image_type: key.imageType, ...(key.instanceId ? { instance_id: key.instanceId } : {}) });
     }
   } else {
