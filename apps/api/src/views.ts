@@ -1,9 +1,10 @@
 import { type Account, type BulkScanView, type BulkSelector, type BulkTotals, type ScheduleView, type FindingView, type ScanView, type SeverityCounts, emptySeverityCounts } from '@scanq/core';
-import type { BulkScan, CloudAccount, Finding, ImageScan, Schedule, ScanWithImages } from '@scanq/db';
+import type { BulkScan, CloudAccount, Finding, ImageTotals, Schedule, ScanWithImages } from '@scanq/db';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-const imageCounts = (i: ImageScan): SeverityCounts => ({
+/** Severity counts of one image row, or of a listing's totals over a scan's images. */
+const imageCounts = (i: Omit<ImageTotals, 'imageCount'>): SeverityCounts => ({
   CRITICAL: i.critical,
   HIGH: i.high,
   MEDIUM: i.medium,
@@ -12,11 +13,12 @@ const imageCounts = (i: ImageScan): SeverityCounts => ({
   UNKNOWN: i.unknown,
 });
 
-export function toScanView(scan: ScanWithImages): ScanView {
-  const total = emptySeverityCounts();
+/** A scan's view; `totals` (a listing's, over every image) when only some images were loaded. */
+export function toScanView(scan: ScanWithImages, totals?: ImageTotals): ScanView {
+  const summed = emptySeverityCounts();
   const images = scan.images.map((i) => {
     const counts = imageCounts(i);
-    for (const k of Object.keys(total) as (keyof SeverityCounts)[]) total[k] += counts[k];
+    for (const k of Object.keys(summed) as (keyof SeverityCounts)[]) summed[k] += counts[k];
     return {
       id: i.id,
       registry: i.registry,
@@ -42,8 +44,9 @@ export function toScanView(scan: ScanWithImages): ScanView {
     providerTaskId: scan.providerTaskId,
     progress: scan.progress,
     attempts: scan.attempts,
-    severityCounts: total,
+    severityCounts: totals ? imageCounts(totals) : summed,
     images,
+    imageCount: totals?.imageCount ?? images.length,
     deadlineAt: scan.deadlineAt.toISOString(),
     startedAt: iso(scan.startedAt),
     finishedAt: iso(scan.finishedAt),

@@ -160,6 +160,20 @@ describe('HTTP API', () => {
     expect((await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans?limit=0' })).json().issues[0]).toMatchObject({ field: 'querystring.limit' });
   });
 
+  it('lists a large scan as a summary: its first 100 images, with the count and severity totals of all of them', async () => {
+    const scan = (await post({ ...valid, imageId: { imageTag: 'many-images' } })).json();
+    const images = await runtime.scans.addImages(scan.id, Array.from({ length: 150 }, (_, i) => ({ registry: 'r', repository: 'scanq/api', tags: [`m${i}`], digest: `sha256:${String(i).padStart(64, '0')}` })));
+    await runtime.sql.execute(`UPDATE "ImageScan" SET "critical" = 1, "low" = 2 WHERE "scanId" = $1`, [scan.id]);
+    expect(images).toHaveLength(150);
+    const listed = (await app.inject({ headers: AUTH, method: 'GET', url: '/v1/scans?limit=500' })).json().items.find((s: { id: string }) => s.id === scan.id);
+    expect(listed.images).toHaveLength(100);
+    expect(listed.imageCount).toBe(150);
+    expect(listed.severityCounts).toMatchObject({ CRITICAL: 150, LOW: 300, HIGH: 0 });
+    const whole = (await app.inject({ headers: AUTH, method: 'GET', url: `/v1/scans/${scan.id}` })).json();
+    expect(whole.images).toHaveLength(150);
+    expect(whole).toMatchObject({ imageCount: 150, severityCounts: listed.severityCounts });
+  });
+
   it('pages findings by cursor and filters them by severity', async () => {
     const scan = (await post({ ...valid, imageId: { imageTag: 'findings' } })).json();
     const [image] = await runtime.scans.addImages(scan.id, [{ registry: 'r', repository: 'scanq/api', tags: ['findings'], digest: 'sha256:' + 'a'.repeat(64) }]);

@@ -202,12 +202,12 @@ export class ScanqClient {
     return (await this.request({ method: 'POST', path: '/v1/schedules', body: request, response: scheduleSchema })).body;
   }
 
-  /** Every schedule (the API does not page them), each with its next run. */
   /** Each account's quota right now (Alibaba slots, AWS 24 h windows, Tencent rate, Huawei batch). */
   async getQuotas(query: { provider?: Provider } = {}): Promise<QuotaView[]> {
     return (await this.request({ method: 'GET', path: '/v1/quotas', query: { provider: query.provider }, response: quotasResponseSchema })).body.items;
   }
 
+  /** Every schedule (the API does not page them), each with its next run. */
   async listSchedules(): Promise<Schedule[]> {
     return (await this.request({ method: 'GET', path: '/v1/schedules', response: scheduleListSchema })).body.items;
   }

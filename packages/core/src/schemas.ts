@@ -112,7 +112,9 @@ export const scanSchema = z.object({
   progress: z.number().int(),
   attempts: z.number().int(),
   severityCounts: severityCountsSchema,
+  /** Every image of the scan — in a listing (GET /v1/scans) only the first SCAN_LIST_IMAGES; `imageCount` is always all of them. */
   images: z.array(imageScanSchema),
+  imageCount: z.number().int(),
   deadlineAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
@@ -120,6 +122,9 @@ export const scanSchema = z.object({
   updatedAt: z.string(),
 });
 export type ScanView = z.infer<typeof scanSchema>;
+
+/** Images a scan shows in a listing (GET /v1/scans); GET /v1/scans/:id shows them all. */
+export const SCAN_LIST_IMAGES = 100;
 
 export const findingSchema = z.object({
   id: z.string(),

@@ -6,6 +6,19 @@ import { Prisma, type Finding, type ImageScan, type Scan } from './generated/pri
 
 export type ScanWithImages = Scan & { images: ImageScan[] };
 
+/** How many images a scan has and their severity counts summed, whatever number were loaded. */
+export interface ImageTotals {
+  imageCount: number;
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  informational: number;
+  unknown: number;
+}
+/** A scan as a listing returns it: its first images only, with every image's totals. */
+export type ListedScan = ScanWithImages & { imageTotals: ImageTotals };
+
 export interface NewScan {
   /** Made here when absent (UUIDv7); a caller that needs the id before the insert passes one. */
   id?: string;
@@ -201,13 +214,28 @@ export class ScanRepository {
   }
 
   /** Cursor-paged list, newest first (ids are UUIDv7, so id order is creation order). */
-  list(filter: { status?: ScanStatus; provider?: Scan['provider'] }, limit: number, cursor?: string): Promise<ScanWithImages[]> {
-    return this.db.scan.findMany({
+  /**
+   * A page of scans, newest first, each with its first `imagesPerScan` images and, from one
+   * GROUP BY, every image's count and severity totals (a 10,000-image batch scan is a summary
+   * in a listing, not 10,000 rows).
+   */
+  async list(filter: { status?: ScanStatus; provider?: Scan['provider'] }, limit: number, cursor: string | undefined, imagesPerScan: number): Promise<ListedScan[]> {
+    const scans = await this.db.scan.findMany({
       where: { ...filter, ...(cursor ? { id: { lt: cursor } } : {}) },
       orderBy: { id: 'desc' },
       take: limit,
-      include: { images: { orderBy: { id: 'asc' } } },
+      include: { images: { orderBy: { id: 'asc' }, take: imagesPerScan } },
     });
+    if (scans.length === 0) return [];
+    const rows = await this.sql.rows<ImageTotals & { scanId: string }>(
+      `SELECT "scanId", count(*)::int AS "imageCount", sum("critical")::int AS critical, sum("high")::int AS high, sum("medium")::int AS medium,
+              sum("low")::int AS low, sum("informational")::int AS informational, sum("unknown")::int AS unknown
+       FROM "ImageScan" WHERE "scanId" = ANY($1::uuid[]) GROUP BY "scanId"`,
+      [scans.map((sc) => sc.id)],
+    );
+    const byScan = new Map(rows.map(({ scanId, ...totals }) => [scanId, totals]));
+    const none: ImageTotals = { imageCount: 0, critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
+    return scans.map((sc) => ({ ...sc, imageTotals: byScan.get(sc.id) ?? none }));
   }
 
   /** Sets fields of a scan (unguarded: callers that race a terminal state use `transition`). */

@@ -7,6 +7,7 @@ import {
   listFindingsQuerySchema,
   listScansQuerySchema,
   pageSchema,
+  SCAN_LIST_IMAGES,
   scanIdParamsSchema,
   scanSchema,
 } from '@scanq/core';
@@ -102,15 +103,15 @@ export const scanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = asyn
 
   app.get(
     '/scans',
-    { schema: { tags: ['scans'], summary: 'List scans, newest first, filtered by status/provider, cursor-paged', querystring: listScansQuerySchema, response: { 200: pageSchema(scanSchema), 400: errorResponseSchema } } },
+    { schema: { tags: ['scans'], summary: 'List scans, newest first, filtered by status/provider, cursor-paged; each with its first 100 images (imageCount: all)', querystring: listScansQuerySchema, response: { 200: pageSchema(scanSchema), 400: errorResponseSchema } } },
     async (request, reply) => {
       const { status, provider, limit, cursor } = request.query;
       if (cursor !== undefined && !z.string().uuid().safeParse(cursor).success) {
         return reply.code(400).send({ error: 'validation_error', message: 'querystring.cursor: is not a cursor from a previous page', issues: [{ field: 'querystring.cursor', rule: 'cursor', message: 'is not a cursor from a previous page' }] });
       }
-      const rows = await runtime.scans.list({ status, provider }, limit + 1, cursor);
+      const rows = await runtime.scans.list({ status, provider }, limit + 1, cursor, SCAN_LIST_IMAGES);
       const items = rows.slice(0, limit);
-      return { items: items.map(toScanView), nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
+      return { items: items.map((scan) => toScanView(scan, scan.imageTotals)), nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null };
     },
   );
 };
