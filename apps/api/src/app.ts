@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { errorResponseSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
 import { REDACT_PATHS } from '@scanq/scans';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -65,6 +66,11 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
     async (v1) => {
       v1.addHook('onRequest', apiKeyAuth(runtime));
       v1.addHook('preValidation', refuseRawInputIssues);
+      // Every /v1 route may answer 401 (no or a bad key) and 400 (input outside its schemas): the document says so.
+      v1.addHook('onRoute', (route) => {
+        const schema = (route.schema ??= {});
+        schema.response = { 400: errorResponseSchema, 401: errorResponseSchema, ...(schema.response as Record<string, unknown> | undefined) };
+      });
       await v1.register(scanRoutes, { runtime });
       await v1.register(accountRoutes, { runtime });
       await v1.register(bulkScanRoutes, { runtime });

@@ -213,6 +213,14 @@ describe('HTTP API', () => {
     expect(res.json().issues).toEqual(expect.arrayContaining([expect.objectContaining({ field, rule })]));
   });
 
+  it("resolves an account reference by id before name, even when another account is named like that id", async () => {
+    const first = (await app.inject({ headers: AUTH, method: 'POST', url: '/v1/accounts', payload: { ...account, name: 'by-id-first' } })).json();
+    const impostor = (await app.inject({ headers: AUTH, method: 'POST', url: '/v1/accounts', payload: { ...account, name: first.id } })).json();
+    expect(impostor.name).toBe(first.id);
+    const scan = (await post({ ...valid, account: first.id, imageId: { imageTag: 'by-id' } })).json();
+    expect(scan.accountId).toBe(first.id);
+  });
+
   it('registers an account whose settings its cloud reads', async () => {
     const res = await app.inject({ headers: AUTH, method: 'POST', url: '/v1/accounts', payload: { ...account, provider: 'huawei', settings: { projectId: '0a1b2c3d', collectFindings: false, webhookUrl: 'https://hooks.example.com/scanq' } } });
     expect(res.statusCode).toBe(201);
@@ -235,6 +243,10 @@ describe('HTTP API', () => {
     const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(doc.paths['/v1/scans'].post.requestBody).toBeDefined();
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/scans', '/v1/scans/{id}', '/v1/scans/{id}/findings', '/v1/accounts']));
+    // Every /v1 route documents the 401 and 400 any of them may answer.
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+      if (path.startsWith('/v1/')) for (const op of Object.values(item)) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401']));
+    }
     expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
   });
 

@@ -13,13 +13,15 @@ function quotaCells(ctx: Context, v: QuotaView): [string, string] {
   switch (q.kind) {
     case 'concurrency_slots': {
       const used = `${q.inUse}${q.external ? `+${q.external} outside` : ''}/${q.limit} tasks`;
-      return [q.free === 0 ? ctx.c.yellow(used) : used, `${q.waiting} waiting; a lease lapses in ${inFrom(q.earliestLeaseExpiryAt)} at the latest`];
+      return [q.free === 0 ? ctx.c.yellow(used) : used, `${q.waiting} waiting; ${q.earliestLeaseExpiryAt ? `a lease lapses in ${inFrom(q.earliestLeaseExpiryAt)} at the latest` : 'no slot held'}`];
     }
     case 'scan_once_window':
       return [`${q.imagesInWindow} images in their ${q.windowHours} h window`, q.nextOpening[0] ? `next opens ${q.nextOpening[0].opensAt} (${truncate(q.nextOpening[0].repository, 30)})` : 'none waiting'];
     case 'token_bucket': {
       const busiest = [...q.apis].sort((a, b) => b.usedThisSecond - a.usedThisSecond)[0];
-      return [busiest ? `${busiest.usedThisSecond}/${q.ratePerSec} req/s` : `0/${q.ratePerSec} req/s`, busiest ? `busiest API ${busiest.api}; ${q.apis.length} APIs used` : 'idle'];
+      // The cloud allows limitPerSec; the workers keep to ratePerSec (headroom below it).
+      const rate = `${busiest?.usedThisSecond ?? 0}/${q.limitPerSec} req/s (workers keep ≤ ${q.ratePerSec})`;
+      return [rate, busiest ? `busiest API ${busiest.api}; ${q.apis.length} APIs used` : 'idle'];
     }
     case 'batch':
       return [`≤ ${q.maxImagesPerCall} images per batch-scan call`, ''];

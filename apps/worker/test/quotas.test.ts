@@ -58,6 +58,7 @@ describe('GET /v1/quotas and scanq quota', () => {
     expect(t.kind).toBe('token_bucket');
     if (t.kind === 'token_bucket') {
       expect(t.ratePerSec).toBe(cfg.tencent.ratePerSec);
+      expect(t.limitPerSec).toBe(20); // the cloud's own limit, shown beside what the workers keep to
       expect(t.apis.map((x) => x.api)).toEqual(['DescribeAssetImageRegistryDetail']);
     }
     expect(of(items, 'huawei')).toEqual({ kind: 'batch', maxImagesPerCall: 10241 });
@@ -76,6 +77,9 @@ describe('GET /v1/quotas and scanq quota', () => {
     const text = await run(['quota', '--provider', 'alibaba']);
     expect(text.code).toBe(0);
     expect(text.out).toContain('0/10 tasks');
+    expect(text.out).toContain('no slot held');
+    const tencent = await run(['quota', '--provider', 'tencent']);
+    expect(tencent.out).toMatch(/\d+\/20 req\/s \(workers keep ≤ 19\)/);
     expect((await run(['quota', '--provider', 'gcp'])).code).toBe(2);
   });
 });

@@ -120,7 +120,7 @@ export interface ScanqConfig {
     awsScanWindowMs: number;
     alibaba: { taskLimit: number; slotLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
     /** Tencent call rate the workers keep to: ratePerSec = SCANQ_TENCENT_RPS − SCANQ_TENCENT_HEADROOM. */
-    tencent: { ratePerSec: number; burst: number; guardMs: number };
+    tencent: { ratePerSec: number; limitPerSec: number; burst: number; guardMs: number };
     keepCompletedJobs: number;
     keepFailedJobs: number;
   };
@@ -203,7 +203,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
         quotaRetryMs: e.SCANQ_ALIBABA_QUOTA_RETRY_MS,
         externalHoldMs: e.SCANQ_ALIBABA_EXTERNAL_HOLD_MS,
       },
-      tencent: { ratePerSec: Math.max(1, e.SCANQ_TENCENT_RPS - e.SCANQ_TENCENT_HEADROOM), burst: e.SCANQ_TENCENT_BURST, guardMs: e.SCANQ_TENCENT_GUARD_MS },
+      tencent: { ratePerSec: Math.max(1, e.SCANQ_TENCENT_RPS - e.SCANQ_TENCENT_HEADROOM), limitPerSec: e.SCANQ_TENCENT_RPS, burst: e.SCANQ_TENCENT_BURST, guardMs: e.SCANQ_TENCENT_GUARD_MS },
       keepCompletedJobs: e.SCANQ_KEEP_COMPLETED_JOBS,
       keepFailedJobs: e.SCANQ_KEEP_FAILED_JOBS,
     },

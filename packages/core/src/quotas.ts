@@ -28,7 +28,10 @@ export const accountQuotaSchema = z.discriminatedUnion('kind', [
   z.object({
     /** Tencent: requests per second per API (TokenBucket). */
     kind: z.literal('token_bucket'),
+    /** What the workers keep to: the cloud's limit less SCANQ_TENCENT_HEADROOM. */
     ratePerSec: z.number().int(),
+    /** The cloud's own limit (20). */
+    limitPerSec: z.number().int(),
     apis: z.array(z.object({ api: z.string(), usedThisSecond: z.number().int(), rate: z.string() })),
   }),
   z.object({

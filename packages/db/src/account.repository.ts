@@ -59,7 +59,8 @@ export class AccountRepository {
     const key = `${provider}/${ref}`;
     return (
       this.cached(key) ??
-      this.remember(key, await this.db.cloudAccount.findFirst({ where: UUID.test(ref) ? { provider, OR: [{ id: ref }, { name: ref }] } : { provider, name: ref } }))
+      // An id names one account for sure; only then a name (an account may be named like another's id).
+      this.remember(key, (UUID.test(ref) ? await this.db.cloudAccount.findFirst({ where: { provider, id: ref } }) : null) ?? (await this.db.cloudAccount.findUnique({ where: { provider_name: { provider, name: ref } } })))
     );
   }
 }

@@ -185,8 +185,9 @@ export class ScanRepository {
       // One guarded UPDATE … RETURNING: exactly the scans it cancelled come back (a scan that
       // started meanwhile is neither cancelled nor reported), and "finishedAt" is Postgres' now
       // like every other finishing statement (the metrics' settled bound relies on that clock).
+      // The error a waiting or retrying scan carried goes: a cancelled scan has none of its own.
       const scans = await tx.$queryRaw<{ id: string; provider: Scan['provider']; jobId: string | null }[]>`
-        UPDATE "Scan" SET "status" = 'cancelled', "reason" = 'cancelled', "finishedAt" = timezone('UTC', now()), "nextPollAt" = NULL, "updatedAt" = timezone('UTC', now())
+        UPDATE "Scan" SET "status" = 'cancelled', "reason" = 'cancelled', "error" = NULL, "finishedAt" = timezone('UTC', now()), "nextPollAt" = NULL, "updatedAt" = timezone('UTC', now())
         WHERE (${where.id ?? null}::uuid IS NULL OR "id" = ${where.id ?? null}::uuid)
           AND (${where.bulkScanId ?? null}::uuid IS NULL OR "bulkScanId" = ${where.bulkScanId ?? null}::uuid)
           AND ("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL))

@@ -212,6 +212,7 @@ describe('ScanRepository plain-SQL hot path', () => {
     const { scan: queued } = await newScan();
     const { scan: running } = await newScan();
     await scans.addImages(queued.id, [{ registry: 'r', repository: 'a', tags: [] }]);
+    await scans.update(queued.id, { status: 'quota_wait', error: 'TaskSlotsFull: 10 of 10 in use' });
     expect(await scans.markStarted(running.id, ['queued'], { status: 'running', providerTaskId: 't' }, false)).toBe(true);
     const now = (await database.sql.rows<{ now: Date }>(`SELECT timezone('UTC', now()) AS now`))[0]!.now;
     expect(await scans.cancelNotStarted({ id: queued.id })).toEqual([{ id: queued.id, provider: 'aws', jobId: null }]);
@@ -220,7 +221,7 @@ describe('ScanRepository plain-SQL hot path', () => {
     expect(await scans.cancelNotStarted({ id: 'not-a-uuid' })).toEqual([]);
     await expect(scans.cancelNotStarted({})).rejects.toThrow(/scan id or a bulk scan id/);
     const cancelled = (await scans.get(queued.id))!;
-    expect(cancelled).toMatchObject({ status: 'cancelled', reason: 'cancelled', images: [{ status: 'cancelled' }] });
+    expect(cancelled).toMatchObject({ status: 'cancelled', reason: 'cancelled', error: null, images: [{ status: 'cancelled' }] });
     // Postgres' now (a statement later than the one read above), not a client clock.
     expect(cancelled.finishedAt!.getTime() - now.getTime()).toBeGreaterThanOrEqual(0);
     expect(cancelled.finishedAt!.getTime() - now.getTime()).toBeLessThan(60_000);

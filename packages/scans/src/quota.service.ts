@@ -74,7 +74,7 @@ export class QuotaService {
             return { api: key.slice(base.length), usedThisSecond: current, rate: `${current}/${ratePerSec}` };
           }),
         );
-        return { kind: 'token_bucket', ratePerSec, apis: apis.sort((a, b) => a.api.localeCompare(b.api)) };
+        return { kind: 'token_bucket', ratePerSec, limitPerSec: this.config.worker.tencent.limitPerSec, apis: apis.sort((a, b) => a.api.localeCompare(b.api)) };
       }
       case 'huawei':
         return { kind: 'batch', maxImagesPerCall: 10_241 };
