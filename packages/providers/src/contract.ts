@@ -79,6 +79,11 @@ export interface InventoryImage extends ImageRef {
   pushedAt?: Date | null;
   namespace?: string | null;
   region?: string | null;
+  /**
+   * Set when the listing already shows the cloud cannot scan it (a signature artifact, a region
+   * without image scanning): a bulk scan counts it skipped for this reason instead of failing it.
+   */
+  unscannable?: 'unsupported_image_type' | 'unsupported_region';
   /** The cloud's listing entry, as-is. */
   raw?: unknown;
 }

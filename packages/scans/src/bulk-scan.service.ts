@@ -78,6 +78,8 @@ export interface BulkPlanEntry {
   selected: number;
   skipped: number;
   scans: number;
+  /** Of `skipped`: images the listing showed the cloud cannot scan, by reason. */
+  unscannable?: Record<string, number>;
   /** Set when the account could not be planned (no listing support, listing failed). */
   error?: string;
 }
@@ -207,6 +209,14 @@ export class BulkScanService {
           const kept = images.filter((i) => !i.digest || !recent.has(i.digest));
           entry.skipped = images.length - kept.length;
           images = kept;
+        }
+        // What the cloud cannot scan (the listing said so) is skipped, counted by reason, not failed.
+        const unscannable = images.filter((i) => i.unscannable);
+        if (unscannable.length) {
+          entry.unscannable = {};
+          for (const i of unscannable) entry.unscannable[i.unscannable!] = (entry.unscannable[i.unscannable!] ?? 0) + 1;
+          entry.skipped += unscannable.length;
+          images = images.filter((i) => !i.unscannable);
         }
         entry.selected = images.length;
         lap('listMs');

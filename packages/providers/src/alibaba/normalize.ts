@@ -1,4 +1,4 @@
-import type { NormalizedFinding } from '@scanq/core';
+import { ALIBABA_SCAN_REGIONS, type NormalizedFinding } from '@scanq/core';
 import type { ImageRef, InventoryImage } from '../contract.js';
 import { bareDigest } from './criteria.js';
 import { mapSasNecessity } from './severity.js';
@@ -103,6 +103,8 @@ export function toInventoryImage(i: SasImageInstance): InventoryImage {
     pushedAt: i.imageUpdatedAt ?? i.imageCreatedAt,
     namespace: i.repoNamespace || null,
     region: i.regionId || null,
+    // Security Center scans images only in the regions its docs list (TASK_NOT_SUPPORT_REGION elsewhere).
+    ...(i.regionId && !(ALIBABA_SCAN_REGIONS as readonly string[]).includes(i.regionId) ? { unscannable: 'unsupported_region' as const } : {}),
   };
 }
 

@@ -51,6 +51,14 @@ export function inventoryPriorScan(raw: unknown): PriorScan | null | undefined {
 /** Page size for findings: the API maximum, so most images need one call. */
 const FINDINGS_PAGE = 1000;
 
+/**
+ * Config media types of what ECR scanning takes: Docker and OCI container images. Anything else
+ * the listing shows (a cosign signature, a Helm chart, an SBOM) gets UnsupportedImageType.
+ */
+const SCANNABLE_CONFIG_TYPES = new Set(['application/vnd.docker.container.image.v1+json', 'application/vnd.oci.image.config.v1+json']);
+/** Unknown (older images carry no artifactMediaType) counts as scannable: the start decides. */
+const scannableArtifact = (artifactMediaType: string | undefined) => !artifactMediaType || SCANNABLE_CONFIG_TYPES.has(artifactMediaType);
+
 /** DescribeRepositories' `repositoryNames` takes at most 100 names. */
 const DESCRIBE_REPOSITORIES_MAX_NAMES = 100;
 
@@ -143,6 +151,7 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
             pushedAt: d.imagePushedAt ?? null,
             namespace: repositoryName.includes('/') ? repositoryName.slice(0, repositoryName.lastIndexOf('/')) : null,
             region: account.region,
+            ...(scannableArtifact(d.artifactMediaType) ? {} : { unscannable: 'unsupported_image_type' as const }),
             // The listing already says whether and when the image was last scanned: the start
             // policy reads this instead of asking the cloud again (see inventoryPriorScan).
             raw: this.inventoryEntry(d),
