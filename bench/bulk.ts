@@ -49,8 +49,12 @@ export async function benchBulk(): Promise<Record<string, string>> {
       const b = await runtime.bulkScans.get(bulk.id);
       return b && b.status !== 'planning' ? b : undefined;
     }, { timeoutMs: 600_000, what: 'planning', intervalMs: 50 });
+    // The plan is recorded before its start jobs are added (a cancel then enqueues nothing):
+    // the clock stops once every start job is in Redis.
+    const prioritized = async () => (await runtime.queues.queue('aws').getJobCounts('prioritized')).prioritized ?? 0;
+    await waitFor(async () => (await prioritized()) >= planned.selected || undefined, { timeoutMs: 600_000, what: 'start jobs enqueued', intervalMs: 50 });
     const planSeconds = (performance.now() - t0) / 1000;
-    const queued = (await runtime.queues.queue('aws').getJobCounts('prioritized')).prioritized ?? 0;
+    const queued = await prioritized();
     const memAfter = await usedMemory(redis);
     if (planned.selected !== PLAN_IMAGES || queued !== PLAN_IMAGES) throw new Error(`planned ${planned.selected}, queued ${queued}, expected ${PLAN_IMAGES}`);
     const perScan = (memAfter - memBefore) / queued;
