@@ -96,6 +96,8 @@ const SEVERITY_COLUMN: Record<Severity, 'critical' | 'high' | 'medium' | 'low' |
   UNKNOWN: 'unknown',
 };
 
+/** Not at the cloud yet: queued, waiting for quota, or retrying a start that made no cloud task. */
+const NOT_STARTED = Prisma.sql`("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL))`;
 const NON_TERMINAL = (['queued', 'quota_wait', 'running', 'retrying'] as const satisfies readonly ScanStatus[]).slice();
 
 /** Scan columns a patch may set (names are interpolated into SQL: this list is the guard). */
@@ -173,14 +175,25 @@ export class ScanRepository {
     return out;
   }
 
+  /** Scans that have not reached the cloud (what cancelNotStarted would cancel), with their job ids. */
+  async notStarted(where: { id?: string; bulkScanId?: string }): Promise<{ id: string; provider: Scan['provider']; jobId: string | null }[]> {
+    if ([where.id, where.bulkScanId].some((id) => id !== undefined && !UUID.test(id))) return [];
+    return this.db.$queryRaw`
+      SELECT "id"::text AS id, "provider"::text AS provider, "jobId" FROM "Scan"
+      WHERE (${where.id ?? null}::uuid IS NULL OR "id" = ${where.id ?? null}::uuid)
+        AND (${where.bulkScanId ?? null}::uuid IS NULL OR "bulkScanId" = ${where.bulkScanId ?? null}::uuid)
+        AND ${NOT_STARTED}`;
+  }
+
   /**
    * Cancels scans that have not reached the cloud (queued, waiting for quota, or retrying a
    * start without a cloud task): cancelling them loses nothing. Scans already running are left
    * to end in their real result. Returns what it cancelled.
    */
-  async cancelNotStarted(where: { id?: string; bulkScanId?: string }): Promise<{ id: string; provider: Scan['provider']; jobId: string | null }[]> {
+  async cancelNotStarted(where: { id?: string; bulkScanId?: string; only?: string[] }): Promise<{ id: string; provider: Scan['provider']; jobId: string | null }[]> {
     if (where.id === undefined && where.bulkScanId === undefined) throw new Error('cancelNotStarted needs a scan id or a bulk scan id');
     if ([where.id, where.bulkScanId].some((id) => id !== undefined && !UUID.test(id))) return [];
+    if (where.only?.length === 0) return [];
     return this.db.$transaction(async (tx) => {
       // One guarded UPDATE … RETURNING: exactly the scans it cancelled come back (a scan that
       // started meanwhile is neither cancelled nor reported), and "finishedAt" is Postgres' now
@@ -190,7 +203,8 @@ export class ScanRepository {
         UPDATE "Scan" SET "status" = 'cancelled', "reason" = 'cancelled', "error" = NULL, "finishedAt" = timezone('UTC', now()), "nextPollAt" = NULL, "updatedAt" = timezone('UTC', now())
         WHERE (${where.id ?? null}::uuid IS NULL OR "id" = ${where.id ?? null}::uuid)
           AND (${where.bulkScanId ?? null}::uuid IS NULL OR "bulkScanId" = ${where.bulkScanId ?? null}::uuid)
-          AND ("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL))
+          AND (${where.only ?? null}::uuid[] IS NULL OR "id" = ANY(${where.only ?? null}::uuid[]))
+          AND ${NOT_STARTED}
         RETURNING "id"::text AS id, "provider"::text AS provider, "jobId"`;
       if (scans.length === 0) return [];
       await tx.imageScan.updateMany({ where: { scanId: { in: scans.map((s) => s.id) }, status: { in: ['pending', 'scanning'] } }, data: { status: 'cancelled', reason: 'cancelled' } });

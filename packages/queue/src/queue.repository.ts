@@ -81,14 +81,24 @@ export class QueueRepository {
   }
 
   /** Removes jobs that have not run (cancellation); active or locked ones are left alone. */
-  async removeJobs(queue: QueueName, jobIds: string[]): Promise<number> {
-    let removed = 0;
+  /**
+   * Removes jobs that no worker holds. BullMQ refuses to remove an active (locked) job, so
+   * removal and a worker taking the job cannot both happen: what comes back are the ids of jobs a
+   * worker is running now, left in place. A job that is gone already is not among them.
+   */
+  async removeUnlessActive(queue: QueueName, jobIds: string[]): Promise<Set<string>> {
+    const active = new Set<string>();
     const q = this.queue(queue);
     for (let i = 0; i < jobIds.length; i += REMOVE_CHUNK) {
-      const results = await Promise.all(jobIds.slice(i, i + REMOVE_CHUNK).map((id) => q.remove(id).catch(() => 0)));
-      removed += results.filter((r) => r === 1).length;
+      await Promise.all(
+        jobIds.slice(i, i + REMOVE_CHUNK).map(async (id) => {
+          if ((await q.remove(id)) === 1) return;
+          const job = await q.getJob(id);
+          if (job && (await job.getState()) === 'active') active.add(id);
+        }),
+      );
     }
-    return removed;
+    return active;
   }
 
   getJob(queue: QueueName, jobId: string): Promise<Job | undefined> {

@@ -1,10 +1,11 @@
-import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, type Provider, JobName, jobIds, QueueName, queueForProvider } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ScanProvider } from '@scanq/providers';
 import type { QueueRepository } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AccountResolver } from './account-resolver.js';
+import { cancelNotStartedScans } from './cancel-not-started.js';
 import { SubmitError } from './submit.service.js';
 import type { WebhookService } from './webhook.service.js';
 
@@ -298,14 +299,7 @@ export class BulkScanService {
     return this.bulks.get(bulkScanId);
   }
 
-  private async cancelScans(bulkScanId: string): Promise<number> {
-    const cancelled = await this.scans.cancelNotStarted({ bulkScanId });
-    const byQueue = new Map<string, string[]>();
-    for (const s of cancelled) {
-      const q = queueForProvider(s.provider);
-      byQueue.set(q, [...(byQueue.get(q) ?? []), s.jobId ?? jobIds.start(s.id)]);
-    }
-    await Promise.all([...byQueue].map(([q, ids]) => this.queues.removeJobs(q as QueueName, ids)));
-    return cancelled.length;
+  private cancelScans(bulkScanId: string): Promise<number> {
+    return cancelNotStartedScans(this.scans, this.queues, { bulkScanId });
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type CreateScanRequest, type Provider, queueForProvider, jobIds, splitScanRequest } from '@scanq/core';
 import { type AccountRepository, type ScanRepository, type ScanWithImages, uuidv7 } from '@scanq/db';
 import type { QueueRepository } from '@scanq/queue';
+import { cancelNotStartedScans } from './cancel-not-started.js';
 
 export class SubmitError extends Error {
   override name = 'SubmitError';
@@ -62,12 +63,11 @@ export class SubmitService {
 
   /**
    * Cancels a scan that has not reached the cloud: its queued job is removed and it ends
-   * `cancelled`. A scan already running at the cloud is left to end in its real result.
-   * Returns the scan as it now stands (null: unknown id).
+   * `cancelled`. A scan already running at the cloud, or whose start a worker is running now,
+   * is left to end in its real result. Returns the scan as it now stands (null: unknown id).
    */
   async cancel(scanId: string): Promise<ScanWithImages | null> {
-    const [cancelled] = await this.scans.cancelNotStarted({ id: scanId });
-    if (cancelled) await this.queues.removeJobs(queueForProvider(cancelled.provider), [cancelled.jobId ?? jobIds.start(cancelled.id)]);
+    await cancelNotStartedScans(this.scans, this.queues, { id: scanId });
     return this.scans.get(scanId);
   }
 
