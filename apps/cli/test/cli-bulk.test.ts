@@ -161,7 +161,7 @@ describe('scanq bulk, schedules, cancel and keys as a process against the real A
     expect(ls.code).toBe(0);
     // The next run is shown in the schedule's own zone: 02:00 in Berlin.
     expect(badCron.code).toBe(2);
-    expect(badCron.stderr).toMatch(/body\.cron\s+constraint\s+is not a valid cron expression \(--cron\)/);
+    expect(badCron.stderr).toMatch(/body\.cron\s+constraint\s+is not a valid cron expression \(Constraint error, got value 61 expected range 0-59\) \(--cron\)/);
     expect(ls.stdout).toMatch(new RegExp(`^nightly\\s+active\\s+0 2 \\* \\* \\*\\s+\\d{4}-\\d\\d-\\d\\d 02:00 Europe/Berlin \\(in [^)]+\\)\\s+never\\s+aws · latest only\\s+${schedule.id}$`, 'm'));
 
     const paused = await scanq(['schedules', 'pause', 'nightly'], apiEnv);

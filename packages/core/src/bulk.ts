@@ -106,7 +106,11 @@ const cronSchema = z
   .min(1)
   .max(120)
   .refine((c) => c.trim().split(/\s+/).length >= 5 && c.trim().split(/\s+/).length <= 6, 'must have 5 fields (minute hour day month weekday) or 6 (with seconds first)')
-  .refine((c) => !(nextCronRun(c, 'UTC') instanceof Error), { message: 'is not a valid cron expression' });
+  .superRefine((c, ctx) => {
+    // The parser's own reason ("Invalid explicit day of month definition" for 30 February) says what to change.
+    const next = nextCronRun(c, 'UTC');
+    if (next instanceof Error) ctx.addIssue({ code: 'custom', message: `is not a valid cron expression (${next.message})` });
+  });
 const timezoneSchema = z.string().min(1).max(64).refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin');
 
 export const createScheduleSchema = z
