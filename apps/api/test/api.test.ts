@@ -243,6 +243,10 @@ describe('HTTP API', () => {
     const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(doc.paths['/v1/scans'].post.requestBody).toBeDefined();
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/scans', '/v1/scans/{id}', '/v1/scans/{id}/findings', '/v1/accounts']));
+    // Rules no JSON Schema keyword carries are described.
+    const severity = (doc.paths['/v1/scans/{id}/findings'].get.parameters as { name: string; description?: string }[]).find((p) => p.name === 'severity');
+    expect(severity?.description).toMatch(/^Comma list of severities/);
+    expect(JSON.stringify(doc.paths['/v1/scans'].post.requestBody)).toContain('At least one of imageDigest and imageTag');
     // Every /v1 route documents the 401 and 400 any of them may answer.
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
       if (path.startsWith('/v1/')) for (const op of Object.values(item)) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401']));

@@ -162,7 +162,8 @@ export const listFindingsQuerySchema = z
       // A repeated severity is the same filter (and must not count its findings twice).
       .transform((s) => [...new Set(s.split(',').map((x) => x.trim().toUpperCase()))])
       .pipe(z.array(z.enum(SEVERITIES, { message: `each must be one of ${SEVERITIES.join(', ')}` })))
-      .optional(),
+      .optional()
+      .describe(`Comma list of severities, any case: ${SEVERITIES.join(', ')}`),
     limit: limitSchema,
     cursor: cursorSchema,
   })

@@ -16,7 +16,8 @@ export const awsImageIdSchema = z
   .strict()
   .refine((v) => v.imageDigest !== undefined || v.imageTag !== undefined, {
     message: 'needs imageDigest or imageTag (at least one)',
-  });
+  })
+  .describe('At least one of imageDigest and imageTag (a tag is resolved to its digest; with both, they must match)');
 
 export const awsScanTargetSchema = z
   .object({
