@@ -92,13 +92,27 @@ async function startLocalRedis(): Promise<string> {
   return url;
 }
 
-function run(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+/** A worker that keeps dying within this long of its start is crash-looping: stop instead of restarting it. */
+const CRASH_LOOP_MS = 10_000;
+
+/**
+ * Starts one process. The API and the simulator are one each: when one exits, everything stops.
+ * A worker is one of many (`restart`): when it dies the others go on and it is started again —
+ * the queue's stalled-job check hands its jobs on — unless it dies again within CRASH_LOOP_MS.
+ */
+function run(name: string, script: string, env: NodeJS.ProcessEnv, options: { restart?: boolean } = {}): ChildProcess {
+  const startedAt = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`[scanq] ${name} exited (${signal ?? code}); stopping`);
-      void shutdown(1);
+    children.splice(children.indexOf(child), 1);
+    if (stopping) return;
+    if (options.restart && Date.now() - startedAt > CRASH_LOOP_MS) {
+      console.error(`[scanq] ${name} exited (${signal ?? code}); starting it again (its jobs are picked up once their locks lapse)`);
+      run(name, script, env, options);
+      return;
     }
+    console.error(`[scanq] ${name} exited (${signal ?? code}); stopping`);
+    void shutdown(1);
   });
   children.push(child);
   return child;
@@ -182,7 +196,7 @@ env.SCANQ_ADMIN_PASSWORD = base.api.adminPassword ?? randomBytes(9).toString('ba
 // /v1 needs a key: this run's bootstrap key (make lasting ones with `pnpm scanq keys create <name>`).
 env.SCANQ_API_KEY = base.api.apiKey ?? `scanq-dev-${randomBytes(18).toString('base64url')}`;
 const workers = Math.max(1, Number(process.env.SCANQ_WORKERS ?? 1));
-for (let i = 0; i < workers; i++) run(`worker ${i + 1}`, 'apps/worker/src/main.ts', env);
+for (let i = 0; i < workers; i++) run(`worker ${i + 1}`, 'apps/worker/src/main.ts', env, { restart: true });
 run('api', 'apps/api/src/main.ts', env);
 const api = base.api.publicUrl;
 await waitForHttp(`${api}/readyz`, 'API');

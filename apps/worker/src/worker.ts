@@ -18,7 +18,7 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     [JobName.Reconcile]: async () => {
       await runtime.reconciler.reconcile();
     },
-    [JobName.BulkPlan]: (job) => runtime.bulk.plan(job.data.bulkScanId),
+    [JobName.BulkPlan]: (job) => runtime.bulk.plan(job.data.bulkScanId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
     [JobName.BulkComplete]: (job) => runtime.bulk.complete(job.data.bulkScanId),
     [JobName.ScheduleTick]: (job) => runtime.schedules.tick(job),
     [JobName.WebhookDeliver]: (job) => runtime.webhooks.deliver(job),

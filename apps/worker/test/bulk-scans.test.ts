@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker } from '../src/worker.js';
-import { startHarness, type WorkerHarness } from './harness.js';
+import { injectFault, startHarness, type WorkerHarness } from './harness.js';
 import { waitFor, waitForEnded } from '../../../test/support/wait.js';
 
 /** Bulk scans through the real planner, ECR SDK and simulator (AWS inventory: DescribeRepositories + DescribeImages). */
@@ -85,7 +85,11 @@ describe('bulk scans (AWS inventory)', () => {
     const { runtime } = h.worker;
     // A row without a plan job, planned twice concurrently (a re-added job racing the first).
     const { bulk } = await runtime.bulkScans.create({ selector: { repositories: ['scanq/web'] }, force: false });
-    await Promise.all([runtime.bulk.plan(bulk.id), runtime.bulk.plan(bulk.id)]);
+    const results = await Promise.allSettled([runtime.bulk.plan(bulk.id), runtime.bulk.plan(bulk.id)]);
+    // One plans; the other finds the lease held and fails (its job is retried), or comes after and finds it planned.
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused.length).toBeLessThanOrEqual(1);
+    for (const r of refused) expect(String((r as PromiseRejectedResult).reason)).toMatch(/being planned by another worker/);
     const done = await waitBulk(bulk.id);
     expect(done.status).toBe('succeeded');
     const scans = await scansOf(bulk.id);
@@ -114,6 +118,37 @@ describe('bulk scans (AWS inventory)', () => {
     const scans = await scansOf(done.id);
     expect(scans.length).toBe(5); // scanq/web's five digests
     expect(scans.every((s) => s.images[0]!.repository === 'scanq/web')).toBe(true);
+  });
+
+  it("takes over from a planner that died once its lease lapses, and a held lease fails the job (retried) instead of passing as done", async () => {
+    const { runtime } = h.worker;
+    const { bulk } = await runtime.bulkScans.create({ selector: { repositories: ['scanq/web'] }, force: false });
+    // A dead planner's lease (as if its worker was killed mid-plan).
+    await runtime.redis.set(`${runtime.config.queuePrefix}:lock:bulk-plan:${bulk.id}`, 'dead-planner', 'PX', 1_000);
+    await expect(runtime.bulk.plan(bulk.id)).rejects.toThrow(/being planned by another worker/);
+    expect((await runtime.bulkScans.get(bulk.id))!.status).toBe('planning');
+    await new Promise((r) => setTimeout(r, 1_100));
+    await runtime.bulk.plan(bulk.id);
+    expect((await runtime.bulkScans.get(bulk.id))!.status).not.toBe('planning');
+    await waitForEnded(() => runtime.bulkScans.get(bulk.id));
+  });
+
+  it('plans again when a cloud listing fails for a moment, and names the account only when the last try fails too', async () => {
+    const { runtime } = h.worker;
+    const { bulk } = await runtime.bulkScans.create({ selector: { repositories: ['scanq/web'] }, force: false });
+    await injectFault(h.sim, { cloud: 'aws', api: 'DescribeRepositories', kind: 'server_error', count: 1 });
+    await expect(runtime.bulk.plan(bulk.id, { finalAttempt: false })).rejects.toMatchObject({ kind: 'retryable' });
+    await runtime.bulk.plan(bulk.id, { finalAttempt: false });
+    const planned = (await runtime.bulkScans.get(bulk.id))!;
+    expect((planned.plan as { errors?: string[] }).errors).toBeUndefined();
+    expect(planned.selected).toBe(5);
+    await waitForEnded(() => runtime.bulkScans.get(bulk.id));
+
+    const { bulk: last } = await runtime.bulkScans.create({ selector: { repositories: ['scanq/web'] }, force: false });
+    await injectFault(h.sim, { cloud: 'aws', api: 'DescribeRepositories', kind: 'server_error', count: 1 });
+    await runtime.bulk.plan(last.id, { finalAttempt: true });
+    const done = await waitForEnded(() => runtime.bulkScans.get(last.id));
+    expect((done.plan as { errors?: string[] }).errors).toEqual([expect.stringMatching(/^sim-aws: /)]);
   });
 
   it('a cancel while scans are at the cloud: cancelled at once, finished with its completion event once they end', async () => {

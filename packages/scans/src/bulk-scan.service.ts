@@ -1,4 +1,4 @@
-import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, isProviderError, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ScanProvider } from '@scanq/providers';
 import type { QueueRepository } from '@scanq/queue';
@@ -9,8 +9,11 @@ import { cancelNotStartedScans } from './cancel-not-started.js';
 import { SubmitError } from './submit.service.js';
 import type { WebhookService } from './webhook.service.js';
 
-/** How long one planning run may hold a bulk scan (a dead planner's lock lapses after this). */
-const PLAN_LOCK_MS = 10 * 60_000;
+/** A plan job's retries: a lease held by another planner, or a cloud's listing failing for a moment. */
+export const PLAN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } as const;
+/** Extends a planner's lease while it still holds it. */
+const RENEW_LEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+const RELEASE_LEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /** A selector list without repeats (a name given twice is listed once). */
 const uniqueNames = (names: string[] | undefined) => (names ? [...new Set(names)] : undefined);
@@ -99,7 +102,7 @@ export class BulkScanService {
     private readonly accountResolver: AccountResolver,
     private readonly queues: QueueRepository,
     private readonly providers: Partial<Record<Provider, ScanProvider<any>>>,
-    private readonly options: { scanTimeoutMs: number },
+    private readonly options: { scanTimeoutMs: number; planLeaseMs: number },
     private readonly log: Logger,
     private readonly redis: Redis,
     private readonly webhooks?: WebhookService,
@@ -125,7 +128,7 @@ export class BulkScanService {
       webhookUrl: request.webhookUrl ?? null,
       ...origin,
     });
-    if (created) await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: bulk.id }, { jobId: jobIds.bulkPlan(bulk.id), attempts: 3 });
+    if (created) await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: bulk.id }, { jobId: jobIds.bulkPlan(bulk.id), ...PLAN_JOB_OPTIONS });
     return { bulk, created };
   }
 
@@ -152,20 +155,29 @@ export class BulkScanService {
 
   /**
    * The `bulk.plan` job. Re-runnable: a bulk scan leaves `planning` exactly once, and one
-   * planner at a time works on it (a Redis lock; a re-added plan job finds it taken and leaves).
+   * planner at a time works on it, under a Redis lease as long as a worker's job lock, renewed
+   * while it plans. A planner that died lets go within that lease (not minutes later); a job that
+   * finds the lease held fails and is retried with backoff, so it takes over once it lapses.
+   * `finalAttempt` false: a cloud listing that fails for a moment fails the job (retried, the plan
+   * starting clean) instead of leaving that account out.
    */
-  async plan(bulkScanId: string): Promise<void> {
+  async plan(bulkScanId: string, options: { finalAttempt?: boolean } = {}): Promise<void> {
     const lockKey = `${this.queues.options.prefix}:lock:bulk-plan:${bulkScanId}`;
     const token = `${process.pid}-${Date.now()}-${Math.random()}`;
-    if ((await this.redis.set(lockKey, token, 'PX', PLAN_LOCK_MS, 'NX')) !== 'OK') return;
+    const leaseMs = this.options.planLeaseMs;
+    if ((await this.redis.set(lockKey, token, 'PX', leaseMs, 'NX')) !== 'OK') {
+      throw new Error(`bulk scan ${bulkScanId} is being planned by another worker (its lease lapses within ${leaseMs} ms if that worker died)`);
+    }
+    const renew = setInterval(() => void this.redis.eval(RENEW_LEASE, 1, lockKey, token, leaseMs).catch(() => undefined), Math.max(100, Math.floor(leaseMs / 3)));
     try {
-      await this.planLocked(bulkScanId);
+      await this.planLocked(bulkScanId, options.finalAttempt ?? true);
     } finally {
-      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, token);
+      clearInterval(renew);
+      await this.redis.eval(RELEASE_LEASE, 1, lockKey, token);
     }
   }
 
-  private async planLocked(bulkScanId: string): Promise<void> {
+  private async planLocked(bulkScanId: string, finalAttempt: boolean): Promise<void> {
     const bulk = await this.bulks.get(bulkScanId);
     // Cancelled before planning began: nothing to plan, only its end to record.
     if (bulk?.status === 'cancelled' && !bulk.finishedAt) return this.complete(bulk.id);
@@ -235,6 +247,9 @@ export class BulkScanService {
         skipped += entry.skipped;
         skippedByProvider[stored.provider] = (skippedByProvider[stored.provider] ?? 0) + entry.skipped;
       } catch (err) {
+        // A listing that failed for a moment (5xx, network, throttling): plan again from the start
+        // rather than leave the account out, unless this was the last try.
+        if (!finalAttempt && isProviderError(err) && err.kind !== 'terminal') throw err;
         entry.error = (err as Error).message;
         this.log.warn({ bulkScanId, account: stored.name, err: entry.error }, 'bulk planning failed for an account');
       }

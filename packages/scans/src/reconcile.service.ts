@@ -1,6 +1,6 @@
 import { BULK_JOB_PRIORITY, JobName, type Provider, QueueName, jobIds, queueForProvider } from '@scanq/core';
 import type { BulkScanRepository, Scan, ScanRepository } from '@scanq/db';
-import type { BulkScanService } from './bulk-scan.service.js';
+import { type BulkScanService, PLAN_JOB_OPTIONS } from './bulk-scan.service.js';
 import type { QueueRepository } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { ScanLifecycleService } from './lifecycle.service.js';
@@ -63,7 +63,7 @@ export class ReconcileService {
       for (const b of await this.bulk.rows.stuckPlanning(this.options.graceMs, batch)) {
         const job = await this.queues.getJob(QueueName.maintenance, jobIds.bulkPlan(b.id));
         if (job && LIVE_STATES.has(await job.getState())) continue; // still queued or planning
-        await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: b.id }, { jobId: `${jobIds.bulkPlan(b.id)}-r${suffix}`, attempts: 3 });
+        await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: b.id }, { jobId: `${jobIds.bulkPlan(b.id)}-r${suffix}`, ...PLAN_JOB_OPTIONS });
         report.bulk += 1;
       }
       for (const b of await this.bulk.rows.unfinished(batch)) {

@@ -93,7 +93,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }), observer: callStats });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
-  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, redis, webhooks);
+  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);
   const lifecycle = new ScanLifecycleService(
     scans,
     accounts,
