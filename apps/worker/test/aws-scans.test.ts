@@ -4,6 +4,7 @@ import { AwsEcrProvider } from '@scanq/providers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { injectFault, startHarness, type WorkerHarness } from './harness.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const total = async (h: WorkerHarness, key: string) => (await h.calls()).totals[key] ?? 0;
 
@@ -151,6 +152,21 @@ describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('retries visibly, not fails at once, a scan whose credentials this worker lacks (another worker may have them)', async () => {
+    const { runtime } = h.worker;
+    await runtime.accounts.create({ provider: 'aws', name: 'creds-elsewhere', region: 'us-east-1', endpoint: h.sim.url, credentialRef: 'only-on-other-workers', settings: { registryId: '123456789012' } });
+    const scan = (await runtime.submit.submit({ provider: 'aws', account: 'creds-elsewhere', repositoryName: 'scanq/web', imageId: { imageTag: '2.0.1' } })).scan;
+    const retrying = await waitFor(async () => {
+      const s = await runtime.scans.get(scan.id);
+      return s?.status === 'retrying' ? s : undefined;
+    });
+    expect(retrying.error).toMatch(/CredentialsNotConfigured: credential set "only-on-other-workers"/);
+    const done = await h.waitForTerminal(scan.id);
+    expect(done).toMatchObject({ status: 'failed', reason: 'attempts_exhausted', attempts: 3 });
+    expect(done.error).toMatch(/only-on-other-workers/);
+    expect(await starts()).toBe(0);
   });
 
   it('ends a scan that passes its deadline as failed (timed_out)', async () => {

@@ -12,7 +12,10 @@ export class AccountResolver {
   resolve(account: CloudAccount): ProviderAccount {
     const credentials = account.credentialRef === 'default' ? {} : this.credentials[account.credentialRef];
     if (!credentials) {
-      throw new ProviderError('terminal', 'CredentialsNotConfigured', `credential set "${account.credentialRef}" is not configured on this worker (SCANQ_CREDENTIALS)`, 'no_permission');
+      // Retryable: one worker started without SCANQ_CREDENTIALS must not fail scans another
+      // worker can run; where no worker has the set, the attempts run out and the scan fails
+      // with this message.
+      throw new ProviderError('retryable', 'CredentialsNotConfigured', `credential set "${account.credentialRef}" is not configured on this worker (SCANQ_CREDENTIALS)`, 'no_permission');
     }
     return {
       id: account.id,

@@ -1,6 +1,6 @@
 import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, isProviderError, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
-import { type InventoryImage, isBulkCapable, type ScanProvider } from '@scanq/providers';
+import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import type { QueueRepository } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -206,8 +206,16 @@ export class BulkScanService {
         entry.error = `the ${stored.provider} adapter of this build cannot list images for bulk scans`;
         continue;
       }
+      let account: ProviderAccount;
       try {
-        const account = this.accountResolver.resolve(stored);
+        account = this.accountResolver.resolve(stored);
+      } catch (err) {
+        // No credentials for it on this worker: named at once (another try would most likely
+        // land on a worker configured the same way); only the cloud's own hiccups re-plan.
+        entry.error = (err as Error).message;
+        continue;
+      }
+      try {
         let images: InventoryImage[] = [];
         const query = { registries: uniqueNames(selector.registries), namespaces: uniqueNames(selector.namespaces), repositories: uniqueNames(selector.repositories) };
         for await (const page of provider.listImages(account, query)) {

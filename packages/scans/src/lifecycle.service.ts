@@ -1,5 +1,5 @@
 import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
-import type { AccountRepository, ImageCompletion, ImageScan, ScanEnd, ScanRepository, ScanStart, ScanWithImages } from '@scanq/db';
+import type { AccountRepository, CloudAccount, ImageCompletion, ImageScan, ScanEnd, ScanRepository, ScanStart, ScanWithImages } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
 import type { Logger } from 'pino';
@@ -71,7 +71,8 @@ export class ScanLifecycleService {
     return this.policies[p] ?? new DirectStartPolicy();
   }
 
-  private async load(scanId: string): Promise<{ scan: ScanWithImages; account: ProviderAccount } | null> {
+  /** The scan and its stored account; the account's credentials are resolved in the handler, so a worker lacking them retries (onError) rather than failing the scan. */
+  private async load(scanId: string): Promise<{ scan: ScanWithImages; stored: CloudAccount } | null> {
     const scan = await this.scans.get(scanId);
     if (!scan || isTerminalScanStatus(scan.status)) return null;
     if (scan.deadlineAt.getTime() <= Date.now()) {
@@ -80,7 +81,7 @@ export class ScanLifecycleService {
     }
     const stored = await this.accounts.get(scan.accountId);
     if (!stored) throw new UnrecoverableError(`account ${scan.accountId} of scan ${scan.id} is gone`);
-    return { scan, account: this.accountResolver.resolve(stored) };
+    return { scan, stored };
   }
 
   async timeOut(scan: ScanWithImages): Promise<void> {
@@ -90,8 +91,9 @@ export class ScanLifecycleService {
   async handleStart(job: Job<JobPayloads['scan.start']>, token: string | undefined): Promise<void> {
     const loaded = await this.load(job.data.scanId).catch((err) => this.failIfFinal(job.data.scanId, err));
     if (!loaded) return;
-    const { scan, account } = loaded;
+    const { scan, stored } = loaded;
     try {
+      const account = this.accountResolver.resolve(stored);
       const provider = this.provider(scan.provider);
       let images = scan.images;
       if (images.length === 0) {
@@ -139,9 +141,9 @@ export class ScanLifecycleService {
   async handlePoll(job: Job<JobPayloads['scan.poll']>, token: string | undefined): Promise<void> {
     const loaded = await this.load(job.data.scanId).catch((err) => this.failIfFinal(job.data.scanId, err));
     if (!loaded) return;
-    const { scan, account } = loaded;
+    const { scan, stored } = loaded;
     try {
-      const looked = await this.pollOnce(scan, account, job.data.pollCount);
+      const looked = await this.pollOnce(scan, this.accountResolver.resolve(stored), job.data.pollCount);
       if (!looked.done) await this.park(job, token, scan, looked.progress, looked.hintMs);
     } catch (err) {
       if (err instanceof DelayedError) throw err;
