@@ -1,4 +1,4 @@
-import { type ErrorResponse, zodIssueMessage, zodIssueRule } from '@scanq/core';
+import { type ErrorResponse, issuesMessage, zodIssueMessage, zodIssueRule } from '@scanq/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { SubmitError } from '@scanq/scans';
@@ -39,7 +39,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = toIssues(error.validationContext ?? 'body', error.validation as never);
-      const body: ErrorResponse = { error: 'validation_error', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues };
+      const body: ErrorResponse = { error: 'validation_error', message: issuesMessage(issues), issues };
       return reply.code(400).send(body);
     }
     // A request the services refused (unknown account, idempotency conflict, name taken): its status, naming the field.
@@ -51,7 +51,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.code(error.statusCode).send({ error: error.code, message: error.message, issues: error.issues } satisfies ErrorResponse);
     }
     const framework = FRAMEWORK_ERRORS[error.code];
-    if (framework) return reply.code(error.statusCode ?? 400).send({ error: framework.error, message: `${framework.issue.field}: ${framework.issue.message}`, issues: [framework.issue] } satisfies ErrorResponse);
+    if (framework) return reply.code(error.statusCode ?? 400).send({ error: framework.error, message: issuesMessage([framework.issue]), issues: [framework.issue] } satisfies ErrorResponse);
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const body: ErrorResponse = { error: error.code?.toLowerCase() ?? 'bad_request', message: error.message };

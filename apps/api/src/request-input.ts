@@ -1,4 +1,4 @@
-import type { ErrorResponse } from '@scanq/core';
+import { type ErrorResponse, issuesMessage } from '@scanq/core';
 import type { FastifyInstance, preValidationAsyncHookHandler } from 'fastify';
 
 type Issue = NonNullable<ErrorResponse['issues']>[number];
@@ -40,9 +40,13 @@ export const refuseRawInputIssues: preValidationAsyncHookHandler = async (reques
   // An empty JSON body parses to no body: where the route needs one, say that rather than "not null".
   const missingBody = request.body == null && request.routeOptions.schema?.body !== undefined;
   const issues = [
-    ...(missingBody ? [{ field: 'body', rule: 'required', message: 'is required (a JSON object)' }] : []),...inputIssues(request.body, 'body'), ...inputIssues(request.query, 'querystring'), ...inputIssues(request.params, 'params')];
+    ...(missingBody ? [{ field: 'body', rule: 'required', message: 'is required (a JSON object)' }] : []),
+    ...inputIssues(request.body, 'body'),
+    ...inputIssues(request.query, 'querystring'),
+    ...inputIssues(request.params, 'params'),
+  ];
   if (issues.length === 0) return;
-  const body: ErrorResponse = { error: 'validation_error', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues };
+  const body: ErrorResponse = { error: 'validation_error', message: issuesMessage(issues), issues };
   await reply.code(400).send(body);
 };
 
@@ -54,7 +58,7 @@ export class InputError extends Error {
     readonly code: string,
     readonly issues: Issue[],
   ) {
-    super(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+    super(issuesMessage(issues));
     this.statusCode = statusCode;
   }
 }

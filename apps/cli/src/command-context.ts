@@ -1,5 +1,5 @@
 import { type ApiIssue, ScanqClient } from '@scanq/client';
-import { loadClientConfig } from '@scanq/core';
+import { issuesMessage, loadClientConfig } from '@scanq/core';
 import { type Command, Option } from 'commander';
 import { CliExit, type CliIo, ExitCode } from './io.js';
 import { type Colors, colorsFor, table } from './render.js';
@@ -41,7 +41,7 @@ export function issuesText(c: Colors, issues: ApiIssue[]): string {
 
 /** Bad input found before sending: exit 2 with the field/rule list (or the API's error shape with --json). */
 export function badInput(ctx: Context, issues: ApiIssue[]): never {
-  if (ctx.json) ctx.io.err(`${JSON.stringify({ error: 'validation_error', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues })}\n`);
+  if (ctx.json) ctx.io.err(`${JSON.stringify({ error: 'validation_error', message: issuesMessage(issues), issues })}\n`);
   else ctx.io.err(`${ctx.c.red('bad input')}\n${issuesText(ctx.c, issues)}\n`);
   throw new CliExit(ExitCode.BadInput);
 }

@@ -1,5 +1,5 @@
 import { type ApiIssue, check, type Finding, ScanqApiError, ScanqInputError, ScanqNetworkError, ScanqResponseError } from '@scanq/client';
-import { ConfigError, createAccountSchema, isTerminalScanStatus, listFindingsQuerySchema, listScansQuerySchema, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
+import { ConfigError, createAccountSchema, issuesMessage, isTerminalScanStatus, listFindingsQuerySchema, listScansQuerySchema, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
 import { Command, CommanderError } from 'commander';
 import { addBulkCommands } from './bulk-commands.js';
 import { badInput, type Context, contextFor, defined, intervalOption, issuesText, printJson, requireId, requireIds } from './command-context.js';
@@ -250,7 +250,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     if (err instanceof ScanqInputError) {
       const issues = err.issues.map((i) => ({ ...i, field: FLAG_OF_CLIENT_FIELD[i.field] ?? i.field }));
-      return fail(ExitCode.BadInput, { error: 'bad_input', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues }, `${c.red('bad input')}\n${issuesText(c, issues)}`);
+      return fail(ExitCode.BadInput, { error: 'bad_input', message: issuesMessage(issues), issues }, `${c.red('bad input')}\n${issuesText(c, issues)}`);
     }
     if (err instanceof ConfigError) return fail(ExitCode.BadInput, { error: 'bad_configuration', message: err.message }, `${c.red('error')}: ${err.message}`);
     if (err instanceof ScanqApiError) {

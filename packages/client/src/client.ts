@@ -10,6 +10,8 @@ import {
   errorResponseSchema,
   findingSchema,
   HEADER_TEXT_PATTERN,
+  HTTP_URL_PATTERN,
+  issuesMessage,
   idempotencyKeySchema,
   listFindingsQuerySchema,
   listScansQuerySchema,
@@ -100,7 +102,7 @@ export class ScanqClient {
 
   constructor(options: ScanqClientOptions) {
     const issues: ApiIssue[] = [];
-    if (!/^https?:\/\/[^/]/i.test(options.baseUrl) || !URL.canParse(options.baseUrl)) issues.push({ field: 'options.baseUrl', rule: 'url', message: `must be an absolute http(s) URL (got "${options.baseUrl}")` });
+    if (!HTTP_URL_PATTERN.test(options.baseUrl) || !URL.canParse(options.baseUrl)) issues.push({ field: 'options.baseUrl', rule: 'url', message: `must be an absolute http(s) URL (got "${options.baseUrl}")` });
     if (options.apiKey !== undefined && !HEADER_TEXT_PATTERN.test(options.apiKey)) issues.push({ field: 'options.apiKey', rule: 'pattern', message: 'must be visible ASCII (no spaces or line breaks at either end)' });
     if (issues.length) throw new ScanqInputError(issues);
     this.baseUrl = options.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
@@ -113,7 +115,7 @@ export class ScanqClient {
   async createScan(request: CreateScanRequest, options: { idempotencyKey?: string } = {}): Promise<{ scan: Scan; created: boolean }> {
     if (options.idempotencyKey !== undefined) {
       const key = check(idempotencyKeySchema, options.idempotencyKey, 'headers.idempotency-key');
-      if (!key.ok) throw new ScanqInputError(key.issues.map((i) => ({ ...i, field: 'headers.idempotency-key' })));
+      if (!key.ok) throw new ScanqInputError(key.issues);
     }
     const { status, body } = await this.request({
       method: 'POST',
@@ -288,7 +290,7 @@ export class ScanqClient {
     const parsed = spec.response.safeParse(json);
     if (!parsed.success) {
       const issues = toApiIssues(parsed.error.issues, 'response');
-      throw new ScanqResponseError(url.toString(), res.status, `${spec.method} ${url.pathname}: the response does not match the client's schema (${issues.map((i) => `${i.field}: ${i.message}`).join('; ')})`, issues);
+      throw new ScanqResponseError(url.toString(), res.status, `${spec.method} ${url.pathname}: the response does not match the client's schema (${issuesMessage(issues)})`, issues);
     }
     return { status: res.status, body: parsed.data };
   }

@@ -1,4 +1,4 @@
-import type { ErrorResponse } from '@scanq/core';
+import { type ErrorResponse, issuesMessage } from '@scanq/core';
 
 /** One bad field, as the API reports it: where it is and which rule it broke. */
 export type ApiIssue = NonNullable<ErrorResponse['issues']>[number];
@@ -59,6 +59,6 @@ export class ScanqResponseError extends ScanqClientError {
 export class ScanqInputError extends ScanqClientError {
   override name = 'ScanqInputError';
   constructor(readonly issues: ApiIssue[]) {
-    super(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+    super(issuesMessage(issues));
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HTTP_URL_PATTERN } from './targets/common.js';
 
 /**
  * The one place that reads the environment (cf. Immich's config.repository): the environment
@@ -221,7 +222,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
 /** An empty variable is an unset one (`SCANQ_API_KEY= scanq …`). */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const clientEnvSchema = z.object({
-  SCANQ_API_URL: z.preprocess(unsetIfEmpty, z.string().regex(/^https?:\/\/[^/]/i, 'must be an http(s) URL, e.g. http://127.0.0.1:3000').default('http://127.0.0.1:3000')),
+  SCANQ_API_URL: z.preprocess(unsetIfEmpty, z.string().regex(HTTP_URL_PATTERN, 'must be an http(s) URL, e.g. http://127.0.0.1:3000').default('http://127.0.0.1:3000')),
   SCANQ_API_KEY: z.preprocess(unsetIfEmpty, z.string().optional()),
   SCANQ_API_TIMEOUT_MS: int(30_000, 1),
 });

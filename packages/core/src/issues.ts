@@ -42,3 +42,8 @@ export function zodIssueMessage(issue: { message?: string }, rule: string): stri
   if (rule === 'type' && type) return `must be ${/^[aeiou]/.test(type[1]!) ? 'an' : 'a'} ${type[1]}, not ${type[2]}`;
   return message;
 }
+
+/** Every issue in one line, as error messages carry them: "body.account: is required; …". */
+export function issuesMessage(issues: readonly { field: string; message: string }[]): string {
+  return issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+}

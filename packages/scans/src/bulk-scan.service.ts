@@ -1,7 +1,7 @@
 import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, isProviderError, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
-import type { QueueRepository } from '@scanq/queue';
+import { type QueueRepository, RedisLease } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AccountResolver } from './account-resolver.js';
@@ -11,9 +11,6 @@ import type { WebhookService } from './webhook.service.js';
 
 /** A plan job's retries: a lease held by another planner, or a cloud's listing failing for a moment. */
 export const PLAN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } as const;
-/** Extends a planner's lease while it still holds it. */
-const RENEW_LEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
-const RELEASE_LEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /** A selector list without repeats (a name given twice is listed once). */
 const uniqueNames = (names: string[] | undefined) => (names ? [...new Set(names)] : undefined);
@@ -162,18 +159,14 @@ export class BulkScanService {
    * starting clean) instead of leaving that account out.
    */
   async plan(bulkScanId: string, options: { finalAttempt?: boolean } = {}): Promise<void> {
-    const lockKey = `${this.queues.options.prefix}:lock:bulk-plan:${bulkScanId}`;
-    const token = `${process.pid}-${Date.now()}-${Math.random()}`;
     const leaseMs = this.options.planLeaseMs;
-    if ((await this.redis.set(lockKey, token, 'PX', leaseMs, 'NX')) !== 'OK') {
-      throw new Error(`bulk scan ${bulkScanId} is being planned by another worker (its lease lapses within ${leaseMs} ms if that worker died)`);
-    }
-    const renew = setInterval(() => void this.redis.eval(RENEW_LEASE, 1, lockKey, token, leaseMs).catch(() => undefined), Math.max(100, Math.floor(leaseMs / 3)));
+    const lease = await RedisLease.acquire(this.redis, `${this.queues.options.prefix}:lock:bulk-plan:${bulkScanId}`, leaseMs);
+    if (!lease) throw new Error(`bulk scan ${bulkScanId} is being planned by another worker (its lease lapses within ${leaseMs} ms if that worker died)`);
+    lease.keepAlive();
     try {
       await this.planLocked(bulkScanId, options.finalAttempt ?? true);
     } finally {
-      clearInterval(renew);
-      await this.redis.eval(RELEASE_LEASE, 1, lockKey, token);
+      await lease.release();
     }
   }
 

@@ -1,6 +1,6 @@
 import { type CreateScheduleRequest, JobName, jobIds, nextCronRun, type PatchScheduleRequest, QueueName } from '@scanq/core';
 import type { Schedule, ScheduleRepository } from '@scanq/db';
-import type { Job, QueueRepository } from '@scanq/queue';
+import { type Job, type QueueRepository, RedisLease } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BulkScanService } from './bulk-scan.service.js';
@@ -71,8 +71,8 @@ export class ScheduleService {
    * process at a time, touching only schedulers that differ.
    */
   async registerAll(): Promise<{ upserted: number; removed: number } | null> {
-    const token = `${process.pid}-${Date.now()}`;
-    if ((await this.redis.set(this.lockKey, token, 'PX', 30_000, 'NX')) !== 'OK') return null;
+    const lease = await RedisLease.acquire(this.redis, this.lockKey, 30_000);
+    if (!lease) return null;
     try {
       const queue = this.queues.queue(QueueName.maintenance);
       const wanted = new Map((await this.schedules.enabled()).map((s) => [jobIds.scheduler(s.id), s]));
@@ -96,8 +96,7 @@ export class ScheduleService {
       if (upserted || removed) this.log.info({ upserted, removed }, 'schedules registered');
       return { upserted, removed };
     } finally {
-      // Owner-only release: never delete a lock another process took after ours expired.
-      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, this.lockKey, token);
+      await lease.release();
     }
   }
 

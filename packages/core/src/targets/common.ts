@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** An absolute http(s) URL's start: scheme, then a host (what a base URL of the API needs). */
+export const HTTP_URL_PATTERN = /^https?:\/\/[^/]/i;
+
 /** An http(s) URL that receives a completion event (signed; private targets refused unless allowed). */
 export const webhookUrlSchema = z
   .string()

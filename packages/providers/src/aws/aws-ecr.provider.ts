@@ -125,16 +125,7 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
    */
   async *listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]> {
     const registryId = query.registries?.length === 1 ? query.registries[0] : this.registryId(account, {});
-    const repositories = query.repositories?.length ? await this.namedRepositories(account, registryId, [...new Set(query.repositories)]) : [];
-    let token: string | undefined;
-    while (!query.repositories?.length) {
-      const out = await this.call(() =>
-        this.client(account).send(new DescribeRepositoriesCommand({ ...(registryId ? { registryId } : {}), maxResults: 1000, ...(token ? { nextToken: token } : {}) })),
-      );
-      for (const r of out.repositories ?? []) if (r.repositoryName) repositories.push(r.repositoryName);
-      token = out.nextToken;
-      if (!token) break;
-    }
+    const repositories = query.repositories?.length ? await this.namedRepositories(account, registryId, [...new Set(query.repositories)]) : await this.allRepositories(account, registryId);
     for (const repositoryName of repositories) {
       let next: string | undefined;
       do {
@@ -168,25 +159,37 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
    * typo) drops that name alone, not the account.
    */
   private async namedRepositories(account: ProviderAccount, registryId: string | undefined, names: string[]): Promise<string[]> {
-    const describe = (repositoryNames: string[]) =>
-      this.call(() => this.client(account).send(new DescribeRepositoriesCommand({ ...(registryId ? { registryId } : {}), repositoryNames })));
-    const missing = (err: unknown) => err instanceof ProviderError && err.code === 'RepositoryNotFoundException';
+    // The names ECR knows of `repositoryNames`, or null when it said one of them is missing.
+    const known = async (repositoryNames: string[]): Promise<string[] | null> => {
+      try {
+        const out = await this.call(() => this.client(account).send(new DescribeRepositoriesCommand({ ...(registryId ? { registryId } : {}), repositoryNames })));
+        return (out.repositories ?? []).flatMap((r) => (r.repositoryName ? [r.repositoryName] : []));
+      } catch (err) {
+        if (err instanceof ProviderError && err.code === 'RepositoryNotFoundException') return null;
+        throw err;
+      }
+    };
     const found: string[] = [];
     for (let i = 0; i < names.length; i += DESCRIBE_REPOSITORIES_MAX_NAMES) {
       const batch = names.slice(i, i + DESCRIBE_REPOSITORIES_MAX_NAMES);
-      try {
-        for (const r of (await describe(batch)).repositories ?? []) if (r.repositoryName) found.push(r.repositoryName);
-      } catch (err) {
-        if (!missing(err)) throw err;
-        for (const name of batch.length > 1 ? batch : []) {
-          try {
-            for (const r of (await describe([name])).repositories ?? []) if (r.repositoryName) found.push(r.repositoryName);
-          } catch (one) {
-            if (!missing(one)) throw one;
-          }
-        }
-      }
+      const all = await known(batch);
+      if (all) found.push(...all);
+      else if (batch.length > 1) for (const name of batch) found.push(...((await known([name])) ?? []));
     }
+    return found;
+  }
+
+  /** Every repository of the registry, paged at DescribeRepositories' maximum. */
+  private async allRepositories(account: ProviderAccount, registryId: string | undefined): Promise<string[]> {
+    const found: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.call(() =>
+        this.client(account).send(new DescribeRepositoriesCommand({ ...(registryId ? { registryId } : {}), maxResults: 1000, ...(token ? { nextToken: token } : {}) })),
+      );
+      for (const r of out.repositories ?? []) if (r.repositoryName) found.push(r.repositoryName);
+      token = out.nextToken;
+    } while (token);
     return found;
   }
 
