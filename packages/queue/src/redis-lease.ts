@@ -21,7 +21,7 @@ export class RedisLease {
   static async acquire(redis: Redis, key: string, ttlMs: number): Promise<RedisLease | null> {
     const token = `${process.pid}-${randomUUID()}`;
     if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return null;
-    for (const f of ['redisLease-renew-1.lua', 'redisLease-release-1.lua']) defineLuaCommand(redis, f);
+    for (const f of ['redisLease-renew-1.lua', 'deleteIfOwner-1.lua']) defineLuaCommand(redis, f);
     return new RedisLease(redis, key, token, ttlMs);
   }
 
@@ -35,6 +35,6 @@ export class RedisLease {
 
   async release(): Promise<void> {
     clearInterval(this.renewal);
-    await luaCommand(this.redis, 'redisLease-release')(this.key, this.token);
+    await luaCommand(this.redis, 'deleteIfOwner')(this.key, this.token);
   }
 }

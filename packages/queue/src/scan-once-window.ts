@@ -19,7 +19,7 @@ export class ScanOnceWindow {
     private readonly keyPrefix: string,
     readonly windowMs: number,
   ) {
-    for (const f of ['scanOnceWindow-claim-1.lua', 'scanOnceWindow-seed-1.lua', 'scanOnceWindow-release-1.lua']) defineLuaCommand(redis, f);
+    for (const f of ['scanOnceWindow-claim-1.lua', 'scanOnceWindow-seed-1.lua', 'deleteIfOwner-1.lua']) defineLuaCommand(redis, f);
   }
 
   key(parts: readonly string[]): string {
@@ -40,7 +40,7 @@ export class ScanOnceWindow {
   }
 
   async release(parts: readonly string[], owner: string): Promise<boolean> {
-    return (await luaCommand(this.redis, 'scanOnceWindow-release')(this.key(parts), owner)) === 1;
+    return (await luaCommand(this.redis, 'deleteIfOwner')(this.key(parts), owner)) === 1;
   }
 
   /** ms until the window opens (0 when open). */
