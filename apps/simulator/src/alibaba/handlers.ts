@@ -17,6 +17,8 @@ export interface OperationContext {
   taskLimit: number;
   /** An image's findings once scanned, unstamped (they depend on the digest only; cached). */
   findings(image: SeedImage): readonly VulRecord[];
+  /** Counts a task created over these images (the call counter's `tasks.alibaba`). */
+  taskCreated(images: readonly SeedImage[]): void;
 }
 
 export type Operation = (ctx: OperationContext) => Record<string, unknown>;
@@ -79,7 +81,8 @@ const preCheckImageScanTask: Operation = ({ params, account, now }) => {
   };
 };
 
-const createImageScanTask: Operation = ({ params, account, now, scanDurationMs, scanSpreadPercent, taskLimit }) => {
+const createImageScanTask: Operation = (ctx) => {
+  const { params, account, now, scanDurationMs, scanSpreadPercent, taskLimit } = ctx;
   if (account.refresh(now) >= taskLimit) {
     account.beyondQuataCount += 1;
     throw sasErrors.beyondQuota();
@@ -87,6 +90,7 @@ const createImageScanTask: Operation = ({ params, account, now, scanDurationMs, 
   const images = matchTaskFilters(account, params);
   if (images.length === 0) throw sasErrors.taskNumEmpty();
   const { task, canCreate } = account.createTask(images, now, scanDurationMs, taskLimit, scanSpreadPercent);
+  ctx.taskCreated(images.map((s) => s.image));
   const summary = account.taskSummary(task, now);
   return {
     Data: {

@@ -1,3 +1,4 @@
+import { taskImageKey } from '../core/call-counter.js';
 import type { SimContext } from '../core/context.js';
 import type { CloudFrontEnd, SimRequest, SimResponse } from '../core/frontend.js';
 import { errorResponse, newRequestId, SasError, sasErrors } from './errors.js';
@@ -117,6 +118,7 @@ class SasSimulator {
         scanSpreadPercent: this.options.scanSpreadPercent,
         taskLimit: this.options.taskLimit,
         findings: (image) => this.findings(image),
+        taskCreated: (images) => ctx.calls.recordTask('alibaba', images.map((i) => taskImageKey(account.account.name, `${i.repoNamespace}/${i.repoName}`, i.digest))),
       };
       let body: Record<string, unknown>;
       try {

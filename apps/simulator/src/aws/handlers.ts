@@ -1,3 +1,4 @@
+import { taskImageKey } from '../core/call-counter.js';
 import { ecrErrors } from './errors.js';
 import { basicFinding, deriveVulnerabilities, enhancedFinding, severityCounts, type Vulnerability } from './findings.js';
 import type { EcrImage, EcrRegistry, EcrRepository, TagStatus } from './inventory.js';
@@ -32,6 +33,8 @@ export interface EcrWorld {
   options: AwsEcrOptions;
   /** Simulator clock, epoch ms. */
   now: number;
+  /** Counts a scan started (the call counter's `tasks.aws`). */
+  taskCreated(imageKey: string): void;
 }
 
 export type Operation = (body: JsonObject, caller: Caller, world: EcrWorld) => unknown;
@@ -60,6 +63,7 @@ function startImageScan(body: JsonObject, caller: Caller, world: EcrWorld): unkn
     throw ecrErrors.limitExceeded();
   }
   world.scans.start(key, world.now, world.options.scanDurationMs);
+  world.taskCreated(taskImageKey(world.registries.get(registryId)?.account.name ?? registryId, repository.name, image.digest));
   return {
     registryId,
     repositoryName: repository.name,

@@ -56,7 +56,7 @@ export function createAwsEcrFrontEnd(env: Record<string, string>): CloudFrontEnd
         const operationName = target(req).slice(ECR_TARGET_PREFIX.length);
         const operation = OPERATIONS[operationName];
         if (!operation) throw ecrErrors.unknownOperation(target(req));
-        const world: EcrWorld = { registries, scans, options, now: ctx.clock.now() };
+        const world: EcrWorld = { registries, scans, options, now: ctx.clock.now(), taskCreated: (image) => ctx.calls.recordTask('aws', [image]) };
         return jsonResponse(operation(parseBody(req.rawBody), { registryId: account.registryId, region: signer.region }, world));
       } catch (err) {
         if (err instanceof EcrError) return errorResponse(err);

@@ -15,6 +15,8 @@ export interface HssRuntime {
   inventory(account: HssAccount): AccountInventory;
   scans(account: HssAccount): AccountScans;
   recordBatchScan(entry: BatchScanCall): void;
+  /** Counts a scan task (a batch-scan call that selected images, or a manual task) over these images. */
+  taskCreated(account: HssAccount, images: readonly SeededImage[]): void;
 }
 
 /** One BatchScanSwrImage call as state() reports it. */
@@ -125,6 +127,8 @@ export function batchScanSwrImage(req: SimRequest, account: HssAccount, rt: HssR
     }
     let started = 0;
     for (const img of toStart) if (scans.start(img, now, rt.options.scanDurationMs)) started++;
+    // No task id exists, but the call is this cloud's task: it asks for these images' scans.
+    if (selected.size > 0) rt.taskCreated(account, [...selected.values()]);
 
     rt.recordBatchScan({
       at: now,

@@ -1,4 +1,5 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { taskImageKey } from '../core/call-counter.js';
 import type { SimContext } from '../core/context.js';
 import type { CloudFrontEnd, SimRequest, SimResponse } from '../core/frontend.js';
 import { authenticate } from './auth.js';
@@ -112,6 +113,9 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
     now,
     inventory: (a) => inventories.get(a.projectId) as AccountInventory,
     scans: (a) => scans.get(a.projectId) as AccountScans,
+    taskCreated(account, images) {
+      ctx?.calls.recordTask('huawei', images.map((img) => taskImageKey(account.name, `${img.namespace}/${img.imageName}`, img.imageDigest)));
+    },
     recordBatchScan(entry) {
       calls.push(entry);
       if (calls.length > CALL_LOG_SIZE) calls.splice(0, calls.length - CALL_LOG_SIZE);

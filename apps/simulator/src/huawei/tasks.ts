@@ -148,6 +148,7 @@ export function createManualImageScanTask(
       return hssError('quotaInsufficient', `${toStart.length} images requested, ${Math.max(0, quota - scans.started)} scans left.`);
     }
     for (const img of toStart) scans.start(img, now, rt.options.scanDurationMs);
+    rt.taskCreated(account, [...selected.values()]);
     const n = tasks.length;
     const hex = sha256Hex(`${seed}|huawei|${account.projectId}|task|${n}`);
     tasks.push({

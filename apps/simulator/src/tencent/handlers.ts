@@ -26,6 +26,8 @@ export interface TcssContext {
   now: number;
   store: ScanStore;
   options: TencentOptions;
+  /** Counts a task created over these images (the call counter's `tasks.tencent`). */
+  taskCreated(images: readonly SeedImage[]): void;
 }
 
 export type TcssHandler = (params: Params, ctx: TcssContext) => Record<string, unknown>;
@@ -100,6 +102,7 @@ function createAssetImageRegistryScanTaskOneKey(p: Params, ctx: TcssContext): Re
 
 function startTask(ctx: TcssContext, action: string, images: SeedImage[], scanTypes: ScanType[], timeoutSeconds: number | undefined): ScanTask {
   if (images.length === 0) throw new TcError(TC_ERRORS.invalidParameter, 'No images match the selection.');
+  ctx.taskCreated(images);
   return ctx.store.createTask(
     {
       account: ctx.account.name,

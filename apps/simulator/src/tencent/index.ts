@@ -1,3 +1,4 @@
+import { taskImageKey } from '../core/call-counter.js';
 import type { SimContext } from '../core/context.js';
 import type { CloudFrontEnd, SimRequest, SimResponse } from '../core/frontend.js';
 import { TC_ERRORS, TcError, tcFailure, tcSuccess } from './errors.js';
@@ -59,7 +60,9 @@ export function createTencentTcssFrontEnd(options: Record<string, string>): Clou
         if (!handler) throw new TcError(TC_ERRORS.invalidAction, `The action ${action} does not exist in tcss ${TCSS_API_VERSION}.`);
         const params = parseParams(req);
         const imagesById = imagesByAccount.get(account.name) ?? new Map<number, SeedImage>();
-        return tcSuccess(handler(params, { account, imagesById, now: ctx.clock.now(), store, options: opts }));
+        const taskCreated = (images: readonly SeedImage[]) =>
+          ctx.calls.recordTask('tencent', images.map((i) => taskImageKey(account.name, `${i.Namespace}/${i.ImageName}`, i.ImageDigest)));
+        return tcSuccess(handler(params, { account, imagesById, now: ctx.clock.now(), store, options: opts, taskCreated }));
       } catch (err) {
         if (err instanceof TcError) return tcFailure(err.code, err.message);
         return tcFailure(TC_ERRORS.internalError, `Internal error: ${(err as Error).message}`);
