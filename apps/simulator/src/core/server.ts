@@ -1,8 +1,9 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CallCounter } from './call-counter.js';
 import { SimClock } from './clock.js';
 import type { SimContext } from './context.js';
-import { FaultInjector, type FaultKind } from './faults.js';
+import { FaultInjector, FaultRuleError, parseFaultRules } from './faults.js';
 import type { CloudFrontEnd, SimRequest, SimResponse } from './frontend.js';
 
 export interface SimulatorOptions {
@@ -20,7 +21,8 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-const FAULT_KINDS: readonly FaultKind[] = ['server_error', 'throttle', 'timeout', 'disconnect'];
+/** A hung call (`timeout`, `hang_response`) is dropped unanswered after this long, if the client has not given up. */
+const HANG_MAX_MS = 300_000;
 
 /**
  * One HTTP server speaking every cloud's wire protocol. Cloud traffic is dispatched to the
@@ -31,9 +33,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const ctx: SimContext = {
     clock: new SimClock(),
     calls: new CallCounter(),
-    faults: new FaultInjector(),
+    faults: new FaultInjector(options.seed),
     seed: options.seed,
   };
+  // Connections held by hung calls: dropped on close, which would otherwise wait for them.
+  const hung = new Set<Socket>();
   for (const fe of options.frontEnds) fe.reset(ctx);
 
   const app = Fastify({ logger: { level: options.logLevel ?? 'warn' }, bodyLimit: 64 * 1024 * 1024 });
@@ -51,13 +55,31 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ctx.clock.advance(advanceMs);
     return { now: ctx.clock.now(), offsetMs: ctx.clock.offset };
   });
+  app.get('/_sim/calls/timestamps', async (req, reply) => {
+    const query = req.query as Record<string, string | undefined>;
+    const since = query.since === undefined ? undefined : Number(query.since);
+    if (!query.key) return reply.code(400).send(badRequest([{ field: 'query.key', rule: 'required', message: 'is required: <cloud>:<api>' }]));
+    if (since !== undefined && !Number.isFinite(since)) return reply.code(400).send(badRequest([{ field: 'query.since', rule: 'type', message: 'must be epoch milliseconds' }]));
+    return { key: query.key, timestamps: ctx.calls.timestamps(query.key, since) };
+  });
+  app.get('/_sim/faults', async () => ({ faults: ctx.faults.list() }));
   app.post('/_sim/faults', async (req, reply) => {
-    const body = parseJsonBody(req.body);
-    const kind = body.kind as FaultKind;
-    if (typeof body.cloud !== 'string' || typeof body.api !== 'string' || !FAULT_KINDS.includes(kind)) {
-      return reply.code(400).send({ error: `cloud, api and kind (${FAULT_KINDS.join('|')}) are required` });
+    let body: unknown;
+    try {
+      body = Buffer.isBuffer(req.body) && req.body.length > 0 ? JSON.parse(req.body.toString('utf8')) : undefined;
+    } catch {
+      return reply.code(400).send(badRequest([{ field: 'body', rule: 'json', message: 'is not valid JSON' }]));
     }
-    ctx.faults.add({ cloud: body.cloud, api: body.api, kind, count: Number(body.count ?? 1) });
+    try {
+      const added = parseFaultRules(body ?? {}, options.frontEnds.map((f) => f.cloud)).map((spec) => ctx.faults.add(spec));
+      return { added, faults: ctx.faults.list() };
+    } catch (err) {
+      if (err instanceof FaultRuleError) return reply.code(400).send(badRequest(err.issues));
+      throw err;
+    }
+  });
+  app.delete('/_sim/faults', async () => {
+    ctx.faults.reset();
     return { faults: ctx.faults.list() };
   });
   app.post('/_sim/reset', async () => {
@@ -100,27 +122,31 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const api = fe.apiName(simReq);
     ctx.calls.record(fe.cloud, api);
     const fault = ctx.faults.take(fe.cloud, api);
+    if (fault) ctx.calls.recordFault(fe.cloud, api, fault);
     let res: SimResponse;
-    if (fault === 'disconnect') {
-      ctx.calls.recordOutcome(fe.cloud, api, 'fault:disconnect');
-      request.raw.socket.destroy();
-      return reply;
-    } else if (fault === 'timeout') {
-      ctx.calls.recordOutcome(fe.cloud, api, 'fault:timeout');
-      // Hang until the client gives up (its own timeout) or 5 minutes pass.
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 300_000);
-        request.raw.socket.once('close', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-      return reply;
-    } else if (fault) {
-      res = fe.faultResponse(fault, api);
-      res.outcome ??= `fault:${fault}`;
-    } else {
-      res = await fe.handle(simReq, ctx);
+    switch (fault) {
+      case 'disconnect':
+        ctx.calls.recordOutcome(fe.cloud, api, 'fault:disconnect');
+        request.raw.socket.destroy();
+        return reply;
+      case 'timeout':
+        ctx.calls.recordOutcome(fe.cloud, api, 'fault:timeout');
+        return hang(request, reply);
+      case 'drop_response':
+      case 'hang_response':
+        // The call takes effect (a task may be created); only its answer is lost.
+        await fe.handle(simReq, ctx);
+        ctx.calls.recordOutcome(fe.cloud, api, `fault:${fault}`);
+        if (fault === 'hang_response') return hang(request, reply);
+        request.raw.socket.destroy();
+        return reply;
+      case 'server_error':
+      case 'throttle':
+        res = fe.faultResponse(fault, api);
+        res.outcome ??= `fault:${fault}`;
+        break;
+      default:
+        res = await fe.handle(simReq, ctx);
     }
     ctx.calls.recordOutcome(fe.cloud, api, res.outcome ?? (res.status < 300 ? 'ok' : String(res.status)));
     reply.code(res.status);
@@ -136,8 +162,33 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     app,
     url: address.replace('[::1]', '127.0.0.1'),
     ctx,
-    close: () => app.close(),
+    close: () => {
+      for (const socket of hung) socket.destroy();
+      return app.close();
+    },
   };
+
+  /** Holds the call unanswered until the client gives up or HANG_MAX_MS pass, then drops it. */
+  async function hang(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const socket = request.raw.socket;
+    if (socket.destroyed) return reply;
+    hung.add(socket);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, HANG_MAX_MS);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    hung.delete(socket);
+    socket.destroy();
+    return reply;
+  }
+}
+
+/** A 400 in the shape scanq's API uses: what is wrong, and each field with the rule it broke. */
+function badRequest(issues: { field: string; rule: string; message: string }[]) {
+  return { error: 'invalid_request', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues };
 }
 
 function parseJsonBody(body: unknown): Record<string, unknown> {
