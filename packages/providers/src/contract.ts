@@ -123,6 +123,14 @@ export interface ScanProvider<TTarget = Record<string, unknown>> {
   startScan(account: ProviderAccount, target: TTarget, images: ImageRef[]): Promise<StartedScan>;
   pollScan(account: ProviderAccount, task: { taskId: string; target: TTarget; images: ImageRef[] }): Promise<ScanProgress>;
   listFindings(account: ProviderAccount, image: ImageRef, cursor?: string): Promise<FindingsPage>;
+  /**
+   * After an ambiguous create (a timeout, 5xx or lost connection on the create call, or a crash
+   * or Postgres outage before its answer was recorded): the scan the cloud already runs (or has
+   * run) for these images, started at or after `since`, found through the cloud's own task or
+   * list API — or null when the cloud has none, so creating one cannot duplicate it. The answer
+   * is what `startScan` would have returned (same `taskId` shape), so polling is unchanged.
+   */
+  findStartedScan(account: ProviderAccount, target: TTarget, images: ImageRef[], since: Date): Promise<StartedScan | null>;
 }
 
 /**

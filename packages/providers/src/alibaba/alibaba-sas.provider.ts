@@ -15,6 +15,7 @@ import type {
   StartedScan,
 } from '../contract.js';
 import { bareDigest, digestCriteria, instanceCriteria, matchesTarget, registryCriteria, taskParams } from './criteria.js';
+import { latestTaskVerdict } from './latest-task.js';
 import { planTasks } from './plan.js';
 import { instanceRaw, normalizeVulRecord, parseCount, parseInstance, parseMillis, type SasImageInstance, toImageRef, toInventoryImage } from './normalize.js';
 import { SasClient } from './sas-client.js';
@@ -216,6 +217,26 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
     const taskId = typeof data.TaskId === 'string' ? data.TaskId : '';
     if (!taskId) throw new ProviderError('retryable', 'NoTaskId', `PublicCreateImageScanTask answered without a TaskId (request id ${String(body.RequestId ?? '?')})`);
     return { taskId, canCreate: data.CanCreate !== false };
+  }
+
+  /**
+   * The task an ambiguous PublicCreateImageScanTask may have created: each image's latest task
+   * (DescribeImageLatestScanTask by digest, one call each). A digest whose latest task started
+   * through the API at or after `since` names it; one with no task since then and none running
+   * proves no task was created (it would have scanned that image), so the look-up stops there
+   * with null. A digest still scanned by an older task cannot tell and the next is asked. Where
+   * digests name different tasks, the earliest is the create's. `canCreate` is not known here
+   * (only the create's answer carries it), so the answer is a plain StartedScan.
+   */
+  async findStartedScan(account: ProviderAccount, _target: AlibabaScanTarget, images: ImageRef[], since: Date): Promise<StartedScan | null> {
+    const digests = [...new Set(images.flatMap((i) => (i.digest ? [bareDigest(i.digest)] : [])))];
+    let found: { taskId: string; startedAt: number } | undefined;
+    for (const digest of digests) {
+      const verdict = latestTaskVerdict(await this.sas.call(account, 'DescribeImageLatestScanTask', { Digest: digest }), since);
+      if (verdict.kind === 'none') return null;
+      if (verdict.kind === 'started' && (!found || verdict.startedAt < found.startedAt)) found = verdict;
+    }
+    return found ? { taskId: found.taskId } : null;
   }
 
   /**

@@ -278,6 +278,23 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
     return { taskId: image.digest };
   }
 
+  /**
+   * ECR runs one scan per image per 24 h, so a scan in progress, or one that ended (COMPLETE or
+   * FAILED) at or after `since`, is the scan an ambiguous StartImageScan asked for (or one that
+   * made it needless): its digest is the task id, as startScan's. ScanNotFound or a scan that
+   * ended before `since` means none was started. A FAILED scan without `imageScanCompletedAt`
+   * cannot be placed in time: null then, and a new start meets LimitExceeded, which the start
+   * policy already takes as a scan to reuse.
+   */
+  async findStartedScan(account: ProviderAccount, _target: AwsScanTarget, images: ImageRef[], since: Date): Promise<StartedScan | null> {
+    const image = images[0];
+    if (!image?.digest) return null;
+    const scan = await this.latestScan(account, image);
+    if (!scan) return null;
+    if (scan.state === 'in_progress' || (scan.at && scan.at.getTime() >= since.getTime())) return { taskId: image.digest };
+    return null;
+  }
+
   async pollScan(account: ProviderAccount, task: { images: ImageRef[] }): Promise<ScanProgress> {
     const images: ImageProgress[] = [];
     for (const [index, image] of task.images.entries()) {

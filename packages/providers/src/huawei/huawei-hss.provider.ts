@@ -15,6 +15,7 @@ import type {
 } from '../contract.js';
 import type { ProviderDeps } from '../contract.js';
 import { type HssApi, HssClients, type Query } from './client.js';
+import { coveredSince, taskIdOf, taskOf } from './batch-task.js';
 import { ImageLister, LIST_PAGE, type ListScope } from './listing.js';
 import { normalizeImageVulnerability } from './normalize.js';
 import { type HssImageKey, type ListImageType, type RepositoryImage, count, keyOfRef, keyString, parseRepositoryImage, refOf, registryOf, text } from './wire.js';
@@ -47,21 +48,6 @@ const FINDINGS_IMAGES_PER_POLL = 200;
  * margin for clock skew between the worker and HSS (the SDK signature itself tolerates 15 min).
  */
 const CLOCK_MARGIN_MS = 60_000;
-
-const TASK_PREFIX = 'hss-batch-scan@';
-
-/**
- * The task id carries what polling needs, since BatchScanSwrImage answers no task id: when
- * the batch scan was asked for (ms) and how many listed images it covers.
- */
-const taskIdOf = (startedAt: number, tracked: number): string => `${TASK_PREFIX}${startedAt}/${tracked}`;
-function taskOf(taskId: string): { startedAt: number; tracked?: number } {
-  const match = taskId.startsWith(TASK_PREFIX) ? /^(\d+)(?:\/(\d+))?$/.exec(taskId.slice(TASK_PREFIX.length)) : null;
-  const startedAt = match ? Number(match[1]) : Number.NaN;
-  if (!match || !Number.isSafeInteger(startedAt)) throw new ProviderError('terminal', 'InvalidTaskId', `not an HSS batch-scan task: ${taskId}`, 'invalid');
-  // Ids made before the count was carried have none: such scans settle by listing only.
-  return { startedAt, ...(match[2] !== undefined ? { tracked: Number(match[2]) } : {}) };
-}
 
 /** scan_status values of a finished scan that failed (the FAILED_REASON keys). */
 const FAILED_STATUSES = Object.keys(FAILED_REASON);
@@ -323,6 +309,22 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCa
       });
     }
     return { taskId: taskIdOf(startedAt, list.length) };
+  }
+
+  /**
+   * After an ambiguous BatchScanSwrImage (which answers no task id): the images' list entries
+   * (ListSwrImageRepository, the cheapest cover, 200 a call) show whether the call took effect.
+   * Every image scanning or queued (a new call would have left it to that scan), or whose latest
+   * scan ended at or after `since`, means it did: the answer is startScan's task id as of
+   * `since`, so polling counts scans from then. One image listed otherwise (never scanned, last
+   * scanned earlier, or not listed at all) means it did not (or only in part, for a scan split
+   * into several calls): null, and starting again leaves images already scanning alone.
+   */
+  async findStartedScan(account: ProviderAccount, target: HuaweiScanTarget, images: ImageRef[], since: Date): Promise<StartedScan | null> {
+    const keys = images.filter((i) => !isMissing(i)).map(keyOf);
+    if (keys.length === 0) return null;
+    const listed = await this.lister(account, target).cover(keys);
+    return coveredSince(keys, listed, since.getTime()) ? { taskId: taskIdOf(since.getTime(), keys.length) } : null;
   }
 
   /**

@@ -202,6 +202,34 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   }
 
   /**
+   * Whether an ambiguous CreateAssetImageRegistryScanTask left the images under scan. Every
+   * image scanning now (SCANNING, WAIT_SCAN: a new task would only have joined that scan), or
+   * whose scan ended at or after `since` (ScanTime, whole seconds), counts as started; the first
+   * that is neither (never scanned, or last scanned before `since`) proves no task ran, and the
+   * answer is null. Several images: one DescribeAssetImageRegistryScanStatusOneKey by Id gives
+   * every status, and only an image not scanning costs a Detail call (for its ScanTime), so the
+   * usual answers take one or two calls; every call goes through the gate. TCSS lists no tasks
+   * by image, so the TaskID cannot be recovered: the answer is startScan's other task id shape,
+   * `Id:<ids>`, and polling (which follows the images) is unchanged.
+   */
+  async findStartedScan(account: ProviderAccount, _target: TencentScanTarget, images: ImageRef[], since: Date): Promise<StartedScan | null> {
+    const ids = images.map(imageId);
+    if (ids.length === 0) return null;
+    const scanning = (status: string | undefined) => ['SCANNING', 'WAIT_SCAN'].includes((status ?? '').toUpperCase());
+    const rows = ids.length > 1 ? ((await this.call(account, 'DescribeAssetImageRegistryScanStatusOneKey', { Id: ids })).ImageStatus ?? []) : [];
+    const sinceSecond = Math.floor(since.getTime() / 1000) * 1000;
+    for (const [index, image] of images.entries()) {
+      if (scanning(rows.find((r) => rowMatches(r, image))?.ScanStatus)) continue;
+      const d = await this.detail(account, { Id: ids[index]! });
+      if (scanning(d.ScanStatus)) continue;
+      const endedAt = d.ScanTime ? new Date(d.ScanTime).getTime() : Number.NaN;
+      if ((d.ScanStatus ?? '').toUpperCase() !== 'NOT_SCAN' && endedAt >= sinceSecond) continue;
+      return null;
+    }
+    return { taskId: `Id:${ids.join(',')}` };
+  }
+
+  /**
    * Inventory for bulk scans: DescribeAssetImageRegistryList, 100 a page (its maximum), Offset
    * paging to TotalCount. Only images TCSS is authorized to scan are listed (the documented
    * `IsAuthorized` filter: a scan task naming any other fails as a whole). Namespace and image
