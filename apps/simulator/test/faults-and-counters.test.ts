@@ -251,6 +251,27 @@ describe('simulator fault rules and counters (HTTP)', () => {
     const res = (await (await fetch(`${sim.url}/_sim/calls/timestamps?key=aws:DescribeRegistry`)).json()) as { timestamps: number[] };
     expect(res.timestamps).toHaveLength(5);
     expect([...res.timestamps].sort((a, b) => a - b)).toEqual(res.timestamps);
+    // TCSS counts its rate limit per account and API: the per-account figure is in its state.
+    const tencent = SIMULATOR_ACCOUNTS.tencent[0];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(sim.url, {
+        method: 'POST',
+        headers: {
+          'x-tc-action': 'DescribeAssetImageRegistryList',
+          'x-tc-version': '2020-11-01',
+          'content-type': 'application/json',
+          // Identified by its SecretId (so counted), then refused for its signature.
+          authorization: `TC3-HMAC-SHA256 Credential=${tencent.secretId}/2026-01-01/tcss/tc3_request, SignedHeaders=content-type;host, Signature=${'0'.repeat(64)}`,
+        },
+        body: '{}',
+      });
+      await res.arrayBuffer();
+    }
+    const state = (await (await fetch(`${sim.url}/_sim/state/tencent`)).json()) as { rateLimit: { maxPerSlidingSecond: Record<string, number> } };
+    const perAccount = state.rateLimit.maxPerSlidingSecond[`${tencent.name}:DescribeAssetImageRegistryList`];
+    expect(perAccount).toBeGreaterThanOrEqual(1);
+    expect(perAccount).toBeLessThanOrEqual(3);
+
     const missing = await fetch(`${sim.url}/_sim/calls/timestamps`);
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { issues: { field: string }[] }).issues[0]!.field).toBe('query.key');
