@@ -30,18 +30,15 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log });
   host.start();
   await host.waitUntilReady();
-  if (queues.includes(QueueName.maintenance)) {
-    // Idempotent upsert: every worker may do it; the reconcile job itself is idempotent too.
-    await runtime.queues
-      .queue(QueueName.maintenance)
-      .upsertJobScheduler('reconcile', { every: config.worker.reconcileEveryMs }, { name: JobName.Reconcile, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } });
-    // Schedules live in Postgres; Redis may have lost their schedulers. One process re-derives them.
-    await runtime.schedules.registerAll();
-  }
+  // Schedules live in Postgres and Redis may lose everything: every maintenance worker runs the
+  // upkeep from its own timer (one at a time under a lease), never only from a Redis-held schedule.
+  const maintenance = queues.includes(QueueName.maintenance) ? runtime.maintenance.start() : undefined;
+  if (maintenance) await maintenance.tick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'first maintenance pass failed'));
   log.info({ queues, concurrency: config.worker.concurrency }, 'worker started');
   return {
     runtime,
     async close() {
+      await maintenance?.stop();
       await host.close();
       await workerConnection.quit().catch(() => workerConnection.disconnect());
       await runtime.close();

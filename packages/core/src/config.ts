@@ -61,10 +61,18 @@ const envSchema = z.object({
   SCANQ_SCAN_TIMEOUT_MS: int(2 * 60 * 60 * 1000, 1),
   SCANQ_START_ATTEMPTS: int(6, 1),
   SCANQ_RETRY_BACKOFF_MS: int(2_000, 1),
-  SCANQ_RECONCILE_EVERY_MS: int(60_000, 100),
+  /** How often a maintenance worker's timer re-derives job schedulers and reconciles the ledger with Redis. */
+  SCANQ_RECONCILE_EVERY_MS: int(10_000, 100),
   /** A job missing for this long (after its last update) counts as lost to the reconciler. */
   SCANQ_RECONCILE_GRACE_MS: int(30_000, 0),
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
+  /**
+   * How long after its intent an unanswered create call is surely over (the provider call timeout
+   * and the SDK's own retries, plus margin): a retry waits this long before looking its task up.
+   */
+  SCANQ_CREATE_SETTLE_MS: int(75_000, 0),
+  /** How long a job waits while Postgres is unreachable before trying again (no attempt spent). */
+  SCANQ_OUTAGE_RETRY_MS: int(5_000, 100),
   /** Alibaba SAS scan tasks in flight per account (the cloud's documented 10). */
   SCANQ_ALIBABA_TASK_LIMIT: int(10, 1),
   /** Lease of an Alibaba task slot, renewed on every poll. Unset: 3 × SCANQ_POLL_MAX_MS + 60 s (stalled-job recovery). */
@@ -119,6 +127,8 @@ export interface ScanqConfig {
     reconcileEveryMs: number;
     reconcileGraceMs: number;
     awsScanWindowMs: number;
+    createSettleMs: number;
+    outageRetryMs: number;
     alibaba: { taskLimit: number; slotLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
     /** Tencent call rate the workers keep to: ratePerSec = SCANQ_TENCENT_RPS − SCANQ_TENCENT_HEADROOM. */
     tencent: { ratePerSec: number; limitPerSec: number; burst: number; guardMs: number };
@@ -198,6 +208,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       reconcileEveryMs: e.SCANQ_RECONCILE_EVERY_MS,
       reconcileGraceMs: e.SCANQ_RECONCILE_GRACE_MS,
       awsScanWindowMs: e.SCANQ_AWS_SCAN_WINDOW_MS,
+      createSettleMs: e.SCANQ_CREATE_SETTLE_MS,
+      outageRetryMs: e.SCANQ_OUTAGE_RETRY_MS,
       alibaba: {
         taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,
         slotLeaseMs: e.SCANQ_ALIBABA_SLOT_LEASE_MS ?? 3 * e.SCANQ_POLL_MAX_MS + 60_000,

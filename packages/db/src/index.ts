@@ -6,7 +6,9 @@ export { BulkScanRepository, type NewBulkScan } from './bulk-scan.repository.js'
 export { ScheduleRepository } from './schedule.repository.js';
 export { ApiKeyRepository } from './api-key.repository.js';
 export { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
+export { isDatabaseUnavailable } from './unavailable.js';
 export { uuidv7 } from './uuidv7.js';
+export { CreateIntentRepository, type CreateIntent } from './create-intent.repository.js';
 export { ImageScanWindowRepository, type WindowKey } from './image-scan-window.repository.js';
 export { migrate, ensureDatabase, readMigrations, MIGRATIONS_DIR, MigrationError } from './migrate.js';
 export { Prisma } from './generated/prisma/client.js';

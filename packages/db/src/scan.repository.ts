@@ -481,10 +481,12 @@ export class ScanRepository {
   }
 
   /** Non-terminal scans not touched for `idleMs`, oldest first: the reconciler's work list. */
-  findStale(idleMs: number, limit: number): Promise<Scan[]> {
+  /** Open scans idle for `idleMs`, oldest first, a page at a time (`after`: the last one of the previous page). */
+  findStale(idleMs: number, limit: number, after?: { updatedAt: Date; id: string }): Promise<Scan[]> {
+    const idle = { status: { in: NON_TERMINAL }, updatedAt: { lt: new Date(Date.now() - idleMs) } };
     return this.db.scan.findMany({
-      where: { status: { in: NON_TERMINAL }, updatedAt: { lt: new Date(Date.now() - idleMs) } },
-      orderBy: { updatedAt: 'asc' },
+      where: after ? { ...idle, OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : idle,
+      orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
       take: limit,
     });
   }

@@ -105,6 +105,22 @@ export class QueueRepository {
     return this.queue(queue).getJob(jobId);
   }
 
+  /**
+   * Which of these jobs are live (waiting, delayed, active, prioritized): the job hash exists and
+   * has not finished. One pipelined round trip for the lot, however many.
+   */
+  async liveJobs(jobs: { queue: QueueName; id: string }[]): Promise<boolean[]> {
+    if (jobs.length === 0) return [];
+    const pipeline = this.connection.pipeline();
+    for (const { queue, id } of jobs) pipeline.hmget(this.queue(queue).toKey(id), 'name', 'finishedOn');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      const [name, finishedOn] = value as [string | null, string | null];
+      return name !== null && finishedOn === null;
+    });
+  }
+
   async counts(): Promise<Record<string, Record<string, number>>> {
     const entries = await Promise.all(
       this.allQueues().map(async (q) => [q.name, await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized')] as const),

@@ -1,6 +1,8 @@
 export { AccountResolver } from './account-resolver.js';
 export { SubmitService, SubmitError } from './submit.service.js';
 export { ScanLifecycleService, type LifecycleOptions } from './lifecycle.service.js';
+export { CloudCreateGuard, CreateSettling, FencedError, type CloudCreateOptions, type GuardedStart } from './cloud-create.js';
+export { MaintenanceLoop } from './maintenance-loop.js';
 export { ReconcileService, type ReconcileReport } from './reconcile.service.js';
 export { DirectStartPolicy, type StartPolicy, type StartOutcome, toImageRef } from './start-policies/start-policy.js';
 export { AwsScanWindowPolicy } from './start-policies/aws-scan-window.policy.js';

@@ -1,10 +1,11 @@
 import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
-import type { AccountRepository, CloudAccount, ImageCompletion, ImageScan, ScanEnd, ScanRepository, ScanStart, ScanWithImages } from '@scanq/db';
+import { type AccountRepository, type CloudAccount, type CreateIntentRepository, type ImageCompletion, type ImageScan, type ScanEnd, type ScanRepository, type ScanStart, type ScanWithImages, isDatabaseUnavailable } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
 import type { Logger } from 'pino';
 import type { AccountResolver } from './account-resolver.js';
-import { DirectStartPolicy, type StartPolicy, toImageRef } from './start-policies/start-policy.js';
+import { CloudCreateGuard, type CloudCreateOptions, CreateSettling, FencedError } from './cloud-create.js';
+import { DirectStartPolicy, type GuardedCreate, type StartPolicy, toImageRef } from './start-policies/start-policy.js';
 
 export interface LifecycleOptions {
   pollInitialMs: number;
@@ -12,6 +13,10 @@ export interface LifecycleOptions {
   pollFactor: number;
   /** Polls tolerated while a reused scan is not visible yet (another worker is starting it). */
   maxScanNotFoundPolls?: number;
+  /** Exactly-once cloud creates (see CloudCreateGuard). */
+  create: CloudCreateOptions;
+  /** How long a job waits while Postgres is unreachable before it tries again (no attempt spent). */
+  outageRetryMs: number;
 }
 
 export interface LifecycleListeners {
@@ -51,6 +56,7 @@ interface FirstLook {
 export class ScanLifecycleService {
   constructor(
     private readonly scans: ScanRepository,
+    private readonly intents: CreateIntentRepository,
     private readonly accounts: AccountRepository,
     private readonly accountResolver: AccountResolver,
     private readonly queues: QueueRepository,
@@ -89,6 +95,30 @@ export class ScanLifecycleService {
   }
 
   async handleStart(job: Job<JobPayloads['scan.start']>, token: string | undefined): Promise<void> {
+    await this.throughOutages(job, token, () => this.start(job, token));
+  }
+
+  async handlePoll(job: Job<JobPayloads['scan.poll']>, token: string | undefined): Promise<void> {
+    await this.throughOutages(job, token, () => this.poll(job, token));
+  }
+
+  /**
+   * Postgres unreachable says nothing about the scan: the job waits and tries again without
+   * spending one of its attempts (BullMQ counts only failures), so an outage of any length
+   * costs time, never a scan.
+   */
+  private async throughOutages(job: Job, token: string | undefined, run: () => Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      if (err instanceof DelayedError || !isDatabaseUnavailable(err)) throw err;
+      this.log.warn({ jobId: job.id, err: (err as Error).message }, 'Postgres unreachable: the job waits without spending an attempt');
+      await job.moveToDelayed(Date.now() + this.options.outageRetryMs, token);
+      throw new DelayedError();
+    }
+  }
+
+  private async start(job: Job<JobPayloads['scan.start']>, token: string | undefined): Promise<void> {
     const loaded = await this.load(job.data.scanId).catch((err) => this.failIfFinal(job.data.scanId, err));
     if (!loaded) return;
     const { scan, stored } = loaded;
@@ -102,7 +132,10 @@ export class ScanLifecycleService {
         // Cancelled (or timed out) while its images were resolved: nothing reaches the cloud.
         if (images.length < refs.length) return;
       }
-      const outcome = await this.policy(scan.provider).start({ ...scan, images }, images, account, provider);
+      const guard = new CloudCreateGuard(this.intents, job, token, scan.id, ACTIVE, this.options.create, this.log);
+      const lookup = { provider, account, target: scan.target as Record<string, unknown>, images: images.map(toImageRef) };
+      const create: GuardedCreate = (call) => guard.run(lookup, call);
+      const outcome = await this.policy(scan.provider).start({ ...scan, images }, images, account, provider, create);
       const pollJobId = jobIds.poll(scan.id);
       const start: ScanStart = { providerTaskId: outcome.taskId, startedAt: scan.startedAt ?? new Date(), attempts: job.attemptsMade + 1, jobId: pollJobId, reused: outcome.reused };
       const first: FirstLook = {
@@ -138,7 +171,7 @@ export class ScanLifecycleService {
     }
   }
 
-  async handlePoll(job: Job<JobPayloads['scan.poll']>, token: string | undefined): Promise<void> {
+  private async poll(job: Job<JobPayloads['scan.poll']>, token: string | undefined): Promise<void> {
     const loaded = await this.load(job.data.scanId).catch((err) => this.failIfFinal(job.data.scanId, err));
     if (!loaded) return;
     const { scan, stored } = loaded;
@@ -285,7 +318,17 @@ export class ScanLifecycleService {
 
   /** One place that turns a handler error into the scan's state and BullMQ's next move. */
   private async onError(job: Job, token: string | undefined, scan: ScanWithImages, err: unknown): Promise<void> {
-    if (err instanceof DelayedError) throw err;
+    if (err instanceof DelayedError || isDatabaseUnavailable(err)) throw err;
+    if (err instanceof FencedError) {
+      // Another attempt acts for this scan now: this one leaves everything to it.
+      this.log.warn({ scanId: scan.id, jobId: job.id, err: err.message }, 'attempt fenced off; it stops without a cloud call');
+      return;
+    }
+    if (err instanceof CreateSettling) {
+      await this.scans.transition(scan.id, ACTIVE, { status: 'retrying', error: err.message, nextPollAt: new Date(Date.now() + err.waitMs) });
+      await job.moveToDelayed(Date.now() + err.waitMs, token);
+      throw new DelayedError();
+    }
     const pe = isProviderError(err) ? err : new ProviderError('retryable', (err as Error)?.name ?? 'Error', (err as Error)?.message ?? String(err));
     if (pe.kind === 'terminal') {
       this.log.info({ scanId: scan.id, code: pe.code, reason: pe.reason }, 'scan failed');

@@ -40,22 +40,27 @@ export class ReconcileService {
       report.timedOut += 1;
     }
 
-    const stale = await this.scans.findStale(this.options.graceMs, batch);
-    const lost: Scan[] = [];
-    for (const scan of stale) {
-      report.checked += 1;
-      if (!(await this.hasLiveJob(scan))) lost.push(scan);
-    }
+    // Every idle open scan, page by page: parked polls (live jobs) must not hide lost ones behind them.
     const suffix = Date.now().toString(36);
-    for (const scan of lost) {
-      const queue = queueForProvider(scan.provider as Provider);
-      // Started scans resume polling; the rest start (again) — start is idempotent per scan.
-      const jobId = scan.providerTaskId ? `${jobIds.poll(scan.id)}-r${suffix}` : `${jobIds.start(scan.id)}-r${suffix}`;
-      const priority = scan.bulkScanId ? { priority: BULK_JOB_PRIORITY } : {};
-      if (scan.providerTaskId) await this.queues.add(queue, 'scan.poll', { scanId: scan.id, pollCount: 0 }, { jobId, ...priority });
-      else await this.queues.add(queue, 'scan.start', { scanId: scan.id }, { jobId, ...priority });
-      await this.scans.update(scan.id, { jobId });
-      report.reenqueued += 1;
+    for (let after: Scan | undefined; ; ) {
+      const stale = await this.scans.findStale(this.options.graceMs, batch, after);
+      if (stale.length === 0) break;
+      after = stale[stale.length - 1];
+      report.checked += stale.length;
+      const live = await this.liveJobs(stale);
+      for (const [i, scan] of stale.entries()) {
+        if (live[i]) continue;
+        const queue = queueForProvider(scan.provider as Provider);
+        // Started scans resume polling; the rest start (again): a start that may have reached the
+        // cloud looks its task up first (CloudCreateGuard), so a re-start never duplicates it.
+        const jobId = scan.providerTaskId ? `${jobIds.poll(scan.id)}-r${suffix}` : `${jobIds.start(scan.id)}-r${suffix}`;
+        const priority = scan.bulkScanId ? { priority: BULK_JOB_PRIORITY } : {};
+        if (scan.providerTaskId) await this.queues.add(queue, 'scan.poll', { scanId: scan.id, pollCount: 0 }, { jobId, ...priority });
+        else await this.queues.add(queue, 'scan.start', { scanId: scan.id }, { jobId, ...priority });
+        await this.scans.update(scan.id, { jobId });
+        report.reenqueued += 1;
+      }
+      if (stale.length < batch) break;
     }
     if (this.bulk) {
       // Bulk scans: a lost plan job is added again (same job id: never twice at once), and a
@@ -75,13 +80,11 @@ export class ReconcileService {
     return report;
   }
 
-  private async hasLiveJob(scan: Scan): Promise<boolean> {
-    const queue = queueForProvider(scan.provider as Provider);
-    const candidates = new Set([scan.jobId, jobIds.start(scan.id), jobIds.poll(scan.id)].filter((x): x is string => !!x));
-    for (const id of candidates) {
-      const job = await this.queues.getJob(queue, id);
-      if (job && LIVE_STATES.has(await job.getState())) return true;
-    }
-    return false;
+  /** Per scan: does a job for it still live (its current job, or its start or poll job)? */
+  private async liveJobs(scans: Scan[]): Promise<boolean[]> {
+    const candidates = scans.map((scan) => [...new Set([scan.jobId, jobIds.start(scan.id), jobIds.poll(scan.id)].filter((x): x is string => !!x))].map((id) => ({ queue: queueForProvider(scan.provider as Provider), id })));
+    const live = await this.queues.liveJobs(candidates.flat());
+    let at = 0;
+    return candidates.map((c) => live.slice(at, (at += c.length)).some(Boolean));
   }
 }

@@ -1,5 +1,5 @@
 import type { ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
@@ -12,6 +12,7 @@ import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
 import { ReconcileService } from './reconcile.service.js';
+import { MaintenanceLoop } from './maintenance-loop.js';
 import { createStartPolicies } from './start-policies/index.js';
 import { SubmitService } from './submit.service.js';
 
@@ -32,6 +33,9 @@ export const REDACT_PATHS = [
 ];
 
 /** Where every process's cloud-call counts meet (read by /metrics). */
+/** A task found by a look-up may have started this long before the intent's time (cloud vs Postgres clocks). */
+const CREATE_LOOKUP_SKEW_MS = 60_000;
+
 export const providerCallStatsKey = (config: ScanqConfig) => `${config.queuePrefix}:metrics:provider-calls`;
 
 export function createLogger(config: ScanqConfig, name: string): Logger {
@@ -68,6 +72,8 @@ export interface ScanqRuntime {
   schedules: ScheduleService;
   lifecycle: ScanLifecycleService;
   reconciler: ReconcileService;
+  /** The maintenance timer a worker serving the maintenance queue starts (not started here). */
+  maintenance: MaintenanceLoop;
   close(): Promise<void>;
 }
 
@@ -96,12 +102,19 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);
   const lifecycle = new ScanLifecycleService(
     scans,
+    new CreateIntentRepository(sql),
     accounts,
     accountResolver,
     queues,
     providers,
     createStartPolicies({ config, redis, windows }),
-    { pollInitialMs: config.worker.pollInitialMs, pollMaxMs: config.worker.pollMaxMs, pollFactor: config.worker.pollFactor },
+    {
+      pollInitialMs: config.worker.pollInitialMs,
+      pollMaxMs: config.worker.pollMaxMs,
+      pollFactor: config.worker.pollFactor,
+      create: { settleMs: config.worker.createSettleMs, lookupSkewMs: CREATE_LOOKUP_SKEW_MS, lockMs: config.worker.lockMs },
+      outageRetryMs: config.worker.outageRetryMs,
+    },
     log,
     {
       onScanEnded: async (scan) => {
@@ -110,6 +123,8 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
       },
     },
   );
+  const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log);
+  const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans });
   return {
     config,
     log,
@@ -129,10 +144,11 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     providers,
     quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
-    schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),
+    schedules,
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }),
     lifecycle,
-    reconciler: new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }),
+    reconciler,
+    maintenance: new MaintenanceLoop(reconciler, schedules, redis, `${config.queuePrefix}:lock:maintenance`, config.worker.reconcileEveryMs, log),
     async close() {
       await callStats.close().catch(() => undefined);
       await queues.close();

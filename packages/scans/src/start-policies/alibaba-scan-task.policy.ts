@@ -1,10 +1,10 @@
 import { jobIds, ProviderError, type ScanqConfig, isProviderError, queueForProvider } from '@scanq/core';
 import type { ImageScan, ScanWithImages } from '@scanq/db';
 import { ConcurrencySlots } from '@scanq/queue';
-import { type AlibabaStartedScan, alibabaFailedAction, type ProviderAccount, type ScanProvider } from '@scanq/providers';
+import { type AlibabaStartedScan, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
+import { type GuardedCreate, type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
 
 export interface AlibabaScanTaskPolicyOptions {
   /** Tasks in flight per account (SAS: 10). */
@@ -90,7 +90,7 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
     return slots;
   }
 
-  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome> {
+  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider, create: GuardedCreate): Promise<StartOutcome> {
     const target = scan.target as Record<string, unknown>;
     const twoStep = isTwoStep(provider);
     // The pre-check needs no slot: done before taking one, so a freed slot waits only for the
@@ -110,7 +110,11 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
 
     let started: AlibabaStartedScan;
     try {
-      started = twoStep ? await provider.createTask(account, target) : ((await provider.startScan(account, target, images.map(toImageRef))) as AlibabaStartedScan);
+      const guarded = await create(() => (twoStep ? provider.createTask(account, target) : (provider.startScan(account, target, images.map(toImageRef)) as Promise<AlibabaStartedScan>)));
+      // A task an earlier attempt made, found at the cloud: it holds the slot just taken; the
+      // cloud's room is not known from a look-up.
+      if (guarded.adopted) return { taskId: guarded.started.taskId, reused: false };
+      started = guarded.started;
     } catch (err) {
       throw await this.onStartFailure(scan, slots, got.inUse, err);
     }
@@ -127,13 +131,15 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
   }
 
   /**
-   * A start that failed gives its slot back when no task can exist: everything except a
-   * transient failure of the create call itself (a 5xx or lost connection may have created the
-   * task; the slot stays with the scan, whose retry takes the same slot again).
+   * A start that failed gives its slot back when no task can exist; otherwise the slot stays
+   * with the scan, whose retry takes the same slot again (and whose end gives it back).
    */
   private async onStartFailure(scan: ScanWithImages, slots: ConcurrencySlots, inUseAtAcquire: number, err: unknown): Promise<unknown> {
-    const ambiguous = isProviderError(err) && err.kind === 'retryable' && alibabaFailedAction(err) === 'PublicCreateImageScanTask';
-    if (ambiguous) return err;
+    // Only the cloud's own refusal (4xx, quota) proves no task exists. Anything else — a 5xx or
+    // lost answer, a look-up that failed, an earlier create still settling, another attempt
+    // holding the create — may leave a task running under this scan's slot: it stays held.
+    const refused = isProviderError(err) && err.kind !== 'retryable';
+    if (!refused) return err;
     await this.giveBack(scan.id, slots);
     if (isProviderError(err) && err.code === 'BeyondQuata') {
       // The cloud is full without this task: the tasks scanq does not hold are somebody else's.

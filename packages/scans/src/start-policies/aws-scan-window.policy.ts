@@ -2,7 +2,7 @@ import { ProviderError, isProviderError } from '@scanq/core';
 import type { ImageScan, ImageScanWindowRepository, ScanWithImages } from '@scanq/db';
 import { CLOUD_HOLDER, type ScanOnceWindow } from '@scanq/queue';
 import { inventoryPriorScan, type ProviderAccount, type ScanProvider } from '@scanq/providers';
-import { type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
+import { type GuardedCreate, type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
 
 /**
  * AWS ECR allows one StartImageScan per image per 24 h, scan-on-push included. Before
@@ -19,7 +19,7 @@ export class AwsScanWindowPolicy implements StartPolicy {
     private readonly limitRetryMs = 30 * 60 * 1000,
   ) {}
 
-  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome> {
+  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider, create: GuardedCreate): Promise<StartOutcome> {
     const image = images[0];
     if (!image?.digest) throw new ProviderError('terminal', 'InvalidParameterException', 'image digest unresolved', 'invalid_parameter');
     const ref = toImageRef(image);
@@ -50,7 +50,7 @@ export class AwsScanWindowPolicy implements StartPolicy {
 
     // 3. Start.
     try {
-      const started = await provider.startScan(account, scan.target as Record<string, unknown>, [ref]);
+      const { started } = await create(() => provider.startScan(account, scan.target as Record<string, unknown>, [ref]));
       return { taskId: started.taskId, reused: false };
     } catch (err) {
       if (!isProviderError(err)) throw err;

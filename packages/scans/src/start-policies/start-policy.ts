@@ -1,6 +1,7 @@
 import type { ScanReason } from '@scanq/core';
 import type { ImageScan, ScanWithImages } from '@scanq/db';
-import type { ImageRef, ProviderAccount, ScanProvider } from '@scanq/providers';
+import type { ImageRef, ProviderAccount, ScanProvider, StartedScan } from '@scanq/providers';
+import type { GuardedStart } from '../cloud-create.js';
 
 export interface StartOutcome {
   /** Provider handle to poll. */
@@ -11,11 +12,18 @@ export interface StartOutcome {
 }
 
 /**
- * How a provider's scans are started under its quota. Throws `ProviderError('quota', …)` with
+ * Runs a cloud create call through the lifecycle's guard (CloudCreateGuard): at most one task
+ * per scan, a task an earlier attempt made adopted instead of created again.
+ */
+export type GuardedCreate = <T extends StartedScan>(call: () => Promise<T>) => Promise<GuardedStart<T>>;
+
+/**
+ * How a provider's scans are started under its quota. The create call itself goes through
+ * `create`, never straight to the provider. Throws `ProviderError('quota', …)` with
  * `retryAfterMs` when the quota says "not now": the job then waits without failing.
  */
 export interface StartPolicy {
-  start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome>;
+  start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider, create: GuardedCreate): Promise<StartOutcome>;
   /** Gives quota back once the scan is over (slots); a no-op for window/rate quotas. */
   release?(scan: ScanWithImages, account: ProviderAccount): Promise<void>;
   /**
@@ -36,8 +44,8 @@ export const toImageRef = (img: ImageScan): ImageRef => ({
 
 /** No quota beyond what the cloud enforces itself: just start. */
 export class DirectStartPolicy implements StartPolicy {
-  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider): Promise<StartOutcome> {
-    const started = await provider.startScan(account, scan.target as Record<string, unknown>, images.map(toImageRef));
+  async start(scan: ScanWithImages, images: ImageScan[], account: ProviderAccount, provider: ScanProvider, create: GuardedCreate): Promise<StartOutcome> {
+    const { started } = await create(() => provider.startScan(account, scan.target as Record<string, unknown>, images.map(toImageRef)));
     return { taskId: started.taskId, reused: false };
   }
 }

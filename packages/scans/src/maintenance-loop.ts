@@ -1,0 +1,64 @@
+import { RedisLease } from '@scanq/queue';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ReconcileService } from './reconcile.service.js';
+import type { ScheduleService } from './schedule.service.js';
+
+/**
+ * The ledger's upkeep, run from a timer in every maintenance worker rather than from a schedule
+ * held in Redis (design: "Ledger first, Redis second"): after Redis loses everything, the next
+ * tick re-creates the schedules' job schedulers and re-enqueues every open scan whose job is
+ * gone, with no restart. A Redis lease lets one worker at a time do a pass; the others' ticks
+ * find it held and skip.
+ */
+export class MaintenanceLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly reconciler: ReconcileService,
+    private readonly schedules: ScheduleService,
+    private readonly redis: Redis,
+    private readonly lockKey: string,
+    private readonly everyMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): this {
+    this.schedule(Math.random() * this.everyMs);
+    return this;
+  }
+
+  /** One pass, unless another worker is doing one: schedulers re-derived, then the reconcile. */
+  async tick(): Promise<boolean> {
+    const lease = await RedisLease.acquire(this.redis, this.lockKey, Math.max(this.everyMs, 30_000));
+    if (!lease) return false;
+    lease.keepAlive();
+    try {
+      await this.schedules.registerAll();
+      await this.reconciler.reconcile();
+      return true;
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Ticks spread ±20 % so the workers of a deployment do not all ask at once. */
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .then(() => undefined)
+        .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'maintenance pass failed; the next tick tries again'))
+        .finally(() => this.schedule(this.everyMs * (0.8 + Math.random() * 0.4)));
+    }, delayMs);
+    this.timer.unref();
+  }
+}
