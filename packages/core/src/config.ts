@@ -44,6 +44,11 @@ const envSchema = z.object({
   SCANQ_WEBHOOK_BACKOFF_MS: int(1_000, 1),
   SCANQ_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
 
+  /** Every cloud API call fails (retryably) when its answer has not come within this; SDK defaults would wait far longer or only warn. */
+  SCANQ_PROVIDER_TIMEOUT_MS: int(30_000, 1),
+  /** A cloud connection not made within this fails the call (where the SDK sets it apart: AWS, Alibaba; elsewhere the call's own timeout covers it). */
+  SCANQ_PROVIDER_CONNECT_TIMEOUT_MS: int(5_000, 1),
+
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
   SCANQ_CREDENTIALS: z.string().optional(),
 
@@ -105,6 +110,8 @@ export interface ScanqConfig {
   api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
+  /** Bounds of every cloud API call (handed to the adapters). */
+  providers: { timeoutMs: number; connectTimeoutMs: number };
   worker: {
     concurrency: number;
     lockMs: number;
@@ -184,6 +191,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
     credentials,
+    providers: { timeoutMs: e.SCANQ_PROVIDER_TIMEOUT_MS, connectTimeoutMs: e.SCANQ_PROVIDER_CONNECT_TIMEOUT_MS },
     worker: {
       concurrency: e.SCANQ_WORKER_CONCURRENCY,
       lockMs: e.SCANQ_WORKER_LOCK_MS,

@@ -90,7 +90,11 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const accountResolver = new AccountResolver(config.credentials);
   // Per-API call rates across every worker (Tencent: 20/s per API per account); others pass through.
   const callStats = new ProviderCallStats(redis, providerCallStatsKey(config));
-  const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }), observer: callStats });
+  const providers = createProviders({
+    callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }),
+    observer: callStats,
+    timeouts: { requestMs: config.providers.timeoutMs, connectMs: config.providers.connectTimeoutMs },
+  });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);

@@ -14,6 +14,7 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
+import { timeoutsOf } from '../contract.js';
 import { bareDigest, digestCriteria, instanceCriteria, matchesTarget, registryCriteria, taskParams } from './criteria.js';
 import { planTasks } from './plan.js';
 import { instanceRaw, normalizeVulRecord, parseCount, parseInstance, parseMillis, type SasImageInstance, toImageRef, toInventoryImage } from './normalize.js';
@@ -81,7 +82,7 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
   private readonly findingsUuidsPerCall: number;
 
   constructor(deps: ProviderDeps = {}, options: AlibabaProviderOptions = {}) {
-    this.sas = new SasClient(deps.callGate, undefined, deps.observer);
+    this.sas = new SasClient(deps.callGate, timeoutsOf(deps), deps.observer);
     this.instancesPageSize = options.instancesPageSize ?? 100;
     this.vulPageSize = options.vulPageSize ?? 100;
     this.statusDigestsPerCall = options.statusDigestsPerCall ?? 100;

@@ -1,7 +1,7 @@
 import OpenApi, * as $OpenApi from '@alicloud/openapi-client';
 import OpenApiUtil from '@alicloud/openapi-util';
 import * as $Util from '@alicloud/tea-util';
-import { type CallGate, observeCall, type ProviderAccount, type ProviderCallObserver } from '../contract.js';
+import { type CallGate, DEFAULT_TIMEOUTS, observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -42,7 +42,7 @@ export class SasClient {
 
   constructor(
     private readonly callGate?: CallGate,
-    private readonly timeouts = { connectMs: 5_000, readMs: 30_000 },
+    private readonly timeouts: ProviderTimeouts = DEFAULT_TIMEOUTS,
     private readonly observer?: ProviderCallObserver,
   ) {}
 
@@ -61,7 +61,7 @@ export class SasClient {
           protocol: url ? url.protocol.replace(':', '') : 'https',
           regionId: account.region,
           connectTimeout: this.timeouts.connectMs,
-          readTimeout: this.timeouts.readMs,
+          readTimeout: this.timeouts.requestMs,
         }),
       );
       this.clients.set(key, client);

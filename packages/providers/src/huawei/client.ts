@@ -2,7 +2,7 @@ import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
 import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { ProviderError } from '@scanq/core';
-import { observeCall, type ProviderAccount, type ProviderCallObserver } from '../contract.js';
+import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -26,8 +26,6 @@ export interface HssRequest {
   region: string;
   body?: Record<string, unknown>;
 }
-
-const REQUEST_TIMEOUT_MS = 30_000;
 
 /** The SDK logs every failed call at ERROR with the signed request headers; errors reach the caller as ProviderError instead. */
 const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
@@ -68,7 +66,10 @@ export const hssEndpoint = (account: ProviderAccount): string => account.endpoin
 export class HssClients {
   private readonly clients = new Map<string, HssApi>();
 
-  constructor(private readonly observer?: ProviderCallObserver) {}
+  constructor(
+    private readonly timeouts: ProviderTimeouts,
+    private readonly observer?: ProviderCallObserver,
+  ) {}
 
   for(account: ProviderAccount): HssApi {
     const projectId = typeof account.settings.projectId === 'string' ? account.settings.projectId : '';
@@ -86,7 +87,7 @@ export class HssClients {
       const hc = new ClientBuilder<HcClient>((c) => c)
         .withEndpoint(endpoint)
         .withCredential(credentials)
-        .withOptions({ axiosRequestConfig: { timeout: REQUEST_TIMEOUT_MS } })
+        .withOptions({ axiosRequestConfig: { timeout: this.timeouts.requestMs } }) // axios: a timer over the whole call
         .build();
       const http = (hc as unknown as { httpClient?: { _logger?: unknown } }).httpClient;
       if (http && '_logger' in http) http._logger = SILENT_LOGGER;

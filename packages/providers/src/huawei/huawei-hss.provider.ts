@@ -13,7 +13,7 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
-import type { ProviderDeps } from '../contract.js';
+import { type ProviderDeps, timeoutsOf } from '../contract.js';
 import { type HssApi, HssClients, type Query } from './client.js';
 import { ImageLister, LIST_PAGE, type ListScope } from './listing.js';
 import { normalizeImageVulnerability } from './normalize.js';
@@ -158,7 +158,7 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCa
   private readonly clients: HssClients;
 
   constructor(deps: ProviderDeps = {}) {
-    this.clients = new HssClients(deps.observer);
+    this.clients = new HssClients(timeoutsOf(deps), deps.observer);
   }
 
   private region(account: ProviderAccount, target?: HuaweiScanTarget): string {

@@ -30,7 +30,7 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
-import { observeCall, type ProviderCallObserver } from '../contract.js';
+import { observeCall, type ProviderCallObserver, type ProviderTimeouts, timeoutsOf } from '../contract.js';
 import { isRequestLimitExceeded, toProviderError } from './errors.js';
 import { normalizeImageVul } from './normalize.js';
 import { imageProgressFromDetail, imageProgressFromRow, type TcssImageDetail, type TcssStatusRow } from './progress.js';
@@ -74,10 +74,12 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   private readonly counters: TencentTcssStats = { throttled: 0 };
 
   private readonly observer?: ProviderCallObserver;
+  private readonly timeouts: ProviderTimeouts;
 
   constructor(deps: ProviderDeps = {}) {
     this.gate = deps.callGate;
     this.observer = deps.observer;
+    this.timeouts = timeoutsOf(deps);
   }
 
   stats(): TencentTcssStats {
@@ -100,7 +102,8 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
           httpProfile: {
             endpoint: url ? url.host : TCSS_ENDPOINT,
             protocol,
-            reqTimeout: 30,
+            // Seconds; the SDK hands node-fetch reqTimeout × 1000 ms, a timer over the whole call.
+            reqTimeout: this.timeouts.requestMs / 1000,
             agent: protocol === 'http://' ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true }),
           },
         },
