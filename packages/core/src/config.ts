@@ -48,6 +48,10 @@ const envSchema = z.object({
   SCANQ_PROVIDER_TIMEOUT_MS: int(30_000, 1),
   /** A cloud connection not made within this fails the call (where the SDK sets it apart: AWS, Alibaba; elsewhere the call's own timeout covers it). */
   SCANQ_PROVIDER_CONNECT_TIMEOUT_MS: int(5_000, 1),
+  /** Let account endpoints lead to private, link-local, CGNAT and loopback addresses (checked where workers connect). */
+  SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS: bool(false),
+  /** Let account endpoints lead to loopback (the simulator on 127.0.0.1: `pnpm start`, tests); other private ranges stay refused. */
+  SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS: bool(false),
 
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
   SCANQ_CREDENTIALS: z.string().optional(),
@@ -111,7 +115,7 @@ export interface ScanqConfig {
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
   /** Bounds of every cloud API call (handed to the adapters). */
-  providers: { timeoutMs: number; connectTimeoutMs: number };
+  providers: { timeoutMs: number; connectTimeoutMs: number; allowPrivateEndpoints: boolean; allowLoopbackEndpoints: boolean };
   worker: {
     concurrency: number;
     lockMs: number;
@@ -191,7 +195,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
     credentials,
-    providers: { timeoutMs: e.SCANQ_PROVIDER_TIMEOUT_MS, connectTimeoutMs: e.SCANQ_PROVIDER_CONNECT_TIMEOUT_MS },
+    providers: {
+      timeoutMs: e.SCANQ_PROVIDER_TIMEOUT_MS,
+      connectTimeoutMs: e.SCANQ_PROVIDER_CONNECT_TIMEOUT_MS,
+      allowPrivateEndpoints: e.SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS,
+      allowLoopbackEndpoints: e.SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS,
+    },
     worker: {
       concurrency: e.SCANQ_WORKER_CONCURRENCY,
       lockMs: e.SCANQ_WORKER_LOCK_MS,

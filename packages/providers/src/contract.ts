@@ -166,6 +166,11 @@ export interface ProviderDeps {
   observer?: ProviderCallObserver;
   /** Absent: DEFAULT_TIMEOUTS. */
   timeouts?: Partial<ProviderTimeouts>;
+  /**
+   * Where an account's own endpoint may lead (config SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS /
+   * _ALLOW_LOOPBACK_ENDPOINTS). Absent: public addresses only.
+   */
+  endpoints?: { allowPrivate?: boolean; allowLoopback?: boolean };
 }
 
 /** The timeouts an adapter applies: `deps.timeouts` over the defaults. */

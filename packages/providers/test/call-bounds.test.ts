@@ -1,29 +1,10 @@
-import { type Provider, ProviderError, SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { ProviderError } from '@scanq/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../../apps/simulator/src/core/server.js';
 import { createFrontEnds } from '../../../apps/simulator/src/frontends.js';
 import { simulatorCalls } from '../../../test/support/simulator-calls.js';
-import { createProviders, type ProviderAccount, type ProviderDeps, type ScanProvider } from '../src/index.js';
-
-/** Each cloud's first simulator account, pointed at `endpoint`, as an adapter receives it. */
-export function simAccount(provider: Provider, endpoint: string): ProviderAccount {
-  const { name, region, ...rest } = SIMULATOR_ACCOUNTS[provider][0] as { name: string; region: string; registryId?: string; projectId?: string } & Record<string, string>;
-  const { registryId, projectId, ...credentials } = rest;
-  const settings = { ...(registryId ? { registryId } : {}), ...(projectId ? { projectId } : {}) };
-  return { id: `${provider}-1`, provider, name, region, endpoint, settings, credentials };
-}
-
-/** One call per cloud, and the API name the simulator counts it under (where the fault is armed). */
-const CALLS: Record<Provider, { api: string; call: (p: ScanProvider<any>, a: ProviderAccount) => Promise<unknown> }> = {
-  aws: {
-    // The call that hung for hours in the field: StartImageScan without throwOnRequestTimeout.
-    api: 'StartImageScan',
-    call: (p, a) => p.startScan(a, { repositoryName: 'scanq/api', imageId: { imageTag: 'latest' } }, [{ registry: SIMULATOR_ACCOUNTS.aws[0].registryId, repository: 'scanq/api', tags: ['latest'], digest: `sha256:${'0'.repeat(64)}` }]),
-  },
-  alibaba: { api: 'DescribeImageInstances', call: (p, a) => p.resolveImages(a, {}) },
-  tencent: { api: 'DescribeAssetImageRegistryList', call: (p, a) => p.resolveImages(a, { images: [{ registry: 'r', namespace: 'n', name: 'x', tag: 'latest' }] }) },
-  huawei: { api: 'ListSwrImageRepository', call: (p, a) => p.resolveImages(a, { image_type: 'private_image', operate_all: true }) },
-};
+import { createProviders, type ProviderDeps } from '../src/index.js';
+import { CALLS, simAccount } from './sim-clouds.js';
 
 /**
  * Every cloud call is bounded: against the simulator's `timeout` fault (a request it never
@@ -32,7 +13,7 @@ const CALLS: Record<Provider, { api: string; call: (p: ScanProvider<any>, a: Pro
  */
 describe('cloud calls: a hung answer fails the call at the configured timeout, on all four SDKs', () => {
   let sim: RunningSimulator;
-  const deps: ProviderDeps = { timeouts: { requestMs: 400, connectMs: 400 } };
+  const deps: ProviderDeps = { timeouts: { requestMs: 400, connectMs: 400 }, endpoints: { allowLoopback: true } };
   beforeAll(async () => {
     sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'test', frontEnds: createFrontEnds({}) });
   });

@@ -94,6 +94,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }),
     observer: callStats,
     timeouts: { requestMs: config.providers.timeoutMs, connectMs: config.providers.connectTimeoutMs },
+    endpoints: { allowPrivate: config.providers.allowPrivateEndpoints, allowLoopback: config.providers.allowLoopbackEndpoints },
   });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);

@@ -3,6 +3,7 @@ import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.j
 import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { ProviderError } from '@scanq/core';
 import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
+import type { ProviderTransport } from '../transport.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -34,6 +35,7 @@ export class HssApi {
   constructor(
     private readonly hc: HcClient,
     readonly projectId: string,
+    private readonly transport: ProviderTransport,
     private readonly observe?: { observer: ProviderCallObserver; accountId: string },
   ) {}
 
@@ -53,7 +55,7 @@ export class HssApi {
       try {
         return await call();
       } catch (err) {
-        throw toProviderError(err, req.api);
+        throw this.transport.failure(err, (e) => toProviderError(e, req.api));
       }
     });
   }
@@ -68,6 +70,7 @@ export class HssClients {
 
   constructor(
     private readonly timeouts: ProviderTimeouts,
+    private readonly transport: ProviderTransport,
     private readonly observer?: ProviderCallObserver,
   ) {}
 
@@ -87,11 +90,17 @@ export class HssClients {
       const hc = new ClientBuilder<HcClient>((c) => c)
         .withEndpoint(endpoint)
         .withCredential(credentials)
-        .withOptions({ axiosRequestConfig: { timeout: this.timeouts.requestMs } }) // axios: a timer over the whole call
+        .withOptions({
+          axiosRequestConfig: {
+            timeout: this.timeouts.requestMs, // axios: a timer over the whole call
+            httpAgent: this.transport.agent(account, 'http:'),
+            httpsAgent: this.transport.agent(account, 'https:'),
+          },
+        })
         .build();
       const http = (hc as unknown as { httpClient?: { _logger?: unknown } }).httpClient;
       if (http && '_logger' in http) http._logger = SILENT_LOGGER;
-      api = new HssApi(hc, projectId, this.observer ? { observer: this.observer, accountId: account.id } : undefined);
+      api = new HssApi(hc, projectId, this.transport, this.observer ? { observer: this.observer, accountId: account.id } : undefined);
       this.clients.set(key, api);
     }
     return api;

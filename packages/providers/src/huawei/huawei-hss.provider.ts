@@ -14,6 +14,7 @@ import type {
   StartedScan,
 } from '../contract.js';
 import { type ProviderDeps, timeoutsOf } from '../contract.js';
+import { ProviderTransport } from '../transport.js';
 import { type HssApi, HssClients, type Query } from './client.js';
 import { ImageLister, LIST_PAGE, type ListScope } from './listing.js';
 import { normalizeImageVulnerability } from './normalize.js';
@@ -158,7 +159,7 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCa
   private readonly clients: HssClients;
 
   constructor(deps: ProviderDeps = {}) {
-    this.clients = new HssClients(timeoutsOf(deps), deps.observer);
+    this.clients = new HssClients(timeoutsOf(deps), new ProviderTransport(deps), deps.observer);
   }
 
   private region(account: ProviderAccount, target?: HuaweiScanTarget): string {

@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { ProviderError, TENCENT_MAX_IMAGES, type TencentImageInfo, type TencentScanTarget } from '@scanq/core';
 import { Client as TcssClient } from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcss/v20201101/tcss_client.js';
 import type {
@@ -31,6 +29,7 @@ import type {
   StartedScan,
 } from '../contract.js';
 import { observeCall, type ProviderCallObserver, type ProviderTimeouts, timeoutsOf } from '../contract.js';
+import { ProviderTransport } from '../transport.js';
 import { isRequestLimitExceeded, toProviderError } from './errors.js';
 import { normalizeImageVul } from './normalize.js';
 import { imageProgressFromDetail, imageProgressFromRow, type TcssImageDetail, type TcssStatusRow } from './progress.js';
@@ -75,11 +74,13 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
 
   private readonly observer?: ProviderCallObserver;
   private readonly timeouts: ProviderTimeouts;
+  private readonly transport: ProviderTransport;
 
   constructor(deps: ProviderDeps = {}) {
     this.gate = deps.callGate;
     this.observer = deps.observer;
     this.timeouts = timeoutsOf(deps);
+    this.transport = new ProviderTransport(deps);
   }
 
   stats(): TencentTcssStats {
@@ -104,7 +105,7 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
             protocol,
             // Seconds; the SDK hands node-fetch reqTimeout × 1000 ms, a timer over the whole call.
             reqTimeout: this.timeouts.requestMs / 1000,
-            agent: protocol === 'http://' ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true }),
+            agent: this.transport.agent(account, url ? url.protocol : 'https:'),
           },
         },
       });
@@ -122,7 +123,7 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
       try {
         return await observeCall(this.observer, { provider: 'tencent', accountId: account.id, api }, () => send.call(client, req));
       } catch (err) {
-        const pe = toProviderError(err);
+        const pe = this.transport.failure(err, toProviderError);
         if (!isRequestLimitExceeded(pe.code)) throw pe;
         this.counters.throttled += 1;
         // Still throttled after many seconds (another client spends this account's budget): give
