@@ -59,6 +59,11 @@ const envSchema = z.object({
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
   /** BullMQ job lock; a killed worker's active jobs are picked up again after about this long. */
   SCANQ_WORKER_LOCK_MS: int(30_000, 1_000),
+  /**
+   * A worker still closing this long after SIGTERM exits anyway (docker compose kills at 10 s);
+   * jobs it still held come back through the stalled check, no attempt spent.
+   */
+  SCANQ_WORKER_SHUTDOWN_GRACE_MS: int(8_000, 100),
   /** How often workers look for jobs whose lock lapsed (stalled: their process died). */
   SCANQ_WORKER_STALLED_CHECK_MS: int(15_000, 500),
   /** Comma list of provider queues this worker serves; empty = all. */
@@ -120,6 +125,7 @@ export interface ScanqConfig {
     concurrency: number;
     lockMs: number;
     stalledCheckMs: number;
+    shutdownGraceMs: number;
     queues: string[];
     pollInitialMs: number;
     pollMaxMs: number;
@@ -205,6 +211,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       concurrency: e.SCANQ_WORKER_CONCURRENCY,
       lockMs: e.SCANQ_WORKER_LOCK_MS,
       stalledCheckMs: e.SCANQ_WORKER_STALLED_CHECK_MS,
+      shutdownGraceMs: e.SCANQ_WORKER_SHUTDOWN_GRACE_MS,
       queues: e.SCANQ_WORKER_QUEUES.split(',').map((s) => s.trim()).filter(Boolean),
       pollInitialMs: e.SCANQ_POLL_INITIAL_MS,
       pollMaxMs: e.SCANQ_POLL_MAX_MS,

@@ -171,6 +171,11 @@ export interface ProviderDeps {
    * _ALLOW_LOOPBACK_ENDPOINTS). Absent: public addresses only.
    */
   endpoints?: { allowPrivate?: boolean; allowLoopback?: boolean };
+  /**
+   * Fired when the process shuts down: calls in flight are cut (their sockets destroyed) and
+   * new ones refused, each failing with a SHUTTING_DOWN ProviderError.
+   */
+  shutdownSignal?: AbortSignal;
 }
 
 /** The timeouts an adapter applies: `deps.timeouts` over the defaults. */

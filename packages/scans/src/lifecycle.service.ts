@@ -1,4 +1,4 @@
-import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isShutdownAbort, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
 import type { AccountRepository, CloudAccount, ImageCompletion, ImageScan, ScanEnd, ScanRepository, ScanStart, ScanWithImages } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
@@ -285,7 +285,8 @@ export class ScanLifecycleService {
 
   /** One place that turns a handler error into the scan's state and BullMQ's next move. */
   private async onError(job: Job, token: string | undefined, scan: ScanWithImages, err: unknown): Promise<void> {
-    if (err instanceof DelayedError) throw err;
+    // A call cut by this worker's shutdown: the scan stays as it is and the worker hands the job back.
+    if (err instanceof DelayedError || isShutdownAbort(err)) throw err;
     const pe = isProviderError(err) ? err : new ProviderError('retryable', (err as Error)?.name ?? 'Error', (err as Error)?.message ?? String(err));
     if (pe.kind === 'terminal') {
       this.log.info({ scanId: scan.id, code: pe.code, reason: pe.reason }, 'scan failed');

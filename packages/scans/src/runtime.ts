@@ -71,7 +71,12 @@ export interface ScanqRuntime {
   close(): Promise<void>;
 }
 
-export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq')): ScanqRuntime {
+export interface RuntimeOptions {
+  /** A worker's shutdown: fired on SIGTERM, it cuts the adapters' cloud calls in flight (ProviderDeps.shutdownSignal). */
+  shutdownSignal?: AbortSignal;
+}
+
+export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq'), options: RuntimeOptions = {}): ScanqRuntime {
   const database = createDatabase(config.databaseUrl, { max: config.dbPoolMax, prepared: config.dbPreparedStatements });
   const { db, sql } = database;
   const redis = createRedis(config.redisUrl);
@@ -95,6 +100,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     observer: callStats,
     timeouts: { requestMs: config.providers.timeoutMs, connectMs: config.providers.connectTimeoutMs },
     endpoints: { allowPrivate: config.providers.allowPrivateEndpoints, allowLoopback: config.providers.allowLoopbackEndpoints },
+    ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
   });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);

@@ -92,7 +92,9 @@ export class SasClient {
         endpoint: url ? url.host : sasEndpoint(account.region),
         protocol: url ? url.protocol.replace(':', '') : 'https',
         regionId: account.region,
-        connectTimeout: this.timeouts.connectMs,
+        // httpx sets connectTimeout as the socket's idle timeout for the whole request (an answer
+        // slower than it failed as "ConnectTimeout"): the call's bound here, the connect's in the agent.
+        connectTimeout: this.timeouts.requestMs,
         readTimeout: this.timeouts.requestMs,
       });
       client = { client: new Client(config), agent: this.transport.agent(account, url ? url.protocol : 'https:') };
@@ -103,6 +105,7 @@ export class SasClient {
 
   /** Calls `action` with `query` (and `form`, sent as the form body) as its business parameters; returns the JSON body. */
   async call(account: ProviderAccount, action: string, query: SasParams, form?: SasParams): Promise<SasBody> {
+    this.transport.assertRunning();
     await this.callGate?.acquire({ provider: 'alibaba', accountId: account.id, api: action });
     const params = new $OpenApi.Params({
       action,

@@ -127,6 +127,7 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
+      this.transport.assertRunning();
       return await fn();
     } catch (err) {
       throw this.transport.failure(err, toProviderError);

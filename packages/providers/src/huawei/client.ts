@@ -40,6 +40,7 @@ export class HssApi {
   ) {}
 
   async send<T extends object>(req: HssRequest): Promise<T> {
+    this.transport.assertRunning();
     const queryParams: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) queryParams[k] = v;
     const call = () => this.hc.sendRequest<T & { httpStatusCode: number }>({

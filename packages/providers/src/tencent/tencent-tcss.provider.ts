@@ -119,6 +119,7 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
     const client = this.client(account);
     const send = client[api] as unknown as (this: TcssClient, r: TcssApis[A][0]) => Promise<TcssApis[A][1]>;
     for (let attempt = 1; ; attempt++) {
+      this.transport.assertRunning();
       await this.gate?.acquire({ provider: 'tencent', accountId: account.id, api });
       try {
         return await observeCall(this.observer, { provider: 'tencent', accountId: account.id, api }, () => send.call(client, req));
