@@ -52,6 +52,7 @@ export function benchEnv(store: Pick<BenchStore, 'databaseUrl' | 'prefix'>): Rec
     REDIS_URL,
     SCANQ_QUEUE_PREFIX: store.prefix,
     SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+    SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS: 'true', // the simulator on 127.0.0.1
     SCANQ_RECONCILE_EVERY_MS: '600000',
     SCANQ_ADMIN_PASSWORD: 'bench-password',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',

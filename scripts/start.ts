@@ -186,6 +186,8 @@ run('simulator', 'apps/simulator/src/main.ts', env);
 await waitForHttp(`${simUrl}/_sim/health`, 'simulator');
 
 // One demo account per cloud, each pointed at the simulator (secrets from the simulator's seed).
+// The simulator is on loopback, which account endpoints may only reach when allowed.
+env.SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS ??= 'true';
 env.SCANQ_CREDENTIALS = JSON.stringify({ ...(base.credentials ?? {}), ...simulatorCredentials() });
 const db = createDb(databaseUrl, { max: 1 });
 const accountRepo = new AccountRepository(db);

@@ -75,6 +75,8 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     SCANQ_QUEUE_PREFIX: prefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
+    // The simulator listens on 127.0.0.1: account endpoints may lead to loopback, nothing else private.
+    SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS: 'true',
     SCANQ_POLL_INITIAL_MS: '100',
     SCANQ_POLL_MAX_MS: '500',
     SCANQ_POLL_FACTOR: '1.5',

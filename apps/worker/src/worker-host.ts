@@ -1,5 +1,5 @@
-import { JOBS_BY_QUEUE, type JobName, type JobPayloads, type QueueName } from '@scanq/core';
-import { type Job, Worker } from '@scanq/queue';
+import { isShutdownAbort, JOBS_BY_QUEUE, type JobName, type JobPayloads, type QueueName } from '@scanq/core';
+import { type Job, WaitingError, Worker } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -21,6 +21,11 @@ export interface WorkerHostOptions {
  * One BullMQ Worker per queue, dispatching each job to the one handler for its name. Refuses
  * to start when a job that can arrive on a served queue has no handler (cf. Immich's
  * job.repository), and lets handler errors reach BullMQ (attempts, backoff, failed set).
+ *
+ * A job whose cloud call was cut by this process's shutdown (SHUTTING_DOWN) goes back to the
+ * front of its queue as it was, no attempt spent, for another worker to take at once: its
+ * handler left the scan untouched. (Left active instead, it would wait for its lock to lapse
+ * and the stalled check to find it.)
  */
 export class WorkerHost {
   private readonly workers: Worker[] = [];
@@ -40,7 +45,17 @@ export class WorkerHost {
         async (job: Job, token?: string) => {
           const handler = this.handlers[job.name as JobName] as JobHandler<JobName> | undefined;
           if (!handler) throw new Error(`no handler for job ${job.name} on queue ${queue}`);
-          await handler(job as Job<never>, token);
+          try {
+            await handler(job as Job<never>, token);
+          } catch (err) {
+            if (!isShutdownAbort(err)) throw err;
+            // Failing to move it (its lock lost) leaves it to the stalled check: never failed either way.
+            await job.moveToWait(token).then(
+              () => this.options.log.info({ queue, jobId: job.id, job: job.name }, 'shutting down: job handed back to the queue'),
+              (e: unknown) => this.options.log.warn({ queue, jobId: job.id, err: (e as Error).message }, 'shutting down: job left to the stalled check'),
+            );
+            throw new WaitingError();
+          }
         },
         {
           connection: this.options.connection,
@@ -65,6 +80,7 @@ export class WorkerHost {
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
+  /** Stops taking jobs and waits for the running ones (whose cloud calls the shutdown signal cuts). */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
   }

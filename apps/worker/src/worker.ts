@@ -11,7 +11,8 @@ export interface RunningWorker {
 /** Wires the job handlers to the services and starts serving the configured queues. */
 export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   const log = createLogger(config, 'worker');
-  const runtime = createRuntime(config, log);
+  const shutdown = new AbortController();
+  const runtime = createRuntime(config, log, { shutdownSignal: shutdown.signal });
   const handlers: JobHandlers = {
     [JobName.ScanStart]: (job, token) => runtime.lifecycle.handleStart(job, token),
     [JobName.ScanPoll]: (job, token) => runtime.lifecycle.handlePoll(job, token),
@@ -39,7 +40,11 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     runtime,
     async close() {
       await maintenance?.stop();
-      await host.close();
+      // Stop taking jobs first, then cut the cloud calls in flight: their jobs go back to the
+      // queue (WorkerHost) instead of holding this process until a cloud answers.
+      const closing = host.close();
+      shutdown.abort();
+      await closing;
       await workerConnection.quit().catch(() => workerConnection.disconnect());
       await runtime.close();
     },

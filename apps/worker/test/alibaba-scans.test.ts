@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlibabaScanTaskPolicy } from '../../../packages/scans/src/start-policies/alibaba-scan-task.policy.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { injectFault, startHarness, type WorkerHarness } from './harness.js';
+import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 
 const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
 
@@ -36,7 +37,7 @@ describe('Alibaba SAS scans through the worker (real Redis, Postgres, openapi-cl
   let account: CloudAccount;
   let outside: ProviderAccount;
   let policy: AlibabaScanTaskPolicy;
-  const sas = new AlibabaSasProvider();
+  const sas = new AlibabaSasProvider(SIM_DEPS);
 
   beforeAll(async () => {
     h = await startHarness(

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneImagePerDigest } from '../../../packages/scans/src/bulk-scan.service.js';
 import { waitFor, waitForEnded } from '../../../test/support/wait.js';
 import { startHarness, type WorkerHarness } from './harness.js';
+import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 
 const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
 /** scanq's and the simulator's task limit here: 2, so three tasks must queue for a slot. */
@@ -138,7 +139,7 @@ describe('bulk scans (Alibaba SAS inventory: DescribeImageInstances)', () => {
     const { images: seeded } = await simAccount();
     const home = seeded.find((i) => i.registryType === 'acr' && i.behaviour === 'normal' && i.supportedRegion)!;
     const registryImages = seeded.filter((i) => i.instanceId === home.instanceId);
-    const sas = new AlibabaSasProvider();
+    const sas = new AlibabaSasProvider(SIM_DEPS);
     const account = { id: 'plan', provider: 'alibaba' as const, name: SIM.name, region: SIM.region, endpoint: h.sim.url, settings: {}, credentials: { accessKeyId: SIM.accessKeyId, accessKeySecret: SIM.accessKeySecret } };
     const listed: InventoryImage[] = [];
     for await (const page of sas.listImages(account, {})) listed.push(...page);
@@ -165,7 +166,7 @@ describe('bulk scans (Alibaba SAS inventory: DescribeImageInstances)', () => {
 
   it("selects images by their own region (an account's images span regions) and a registry by the cloud's bare instance id", async () => {
     const { runtime } = h.worker;
-    const sas = new AlibabaSasProvider();
+    const sas = new AlibabaSasProvider(SIM_DEPS);
     const account = { id: 'plan', provider: 'alibaba' as const, name: SIM.name, region: SIM.region, endpoint: h.sim.url, settings: {}, credentials: { accessKeyId: SIM.accessKeyId, accessKeySecret: SIM.accessKeySecret } };
     const listed: InventoryImage[] = [];
     for await (const page of sas.listImages(account, {})) listed.push(...page);

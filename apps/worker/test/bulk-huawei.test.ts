@@ -3,6 +3,7 @@ import { createProviders, type InventoryImage, isBulkCapable, type ProviderAccou
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForEnded } from '../../../test/support/wait.js';
 import { startHarness, type WorkerHarness } from './harness.js';
+import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 
 // Bulk scans of Huawei HSS through the real planner, worker, huaweicloud-sdk-core and the
 // simulator: inventory from ListSwrImageRepository, one BatchScanSwrImage per planned scan
@@ -22,7 +23,7 @@ const LISTED = REGULAR + 6 + ALIASES;
 const DIGESTS = REGULAR + 6;
 
 /** The adapter as the worker builds it, called directly to count its listing calls. */
-const huawei = createProviders().huawei!;
+const huawei = createProviders(SIM_DEPS).huawei!;
 const accountAt = (url: string): ProviderAccount => ({
   id: 'direct',
   provider: 'huawei',

@@ -44,12 +44,26 @@ const envSchema = z.object({
   SCANQ_WEBHOOK_BACKOFF_MS: int(1_000, 1),
   SCANQ_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
 
+  /** Every cloud API call fails (retryably) when its answer has not come within this; SDK defaults would wait far longer or only warn. */
+  SCANQ_PROVIDER_TIMEOUT_MS: int(30_000, 1),
+  /** A cloud connection not made within this fails the call (where the SDK sets it apart: AWS, Alibaba; elsewhere the call's own timeout covers it). */
+  SCANQ_PROVIDER_CONNECT_TIMEOUT_MS: int(5_000, 1),
+  /** Let account endpoints lead to private, link-local, CGNAT and loopback addresses (checked where workers connect). */
+  SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS: bool(false),
+  /** Let account endpoints lead to loopback (the simulator on 127.0.0.1: `pnpm start`, tests); other private ranges stay refused. */
+  SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS: bool(false),
+
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
   SCANQ_CREDENTIALS: z.string().optional(),
 
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
   /** BullMQ job lock; a killed worker's active jobs are picked up again after about this long. */
   SCANQ_WORKER_LOCK_MS: int(30_000, 1_000),
+  /**
+   * A worker still closing this long after SIGTERM exits anyway (docker compose kills at 10 s);
+   * jobs it still held come back through the stalled check, no attempt spent.
+   */
+  SCANQ_WORKER_SHUTDOWN_GRACE_MS: int(8_000, 100),
   /** How often workers look for jobs whose lock lapsed (stalled: their process died). */
   SCANQ_WORKER_STALLED_CHECK_MS: int(15_000, 500),
   /** Comma list of provider queues this worker serves; empty = all. */
@@ -67,10 +81,11 @@ const envSchema = z.object({
   SCANQ_RECONCILE_GRACE_MS: int(30_000, 0),
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
   /**
-   * How long after its intent an unanswered create call is surely over (the provider call timeout
-   * and the SDK's own retries, plus margin): a retry waits this long before looking its task up.
+   * How long after its intent an unanswered create call is surely over: a retry waits this long
+   * before looking its task up. Unset: 2 × SCANQ_PROVIDER_TIMEOUT_MS + 15 s (the call's own
+   * bound twice over, for a cloud that answers late, plus margin).
    */
-  SCANQ_CREATE_SETTLE_MS: int(75_000, 0),
+  SCANQ_CREATE_SETTLE_MS: z.coerce.number().int().min(0).optional(),
   /** How long a job waits while Postgres is unreachable before trying again (no attempt spent). */
   SCANQ_OUTAGE_RETRY_MS: int(5_000, 100),
   /** Alibaba SAS scan tasks in flight per account (the cloud's documented 10). */
@@ -113,10 +128,13 @@ export interface ScanqConfig {
   api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
+  /** Bounds of every cloud API call (handed to the adapters). */
+  providers: { timeoutMs: number; connectTimeoutMs: number; allowPrivateEndpoints: boolean; allowLoopbackEndpoints: boolean };
   worker: {
     concurrency: number;
     lockMs: number;
     stalledCheckMs: number;
+    shutdownGraceMs: number;
     queues: string[];
     pollInitialMs: number;
     pollMaxMs: number;
@@ -194,10 +212,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
     credentials,
+    providers: {
+      timeoutMs: e.SCANQ_PROVIDER_TIMEOUT_MS,
+      connectTimeoutMs: e.SCANQ_PROVIDER_CONNECT_TIMEOUT_MS,
+      allowPrivateEndpoints: e.SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS,
+      allowLoopbackEndpoints: e.SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS,
+    },
     worker: {
       concurrency: e.SCANQ_WORKER_CONCURRENCY,
       lockMs: e.SCANQ_WORKER_LOCK_MS,
       stalledCheckMs: e.SCANQ_WORKER_STALLED_CHECK_MS,
+      shutdownGraceMs: e.SCANQ_WORKER_SHUTDOWN_GRACE_MS,
       queues: e.SCANQ_WORKER_QUEUES.split(',').map((s) => s.trim()).filter(Boolean),
       pollInitialMs: e.SCANQ_POLL_INITIAL_MS,
       pollMaxMs: e.SCANQ_POLL_MAX_MS,
@@ -208,7 +233,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       reconcileEveryMs: e.SCANQ_RECONCILE_EVERY_MS,
       reconcileGraceMs: e.SCANQ_RECONCILE_GRACE_MS,
       awsScanWindowMs: e.SCANQ_AWS_SCAN_WINDOW_MS,
-      createSettleMs: e.SCANQ_CREATE_SETTLE_MS,
+      createSettleMs: e.SCANQ_CREATE_SETTLE_MS ?? 2 * e.SCANQ_PROVIDER_TIMEOUT_MS + 15_000,
       outageRetryMs: e.SCANQ_OUTAGE_RETRY_MS,
       alibaba: {
         taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,

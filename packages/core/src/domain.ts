@@ -65,5 +65,7 @@ export const SCAN_REASONS = [
   'not_found',
   'invalid',
   'cancelled',
+  /** The account's endpoint leads to an address the endpoint rule refuses (SCANQ_PROVIDER_ALLOW_*_ENDPOINTS). */
+  'endpoint_refused',
 ] as const;
 export type ScanReason = (typeof SCAN_REASONS)[number];

@@ -24,3 +24,13 @@ export class ProviderError extends Error {
 }
 
 export const isProviderError = (err: unknown): err is ProviderError => err instanceof ProviderError;
+
+/**
+ * The code of a cloud call cut short because its worker is shutting down (SIGTERM): a
+ * `retryable` ProviderError, so every path that treats a failed call as possibly having
+ * reached the cloud does so here too, but one that costs the scan nothing: the worker hands its
+ * job back to the queue, untouched, for another worker.
+ */
+export const SHUTTING_DOWN = 'WorkerShuttingDown';
+
+export const isShutdownAbort = (err: unknown): err is ProviderError => isProviderError(err) && err.code === SHUTTING_DOWN;

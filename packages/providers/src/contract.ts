@@ -156,13 +156,38 @@ export interface ProviderCallObserver {
   record(call: ProviderCall): void;
 }
 
+/** Bounds of every cloud call (config SCANQ_PROVIDER_TIMEOUT_MS / _CONNECT_TIMEOUT_MS). */
+export interface ProviderTimeouts {
+  /** A call whose answer has not come within this fails, retryable. */
+  requestMs: number;
+  /** A connection not made within this fails the call (where the SDK sets it apart). */
+  connectMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ProviderTimeouts = { requestMs: 30_000, connectMs: 5_000 };
+
 /** What the worker hands every adapter it builds. */
 export interface ProviderDeps {
   /** Absent: calls go out ungated (tests of the adapter alone, one-off tools). */
   callGate?: CallGate;
   /** Absent: calls are not recorded. */
   observer?: ProviderCallObserver;
+  /** Absent: DEFAULT_TIMEOUTS. */
+  timeouts?: Partial<ProviderTimeouts>;
+  /**
+   * Where an account's own endpoint may lead (config SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS /
+   * _ALLOW_LOOPBACK_ENDPOINTS). Absent: public addresses only.
+   */
+  endpoints?: { allowPrivate?: boolean; allowLoopback?: boolean };
+  /**
+   * Fired when the process shuts down: calls in flight are cut (their sockets destroyed) and
+   * new ones refused, each failing with a SHUTTING_DOWN ProviderError.
+   */
+  shutdownSignal?: AbortSignal;
 }
+
+/** The timeouts an adapter applies: `deps.timeouts` over the defaults. */
+export const timeoutsOf = (deps: ProviderDeps): ProviderTimeouts => ({ ...DEFAULT_TIMEOUTS, ...deps.timeouts });
 
 /** The outcome label of a failed call: the cloud's error code where the adapter knows it. */
 export function callOutcome(err: unknown): string {

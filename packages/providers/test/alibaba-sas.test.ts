@@ -18,6 +18,7 @@ import {
 } from '../src/alibaba/index.js';
 import type { ProviderAccount } from '../src/contract.js';
 import { simulatorCalls } from '../../../test/support/simulator-calls.js';
+import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 
 const SIM = SIMULATOR_ACCOUNTS.alibaba[0];
 const DIGEST = 'a'.repeat(64);
@@ -139,9 +140,9 @@ describe('Alibaba SAS adapter against the simulator (openapi-client)', () => {
   const listings = async () => (await simulatorCalls(sim.url)).totals['alibaba:DescribeImageInstances'] ?? 0;
 
   it('reads every page (PageSize, CurrentPage, TotalCount) and returns each matching image once', async () => {
-    const all = await new AlibabaSasProvider({}, { instancesPageSize: 100 }).resolveImages(account, {});
+    const all = await new AlibabaSasProvider(SIM_DEPS, { instancesPageSize: 100 }).resolveImages(account, {});
     const before = await listings();
-    const paged = await new AlibabaSasProvider({}, { instancesPageSize: 7 }).resolveImages(account, {});
+    const paged = await new AlibabaSasProvider(SIM_DEPS, { instancesPageSize: 7 }).resolveImages(account, {});
     expect(await listings()).toBe(before + Math.ceil(all.length / 7));
     expect(paged.map((i) => i.providerImageId)).toEqual(all.map((i) => i.providerImageId));
     expect(new Set(paged.map((i) => i.providerImageId)).size).toBe(paged.length);
@@ -149,12 +150,12 @@ describe('Alibaba SAS adapter against the simulator (openapi-client)', () => {
     // Filters narrow the same listing to exactly the images they name.
     const acr = all.filter((i) => i.registry.startsWith('acr:'));
     const oneInstance = acr[0]!.registry.split(':')[2]!;
-    const filtered = await new AlibabaSasProvider({}, { instancesPageSize: 7 }).resolveImages(account, { registryTypes: ['acr'], instanceIds: [oneInstance] });
+    const filtered = await new AlibabaSasProvider(SIM_DEPS, { instancesPageSize: 7 }).resolveImages(account, { registryTypes: ['acr'], instanceIds: [oneInstance] });
     expect(filtered.map((i) => i.providerImageId).sort()).toEqual(acr.filter((i) => i.registry.endsWith(`:${oneInstance}`)).map((i) => i.providerImageId).sort());
   });
 
   it('looks up a task of 100 images by digest in one DescribeImageInstances call: the OR-joined Criteria rides in the signed form body', async () => {
-    const all = await new AlibabaSasProvider().resolveImages(account, {});
+    const all = await new AlibabaSasProvider(SIM_DEPS).resolveImages(account, {});
     const digests = [...new Set(all.map((i) => i.digest).filter((d): d is string => !!d))].slice(0, 100);
     expect(digests).toHaveLength(100);
     const wanted = new Set(digests);
@@ -162,17 +163,17 @@ describe('Alibaba SAS adapter against the simulator (openapi-client)', () => {
     const before = await listings();
     // A 100-digest Criteria is about 13 KB URL-encoded: in the query it would make a URL past
     // common gateway limits; in the body it is signed through ACS3's payload hash.
-    const progress = await new AlibabaSasProvider().pollScan(account, { taskId: 't-1', target: { digests }, images });
+    const progress = await new AlibabaSasProvider(SIM_DEPS).pollScan(account, { taskId: 't-1', target: { digests }, images });
     expect(progress.images).toHaveLength(images.length);
     expect(progress.images.filter((p) => p.reason === 'image_not_found')).toHaveLength(0);
     expect((await listings()) - before).toBe(Math.ceil(images.length / 100));
     // An account that keeps Criteria in the query: 50 digests a call, so two calls.
     const inQuery = await listings();
-    await new AlibabaSasProvider().pollScan({ ...account, settings: { criteriaInQuery: true } }, { taskId: 't-1', target: { digests }, images });
+    await new AlibabaSasProvider(SIM_DEPS).pollScan({ ...account, settings: { criteriaInQuery: true } }, { taskId: 't-1', target: { digests }, images });
     expect((await listings()) - inQuery).toBe(2);
   });
 
   it('turns TaskNumEmpty from the cloud into a terminal no_images_matched without creating a task', async () => {
-    await expect(new AlibabaSasProvider().startScan(account, { tags: ['no-such-tag'] })).rejects.toMatchObject({ kind: 'terminal', code: 'TaskNumEmpty', reason: 'no_images_matched' });
+    await expect(new AlibabaSasProvider(SIM_DEPS).startScan(account, { tags: ['no-such-tag'] })).rejects.toMatchObject({ kind: 'terminal', code: 'TaskNumEmpty', reason: 'no_images_matched' });
   });
 });

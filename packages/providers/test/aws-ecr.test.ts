@@ -5,6 +5,7 @@ import { type RunningSimulator, startSimulator } from '../../../apps/simulator/s
 import { AwsEcrProvider } from '../src/aws/index.js';
 import type { ProviderAccount } from '../src/contract.js';
 import { simulatorCalls } from '../../../test/support/simulator-calls.js';
+import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 
 const SIM = SIMULATOR_ACCOUNTS.aws[0];
 const benchTag = (i: number) => `b-${String(i).padStart(5, '0')}`;
@@ -24,18 +25,18 @@ describe('AWS ECR adapter: tag resolution shares DescribeImages calls', () => {
   const describeImagesCalls = async () => (await simulatorCalls(sim.url)).totals['aws:DescribeImages'] ?? 0;
 
   it('resolves 250 concurrent tags of one repository in three calls (100 ids each), each to its own digest', async () => {
-    const provider = new AwsEcrProvider();
+    const provider = new AwsEcrProvider(SIM_DEPS);
     const refs = await Promise.all(Array.from({ length: 250 }, (_, i) => provider.resolveImages(account, { repositoryName: 'bench/images', imageId: { imageTag: benchTag(i) } })));
     expect(await describeImagesCalls()).toBe(3);
     expect(refs.map((r) => r[0]!.tags)).toEqual(Array.from({ length: 250 }, (_, i) => [benchTag(i)]));
     expect(new Set(refs.map((r) => r[0]!.digest)).size).toBe(250);
     // The same answers one call at a time: batching changes the calls, never the result.
-    const alone = await new AwsEcrProvider().resolveImages(account, { repositoryName: 'bench/images', imageId: { imageTag: benchTag(7) } });
+    const alone = await new AwsEcrProvider(SIM_DEPS).resolveImages(account, { repositoryName: 'bench/images', imageId: { imageTag: benchTag(7) } });
     expect(alone[0]!.digest).toBe(refs[7]![0]!.digest);
   });
 
   it('asks a repeated tag once and answers every scan asking for it', async () => {
-    const provider = new AwsEcrProvider();
+    const provider = new AwsEcrProvider(SIM_DEPS);
     const refs = await Promise.all([0, 1, 0, 0].map((i) => provider.resolveImages(account, { repositoryName: 'bench/images', imageId: { imageTag: benchTag(i) } })));
     expect(await describeImagesCalls()).toBe(1);
     expect(refs[2]![0]!.digest).toBe(refs[0]![0]!.digest);
@@ -43,7 +44,7 @@ describe('AWS ECR adapter: tag resolution shares DescribeImages calls', () => {
   });
 
   it('gives a missing tag its own ImageNotFound while the other scans of the batch resolve', async () => {
-    const provider = new AwsEcrProvider();
+    const provider = new AwsEcrProvider(SIM_DEPS);
     const results = await Promise.allSettled(
       [benchTag(1), 'no-such-tag', benchTag(2)].map((imageTag) => provider.resolveImages(account, { repositoryName: 'bench/images', imageId: { imageTag } })),
     );
@@ -56,7 +57,7 @@ describe('AWS ECR adapter: tag resolution shares DescribeImages calls', () => {
   });
 
   it('keeps repositories apart and rejects a tag whose digest is not the one asked for', async () => {
-    const provider = new AwsEcrProvider();
+    const provider = new AwsEcrProvider(SIM_DEPS);
     const [bench, other] = await Promise.all([
       provider.resolveImages(account, { repositoryName: 'bench/images', imageId: { imageTag: benchTag(3) } }),
       provider.resolveImages(account, { repositoryName: 'scanq/api', imageId: { imageTag: 'latest' } }),
@@ -75,14 +76,14 @@ describe('AWS ECR adapter: tag resolution shares DescribeImages calls', () => {
 
   it('hands a throttled batch call to every scan in it as retryable, without asking again one by one', async () => {
     await fetch(`${sim.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cloud: 'aws', api: 'DescribeImages', kind: 'throttle', count: 1 }) });
-    const provider = new AwsEcrProvider();
+    const provider = new AwsEcrProvider(SIM_DEPS);
     const results = await Promise.allSettled([1, 2, 3].map((i) => provider.resolveImages(account, { repositoryName: 'bench/images', imageId: { imageTag: benchTag(i) } })));
     for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { kind: 'retryable', code: 'ThrottlingException' } });
     expect(await describeImagesCalls()).toBe(1);
   });
 
   it('lists the named repositories that exist when others of the selection do not (ECR fails such a call whole)', async () => {
-    const provider = new AwsEcrProvider();
+    const provider = new AwsEcrProvider(SIM_DEPS);
     const listed: string[] = [];
     for await (const page of provider.listImages(account, { repositories: ['scanq/web', 'scanq/typo', 'library/nginx'] })) listed.push(...page.map((i) => i.repository));
     expect(new Set(listed)).toEqual(new Set(['scanq/web', 'library/nginx']));

@@ -7,4 +7,4 @@ export { RedisLease } from './redis-lease.js';
 export { TokenBucket, type TokenBucketOptions, type TokenBucketState, type TokenGrant } from './token-bucket.js';
 export { TokenBucketCallGate, type CallGateStats, type CallKey, type CallRate } from './call-gate.js';
 export { ProviderCallStats, PROVIDER_CALL_BUCKETS, type ProviderCallRow } from './provider-call-stats.js';
-export { DelayedError, type Job, Worker, UnrecoverableError } from 'bullmq';
+export { DelayedError, type Job, Worker, UnrecoverableError, WaitingError } from 'bullmq';

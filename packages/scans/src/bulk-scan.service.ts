@@ -1,4 +1,4 @@
-import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, isProviderError, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, isProviderError, isShutdownAbort, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { type QueueRepository, RedisLease } from '@scanq/queue';
@@ -249,8 +249,9 @@ export class BulkScanService {
         skippedByProvider[stored.provider] = (skippedByProvider[stored.provider] ?? 0) + entry.skipped;
       } catch (err) {
         // A listing that failed for a moment (5xx, network, throttling): plan again from the start
-        // rather than leave the account out, unless this was the last try.
-        if (!finalAttempt && isProviderError(err) && err.kind !== 'terminal') throw err;
+        // rather than leave the account out, unless this was the last try. One cut by this
+        // worker's shutdown always plans again (the job goes back to the queue).
+        if (isShutdownAbort(err) || (!finalAttempt && isProviderError(err) && err.kind !== 'terminal')) throw err;
         entry.error = (err as Error).message;
         this.log.warn({ bulkScanId, account: stored.name, err: entry.error }, 'bulk planning failed for an account');
       }

@@ -1,4 +1,4 @@
-import { isProviderError, type ScanStatus } from '@scanq/core';
+import { isProviderError, isShutdownAbort, type ScanStatus } from '@scanq/core';
 import type { CreateIntentRepository } from '@scanq/db';
 import type { Job } from '@scanq/queue';
 import type { ImageRef, ProviderAccount, ScanProvider, StartedScan } from '@scanq/providers';
@@ -89,6 +89,9 @@ export class CloudCreateGuard {
       // Anything else (5xx, timeout, lost connection) may hide a task: the next attempt looks it
       // up, at once, since this call is over.
       const refused = isProviderError(err) && err.kind !== 'retryable';
+      // Cut by this worker's shutdown: the cloud may still be working on what it received, so
+      // the intent keeps its owner and the next attempt waits for the call to settle.
+      if (isShutdownAbort(err)) throw err;
       await (refused ? this.intents.clear(this.scanId, at) : this.intents.answered(this.scanId, this.owner)).catch((e: unknown) =>
         this.log.warn({ scanId: this.scanId, err: (e as Error).message }, 'could not record how a create call ended; the next attempt waits for it'),
       );

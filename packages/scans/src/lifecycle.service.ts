@@ -1,4 +1,4 @@
-import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isShutdownAbort, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
 import { type AccountRepository, type CloudAccount, type CreateIntentRepository, type ImageCompletion, type ImageScan, type ScanEnd, type ScanRepository, type ScanStart, type ScanWithImages, isDatabaseUnavailable } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
@@ -318,7 +318,8 @@ export class ScanLifecycleService {
 
   /** One place that turns a handler error into the scan's state and BullMQ's next move. */
   private async onError(job: Job, token: string | undefined, scan: ScanWithImages, err: unknown): Promise<void> {
-    if (err instanceof DelayedError || isDatabaseUnavailable(err)) throw err;
+    // A call cut by this worker's shutdown: the scan stays as it is and the worker hands the job back.
+    if (err instanceof DelayedError || isDatabaseUnavailable(err) || isShutdownAbort(err)) throw err;
     if (err instanceof FencedError) {
       // Another attempt acts for this scan now: this one leaves everything to it.
       this.log.warn({ scanId: scan.id, jobId: job.id, err: err.message }, 'attempt fenced off; it stops without a cloud call');

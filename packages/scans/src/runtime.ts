@@ -77,7 +77,12 @@ export interface ScanqRuntime {
   close(): Promise<void>;
 }
 
-export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq')): ScanqRuntime {
+export interface RuntimeOptions {
+  /** A worker's shutdown: fired on SIGTERM, it cuts the adapters' cloud calls in flight (ProviderDeps.shutdownSignal). */
+  shutdownSignal?: AbortSignal;
+}
+
+export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq'), options: RuntimeOptions = {}): ScanqRuntime {
   const database = createDatabase(config.databaseUrl, { max: config.dbPoolMax, prepared: config.dbPreparedStatements });
   const { db, sql } = database;
   const redis = createRedis(config.redisUrl);
@@ -96,7 +101,13 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const accountResolver = new AccountResolver(config.credentials);
   // Per-API call rates across every worker (Tencent: 20/s per API per account); others pass through.
   const callStats = new ProviderCallStats(redis, providerCallStatsKey(config));
-  const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }), observer: callStats });
+  const providers = createProviders({
+    callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }),
+    observer: callStats,
+    timeouts: { requestMs: config.providers.timeoutMs, connectMs: config.providers.connectTimeoutMs },
+    endpoints: { allowPrivate: config.providers.allowPrivateEndpoints, allowLoopback: config.providers.allowLoopbackEndpoints },
+    ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
+  });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);

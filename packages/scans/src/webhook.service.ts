@@ -1,23 +1,14 @@
 import { createHmac } from 'node:crypto';
-import { lookup } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
 import { JobName, QueueName, type ScanqConfig } from '@scanq/core';
+import { addressRefusal, guardedLookup } from '@scanq/core/net';
 import type { AccountRepository, BulkScan, ScanWithImages, WebhookDelivery, WebhookDeliveryRepository } from '@scanq/db';
 import { type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { Logger } from 'pino';
 
-/** Loopback, private, link-local, CGNAT, unspecified and unique-local ranges: never a webhook target by default. */
-const PRIVATE = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
-
-export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return PRIVATE.check(mapped[1]!, 'ipv4');
-  return PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
-}
+export { isPrivateAddress } from '@scanq/core/net';
 
 /** HMAC-SHA256 over `<timestamp>.<body>`, hex: what receivers recompute (header `X-Scanq-Signature: v1=<hex>`). */
 export function signWebhook(secret: string, timestamp: number, body: string): string {
@@ -125,23 +116,17 @@ export class WebhookService {
   private post(url: string, body: string, headers: Record<string, string>): Promise<number> {
     const target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') return Promise.reject(new TargetRefused(`webhook target ${target.protocol} is not http(s)`));
-    const allowPrivate = this.config.allowPrivate;
-    const guardedLookup: LookupFunction = (hostname, options, callback) => {
-      lookup(hostname, { ...options, all: true }, (err, addresses) => {
-        if (err) return callback(err, '', 4);
-        const list = addresses as unknown as { address: string; family: number }[];
-        const refused = !allowPrivate && list.find((a) => isPrivateAddress(a.address));
-        if (refused) return callback(new TargetRefused(`webhook target ${hostname} resolves to a private address (${refused.address}); set SCANQ_WEBHOOK_ALLOW_PRIVATE=true to allow`), '', 4);
-        if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: typeof list) => void)(null, list);
-        callback(null, list[0]!.address, list[0]!.family);
-      });
-    };
-    if (isIP(target.hostname.replace(/^\[|\]$/g, '')) && !allowPrivate && isPrivateAddress(target.hostname.replace(/^\[|\]$/g, ''))) {
+    // Loopback counts as private here: a webhook never needs it outside tests (which allow private).
+    const policy = { allowPrivate: this.config.allowPrivate };
+    const lookup = guardedLookup(policy, (host, address) => new TargetRefused(`webhook target ${host} resolves to a private address (${address}); set SCANQ_WEBHOOK_ALLOW_PRIVATE=true to allow`));
+    // Node skips `lookup` for an IP literal: judge it here.
+    const literal = target.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(literal) && addressRefusal(literal, policy)) {
       return Promise.reject(new TargetRefused(`webhook target ${target.hostname} is a private address; set SCANQ_WEBHOOK_ALLOW_PRIVATE=true to allow`));
     }
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(target, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, lookup: guardedLookup, timeout: this.config.timeoutMs }, (res) => {
+      const req = send(target, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, lookup, timeout: this.config.timeoutMs }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       });

@@ -14,6 +14,8 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
+import { timeoutsOf } from '../contract.js';
+import { ProviderTransport } from '../transport.js';
 import { bareDigest, digestCriteria, instanceCriteria, matchesTarget, registryCriteria, taskParams } from './criteria.js';
 import { latestTaskVerdict } from './latest-task.js';
 import { planTasks } from './plan.js';
@@ -82,7 +84,7 @@ export class AlibabaSasProvider implements ScanProvider<AlibabaScanTarget>, Bulk
   private readonly findingsUuidsPerCall: number;
 
   constructor(deps: ProviderDeps = {}, options: AlibabaProviderOptions = {}) {
-    this.sas = new SasClient(deps.callGate, undefined, deps.observer);
+    this.sas = new SasClient(deps.callGate, timeoutsOf(deps), deps.observer, new ProviderTransport(deps));
     this.instancesPageSize = options.instancesPageSize ?? 100;
     this.vulPageSize = options.vulPageSize ?? 100;
     this.statusDigestsPerCall = options.statusDigestsPerCall ?? 100;

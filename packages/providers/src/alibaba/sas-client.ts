@@ -1,7 +1,11 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Agent } from 'node:http';
+import { createRequire } from 'node:module';
 import OpenApi, * as $OpenApi from '@alicloud/openapi-client';
 import OpenApiUtil from '@alicloud/openapi-util';
 import * as $Util from '@alicloud/tea-util';
-import { type CallGate, observeCall, type ProviderAccount, type ProviderCallObserver } from '../contract.js';
+import { type CallGate, DEFAULT_TIMEOUTS, observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
+import { ProviderTransport } from '../transport.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -24,6 +28,34 @@ const Client: ClientClass = (OpenApi as { default?: ClientClass }).default ?? (O
 type UtilClass = typeof OpenApiUtil.default;
 const openApiUtil: UtilClass = (OpenApiUtil as { default?: UtilClass }).default ?? (OpenApiUtil as unknown as UtilClass);
 
+/**
+ * openapi-client takes no agent: its Tea runtime sends every request through `httpx.request`
+ * with httpx's own module-wide agents. The one httpx instance Tea uses is found from
+ * openapi-client's own dependencies and its `request` given the agent of the SasClient call in
+ * progress (an AsyncLocalStorage kept on that module, so every copy of this file shares it);
+ * calls from anywhere else pass through untouched.
+ */
+type HttpxRequest = (url: string, opts?: Record<string, unknown>) => Promise<unknown>;
+interface Httpx {
+  request: HttpxRequest;
+  [CALL_AGENT]?: AsyncLocalStorage<Agent>;
+}
+const CALL_AGENT = Symbol.for('scanq.alibaba.callAgent');
+const callAgent: AsyncLocalStorage<Agent> = (() => {
+  const fromOpenApi = createRequire(createRequire(import.meta.url).resolve('@alicloud/openapi-client'));
+  const httpx = createRequire(fromOpenApi.resolve('@alicloud/tea-typescript'))('httpx') as Httpx;
+  if (!httpx[CALL_AGENT]) {
+    const store = new AsyncLocalStorage<Agent>();
+    const request = httpx.request;
+    httpx.request = (url, opts) => {
+      const agent = store.getStore();
+      return request(url, agent ? { ...opts, agent } : opts);
+    };
+    httpx[CALL_AGENT] = store;
+  }
+  return httpx[CALL_AGENT]!;
+})();
+
 /** SAS is served from two endpoints: mainland China accounts and international ones. */
 export function sasEndpoint(region: string): string {
   return region.startsWith('cn-') ? 'tds.cn-shanghai.aliyuncs.com' : 'tds.ap-southeast-1.aliyuncs.com';
@@ -38,32 +70,34 @@ export interface SasCallFailure {
 }
 
 export class SasClient {
-  private readonly clients = new Map<string, OpenApiClient>();
+  private readonly clients = new Map<string, { client: OpenApiClient; agent: Agent }>();
 
   constructor(
     private readonly callGate?: CallGate,
-    private readonly timeouts = { connectMs: 5_000, readMs: 30_000 },
+    private readonly timeouts: ProviderTimeouts = DEFAULT_TIMEOUTS,
     private readonly observer?: ProviderCallObserver,
+    private readonly transport = new ProviderTransport({}),
   ) {}
 
-  private client(account: ProviderAccount): OpenApiClient {
+  private client(account: ProviderAccount): { client: OpenApiClient; agent: Agent } {
     const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.accessKeyId ?? ''}`;
     let client = this.clients.get(key);
     if (!client) {
       // account.endpoint is a URL (the simulator) or absent (the real endpoint, HTTPS).
       const url = account.endpoint ? new URL(account.endpoint) : null;
-      client = new Client(
-        new $OpenApi.Config({
-          accessKeyId: account.credentials.accessKeyId,
-          accessKeySecret: account.credentials.accessKeySecret,
-          ...(account.credentials.securityToken ? { securityToken: account.credentials.securityToken } : {}),
-          endpoint: url ? url.host : sasEndpoint(account.region),
-          protocol: url ? url.protocol.replace(':', '') : 'https',
-          regionId: account.region,
-          connectTimeout: this.timeouts.connectMs,
-          readTimeout: this.timeouts.readMs,
-        }),
-      );
+      const config = new $OpenApi.Config({
+        accessKeyId: account.credentials.accessKeyId,
+        accessKeySecret: account.credentials.accessKeySecret,
+        ...(account.credentials.securityToken ? { securityToken: account.credentials.securityToken } : {}),
+        endpoint: url ? url.host : sasEndpoint(account.region),
+        protocol: url ? url.protocol.replace(':', '') : 'https',
+        regionId: account.region,
+        // httpx sets connectTimeout as the socket's idle timeout for the whole request (an answer
+        // slower than it failed as "ConnectTimeout"): the call's bound here, the connect's in the agent.
+        connectTimeout: this.timeouts.requestMs,
+        readTimeout: this.timeouts.requestMs,
+      });
+      client = { client: new Client(config), agent: this.transport.agent(account, url ? url.protocol : 'https:') };
       this.clients.set(key, client);
     }
     return client;
@@ -71,6 +105,7 @@ export class SasClient {
 
   /** Calls `action` with `query` (and `form`, sent as the form body) as its business parameters; returns the JSON body. */
   async call(account: ProviderAccount, action: string, query: SasParams, form?: SasParams): Promise<SasBody> {
+    this.transport.assertRunning();
     await this.callGate?.acquire({ provider: 'alibaba', accountId: account.id, api: action });
     const params = new $OpenApi.Params({
       action,
@@ -88,9 +123,10 @@ export class SasClient {
     try {
       const res = await observeCall(this.observer, { provider: 'alibaba', accountId: account.id, api: action }, async () => {
         try {
-          return await this.client(account).callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 }));
+          const { client, agent } = this.client(account);
+          return await callAgent.run(agent, () => client.callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 })));
         } catch (err) {
-          throw toProviderError(err);
+          throw this.transport.failure(err, toProviderError);
         }
       });
       return (res.body ?? {}) as SasBody;

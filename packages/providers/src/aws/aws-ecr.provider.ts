@@ -8,8 +8,9 @@ import {
   StartImageScanCommand,
 } from '@aws-sdk/client-ecr';
 import { type AwsScanTarget, ProviderError, type ScanReason } from '@scanq/core';
-import { observeCall, type ProviderDeps } from '../contract.js';
+import { observeCall, type ProviderDeps, timeoutsOf } from '../contract.js';
 import type { BulkCapable, FindingsPage, ImageProgress, ImageRef, InventoryImage, InventoryQuery, PlannedScan, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
+import { ProviderTransport } from '../transport.js';
 import { toProviderError } from './errors.js';
 import { EcrImageDetailBatcher } from './image-detail-batcher.js';
 import { normalizeBasicFinding, normalizeEnhancedFinding } from './normalize.js';
@@ -73,19 +74,32 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
   /** Tag resolutions of concurrent scans of one repository share DescribeImages calls. */
   private readonly imageDetails = new EcrImageDetailBatcher();
 
-  constructor(private readonly deps: ProviderDeps = {}) {}
+  private readonly transport: ProviderTransport;
+
+  constructor(private readonly deps: ProviderDeps = {}) {
+    this.transport = new ProviderTransport(deps);
+  }
 
   private client(account: ProviderAccount): ECRClient {
     const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.accessKeyId ?? ''}`;
     let client = this.clients.get(key);
     if (!client) {
       const { accessKeyId, secretAccessKey, sessionToken } = account.credentials;
+      const timeouts = timeoutsOf(this.deps);
       client = new ECRClient({
         region: account.region,
         ...(account.endpoint ? { endpoint: account.endpoint } : {}),
         ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
         maxAttempts: 1,
-        requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+        // Without throwOnRequestTimeout the handler only logs a warning when requestTimeout
+        // passes and the call hangs on (a StartImageScan that never answered held its job for hours).
+        requestHandler: {
+          connectionTimeout: timeouts.connectMs,
+          requestTimeout: timeouts.requestMs,
+          throwOnRequestTimeout: true,
+          httpAgent: this.transport.agent(account, 'http:'),
+          httpsAgent: this.transport.agent(account, 'https:'),
+        },
         // The middleware stack is fixed once built here: resolve it once per command type,
         // not on every send (the SDK's documented 0–1 ms a request).
         cacheMiddleware: true,
@@ -113,9 +127,10 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
+      this.transport.assertRunning();
       return await fn();
     } catch (err) {
-      throw toProviderError(err);
+      throw this.transport.failure(err, toProviderError);
     }
   }
 

@@ -2,7 +2,8 @@ import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
 import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { ProviderError } from '@scanq/core';
-import { observeCall, type ProviderAccount, type ProviderCallObserver } from '../contract.js';
+import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
+import type { ProviderTransport } from '../transport.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -27,8 +28,6 @@ export interface HssRequest {
   body?: Record<string, unknown>;
 }
 
-const REQUEST_TIMEOUT_MS = 30_000;
-
 /** The SDK logs every failed call at ERROR with the signed request headers; errors reach the caller as ProviderError instead. */
 const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -36,10 +35,12 @@ export class HssApi {
   constructor(
     private readonly hc: HcClient,
     readonly projectId: string,
+    private readonly transport: ProviderTransport,
     private readonly observe?: { observer: ProviderCallObserver; accountId: string },
   ) {}
 
   async send<T extends object>(req: HssRequest): Promise<T> {
+    this.transport.assertRunning();
     const queryParams: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) queryParams[k] = v;
     const call = () => this.hc.sendRequest<T & { httpStatusCode: number }>({
@@ -55,7 +56,7 @@ export class HssApi {
       try {
         return await call();
       } catch (err) {
-        throw toProviderError(err, req.api);
+        throw this.transport.failure(err, (e) => toProviderError(e, req.api));
       }
     });
   }
@@ -68,7 +69,11 @@ export const hssEndpoint = (account: ProviderAccount): string => account.endpoin
 export class HssClients {
   private readonly clients = new Map<string, HssApi>();
 
-  constructor(private readonly observer?: ProviderCallObserver) {}
+  constructor(
+    private readonly timeouts: ProviderTimeouts,
+    private readonly transport: ProviderTransport,
+    private readonly observer?: ProviderCallObserver,
+  ) {}
 
   for(account: ProviderAccount): HssApi {
     const projectId = typeof account.settings.projectId === 'string' ? account.settings.projectId : '';
@@ -86,11 +91,17 @@ export class HssClients {
       const hc = new ClientBuilder<HcClient>((c) => c)
         .withEndpoint(endpoint)
         .withCredential(credentials)
-        .withOptions({ axiosRequestConfig: { timeout: REQUEST_TIMEOUT_MS } })
+        .withOptions({
+          axiosRequestConfig: {
+            timeout: this.timeouts.requestMs, // axios: a timer over the whole call
+            httpAgent: this.transport.agent(account, 'http:'),
+            httpsAgent: this.transport.agent(account, 'https:'),
+          },
+        })
         .build();
       const http = (hc as unknown as { httpClient?: { _logger?: unknown } }).httpClient;
       if (http && '_logger' in http) http._logger = SILENT_LOGGER;
-      api = new HssApi(hc, projectId, this.observer ? { observer: this.observer, accountId: account.id } : undefined);
+      api = new HssApi(hc, projectId, this.transport, this.observer ? { observer: this.observer, accountId: account.id } : undefined);
       this.clients.set(key, api);
     }
     return api;

@@ -13,7 +13,8 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
-import type { ProviderDeps } from '../contract.js';
+import { type ProviderDeps, timeoutsOf } from '../contract.js';
+import { ProviderTransport } from '../transport.js';
 import { type HssApi, HssClients, type Query } from './client.js';
 import { coveredSince, taskIdOf, taskOf } from './batch-task.js';
 import { ImageLister, LIST_PAGE, type ListScope } from './listing.js';
@@ -144,7 +145,7 @@ export class HuaweiHssProvider implements ScanProvider<HuaweiScanTarget>, BulkCa
   private readonly clients: HssClients;
 
   constructor(deps: ProviderDeps = {}) {
-    this.clients = new HssClients(deps.observer);
+    this.clients = new HssClients(timeoutsOf(deps), new ProviderTransport(deps), deps.observer);
   }
 
   private region(account: ProviderAccount, target?: HuaweiScanTarget): string {

@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { ProviderError, TENCENT_MAX_IMAGES, type TencentImageInfo, type TencentScanTarget } from '@scanq/core';
 import { Client as TcssClient } from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcss/v20201101/tcss_client.js';
 import type {
@@ -30,7 +28,8 @@ import type {
   ScanProvider,
   StartedScan,
 } from '../contract.js';
-import { observeCall, type ProviderCallObserver } from '../contract.js';
+import { observeCall, type ProviderCallObserver, type ProviderTimeouts, timeoutsOf } from '../contract.js';
+import { ProviderTransport } from '../transport.js';
 import { isRequestLimitExceeded, toProviderError } from './errors.js';
 import { normalizeImageVul } from './normalize.js';
 import { imageProgressFromDetail, imageProgressFromRow, type TcssImageDetail, type TcssStatusRow } from './progress.js';
@@ -74,10 +73,14 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   private readonly counters: TencentTcssStats = { throttled: 0 };
 
   private readonly observer?: ProviderCallObserver;
+  private readonly timeouts: ProviderTimeouts;
+  private readonly transport: ProviderTransport;
 
   constructor(deps: ProviderDeps = {}) {
     this.gate = deps.callGate;
     this.observer = deps.observer;
+    this.timeouts = timeoutsOf(deps);
+    this.transport = new ProviderTransport(deps);
   }
 
   stats(): TencentTcssStats {
@@ -100,8 +103,9 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
           httpProfile: {
             endpoint: url ? url.host : TCSS_ENDPOINT,
             protocol,
-            reqTimeout: 30,
-            agent: protocol === 'http://' ? new HttpAgent({ keepAlive: true }) : new HttpsAgent({ keepAlive: true }),
+            // Seconds; the SDK hands node-fetch reqTimeout × 1000 ms, a timer over the whole call.
+            reqTimeout: this.timeouts.requestMs / 1000,
+            agent: this.transport.agent(account, url ? url.protocol : 'https:'),
           },
         },
       });
@@ -115,11 +119,12 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
     const client = this.client(account);
     const send = client[api] as unknown as (this: TcssClient, r: TcssApis[A][0]) => Promise<TcssApis[A][1]>;
     for (let attempt = 1; ; attempt++) {
+      this.transport.assertRunning();
       await this.gate?.acquire({ provider: 'tencent', accountId: account.id, api });
       try {
         return await observeCall(this.observer, { provider: 'tencent', accountId: account.id, api }, () => send.call(client, req));
       } catch (err) {
-        const pe = toProviderError(err);
+        const pe = this.transport.failure(err, toProviderError);
         if (!isRequestLimitExceeded(pe.code)) throw pe;
         this.counters.throttled += 1;
         // Still throttled after many seconds (another client spends this account's budget): give
