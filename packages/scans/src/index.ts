@@ -9,5 +9,5 @@ export { BulkScanService, selectImages, latestPerRepository, oneImagePerDigest, 
 export { ScheduleService, tickTimeOf } from './schedule.service.js';
 export { type LifecycleListeners } from './lifecycle.service.js';
 export { ApiKeyService } from './api-key.service.js';
-export { QuotaService } from './quota.service.js';
+export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service.js';

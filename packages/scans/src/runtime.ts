@@ -1,12 +1,12 @@
 import type { ScanqConfig } from '@scanq/core';
 import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
-import { createRedis, ProviderCallStats, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
+import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
 import { ApiKeyService } from './api-key.service.js';
-import { QuotaService } from './quota.service.js';
+import { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 import { WebhookService } from './webhook.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
@@ -88,9 +88,9 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const bulkScans = new BulkScanRepository(db);
   const scheduleRows = new ScheduleRepository(db);
   const accountResolver = new AccountResolver(config.credentials);
-  // Per-API call rates across every worker (Tencent: 20/s per API per account); others pass through.
+  // Per-API call rates across every worker (Tencent: 20 per API per account in any second); others pass through.
   const callStats = new ProviderCallStats(redis, providerCallStatsKey(config));
-  const providers = createProviders({ callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }), observer: callStats });
+  const providers = createProviders({ callGate: new PacedCallGate(redis, callPaceKeyPrefix(config), { tencent: { limit: config.worker.tencent.limitPerSec, marginMs: config.worker.tencent.marginMs } }), observer: callStats });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);
