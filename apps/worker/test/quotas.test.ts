@@ -47,6 +47,7 @@ describe('GET /v1/quotas and scanq quota', () => {
     const tencent = await runtime.accounts.findByRef('tencent', 'sim-tencent');
     const cfg = runtime.config.worker;
     const slots = new ConcurrencySlots(runtime.redis, `${runtime.config.queuePrefix}:quota:alibaba-slots:${alibaba!.id}`, cfg.alibaba.taskLimit, cfg.alibaba.slotLeaseMs);
+    await slots.seed([]); // a new account: nothing runs at the cloud yet
     for (const owner of ['scan-a', 'scan-b', 'scan-c']) expect((await slots.acquire(owner)).granted).toBe(true);
     const gate = new PacedCallGate(runtime.redis, callPaceKeyPrefix(runtime.config), { tencent: { limit: cfg.tencent.limitPerSec, marginMs: cfg.tencent.marginMs } }, { coldCalls: 0 });
     await Promise.all([1, 2, 3].map(() => gate.acquire({ provider: 'tencent', accountId: tencent!.id, api: 'DescribeAssetImageRegistryDetail' })));

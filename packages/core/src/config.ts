@@ -67,7 +67,12 @@ const envSchema = z.object({
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
   /** Alibaba SAS scan tasks in flight per account (the cloud's documented 10). */
   SCANQ_ALIBABA_TASK_LIMIT: int(10, 1),
-  /** Lease of an Alibaba task slot, renewed on every poll. Unset: 3 × SCANQ_POLL_MAX_MS + 60 s (stalled-job recovery). */
+  /**
+   * Lease of an Alibaba slot whose task exists, renewed on every poll. It only frees a slot whose
+   * scan is never polled again (a dead worker's scan is polled by another within the lock + check),
+   * so it may be long. Unset: 3 × SCANQ_POLL_MAX_MS + 60 s. A slot whose task is still being
+   * created has the short lease SCANQ_WORKER_LOCK_MS, renewed by the creating process.
+   */
   SCANQ_ALIBABA_SLOT_LEASE_MS: z.coerce.number().int().min(1).optional(),
   /** Fallback wait of a scan in quota_wait (a freed slot wakes the oldest waiter sooner). */
   SCANQ_ALIBABA_QUOTA_RETRY_MS: int(5_000, 1),
@@ -119,7 +124,7 @@ export interface ScanqConfig {
     reconcileEveryMs: number;
     reconcileGraceMs: number;
     awsScanWindowMs: number;
-    alibaba: { taskLimit: number; slotLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
+    alibaba: { taskLimit: number; slotLeaseMs: number; createLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
     /** Tencent: the cloud allows `limitPerSec` calls per API in any second; workers keep to that many per 1000 + marginMs ms. */
     tencent: { limitPerSec: number; marginMs: number };
     keepCompletedJobs: number;
@@ -201,6 +206,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       alibaba: {
         taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,
         slotLeaseMs: e.SCANQ_ALIBABA_SLOT_LEASE_MS ?? 3 * e.SCANQ_POLL_MAX_MS + 60_000,
+        // Before its task exists a slot is renewed by the creating process itself: a dead one's
+        // slot comes back within this, no later than the dead process's jobs (the lock).
+        createLeaseMs: e.SCANQ_WORKER_LOCK_MS,
         quotaRetryMs: e.SCANQ_ALIBABA_QUOTA_RETRY_MS,
         externalHoldMs: e.SCANQ_ALIBABA_EXTERNAL_HOLD_MS,
       },

@@ -1,0 +1,32 @@
+import { type Provider, SCAN_STATUSES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
+import type { SqlClient } from './sql.js';
+
+const OPEN = SCAN_STATUSES.filter((s) => !TERMINAL_SCAN_STATUSES.includes(s));
+
+/** What Postgres, the ledger, knows of an account's cloud tasks while Redis has forgotten them. */
+export interface OpenTasks {
+  /** Open scans whose task exists at the cloud (its id recorded, or the scan running). */
+  holders: string[];
+  /** Open scans without a task yet, `exceptScanId` left out: any of them may be creating one right now. */
+  starting: number;
+}
+
+/**
+ * The ledger side of a quota rebuilt after a Redis loss (Alibaba's 10 tasks per account): which
+ * open scans of an account hold a task at the cloud. One aggregate over the (status, provider, id)
+ * index, however many scans a bulk run has queued.
+ */
+export class OpenTaskRepository {
+  constructor(private readonly sql: SqlClient) {}
+
+  async openTasks(provider: Provider, accountId: string, exceptScanId: string | null = null): Promise<OpenTasks> {
+    const [row] = await this.sql.rows<{ holders: string[]; starting: string }>(
+      `SELECT coalesce(array_agg("id"::text) FILTER (WHERE "providerTaskId" IS NOT NULL OR "status" = 'running'), '{}') AS "holders",
+              count(*) FILTER (WHERE "providerTaskId" IS NULL AND "status" <> 'running' AND "id" IS DISTINCT FROM $4::uuid) AS "starting"
+         FROM "Scan"
+        WHERE "provider" = $1::"Provider" AND "accountId" = $2::uuid AND "status" = ANY($3::"ScanStatus"[])`,
+      [provider, accountId, OPEN, exceptScanId],
+    );
+    return { holders: row?.holders ?? [], starting: Number(row?.starting ?? 0) };
+  }
+}
