@@ -48,10 +48,15 @@ const envSchema = z.object({
   SCANQ_CREDENTIALS: z.string().optional(),
 
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
-  /** BullMQ job lock; a killed worker's active jobs are picked up again after about this long. */
-  SCANQ_WORKER_LOCK_MS: int(30_000, 1_000),
-  /** How often workers look for jobs whose lock lapsed (stalled: their process died). */
-  SCANQ_WORKER_STALLED_CHECK_MS: int(15_000, 500),
+  /**
+   * BullMQ job lock. A killed worker's active jobs move on at most lock + stalled check later
+   * (the check that finds the lock gone): 15 + 5 = 20 s, inside the 30 s promised for a dead
+   * worker's scans and quota slots with room for the pick-up on a loaded machine. The lock is
+   * renewed every half of it, so an event loop may stall 7.5 s before a live job is taken away.
+   */
+  SCANQ_WORKER_LOCK_MS: int(15_000, 1_000),
+  /** How often workers look for jobs whose lock lapsed (stalled: their process died); see SCANQ_WORKER_LOCK_MS. */
+  SCANQ_WORKER_STALLED_CHECK_MS: int(5_000, 500),
   /** Comma list of provider queues this worker serves; empty = all. */
   SCANQ_WORKER_QUEUES: z.string().default(''),
   // 0: look once right after the start, inside the start job (reused and instant scans finish there).
