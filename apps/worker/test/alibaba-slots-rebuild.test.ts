@@ -1,5 +1,5 @@
 import { ProviderError, simulatorAccountRequest } from '@scanq/core';
-import { type CloudAccount, OpenTaskRepository } from '@scanq/db';
+import { type CloudAccount, QuotaLedgerRepository } from '@scanq/db';
 import type { ProviderAccount, ScanProvider } from '@scanq/providers';
 import { AccountResolver, createRuntime, type ScanqRuntime } from '@scanq/scans';
 import { Redis } from 'ioredis';
@@ -43,7 +43,7 @@ describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS 
     stored = await runtime.accounts.upsertByName(simulatorAccountRequest('alibaba', 0, sim.url));
     account = new AccountResolver(runtime.config.credentials).resolve(stored);
     const { config } = runtime;
-    policy = new AlibabaScanTaskPolicy(runtime.redis, `${config.queuePrefix}:quota:alibaba-slots`, config.worker.alibaba, new OpenTaskRepository(runtime.sql), async (jobId) => {
+    policy = new AlibabaScanTaskPolicy(runtime.redis, `${config.queuePrefix}:quota:alibaba-slots`, config.worker.alibaba, new QuotaLedgerRepository(runtime.sql), async (jobId) => {
       woken.push(jobId);
     });
   });
@@ -105,5 +105,43 @@ describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS 
     const cloud = await simAccount();
     expect(cloud).toMatchObject({ runningTaskCount: 10, beyondQuataCount: 0 });
     expect((await slots.state()).inUse).toBe(10);
+  });
+
+  it('after a Redis loss, grants nothing for a create lease while another scan may be creating its task: that start takes its slot back meanwhile', async () => {
+    const stored2 = await runtime.accounts.upsertByName(simulatorAccountRequest('alibaba', 1, sim.url));
+    const account2 = new AccountResolver(runtime.config.credentials).resolve(stored2);
+    const { config } = runtime;
+    // Two slots; the create lease renewed every 2 s, so the flushed slot is gone for a while.
+    const small = new AlibabaScanTaskPolicy(runtime.redis, `${config.queuePrefix}:quota:alibaba-slots`, { ...config.worker.alibaba, taskLimit: 2, createLeaseMs: 6_000 }, new QuotaLedgerRepository(runtime.sql));
+    const submit2 = async (digest: string) => (await runtime.submit.submit({ provider: 'alibaba', account: stored2.name, digests: [digest] })).scan;
+    const start2 = (scan: Awaited<ReturnType<typeof submit2>>) => small.start(scan, scan.images, account2, provider());
+    const state = (await (await fetch(`${sim.url}/_sim/state/alibaba`)).json()) as { accounts: SimAccount[] };
+    const digests = state.accounts.find((a) => a.name === stored2.name)!.images.filter((i) => i.behaviour === 'normal' && i.supportedRegion).map((i) => i.digest);
+    await configureSim({ scanDurationMs: 600_000 });
+
+    const x = await submit2(digests[0]!);
+    const { taskId } = await start2(x);
+    await runtime.scans.markStarted(x.id, ['queued'], { status: 'running', providerTaskId: taskId, startedAt: new Date(), attempts: 1 }, false);
+    // Y's create call hangs at the cloud: Y holds a slot that only Redis knows of.
+    const fault = await fetch(`${sim.url}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cloud: 'alibaba', api: 'PublicCreateImageScanTask', kind: 'timeout', count: 1 }) });
+    expect(fault.ok).toBe(true);
+    const y = await submit2(digests[1]!);
+    const yStart = start2(y).catch((err: unknown) => err);
+    await waitFor(async () => (((await simulatorCalls(sim.url)).outcomes['alibaba:PublicCreateImageScanTask:fault:timeout'] ?? 0) >= 1 ? true : undefined), { what: "Y's create to hang" });
+
+    await admin.flushall();
+    const z = await submit2(digests[2]!);
+    // The ledger shows only X; Y is open without a task: Z waits although one slot looks free.
+    await expect(start2(z)).rejects.toMatchObject({ kind: 'quota', reason: 'quota_wait' });
+    const slots = small.slots(stored2.id);
+    await waitFor(async () => ((await slots.state()).holders.length === 2 ? true : undefined), { timeoutMs: 10_000, what: "Y's start to take its slot back" });
+    expect((await slots.state()).holders.map((h) => h.owner).sort()).toEqual([x.id, y.id].sort());
+    await expect(start2(z)).rejects.toMatchObject({ kind: 'quota', reason: 'quota_wait' });
+    expect((await simAccount()).beyondQuataCount).toBe(0);
+
+    // The hung create ends (its connection drops): a failure that may have created the task keeps the slot.
+    sim.app.server.closeAllConnections();
+    await yStart;
+    expect((await slots.state()).holders.map((h) => h.owner).sort()).toEqual([x.id, y.id].sort());
   });
 });

@@ -8,7 +8,7 @@ export { ApiKeyRepository } from './api-key.repository.js';
 export { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
 export { uuidv7 } from './uuidv7.js';
 export { ImageScanWindowRepository, type WindowKey } from './image-scan-window.repository.js';
-export { OpenTaskRepository, type OpenTasks } from './open-task.repository.js';
+export { QuotaLedgerRepository, type OpenTasks } from './quota-ledger.repository.js';
 export { migrate, ensureDatabase, readMigrations, MIGRATIONS_DIR, MigrationError } from './migrate.js';
 export { Prisma } from './generated/prisma/client.js';
 export type { CloudAccount, Scan, ImageScan, Finding, ImageScanWindow, BulkScan, Schedule, ApiKey, WebhookDelivery } from './generated/prisma/client.js';

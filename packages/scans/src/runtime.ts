@@ -1,5 +1,5 @@
 import type { ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, OpenTaskRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
@@ -100,7 +100,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     accountResolver,
     queues,
     providers,
-    createStartPolicies({ config, redis, windows, openTasks: new OpenTaskRepository(sql) }),
+    createStartPolicies({ config, redis, windows, quotaLedger: new QuotaLedgerRepository(sql) }),
     { pollInitialMs: config.worker.pollInitialMs, pollMaxMs: config.worker.pollMaxMs, pollFactor: config.worker.pollFactor },
     log,
     {

@@ -40,6 +40,8 @@ export type WakeJob = (jobId: string) => Promise<void>;
 /** The ledger (Postgres) side of the slots: which open scans of an account hold a task at the cloud. */
 export interface TaskLedger {
   openTasks(provider: 'alibaba', accountId: string, exceptScanId: string | null): Promise<OpenTasks>;
+  /** True the first time ever: until then scanq never kept the account's slots, so Redis lost none. */
+  markTracked(accountId: string): Promise<boolean>;
 }
 
 /**
@@ -177,16 +179,18 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
 
   /**
    * Seeds the account's slots with the scans Postgres says hold a task (one rebuild per account
-   * at a time in a process; ConcurrencySlots.seed keeps only the first across processes). While
-   * other open scans have no task yet, one of them may be creating it with a slot Redis forgot:
-   * nothing is granted for a create lease, in which its process renews that slot back.
+   * at a time in a process; ConcurrencySlots.seed keeps only the first across processes). When
+   * Redis lost slots it once kept while other open scans have no task yet, one of them may be
+   * creating it under a slot Redis forgot: nothing is granted for a create lease, in which its
+   * process renews that slot back. An account's first use waits for nothing.
    */
   private rebuild(slots: ConcurrencySlots, accountId: string, scanId: string): Promise<void> {
     let running = this.rebuilding.get(accountId);
     if (!running) {
       running = (async () => {
         const { holders, starting } = await this.ledger.openTasks('alibaba', accountId, scanId);
-        await slots.seed(holders, { settleMs: starting > 0 ? this.options.createLeaseMs : 0 });
+        const firstUse = await this.ledger.markTracked(accountId);
+        await slots.seed(holders, { settleMs: starting > 0 && !firstUse ? this.options.createLeaseMs : 0 });
       })().finally(() => this.rebuilding.delete(accountId));
       this.rebuilding.set(accountId, running);
     }

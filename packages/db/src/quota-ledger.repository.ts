@@ -1,5 +1,5 @@
 import { type Provider, SCAN_STATUSES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
-import type { SqlClient } from './sql.js';
+import { SQL_NOW as NOW, type SqlClient } from './sql.js';
 
 const OPEN = SCAN_STATUSES.filter((s) => !TERMINAL_SCAN_STATUSES.includes(s));
 
@@ -13,12 +13,13 @@ export interface OpenTasks {
 
 /**
  * The ledger side of a quota rebuilt after a Redis loss (Alibaba's 10 tasks per account): which
- * open scans of an account hold a task at the cloud. One aggregate over the (status, provider, id)
- * index, however many scans a bulk run has queued.
+ * open scans of an account hold a task at the cloud, and whether scanq ever kept the account's
+ * slots in Redis (if not, Redis lost nothing and no start can be in flight).
  */
-export class OpenTaskRepository {
+export class QuotaLedgerRepository {
   constructor(private readonly sql: SqlClient) {}
 
+  /** One aggregate over the (status, provider, id) index, however many scans a bulk run has queued. */
   async openTasks(provider: Provider, accountId: string, exceptScanId: string | null = null): Promise<OpenTasks> {
     const [row] = await this.sql.rows<{ holders: string[]; starting: string }>(
       `SELECT coalesce(array_agg("id"::text) FILTER (WHERE "providerTaskId" IS NOT NULL OR "status" = 'running'), '{}') AS "holders",
@@ -28,5 +29,10 @@ export class OpenTaskRepository {
       [provider, accountId, OPEN, exceptScanId],
     );
     return { holders: row?.holders ?? [], starting: Number(row?.starting ?? 0) };
+  }
+
+  /** Records that the account's slots are kept in Redis from now on; true for the first time ever. */
+  async markTracked(accountId: string): Promise<boolean> {
+    return (await this.sql.execute(`UPDATE "CloudAccount" SET "quotaTrackedSince" = ${NOW} WHERE "id" = $1::uuid AND "quotaTrackedSince" IS NULL`, [accountId])) === 1;
   }
 }
