@@ -9,6 +9,8 @@ export interface OpenTasks {
   holders: string[];
   /** Open scans without a task yet, `exceptScanId` left out: any of them may be creating one right now. */
   starting: number;
+  /** scanq kept the account's slots in Redis before (markTracked): a Redis without them lost them. */
+  tracked: boolean;
 }
 
 /**
@@ -21,18 +23,19 @@ export class QuotaLedgerRepository {
 
   /** One aggregate over the (status, provider, id) index, however many scans a bulk run has queued. */
   async openTasks(provider: Provider, accountId: string, exceptScanId: string | null = null): Promise<OpenTasks> {
-    const [row] = await this.sql.rows<{ holders: string[]; starting: string }>(
+    const [row] = await this.sql.rows<{ holders: string[]; starting: string; tracked: boolean }>(
       `SELECT coalesce(array_agg("id"::text) FILTER (WHERE "providerTaskId" IS NOT NULL OR "status" = 'running'), '{}') AS "holders",
-              count(*) FILTER (WHERE "providerTaskId" IS NULL AND "status" <> 'running' AND "id" IS DISTINCT FROM $4::uuid) AS "starting"
+              count(*) FILTER (WHERE "providerTaskId" IS NULL AND "status" <> 'running' AND "id" IS DISTINCT FROM $4::uuid) AS "starting",
+              EXISTS (SELECT 1 FROM "CloudAccount" WHERE "id" = $2::uuid AND "quotaTrackedSince" IS NOT NULL) AS "tracked"
          FROM "Scan"
         WHERE "provider" = $1::"Provider" AND "accountId" = $2::uuid AND "status" = ANY($3::"ScanStatus"[])`,
       [provider, accountId, OPEN, exceptScanId],
     );
-    return { holders: row?.holders ?? [], starting: Number(row?.starting ?? 0) };
+    return { holders: row?.holders ?? [], starting: Number(row?.starting ?? 0), tracked: row?.tracked ?? false };
   }
 
-  /** Records that the account's slots are kept in Redis from now on; true for the first time ever. */
-  async markTracked(accountId: string): Promise<boolean> {
-    return (await this.sql.execute(`UPDATE "CloudAccount" SET "quotaTrackedSince" = ${NOW} WHERE "id" = $1::uuid AND "quotaTrackedSince" IS NULL`, [accountId])) === 1;
+  /** Records that the account's slots are kept in Redis from now on (before they are: see openTasks' `tracked`). */
+  async markTracked(accountId: string): Promise<void> {
+    await this.sql.execute(`UPDATE "CloudAccount" SET "quotaTrackedSince" = ${NOW} WHERE "id" = $1::uuid AND "quotaTrackedSince" IS NULL`, [accountId]);
   }
 }

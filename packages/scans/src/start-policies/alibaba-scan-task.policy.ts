@@ -40,8 +40,8 @@ export type WakeJob = (jobId: string) => Promise<void>;
 /** The ledger (Postgres) side of the slots: which open scans of an account hold a task at the cloud. */
 export interface TaskLedger {
   openTasks(provider: 'alibaba', accountId: string, exceptScanId: string | null): Promise<OpenTasks>;
-  /** True the first time ever: until then scanq never kept the account's slots, so Redis lost none. */
-  markTracked(accountId: string): Promise<boolean>;
+  /** Records that the account's slots are kept in Redis from now on. */
+  markTracked(accountId: string): Promise<void>;
 }
 
 /**
@@ -182,15 +182,16 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
    * at a time in a process; ConcurrencySlots.seed keeps only the first across processes). When
    * Redis lost slots it once kept while other open scans have no task yet, one of them may be
    * creating it under a slot Redis forgot: nothing is granted for a create lease, in which its
-   * process renews that slot back. An account's first use waits for nothing.
+   * process renews that slot back. An account's first use waits for nothing: concurrent first
+   * rebuilds all read it untracked, and it is marked tracked before any of them seeds.
    */
   private rebuild(slots: ConcurrencySlots, accountId: string, scanId: string): Promise<void> {
     let running = this.rebuilding.get(accountId);
     if (!running) {
       running = (async () => {
-        const { holders, starting } = await this.ledger.openTasks('alibaba', accountId, scanId);
-        const firstUse = await this.ledger.markTracked(accountId);
-        await slots.seed(holders, { settleMs: starting > 0 && !firstUse ? this.options.createLeaseMs : 0 });
+        const { holders, starting, tracked } = await this.ledger.openTasks('alibaba', accountId, scanId);
+        if (!tracked) await this.ledger.markTracked(accountId);
+        await slots.seed(holders, { settleMs: tracked && starting > 0 ? this.options.createLeaseMs : 0 });
       })().finally(() => this.rebuilding.delete(accountId));
       this.rebuilding.set(accountId, running);
     }
@@ -198,8 +199,8 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
   }
 
   /**
-   * Until its task exists a slot has only the create lease, renewed by this process while the
-   * create call runs (up to its 35 s timeout): a process that dies gives it back within the lease.
+   * Until its task exists a slot has only the create lease, renewed by this process however long
+   * the create call runs: a process that dies gives it back within the lease.
    * Once the call answered, or failed so that the task may exist, the slot takes the full lease;
    * a failure that proves no task exists gives it back (giveBack).
    */
