@@ -110,7 +110,7 @@ describe(`end to end: ${SCANS} Tencent scans on ${WORKERS} worker processes stay
       const worst = Math.max(...Object.values(calls.perSecond[key]!));
       expect(worst, `${key} per-second counts ${JSON.stringify(calls.perSecond[key])}`).toBeLessThanOrEqual(20);
     }
-    // Nothing had to be refused: the workers' token buckets kept every second within the limit.
+    // Nothing had to be refused: the workers' pacers kept every second within the limit.
     expect(Object.keys(calls.outcomes).filter((k) => k.startsWith('tencent:') && k.endsWith(':RequestLimitExceeded'))).toEqual([]);
     // Every scan started its TCSS task (a start job retried after a database hiccup may start one twice).
     expect(calls.totals['tencent:CreateAssetImageRegistryScanTask']).toBeGreaterThanOrEqual(SCANS);

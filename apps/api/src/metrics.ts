@@ -117,9 +117,9 @@ export class ScanqMetrics {
   private readonly callLatency = new PrecountedHistogram('scanq_provider_call_duration_seconds', 'Latency of cloud API calls made by the workers, by provider and API.');
   // A counter (rate() works on it): set to the workers' running totals at each scrape.
   private readonly calls = new Counter({ name: 'scanq_provider_calls_total', help: 'Cloud API calls made by the workers (all processes), by provider, API and outcome (ok or the error code).', labelNames: ['provider', 'api', 'outcome'], registers: [this.registry] });
-  private readonly quotaInUse = new Gauge({ name: 'scanq_quota_in_use', help: 'Quota in use per account: Alibaba task slots, Tencent requests this second (busiest API), AWS images inside their 24 h window.', labelNames: ['provider', 'account'], registers: [this.registry] });
+  private readonly quotaInUse = new Gauge({ name: 'scanq_quota_in_use', help: 'Quota in use per account: Alibaba task slots, Tencent requests in the last second (busiest API), AWS images inside their 24 h window.', labelNames: ['provider', 'account'], registers: [this.registry] });
   private readonly quotaLimit = new Gauge({ name: 'scanq_quota_limit', help: 'The quota limit per account: Alibaba task slots, Tencent requests per second.', labelNames: ['provider', 'account'], registers: [this.registry] });
-  private readonly tencentRate = new Gauge({ name: 'scanq_tencent_requests_this_second', help: 'Tencent TCSS requests taken from the rate bucket in the current second, per account and API.', labelNames: ['account', 'api'], registers: [this.registry] });
+  private readonly tencentRate = new Gauge({ name: 'scanq_tencent_requests_this_second', help: 'Tencent TCSS requests the workers sent in the last second (sliding; reservations given up by late callers included), per account and API.', labelNames: ['account', 'api'], registers: [this.registry] });
   private readonly sourceUp = new Gauge({ name: 'scanq_metrics_source_up', help: '1 when the last scrape could read the source (postgres, redis), else 0.', labelNames: ['source'], registers: [this.registry] });
   private inFlight: Promise<string> | undefined;
   /**
@@ -253,10 +253,10 @@ export class ScanqMetrics {
       if (q.kind === 'concurrency_slots') {
         this.quotaInUse.set(labels, q.inUse + q.external);
         this.quotaLimit.set(labels, q.limit);
-      } else if (q.kind === 'token_bucket') {
-        this.quotaInUse.set(labels, Math.max(0, ...q.apis.map((a) => a.usedThisSecond)));
-        this.quotaLimit.set(labels, q.ratePerSec);
-        for (const a of q.apis) this.tencentRate.set({ account: v.account, api: a.api }, a.usedThisSecond);
+      } else if (q.kind === 'sliding_window') {
+        this.quotaInUse.set(labels, Math.max(0, ...q.apis.map((a) => a.lastSecond)));
+        this.quotaLimit.set(labels, q.limitPerSec);
+        for (const a of q.apis) this.tencentRate.set({ account: v.account, api: a.api }, a.lastSecond);
       } else if (q.kind === 'scan_once_window') {
         this.quotaInUse.set(labels, q.imagesInWindow);
       }

@@ -17,11 +17,11 @@ function quotaCells(ctx: Context, v: QuotaView): [string, string] {
     }
     case 'scan_once_window':
       return [`${q.imagesInWindow} images in their ${q.windowHours} h window`, q.nextOpening[0] ? `next opens ${q.nextOpening[0].opensAt} (${truncate(q.nextOpening[0].repository, 30)})` : 'none waiting'];
-    case 'token_bucket': {
-      const busiest = [...q.apis].sort((a, b) => b.usedThisSecond - a.usedThisSecond)[0];
-      // The cloud allows limitPerSec; the workers keep to ratePerSec (headroom below it).
-      const rate = `${busiest?.usedThisSecond ?? 0}/${q.limitPerSec} req/s (workers keep ≤ ${q.ratePerSec})`;
-      return [rate, busiest ? `busiest API ${busiest.api}; ${q.apis.length} APIs used` : 'idle'];
+    case 'sliding_window': {
+      const busiest = [...q.apis].sort((a, b) => b.lastSecond - a.lastSecond)[0];
+      // The cloud allows limitPerSec in any second; the workers keep to that many per windowMs.
+      const rate = `${busiest?.lastSecond ?? 0}/${q.limitPerSec} req/s (workers keep ≤ ${q.limitPerSec} per ${q.windowMs} ms)`;
+      return [rate, busiest ? `busiest API ${busiest.api}, ${busiest.waiting} waiting; ${q.apis.length} APIs used` : 'idle'];
     }
     case 'batch':
       return [`≤ ${q.maxImagesPerCall} images per batch-scan call`, ''];
@@ -32,7 +32,7 @@ function quotaCells(ctx: Context, v: QuotaView): [string, string] {
 export function addQuotaCommand(program: Command, io: CliIo): void {
   program
     .command('quota')
-    .description('each account’s quota right now: Alibaba slots in use of 10, AWS images inside their 24 h window, Tencent requests this second of 20')
+    .description('each account’s quota right now: Alibaba slots in use of 10, AWS images inside their 24 h window, Tencent requests in the last second of 20')
     .option('--provider <provider>', PROVIDERS.join(', '))
     .action(async (opts: { provider?: string }, cmd: Command) => {
       const ctx = contextFor(io, cmd);

@@ -1,5 +1,6 @@
 import type { QuotaView } from '@scanq/core';
-import { ConcurrencySlots, TokenBucketCallGate } from '@scanq/queue';
+import { ConcurrencySlots, PacedCallGate } from '@scanq/queue';
+import { callPaceKeyPrefix } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/src/app.js';
 import { AUTH, TEST_API_KEY } from '../../../test/support/env.js';
@@ -40,14 +41,15 @@ describe('GET /v1/quotas and scanq quota', () => {
     expect(opensIn).toBeLessThanOrEqual(24 * 3600_000);
   });
 
-  it('shows Alibaba slots in use of 10 and Tencent requests this second of 20, from the primitives themselves', async () => {
+  it('shows Alibaba slots in use of 10 and Tencent requests in the last second of 20, from the primitives themselves', async () => {
     const { runtime } = h.worker;
     const alibaba = await runtime.accounts.findByRef('alibaba', 'sim-alibaba');
     const tencent = await runtime.accounts.findByRef('tencent', 'sim-tencent');
     const cfg = runtime.config.worker;
     const slots = new ConcurrencySlots(runtime.redis, `${runtime.config.queuePrefix}:quota:alibaba-slots:${alibaba!.id}`, cfg.alibaba.taskLimit, cfg.alibaba.slotLeaseMs);
+    await slots.seed([]); // a new account: nothing runs at the cloud yet
     for (const owner of ['scan-a', 'scan-b', 'scan-c']) expect((await slots.acquire(owner)).granted).toBe(true);
-    const gate = new TokenBucketCallGate(runtime.redis, `${runtime.config.queuePrefix}:quota:token-bucket`, { tencent: { ratePerSec: cfg.tencent.ratePerSec } });
+    const gate = new PacedCallGate(runtime.redis, callPaceKeyPrefix(runtime.config), { tencent: { limit: cfg.tencent.limitPerSec, marginMs: cfg.tencent.marginMs } }, { coldCalls: 0 });
     await Promise.all([1, 2, 3].map(() => gate.acquire({ provider: 'tencent', accountId: tencent!.id, api: 'DescribeAssetImageRegistryDetail' })));
 
     const items = await quotas();
@@ -55,11 +57,14 @@ describe('GET /v1/quotas and scanq quota', () => {
     expect(a).toMatchObject({ kind: 'concurrency_slots', limit: 10, inUse: 3, free: 7 });
     if (a.kind === 'concurrency_slots') expect(a.holders.map((x) => x.scanId).sort()).toEqual(['scan-a', 'scan-b', 'scan-c']);
     const t = of(items, 'tencent');
-    expect(t.kind).toBe('token_bucket');
-    if (t.kind === 'token_bucket') {
-      expect(t.ratePerSec).toBe(cfg.tencent.ratePerSec);
-      expect(t.limitPerSec).toBe(20); // the cloud's own limit, shown beside what the workers keep to
+    expect(t.kind).toBe('sliding_window');
+    if (t.kind === 'sliding_window') {
+      expect(t.limitPerSec).toBe(20); // the cloud's own limit…
+      expect(t.windowMs).toBe(1300); // …kept over a window longer by the margin
       expect(t.apis.map((x) => x.api)).toEqual(['DescribeAssetImageRegistryDetail']);
+      // The three calls just made (none left waiting: the window allows 20 at once).
+      expect(t.apis[0]).toMatchObject({ waiting: 0, rate: `${t.apis[0]!.lastSecond}/20` });
+      expect(t.apis[0]!.lastSecond).toBeLessThanOrEqual(3);
     }
     expect(of(items, 'huawei')).toEqual({ kind: 'batch', maxImagesPerCall: 10241 });
     await Promise.all(['scan-a', 'scan-b', 'scan-c'].map((o) => slots.release(o)));
@@ -79,7 +84,7 @@ describe('GET /v1/quotas and scanq quota', () => {
     expect(text.out).toContain('0/10 tasks');
     expect(text.out).toContain('no slot held');
     const tencent = await run(['quota', '--provider', 'tencent']);
-    expect(tencent.out).toMatch(/\d+\/20 req\/s \(workers keep ≤ 19\)/);
+    expect(tencent.out).toMatch(/\d+\/20 req\/s \(workers keep ≤ 20 per 1300 ms\)/);
     expect((await run(['quota', '--provider', 'gcp'])).code).toBe(2);
   });
 });

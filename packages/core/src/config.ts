@@ -57,15 +57,20 @@ const envSchema = z.object({
   SCANQ_CREDENTIALS: z.string().optional(),
 
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
-  /** BullMQ job lock; a killed worker's active jobs are picked up again after about this long. */
-  SCANQ_WORKER_LOCK_MS: int(30_000, 1_000),
+  /**
+   * BullMQ job lock. A killed worker's active jobs move on at most lock + stalled check later
+   * (the check that finds the lock gone): 15 + 5 = 20 s, inside the 30 s promised for a dead
+   * worker's scans and quota slots with room for the pick-up on a loaded machine. The lock is
+   * renewed every half of it, so an event loop may stall 7.5 s before a live job is taken away.
+   */
+  SCANQ_WORKER_LOCK_MS: int(15_000, 1_000),
   /**
    * A worker still closing this long after SIGTERM exits anyway (docker compose kills at 10 s);
    * jobs it still held come back through the stalled check, no attempt spent.
    */
   SCANQ_WORKER_SHUTDOWN_GRACE_MS: int(8_000, 100),
-  /** How often workers look for jobs whose lock lapsed (stalled: their process died). */
-  SCANQ_WORKER_STALLED_CHECK_MS: int(15_000, 500),
+  /** How often workers look for jobs whose lock lapsed (stalled: their process died); see SCANQ_WORKER_LOCK_MS. */
+  SCANQ_WORKER_STALLED_CHECK_MS: int(5_000, 500),
   /** Comma list of provider queues this worker serves; empty = all. */
   SCANQ_WORKER_QUEUES: z.string().default(''),
   // 0: look once right after the start, inside the start job (reused and instant scans finish there).
@@ -90,20 +95,25 @@ const envSchema = z.object({
   SCANQ_OUTAGE_RETRY_MS: int(5_000, 100),
   /** Alibaba SAS scan tasks in flight per account (the cloud's documented 10). */
   SCANQ_ALIBABA_TASK_LIMIT: int(10, 1),
-  /** Lease of an Alibaba task slot, renewed on every poll. Unset: 3 × SCANQ_POLL_MAX_MS + 60 s (stalled-job recovery). */
+  /**
+   * Lease of an Alibaba slot whose task exists, renewed on every poll. It only frees a slot whose
+   * scan is never polled again (a dead worker's scan is polled by another within the lock + check),
+   * so it may be long. Unset: 3 × SCANQ_POLL_MAX_MS + 60 s. A slot whose task is still being
+   * created has the short lease SCANQ_WORKER_LOCK_MS, renewed by the creating process.
+   */
   SCANQ_ALIBABA_SLOT_LEASE_MS: z.coerce.number().int().min(1).optional(),
   /** Fallback wait of a scan in quota_wait (a freed slot wakes the oldest waiter sooner). */
   SCANQ_ALIBABA_QUOTA_RETRY_MS: int(5_000, 1),
   /** How long room taken by tasks created outside scanq (CanCreate false / BeyondQuata) is assumed to stay taken. */
   SCANQ_ALIBABA_EXTERNAL_HOLD_MS: int(60_000, 1),
-  /** Tencent TCSS calls per second per API per account (the cloud's documented 20). */
+  /** Tencent TCSS calls per API per account in any second (the cloud's documented 20). */
   SCANQ_TENCENT_RPS: int(20, 1),
-  /** Tokens per second kept unused below SCANQ_TENCENT_RPS: room for a call delayed into the next second. */
-  SCANQ_TENCENT_HEADROOM: int(1, 0),
-  /** Tencent calls released at once inside a second (1: evenly spaced). */
-  SCANQ_TENCENT_BURST: int(1, 1),
-  /** No Tencent call is released in the last this-many ms of a second, so it lands in the second it was counted in. */
-  SCANQ_TENCENT_GUARD_MS: z.coerce.number().int().min(0).max(800).default(300),
+  /**
+   * Workers keep to SCANQ_TENCENT_RPS calls in any (1000 + this) ms: room for calls that reach the
+   * cloud later than others (latency spread, a late timer). 300: a third for a caller's lateness,
+   * 200 ms for the spread; costs a fifth of the rate (20 per 1.3 s, about 15.4/s).
+   */
+  SCANQ_TENCENT_MARGIN_MS: z.coerce.number().int().min(0).max(5_000).default(300),
   SCANQ_KEEP_COMPLETED_JOBS: int(1_000, 0),
   SCANQ_KEEP_FAILED_JOBS: int(5_000, 0),
   /** Seed a demo account pointing at the simulator (used by `pnpm start`). */
@@ -147,9 +157,9 @@ export interface ScanqConfig {
     awsScanWindowMs: number;
     createSettleMs: number;
     outageRetryMs: number;
-    alibaba: { taskLimit: number; slotLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
-    /** Tencent call rate the workers keep to: ratePerSec = SCANQ_TENCENT_RPS − SCANQ_TENCENT_HEADROOM. */
-    tencent: { ratePerSec: number; limitPerSec: number; burst: number; guardMs: number };
+    alibaba: { taskLimit: number; slotLeaseMs: number; createLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
+    /** Tencent: the cloud allows `limitPerSec` calls per API in any second; workers keep to that many per 1000 + marginMs ms. */
+    tencent: { limitPerSec: number; marginMs: number };
     keepCompletedJobs: number;
     keepFailedJobs: number;
   };
@@ -238,10 +248,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       alibaba: {
         taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,
         slotLeaseMs: e.SCANQ_ALIBABA_SLOT_LEASE_MS ?? 3 * e.SCANQ_POLL_MAX_MS + 60_000,
+        // Before its task exists a slot is renewed by the creating process itself: a dead one's
+        // slot comes back within this, no later than the dead process's jobs (the lock).
+        createLeaseMs: e.SCANQ_WORKER_LOCK_MS,
         quotaRetryMs: e.SCANQ_ALIBABA_QUOTA_RETRY_MS,
         externalHoldMs: e.SCANQ_ALIBABA_EXTERNAL_HOLD_MS,
       },
-      tencent: { ratePerSec: Math.max(1, e.SCANQ_TENCENT_RPS - e.SCANQ_TENCENT_HEADROOM), limitPerSec: e.SCANQ_TENCENT_RPS, burst: e.SCANQ_TENCENT_BURST, guardMs: e.SCANQ_TENCENT_GUARD_MS },
+      tencent: { limitPerSec: e.SCANQ_TENCENT_RPS, marginMs: e.SCANQ_TENCENT_MARGIN_MS },
       keepCompletedJobs: e.SCANQ_KEEP_COMPLETED_JOBS,
       keepFailedJobs: e.SCANQ_KEEP_FAILED_JOBS,
     },

@@ -26,13 +26,14 @@ export const accountQuotaSchema = z.discriminatedUnion('kind', [
     nextOpening: z.array(z.object({ repository: z.string(), digest: z.string(), opensAt: z.string() })),
   }),
   z.object({
-    /** Tencent: requests per second per API (TokenBucket). */
-    kind: z.literal('token_bucket'),
-    /** What the workers keep to: the cloud's limit less SCANQ_TENCENT_HEADROOM. */
-    ratePerSec: z.number().int(),
-    /** The cloud's own limit (20). */
+    /** Tencent: calls per API per account, paced over a sliding window (PacedCallGate). */
+    kind: z.literal('sliding_window'),
+    /** The cloud's limit: calls per API in any second (20). */
     limitPerSec: z.number().int(),
-    apis: z.array(z.object({ api: z.string(), usedThisSecond: z.number().int(), rate: z.string() })),
+    /** The workers keep to limitPerSec calls in any windowMs (1000 + SCANQ_TENCENT_MARGIN_MS: room for late arrivals). */
+    windowMs: z.number().int(),
+    /** Per API: calls due in the last second, and calls waiting for their time. */
+    apis: z.array(z.object({ api: z.string(), lastSecond: z.number().int(), waiting: z.number().int(), rate: z.string() })),
   }),
   z.object({
     /** Huawei: images per batch-scan call. */

@@ -135,8 +135,8 @@ export interface ScanProvider<TTarget = Record<string, unknown>> {
 
 /**
  * Cross-process admission for individual cloud API calls (Tencent: 20 requests/s per API per
- * account). An adapter awaits `acquire` before each call; the implementation (Redis
- * TokenBucket) lives in @scanq/queue so adapters never touch Redis themselves.
+ * account). An adapter awaits `acquire` before each call; the implementation (PacedCallGate,
+ * a Redis sliding-window pacer) lives in @scanq/queue so adapters never touch Redis themselves.
  */
 export interface CallGate {
   acquire(key: { provider: Provider; accountId: string; api: string }): Promise<void>;

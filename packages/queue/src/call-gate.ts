@@ -1,6 +1,6 @@
 import type { Provider } from '@scanq/core';
 import type { Redis } from 'ioredis';
-import { TokenBucket, type TokenBucketState } from './token-bucket.js';
+import { type PacerState, SlidingWindowPacer } from './sliding-window-pacer.js';
 
 /** One cloud API of one account: the unit a cloud's request rate limit counts. */
 export interface CallKey {
@@ -9,97 +9,97 @@ export interface CallKey {
   api: string;
 }
 
-/** A provider's request rate: `ratePerSec` calls per API per account per second. */
+/** A provider's request limit: at most `limit` calls per API per account in any 1000 ms at the cloud. */
 export interface CallRate {
-  ratePerSec: number;
-  /** Calls released together inside a second (default 1: evenly spaced). */
-  burst?: number;
-  /** See TokenBucketOptions. */
-  guardMs?: number;
-  leadMs?: number;
+  limit: number;
+  /**
+   * Extra ms the workers' window is longer than the cloud's: it absorbs how much later one call
+   * may reach the cloud than another (latency spread) plus a caller's lateness (`slackMs`).
+   */
+  marginMs: number;
+  /** How late after its reserved time a call may still go (default a third of the margin). */
+  slackMs?: number;
 }
 
 export interface CallGateStats {
-  /** Tokens handed to callers. */
+  /** Calls let through. */
   granted: number;
-  /** Tokens that came too late to reach the cloud inside their second, so were dropped unused. */
-  dropped: number;
-  /** Total ms callers waited for tokens. */
+  /** Reservations given up because the caller woke too late for them (they stay counted). */
+  abandoned: number;
+  /** Total ms callers waited. */
   waitedMs: number;
 }
 
-/** Calls per provider and account that count as cold in a process, and the time they keep spare. */
+/** Calls per provider and account that count as cold in a process, and how much later they may arrive. */
 const COLD_CALLS = 3;
-const COLD_SAFETY_MS = 600;
+const COLD_SPAN_MS = 500;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The worker's `CallGate` (providers' contract): before each cloud call an adapter awaits
- * `acquire`, which takes a token from the `TokenBucket` of that provider + account + API and waits
- * until the token's release time. Providers without a configured rate pass straight through.
+ * `acquire`, which reserves a departure time from the `SlidingWindowPacer` of that provider +
+ * account + API (at most `limit` per 1000 + marginMs ms) and waits for it. Providers without a
+ * configured rate pass straight through.
  *
- * Timing is measured with this process's monotonic clock only, relative to the Redis answer:
- * the wait is counted from when the answer arrived (never early), and the token is used only if
- * the time since the request was sent (an over-estimate of its age) leaves `safetyMs` before its
- * second ends; a token that aged past that (event-loop stall) is dropped and another is taken,
- * so a late call can never spill into the next second's count.
+ * Why this holds at the cloud: a call leaves within `slackMs` after its reserved time and takes
+ * between the fastest and slowest latency to arrive, so any `limit` + 1 calls arrive at least
+ * 1000 + margin − slack − (latency spread) ms apart: ≥ 1000 while margin ≥ slack + spread.
+ *
+ * Lateness is judged with this process's monotonic clock only: the reserved time is no earlier
+ * than (request sent + wait), so a call never goes before it (the wait counts from the answer)
+ * and one that wakes more than `slackMs` after (request sent + wait) — a stalled event loop, a
+ * starved machine — gives its reservation up (still counted: conservative) and reserves again.
  */
-export class TokenBucketCallGate {
-  private readonly buckets = new Map<string, TokenBucket>();
-  private readonly counters: CallGateStats = { granted: 0, dropped: 0, waitedMs: 0 };
+export class PacedCallGate {
+  private readonly pacers = new Map<string, SlidingWindowPacer>();
+  private readonly counters: CallGateStats = { granted: 0, abandoned: 0, waitedMs: 0 };
   private readonly callsByClient = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
-    /** Key namespace, e.g. `{scanq}:quota:token-bucket` (keeps the queue prefix's hash tag). */
+    /** Key namespace, e.g. `{scanq}:quota:call-pace` (keeps the queue prefix's hash tag). */
     private readonly keyPrefix: string,
     private readonly rates: Partial<Record<Provider, CallRate>>,
-      /** ms a token must still have before its second ends when the call goes out (default guardMs − 100). */
-    private readonly options: { safetyMs?: number; /** Calls per provider and account treated as cold (default 3). */ coldCalls?: number } = {},
+    private readonly options: { /** Calls per provider and account treated as cold (default 3). */ coldCalls?: number } = {},
   ) {}
 
-  /** The bucket behind a call key, or null when its provider is not rate limited. */
-  bucket(key: CallKey): TokenBucket | null {
+  /** The pacer behind a call key, or null when its provider is not rate limited. */
+  pacer(key: CallKey): SlidingWindowPacer | null {
     const rate = this.rates[key.provider];
     if (!rate) return null;
     const name = `${this.keyPrefix}:${key.provider}:${key.accountId}:${key.api}`;
-    let bucket = this.buckets.get(name);
-    if (!bucket) {
-      bucket = new TokenBucket(this.redis, name, rate.ratePerSec, rate.burst ?? 1, {
-        ...(rate.guardMs !== undefined ? { guardMs: rate.guardMs } : {}),
-        ...(rate.leadMs !== undefined ? { leadMs: rate.leadMs } : {}),
-      });
-      this.buckets.set(name, bucket);
+    let pacer = this.pacers.get(name);
+    if (!pacer) {
+      pacer = new SlidingWindowPacer(this.redis, name, rate.limit, 1000 + rate.marginMs);
+      this.pacers.set(name, pacer);
     }
-    return bucket;
+    return pacer;
   }
 
   async acquire(key: CallKey): Promise<void> {
-    const bucket = this.bucket(key);
-    if (!bucket) return;
-    // Of the guard, up to 100 ms may go to a caller's lateness at the last release of a second;
-    // the rest is kept for the call to travel to the cloud and be counted there.
-    const warmSafetyMs = this.options.safetyMs ?? Math.max(20, bucket.guardMs - 100);
-    // A cold client's first calls (SDK set-up, first connection, code not yet optimized) take
-    // far longer to reach the cloud: they only use tokens with most of their second left, so a
-    // slow first call cannot land in the next second's count.
+    const pacer = this.pacer(key);
+    if (!pacer) return;
+    const rate = this.rates[key.provider]!;
+    const slackMs = rate.slackMs ?? Math.round(rate.marginMs / 3);
+    // A cold client's first calls (SDK set-up, first connection, code not yet optimized) may
+    // reach the cloud far later than the margin allows: their reservation spans that time.
     const warmth = `${key.provider}:${key.accountId}`;
     const calls = this.callsByClient.get(warmth) ?? 0;
     this.callsByClient.set(warmth, calls + 1);
-    const safetyMs = calls < (this.options.coldCalls ?? COLD_CALLS) ? Math.max(warmSafetyMs, COLD_SAFETY_MS) : warmSafetyMs;
+    const spanMs = calls < (this.options.coldCalls ?? COLD_CALLS) ? COLD_SPAN_MS : 0;
     const started = performance.now();
     for (;;) {
       const asked = performance.now();
-      const grant = await bucket.take();
+      const grant = await pacer.reserve(spanMs);
       const answered = performance.now();
       for (let left = grant.waitMs; left > 0; left = grant.waitMs - (performance.now() - answered)) await sleep(Math.ceil(left));
-      if (performance.now() - asked <= grant.deadlineMs - safetyMs) {
+      if (performance.now() - asked - grant.waitMs <= slackMs) {
         this.counters.granted += 1;
         this.counters.waitedMs += performance.now() - started;
         return;
       }
-      this.counters.dropped += 1;
+      this.counters.abandoned += 1;
     }
   }
 
@@ -107,8 +107,8 @@ export class TokenBucketCallGate {
     return { ...this.counters };
   }
 
-  /** The buckets this process has used, as Redis sees them now. */
-  async inspect(): Promise<TokenBucketState[]> {
-    return Promise.all([...this.buckets.values()].map((b) => b.inspect()));
+  /** The pacers this process has used, as Redis sees them now. */
+  async inspect(): Promise<PacerState[]> {
+    return Promise.all([...this.pacers.values()].map((p) => p.inspect()));
   }
 }

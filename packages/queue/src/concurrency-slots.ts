@@ -9,6 +9,8 @@ export type SlotAcquisition =
       room: number;
       /** ms until the earliest lease or external reduction lapses (an upper bound on the wait; 0 when unknown). */
       waitHintMs: number;
+      /** The state is unknown (new, or lost with Redis): `seed` it from the ledger, then acquire again. */
+      rebuild: boolean;
     };
 
 export interface SlotsState {
@@ -25,9 +27,10 @@ export interface SlotsState {
 }
 
 const SCRIPTS = [
-  'concurrencySlots-acquire-3.lua',
+  'concurrencySlots-acquire-4.lua',
   'concurrencySlots-renew-1.lua',
-  'concurrencySlots-release-3.lua',
+  'concurrencySlots-release-5.lua',
+  'concurrencySlots-seed-3.lua',
   'concurrencySlots-external-1.lua',
   'concurrencySlots-state-3.lua',
 ] as const;
@@ -38,11 +41,17 @@ const SCRIPTS = [
  * until the cloud reports the task finished; each holder has a lease renewed on every poll, so
  * a killed process never strands a slot. Refused callers may leave a waiter id that `release`
  * hands back when room opens, so a freed slot is taken at once instead of at the next retry.
+ *
+ * Redis is not the ledger: a marker key says the holders are the whole truth. Without it (a new
+ * account, or Redis lost its data while tasks still run at the cloud) `acquire` grants nothing
+ * and answers `rebuild`: the caller `seed`s the holders the ledger knows, and acquires again.
  */
 export class ConcurrencySlots {
   private readonly holdersKey: string;
   private readonly externalKey: string;
   private readonly waitersKey: string;
+  private readonly knownKey: string;
+  private readonly releasedKey: string;
 
   constructor(
     private readonly redis: Redis,
@@ -54,34 +63,71 @@ export class ConcurrencySlots {
     this.holdersKey = `${key}:holders`;
     this.externalKey = `${key}:external`;
     this.waitersKey = `${key}:waiters`;
+    this.knownKey = `${key}:known`;
+    this.releasedKey = `${key}:released`;
   }
 
   /**
-   * Takes a slot for `owner` (a retry by a holder renews it). Refused: records `waiter` (to be
-   * named by `release` when room opens) for `waiterTtlMs`.
+   * Takes a slot for `owner` (a retry by a holder renews it) with a lease of `leaseMs` (default
+   * the slots' lease). Refused: records `waiter` (to be named by `release` when room opens) for
+   * `waiterTtlMs`. Answers `rebuild` while the state is unknown.
    */
-  async acquire(owner: string, opts: { waiter?: string; waiterTtlMs?: number } = {}): Promise<SlotAcquisition> {
+  async acquire(owner: string, opts: { waiter?: string; waiterTtlMs?: number; leaseMs?: number } = {}): Promise<SlotAcquisition> {
     const [granted, inUse, room, waitHintMs] = (await luaCommand(this.redis, 'concurrencySlots-acquire')(
       this.holdersKey,
       this.externalKey,
       this.waitersKey,
+      this.knownKey,
       owner,
       this.limit,
-      this.leaseMs,
+      opts.leaseMs ?? this.leaseMs,
       opts.waiter ?? '',
       opts.waiterTtlMs ?? this.leaseMs,
     )) as [number, number, number, number];
-    return granted === 1 ? { granted: true, inUse, room } : { granted: false, inUse, room, waitHintMs: Math.max(0, waitHintMs) };
+    return granted === 1 ? { granted: true, inUse, room } : { granted: false, inUse, room, waitHintMs: Math.max(0, waitHintMs), rebuild: granted === -1 };
   }
 
-  /** Extends `owner`'s lease; returns false when it had lapsed (it is then taken again, even above the limit). */
-  async renew(owner: string): Promise<boolean> {
-    return (await luaCommand(this.redis, 'concurrencySlots-renew')(this.holdersKey, owner, this.leaseMs)) === 1;
+  /**
+   * Rebuilds a lost state: `owners` (whose tasks the ledger says still run) hold slots for the
+   * full lease, then the state is known; nothing is granted for `settleMs` more (starts in flight
+   * renew their slots back meanwhile). Only the first rebuild counts; owners released while the
+   * state was unknown are left out. Returns whether this call rebuilt it.
+   */
+  async seed(owners: readonly string[], opts: { settleMs?: number } = {}): Promise<{ rebuilt: boolean; seeded: number }> {
+    const [rebuilt, seeded] = (await luaCommand(this.redis, 'concurrencySlots-seed')(this.holdersKey, this.knownKey, this.releasedKey, this.leaseMs, opts.settleMs ?? 0, ...owners)) as [number, number];
+    return { rebuilt: rebuilt === 1, seeded };
+  }
+
+  /** Extends `owner`'s lease to `leaseMs` from now (never shortens it); returns false when it had lapsed (it is then taken again, even above the limit). */
+  async renew(owner: string, leaseMs = this.leaseMs): Promise<boolean> {
+    return (await luaCommand(this.redis, 'concurrencySlots-renew')(this.holdersKey, owner, leaseMs)) === 1;
+  }
+
+  /**
+   * Renews `owner`'s lease of `leaseMs` every third of it until `stop` (which waits for a renewal
+   * in flight, so none lands after the caller's next step): a short lease held while a live
+   * process works, lapsing soon after the process dies.
+   */
+  keepAlive(owner: string, leaseMs: number): { stop(): Promise<void> } {
+    let inFlight: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      inFlight = this.renew(owner, leaseMs).catch(() => undefined);
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return {
+      stop: async () => {
+        clearInterval(timer);
+        await inFlight;
+      },
+    };
   }
 
   /** Gives `owner`'s slot back; only the owner's own slot is touched. Returns the waiters to wake. */
   async release(owner: string): Promise<{ released: boolean; wake: string[] }> {
-    const [released, ...wake] = (await luaCommand(this.redis, 'concurrencySlots-release')(this.holdersKey, this.externalKey, this.waitersKey, owner, this.limit)) as [number, ...string[]];
+    const [released, ...wake] = (await luaCommand(this.redis, 'concurrencySlots-release')(this.holdersKey, this.externalKey, this.waitersKey, this.knownKey, this.releasedKey, owner, this.limit, this.leaseMs)) as [
+      number,
+      ...string[],
+    ];
     return { released: released === 1, wake };
   }
 

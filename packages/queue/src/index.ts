@@ -4,7 +4,7 @@ export { ScanOnceWindow, CLOUD_HOLDER, type WindowClaim } from './scan-once-wind
 export { ConcurrencySlots, type SlotAcquisition, type SlotsState } from './concurrency-slots.js';
 export { defineLuaCommand } from './scripts.js';
 export { RedisLease } from './redis-lease.js';
-export { TokenBucket, type TokenBucketOptions, type TokenBucketState, type TokenGrant } from './token-bucket.js';
-export { TokenBucketCallGate, type CallGateStats, type CallKey, type CallRate } from './call-gate.js';
+export { SlidingWindowPacer, type PaceGrant, type PacerState } from './sliding-window-pacer.js';
+export { PacedCallGate, type CallGateStats, type CallKey, type CallRate } from './call-gate.js';
 export { ProviderCallStats, PROVIDER_CALL_BUCKETS, type ProviderCallRow } from './provider-call-stats.js';
 export { DelayedError, type Job, Worker, UnrecoverableError, WaitingError } from 'bullmq';

@@ -17,11 +17,15 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
     await env?.cleanup();
   });
 
-  /** A fresh key per test: tests never see each other's holders. */
-  const key = () => `${env.prefix}:slots:${randomUUID()}`;
+  /** A fresh key per test (tests never see each other's holders), its state known and empty. */
+  const key = async () => {
+    const k = `${env.prefix}:slots:${randomUUID()}`;
+    await new ConcurrencySlots(clients[0]!, k, 1, 60_000).seed([]);
+    return k;
+  };
 
   it('grants exactly `limit` of many concurrent acquirers on separate connections', async () => {
-    const k = key();
+    const k = await key();
     const slots = clients.map((c) => new ConcurrencySlots(c, k, 10, 60_000));
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => slots[i % slots.length]!.acquire(`scan-${i}`)));
     const granted = results.filter((r) => r.granted);
@@ -33,7 +37,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('never has more than `limit` holders while acquirers and releasers race', async () => {
-    const k = key();
+    const k = await key();
     const slots = clients.map((c) => new ConcurrencySlots(c, k, 3, 60_000));
     let maxSeen = 0;
     let grants = 0;
@@ -56,7 +60,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('lets a retry by a holder keep its slot (no second slot), and frees a lapsed lease for others', async () => {
-    const s = new ConcurrencySlots(clients[0]!, key(), 2, 300);
+    const s = new ConcurrencySlots(clients[0]!, await key(), 2, 300);
     expect((await s.acquire('a')).granted).toBe(true);
     expect(await s.acquire('a')).toMatchObject({ granted: true, inUse: 1 });
     expect((await s.acquire('b')).granted).toBe(true);
@@ -69,7 +73,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('keeps a renewed slot past its original lease, and takes a lapsed one back even when full', async () => {
-    const s = new ConcurrencySlots(clients[1]!, key(), 1, 400);
+    const s = new ConcurrencySlots(clients[1]!, await key(), 1, 400);
     expect((await s.acquire('live')).granted).toBe(true);
     for (let i = 0; i < 4; i++) {
       await new Promise((r) => setTimeout(r, 200));
@@ -86,7 +90,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('releases only the owner\'s own slot', async () => {
-    const s = new ConcurrencySlots(clients[2]!, key(), 2, 60_000);
+    const s = new ConcurrencySlots(clients[2]!, await key(), 2, 60_000);
     await s.acquire('a');
     expect((await s.release('b')).released).toBe(false);
     expect(await s.inUse()).toBe(1);
@@ -96,7 +100,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('names the longest-waiting waiters when a slot frees, each once, as many as there is room', async () => {
-    const s = new ConcurrencySlots(clients[3]!, key(), 2, 60_000);
+    const s = new ConcurrencySlots(clients[3]!, await key(), 2, 60_000);
     await s.acquire('a');
     await s.acquire('b');
     expect((await s.acquire('c', { waiter: 'job-c', waiterTtlMs: 60_000 })).granted).toBe(false);
@@ -116,7 +120,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('lowers the room by an external reduction until it expires, and clears it on replace', async () => {
-    const s = new ConcurrencySlots(clients[4]!, key(), 10, 60_000);
+    const s = new ConcurrencySlots(clients[4]!, await key(), 10, 60_000);
     for (let i = 0; i < 4; i++) expect((await s.acquire(`s${i}`)).granted).toBe(true);
     expect(await s.setExternal(6, 400)).toBe(6);
     // A smaller count does not lower a larger one unless told to replace it.
@@ -133,5 +137,63 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
     expect(await s.setExternal(0, 60_000, true)).toBe(0);
     expect((await s.acquire('s6')).granted).toBe(true);
     expect(await s.state()).toMatchObject({ inUse: 7, external: 0, free: 3 });
+  });
+
+  it('grants nothing while its state is unknown (a Redis loss), and rebuilds it once from the ledger: a later, staler rebuild changes nothing', async () => {
+    const k = `${env.prefix}:slots:${randomUUID()}`;
+    const s = new ConcurrencySlots(clients[5]!, k, 3, 60_000);
+    expect(await s.acquire('new', { waiter: 'job-new' })).toMatchObject({ granted: false, rebuild: true });
+    expect((await s.state()).waiters).toEqual([]); // nothing recorded while unknown
+    // Concurrent rebuilds (several waiting starts read the ledger at once): exactly one counts.
+    const rebuilds = await Promise.all(clients.map((c) => new ConcurrencySlots(c, k, 3, 60_000).seed(['t1', 't2', 't3'])));
+    expect(rebuilds.filter((r) => r.rebuilt)).toHaveLength(1);
+    expect((await s.state()).holders.map((h) => h.owner).sort()).toEqual(['t1', 't2', 't3']);
+    expect((await s.acquire('new')).granted).toBe(false);
+    await s.release('t1');
+    // A rebuild that read the ledger before t1 ended changes nothing now.
+    expect(await s.seed(['t1', 't2', 't3'])).toEqual({ rebuilt: false, seeded: 0 });
+    expect((await s.acquire('new')).granted).toBe(true);
+  });
+
+  it("does not seed back a slot released while the state was unknown (the ledger may not show the task's end yet)", async () => {
+    const k = `${env.prefix}:slots:${randomUUID()}`;
+    const s = new ConcurrencySlots(clients[6]!, k, 2, 60_000);
+    // t1's task ends between a rebuild's ledger read (t1, t2 running) and its seed.
+    await s.release('t1');
+    expect(await s.seed(['t1', 't2'])).toEqual({ rebuilt: true, seeded: 1 });
+    expect((await s.state()).holders.map((h) => h.owner)).toEqual(['t2']);
+    expect((await s.acquire('new')).granted).toBe(true);
+  });
+
+  it('holds grants back for the settling time after a rebuild, while a holder taking its slot back (a start in flight) passes', async () => {
+    const k = `${env.prefix}:slots:${randomUUID()}`;
+    const s = new ConcurrencySlots(clients[7]!, k, 2, 60_000);
+    expect((await s.seed([], { settleMs: 60_000 })).rebuilt).toBe(true);
+    // A start that was creating its task when Redis was lost renews its slot back.
+    expect(await s.renew('creating', 5_000)).toBe(false);
+    expect((await s.acquire('creating')).granted).toBe(true);
+    const refused = await s.acquire('new', { waiter: 'job-new' });
+    expect(refused).toMatchObject({ granted: false, rebuild: false, inUse: 1 });
+    if (!refused.granted) expect(refused.waitHintMs).toBeGreaterThan(50_000);
+    expect((await s.state()).waiters.map((w) => w.id)).toEqual(['job-new']);
+  });
+
+  it('keeps a short lease alive while its holder works, never shortens a longer one, and lets it lapse soon after the holder stops', async () => {
+    const s = new ConcurrencySlots(clients[0]!, await key(), 1, 60_000);
+    expect((await s.acquire('creating', { leaseMs: 300 })).granted).toBe(true);
+    const alive = s.keepAlive('creating', 300);
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await s.state()).holders.map((h) => h.owner)).toEqual(['creating']);
+    await alive.stop();
+    // The task exists: the full lease; a later short renewal or retry does not cut it.
+    await s.renew('creating');
+    await s.renew('creating', 300);
+    expect((await s.acquire('creating', { leaseMs: 300 })).granted).toBe(true);
+    expect((await s.state()).holders[0]!.expiresInMs).toBeGreaterThan(30_000);
+
+    const t = new ConcurrencySlots(clients[1]!, await key(), 1, 60_000);
+    expect((await t.acquire('dies', { leaseMs: 300 })).granted).toBe(true);
+    await t.keepAlive('dies', 300).stop(); // its process died: nobody renews
+    await waitFor(async () => ((await t.acquire('next')).granted ? true : undefined), { timeoutMs: 5_000, what: 'the short lease to lapse' });
   });
 });

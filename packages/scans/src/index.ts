@@ -4,12 +4,12 @@ export { ScanLifecycleService, type LifecycleOptions } from './lifecycle.service
 export { CloudCreateGuard, CreateSettling, FencedError, type CloudCreateOptions, type GuardedStart } from './cloud-create.js';
 export { MaintenanceLoop } from './maintenance-loop.js';
 export { ReconcileService, type ReconcileReport } from './reconcile.service.js';
-export { DirectStartPolicy, type StartPolicy, type StartOutcome, toImageRef } from './start-policies/start-policy.js';
+export { DirectStartPolicy, type GuardedCreate, type StartPolicy, type StartOutcome, toImageRef } from './start-policies/start-policy.js';
 export { AwsScanWindowPolicy } from './start-policies/aws-scan-window.policy.js';
 export { createRuntime, createLogger, providerCallStatsKey, REDACT_PATHS, type RuntimeOptions, type ScanqRuntime } from './runtime.js';
 export { BulkScanService, selectImages, latestPerRepository, oneImagePerDigest, tagGlob } from './bulk-scan.service.js';
 export { ScheduleService, tickTimeOf } from './schedule.service.js';
 export { type LifecycleListeners } from './lifecycle.service.js';
 export { ApiKeyService } from './api-key.service.js';
-export { QuotaService } from './quota.service.js';
+export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service.js';

@@ -2,8 +2,11 @@ import type { Provider, QuotaView, ScanqConfig } from '@scanq/core';
 
 type AccountQuota = QuotaView['quota'];
 import type { AccountRepository, CloudAccount, ImageScanWindowRepository } from '@scanq/db';
-import { ConcurrencySlots, TokenBucket } from '@scanq/queue';
+import { ConcurrencySlots, SlidingWindowPacer } from '@scanq/queue';
 import type { Redis } from 'ioredis';
+
+/** Where the workers' PacedCallGate keeps its pacers (`<this>:<provider>:<accountId>:<api>`). */
+export const callPaceKeyPrefix = (config: ScanqConfig) => `${config.queuePrefix}:quota:call-pace`;
 
 /**
  * The live quota view (`GET /v1/quotas`, `scanq quota`): each account's quota as the quota
@@ -58,8 +61,8 @@ export class QuotaService {
         };
       }
       case 'tencent': {
-        const { ratePerSec, burst } = this.config.worker.tencent;
-        const base = `${this.prefix}:token-bucket:tencent:${account.id}:`;
+        const { limitPerSec, marginMs } = this.config.worker.tencent;
+        const base = `${callPaceKeyPrefix(this.config)}:tencent:${account.id}:`;
         const keys: string[] = [];
         let cursor = '0';
         do {
@@ -69,12 +72,11 @@ export class QuotaService {
         } while (cursor !== '0');
         const apis = await Promise.all(
           [...new Set(keys)].map(async (key) => {
-            const state = await new TokenBucket(this.redis, key, ratePerSec, burst).inspect();
-            const current = state.second !== null && state.second === Math.floor(state.nowMs / 1000) ? state.reserved : 0;
-            return { api: key.slice(base.length), usedThisSecond: current, rate: `${current}/${ratePerSec}` };
+            const state = await new SlidingWindowPacer(this.redis, key, limitPerSec, 1000 + marginMs).inspect();
+            return { api: key.slice(base.length), lastSecond: state.lastSecond, waiting: state.ahead, rate: `${state.lastSecond}/${limitPerSec}` };
           }),
         );
-        return { kind: 'token_bucket', ratePerSec, limitPerSec: this.config.worker.tencent.limitPerSec, apis: apis.sort((a, b) => a.api.localeCompare(b.api)) };
+        return { kind: 'sliding_window', limitPerSec, windowMs: 1000 + marginMs, apis: apis.sort((a, b) => a.api.localeCompare(b.api)) };
       }
       case 'huawei':
         return { kind: 'batch', maxImagesPerCall: 10_241 };

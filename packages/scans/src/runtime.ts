@@ -1,12 +1,12 @@
 import type { ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
-import { createRedis, ProviderCallStats, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
 import { ApiKeyService } from './api-key.service.js';
-import { QuotaService } from './quota.service.js';
+import { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 import { WebhookService } from './webhook.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
@@ -99,10 +99,10 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const bulkScans = new BulkScanRepository(db);
   const scheduleRows = new ScheduleRepository(db);
   const accountResolver = new AccountResolver(config.credentials);
-  // Per-API call rates across every worker (Tencent: 20/s per API per account); others pass through.
+  // Per-API call rates across every worker (Tencent: 20 per API per account in any second); others pass through.
   const callStats = new ProviderCallStats(redis, providerCallStatsKey(config));
   const providers = createProviders({
-    callGate: new TokenBucketCallGate(redis, `${config.queuePrefix}:quota:token-bucket`, { tencent: config.worker.tencent }),
+    callGate: new PacedCallGate(redis, callPaceKeyPrefix(config), { tencent: { limit: config.worker.tencent.limitPerSec, marginMs: config.worker.tencent.marginMs } }),
     observer: callStats,
     timeouts: { requestMs: config.providers.timeoutMs, connectMs: config.providers.connectTimeoutMs },
     endpoints: { allowPrivate: config.providers.allowPrivateEndpoints, allowLoopback: config.providers.allowLoopbackEndpoints },
@@ -118,7 +118,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     accountResolver,
     queues,
     providers,
-    createStartPolicies({ config, redis, windows }),
+    createStartPolicies({ config, redis, windows, quotaLedger: new QuotaLedgerRepository(sql) }),
     {
       pollInitialMs: config.worker.pollInitialMs,
       pollMaxMs: config.worker.pollMaxMs,

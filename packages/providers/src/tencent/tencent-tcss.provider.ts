@@ -61,8 +61,8 @@ export interface TencentTcssStats {
 
 /**
  * Tencent Cloud TCSS (container security, API 2020-11-01) registry-image scans through the real
- * `tencentcloud-sdk-nodejs` tcss client. Every call first passes the `CallGate` (the Redis
- * TokenBucket: 20 per API per account per second across all workers); a `RequestLimitExceeded`
+ * `tencentcloud-sdk-nodejs` tcss client. Every call first passes the `CallGate` (a Redis
+ * sliding-window pacer: 20 per API per account in any second across all workers); a `RequestLimitExceeded`
  * still answered by the cloud makes the call wait and go again through the gate, so the rate
  * limit never fails a scan. The SDK makes no retries of its own; other retries belong to the queue.
  */

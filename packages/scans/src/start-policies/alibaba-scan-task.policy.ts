@@ -1,5 +1,5 @@
 import { jobIds, ProviderError, type ScanqConfig, isProviderError, queueForProvider } from '@scanq/core';
-import type { ImageScan, ScanWithImages } from '@scanq/db';
+import type { ImageScan, OpenTasks, ScanWithImages } from '@scanq/db';
 import { ConcurrencySlots } from '@scanq/queue';
 import { type AlibabaStartedScan, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { Queue } from 'bullmq';
@@ -11,6 +11,8 @@ export interface AlibabaScanTaskPolicyOptions {
   taskLimit: number;
   /** Slot lease, renewed on every poll; must outlast a poll interval plus stalled-job recovery. */
   slotLeaseMs: number;
+  /** Lease of a slot whose task is being created, renewed by the creating process (a dead one's comes back within it). */
+  createLeaseMs: number;
   /** Longest wait of a refused start before it asks again (a freed slot wakes it sooner). */
   quotaRetryMs: number;
   /** How long room taken by tasks created outside scanq is assumed to stay taken. */
@@ -35,6 +37,13 @@ const WAKE_RETRY_MS = 25;
 /** Wakes a waiting start job (moves it from delayed to waiting); a job that is not delayed is left alone. */
 export type WakeJob = (jobId: string) => Promise<void>;
 
+/** The ledger (Postgres) side of the slots: which open scans of an account hold a task at the cloud. */
+export interface TaskLedger {
+  openTasks(provider: 'alibaba', accountId: string, exceptScanId: string | null): Promise<OpenTasks>;
+  /** Records that the account's slots are kept in Redis from now on. */
+  markTracked(accountId: string): Promise<void>;
+}
+
 /**
  * Alibaba SAS runs at most 10 image scan tasks per account at once. A scan holds one slot of
  * the account's `ConcurrencySlots` from just before PublicCreateImageScanTask until the cloud
@@ -46,19 +55,24 @@ export type WakeJob = (jobId: string) => Promise<void>;
  * id as a waiter that the next release wakes. The cloud's own signals correct scanq's view
  * when other tools create tasks too: `CanCreate: false` or `BeyondQuata` while scanq holds
  * fewer than the limit records the difference as an external reduction for `externalHoldMs`.
+ *
+ * Redis is not the ledger: when the slots' state is unknown (Redis lost it while tasks still run
+ * at the cloud) the first start to ask rebuilds it from Postgres before any slot is granted.
  */
 export class AlibabaScanTaskPolicy implements StartPolicy {
   private readonly slotsByAccount = new Map<string, ConcurrencySlots>();
+  private readonly rebuilding = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly options: AlibabaScanTaskPolicyOptions,
+    private readonly ledger: TaskLedger,
     private readonly wake: WakeJob = async () => undefined,
   ) {}
 
   /** The policy as a worker process builds it: slots under the quota prefix, waking through the alibaba queue. */
-  static create({ config, redis, quotaPrefix }: { config: ScanqConfig; redis: Redis; quotaPrefix: string }): AlibabaScanTaskPolicy {
+  static create({ config, redis, quotaPrefix, ledger }: { config: ScanqConfig; redis: Redis; quotaPrefix: string; ledger: TaskLedger }): AlibabaScanTaskPolicy {
     let queue: Queue | undefined;
     const wake: WakeJob = async (jobId) => {
       queue ??= new Queue(queueForProvider('alibaba'), { connection: redis, prefix: config.queuePrefix });
@@ -77,7 +91,7 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
         await new Promise((r) => setTimeout(r, WAKE_RETRY_MS));
       }
     };
-    return new AlibabaScanTaskPolicy(redis, `${quotaPrefix}:alibaba-slots`, config.worker.alibaba, wake);
+    return new AlibabaScanTaskPolicy(redis, `${quotaPrefix}:alibaba-slots`, config.worker.alibaba, ledger, wake);
   }
 
   /** The account's slots (one key per account: the cloud's limit is per account). */
@@ -102,12 +116,13 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
     }
     const slots = this.slots(account.id);
     const waiter = scan.jobId ?? jobIds.start(scan.id);
-    const got = await slots.acquire(scan.id, { waiter, waiterTtlMs: Math.max(this.options.quotaRetryMs * 3, 60_000) });
+    const got = await this.takeSlot(slots, scan.id, account.id, { waiter, waiterTtlMs: Math.max(this.options.quotaRetryMs * 3, 60_000) });
     if (!got.granted) {
       const waitMs = got.waitHintMs > 0 ? Math.min(this.options.quotaRetryMs, got.waitHintMs) : this.options.quotaRetryMs;
       throw new ProviderError('quota', 'TaskSlotsFull', `${got.inUse} of ${got.room} Alibaba scan task slot(s) of account ${account.name} in use`, 'quota_wait', waitMs);
     }
 
+    const creating = this.holdWhileCreating(slots, scan.id);
     let started: AlibabaStartedScan;
     try {
       const guarded = await create(() => (twoStep ? provider.createTask(account, target) : (provider.startScan(account, target, images.map(toImageRef)) as Promise<AlibabaStartedScan>)));
@@ -116,8 +131,10 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
       if (guarded.adopted) return { taskId: guarded.started.taskId, reused: false };
       started = guarded.started;
     } catch (err) {
+      await creating.taskMayExist();
       throw await this.onStartFailure(scan, slots, got.inUse, err);
     }
+    await creating.taskMayExist();
 
     if (started.canCreate === false) {
       // The cloud is at its limit with this task: whatever scanq does not hold is somebody else's.
@@ -149,6 +166,59 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
       return new ProviderError('quota', err.code, err.message, 'quota_wait', this.options.quotaRetryMs);
     }
     return err;
+  }
+
+  /**
+   * A slot for a task about to be created, with the short create lease (see holdWhileCreating).
+   * A state Redis lost is rebuilt from the ledger first, then asked again.
+   */
+  private async takeSlot(slots: ConcurrencySlots, scanId: string, accountId: string, opts: { waiter: string; waiterTtlMs: number }) {
+    const ask = () => slots.acquire(scanId, { ...opts, leaseMs: this.options.createLeaseMs });
+    let got = await ask();
+    // Twice at most: a state lost again meanwhile waits like a full quota.
+    for (let i = 0; i < 2 && !got.granted && got.rebuild; i++) {
+      await this.rebuild(slots, accountId, scanId);
+      got = await ask();
+    }
+    return got;
+  }
+
+  /**
+   * Seeds the account's slots with the scans Postgres says hold a task (one rebuild per account
+   * at a time in a process; ConcurrencySlots.seed keeps only the first across processes). When
+   * Redis lost slots it once kept while other open scans have no task yet, one of them may be
+   * creating it under a slot Redis forgot: nothing is granted for a create lease, in which its
+   * process renews that slot back. An account's first use waits for nothing: concurrent first
+   * rebuilds all read it untracked, and it is marked tracked before any of them seeds.
+   */
+  private rebuild(slots: ConcurrencySlots, accountId: string, scanId: string): Promise<void> {
+    let running = this.rebuilding.get(accountId);
+    if (!running) {
+      running = (async () => {
+        const { holders, starting, tracked } = await this.ledger.openTasks('alibaba', accountId, scanId);
+        if (!tracked) await this.ledger.markTracked(accountId);
+        await slots.seed(holders, { settleMs: tracked && starting > 0 ? this.options.createLeaseMs : 0 });
+      })().finally(() => this.rebuilding.delete(accountId));
+      this.rebuilding.set(accountId, running);
+    }
+    return running;
+  }
+
+  /**
+   * Until its task exists a slot has only the create lease, renewed by this process however long
+   * the create call runs: a process that dies gives it back within the lease.
+   * Once the call answered, or failed so that the task may exist, the slot takes the full lease;
+   * a failure that proves no task exists gives it back (giveBack).
+   */
+  private holdWhileCreating(slots: ConcurrencySlots, owner: string): { taskMayExist(): Promise<void> } {
+    const alive = slots.keepAlive(owner, this.options.createLeaseMs);
+    return {
+      taskMayExist: async () => {
+        await alive.stop();
+        // Redis failing here: the next poll's heartbeat takes the slot back (renew re-takes a lapsed one).
+        await slots.renew(owner).catch(() => undefined);
+      },
+    };
   }
 
   async heartbeat(scan: ScanWithImages, account: ProviderAccount): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Provider, ScanqConfig } from '@scanq/core';
-import type { ImageScanWindowRepository } from '@scanq/db';
+import type { ImageScanWindowRepository, QuotaLedgerRepository } from '@scanq/db';
 import { ScanOnceWindow } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import { AlibabaScanTaskPolicy } from './alibaba-scan-task.policy.js';
@@ -14,6 +14,8 @@ export interface StartPolicyDeps {
   config: ScanqConfig;
   redis: Redis;
   windows: ImageScanWindowRepository;
+  /** The ledger a quota lost with Redis is rebuilt from. */
+  quotaLedger: QuotaLedgerRepository;
 }
 
 /**
@@ -21,10 +23,10 @@ export interface StartPolicyDeps {
  * tag) so every quota of a deployment lives in one Redis Cluster slot with its queues.
  * A provider without an entry starts directly (DirectStartPolicy).
  */
-export function createStartPolicies({ config, redis, windows }: StartPolicyDeps): Partial<Record<Provider, StartPolicy>> {
+export function createStartPolicies({ config, redis, windows, quotaLedger }: StartPolicyDeps): Partial<Record<Provider, StartPolicy>> {
   const quotaPrefix = `${config.queuePrefix}:quota`;
   return {
     aws: new AwsScanWindowPolicy(new ScanOnceWindow(redis, `${quotaPrefix}:aws-scan-window`, config.worker.awsScanWindowMs), windows),
-    alibaba: AlibabaScanTaskPolicy.create({ config, redis, quotaPrefix }),
+    alibaba: AlibabaScanTaskPolicy.create({ config, redis, quotaPrefix, ledger: quotaLedger }),
   };
 }
