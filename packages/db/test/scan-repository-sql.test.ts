@@ -208,6 +208,21 @@ describe('ScanRepository plain-SQL hot path', () => {
     expect((await scans.get(racing.id))!.images).toEqual([]);
   });
 
+  it('stores the resolved images of a scan once when two starts of it race, and none for a scan that ended', async () => {
+    const { scan } = await newScan();
+    const image = (tag: string) => ({ registry: 'r', repository: 'a', tags: [tag], digest: `sha256:${'c'.repeat(64)}` });
+    // Two starts of one scan, each with its own resolution: the first to lock the scan stores its images, the other gets them.
+    const [a, b] = await Promise.all([scans.addResolvedImages(scan.id, [image('a')], ['queued']), scans.addResolvedImages(scan.id, [image('b')], ['queued'])]);
+    expect(a).toHaveLength(1);
+    expect(b).toEqual(a);
+    expect((await scans.get(scan.id))!.images.map((i) => i.id)).toEqual([a![0]!.id]);
+    expect(await scans.addResolvedImages(scan.id, [image('c')], ['queued'])).toEqual(a);
+    const { scan: ended } = await newScan();
+    await scans.cancelNotStarted({ id: ended.id });
+    expect(await scans.addResolvedImages(ended.id, [image('d')], ['queued'])).toBeNull();
+    expect((await scans.get(ended.id))!.images).toEqual([]);
+  });
+
   it('cancels only scans not started at the cloud, reports exactly those, and stamps them with the database clock', async () => {
     const { scan: queued } = await newScan();
     const { scan: running } = await newScan();
