@@ -96,8 +96,13 @@ const SEVERITY_COLUMN: Record<Severity, 'critical' | 'high' | 'medium' | 'low' |
   UNKNOWN: 'unknown',
 };
 
-/** Not at the cloud yet: queued, waiting for quota, or retrying a start that made no cloud task. */
-const NOT_STARTED = Prisma.sql`("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL))`;
+/**
+ * Not at the cloud yet: queued, waiting for quota, or retrying a start that made no cloud task —
+ * and no create call outstanding. A create intent without a task means a call that may have made
+ * one (its answer lost, or its attempt gone mid-call): the retry will look that task up and
+ * follow it, so the scan may already run at the cloud and is not cancelled under it.
+ */
+const NOT_STARTED = Prisma.sql`(("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL)) AND "createIntentAt" IS NULL)`;
 const NON_TERMINAL = (['queued', 'quota_wait', 'running', 'retrying'] as const satisfies readonly ScanStatus[]).slice();
 
 /** Scan columns a patch may set (names are interpolated into SQL: this list is the guard). */
