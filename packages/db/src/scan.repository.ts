@@ -96,8 +96,13 @@ const SEVERITY_COLUMN: Record<Severity, 'critical' | 'high' | 'medium' | 'low' |
   UNKNOWN: 'unknown',
 };
 
-/** Not at the cloud yet: queued, waiting for quota, or retrying a start that made no cloud task. */
-const NOT_STARTED = Prisma.sql`("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL))`;
+/**
+ * Not at the cloud yet: queued, waiting for quota, or retrying a start that made no cloud task —
+ * and no create call outstanding. A create intent without a task means a call that may have made
+ * one (its answer lost, or its attempt gone mid-call): the retry will look that task up and
+ * follow it, so the scan may already run at the cloud and is not cancelled under it.
+ */
+const NOT_STARTED = Prisma.sql`(("status" IN ('queued', 'quota_wait') OR ("status" = 'retrying' AND "providerTaskId" IS NULL)) AND "createIntentAt" IS NULL)`;
 const NON_TERMINAL = (['queued', 'quota_wait', 'running', 'retrying'] as const satisfies readonly ScanStatus[]).slice();
 
 /** Scan columns a patch may set (names are interpolated into SQL: this list is the guard). */
@@ -306,6 +311,30 @@ export class ScanRepository {
    * images too. Either way no image is left pending under an ended scan.
    */
   async addImages(scanId: string, images: NewImageScan[], onlyWhile: readonly ScanStatus[] = NON_TERMINAL): Promise<ImageScan[]> {
+    return this.insertImages(this.sql, scanId, images, onlyWhile);
+  }
+
+  /**
+   * A scan's images as its start resolved them, stored once: the first start to get here inserts
+   * them; one that comes later (or waited behind it) gets the images already stored instead of
+   * adding its own copy. Two starts of one scan can overlap — a job re-added by the reconciler
+   * beside one still running, or a job taken over from a worker whose lock lapsed — and each
+   * resolves the images before the create guard lets only one of them call the cloud; without
+   * this the scan would carry every image twice (polled twice, findings stored twice). The scan
+   * row's lock, held until the images are in, orders the two. null: the scan is no longer in
+   * one of `onlyWhile` (cancelled or timed out while its images were resolved).
+   */
+  async addResolvedImages(scanId: string, images: NewImageScan[], onlyWhile: readonly ScanStatus[]): Promise<ImageScan[] | null> {
+    return this.sql.transaction(async (tx) => {
+      const [scan] = await tx.rows<{ id: string }>(`SELECT "id" FROM "Scan" WHERE "id" = $1 AND "status" = ANY($2::"ScanStatus"[]) FOR UPDATE`, [scanId, onlyWhile]);
+      if (!scan) return null;
+      const stored = await tx.rows<ImageScan>(`SELECT * FROM "ImageScan" WHERE "scanId" = $1 ORDER BY "id"`, [scanId]);
+      if (stored.length > 0) return stored;
+      return this.insertImages(tx, scanId, images, onlyWhile);
+    });
+  }
+
+  private async insertImages(sql: Pick<SqlClient, 'rows'>, scanId: string, images: NewImageScan[], onlyWhile: readonly ScanStatus[]): Promise<ImageScan[]> {
     const created: ImageScan[] = [];
     for (let i = 0; i < images.length; i += IMAGE_INSERT_CHUNK) {
       const chunk = images.slice(i, i + IMAGE_INSERT_CHUNK).map((img) => ({
@@ -319,7 +348,7 @@ export class ScanRepository {
         reused: img.reused ?? false,
         ...(img.raw === undefined ? {} : { raw: img.raw }),
       }));
-      const rows = await this.sql.rows<ImageScan>(
+      const rows = await sql.rows<ImageScan>(
         `INSERT INTO "ImageScan" ("id", "scanId", "registry", "repository", "tags", "digest", "providerImageId", "status", "reused", "raw", "createdAt", "updatedAt")
          SELECT v.id, $1, v.registry, v.repository, ARRAY(SELECT jsonb_array_elements_text(v.tags)), v.digest, v."providerImageId",
                 v.status::"ImageScanStatus", v.reused, v.raw, ${NOW}, ${NOW}

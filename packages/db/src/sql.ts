@@ -42,6 +42,34 @@ export class SqlClient {
   }
 
   /**
+   * Runs `fn` in one transaction on one connection; `tx` runs its statements there. READ
+   * COMMITTED: each statement sees what committed before it began, so a row lock taken first
+   * orders the statements after it behind any other holder of that row.
+   */
+  async transaction<T>(fn: (tx: Pick<SqlClient, 'rows' | 'execute'>) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const tx: Pick<SqlClient, 'rows' | 'execute'> = {
+        rows: async <R>(text: string, values: unknown[] = []) => (await client.query<R & pg.QueryResultRow>(this.named(text, values))).rows,
+        execute: async (text: string, values: unknown[] = []) => (await client.query(this.named(text, values))).rowCount ?? 0,
+      };
+      const result = await fn(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      // A connection that could not even roll back is dropped, not handed to the next caller.
+      client.release(broken);
+    }
+  }
+
+  /**
    * Hot-path statements run as named prepared statements: each connection parses and plans a
    * text once instead of on every call (≈ 1 ms of Postgres CPU for the completion statement).
    * Texts only vary by which columns a patch sets, so a connection holds a few dozen at most.

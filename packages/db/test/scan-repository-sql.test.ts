@@ -2,7 +2,7 @@ import type { NormalizedFinding } from '@scanq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import pg from 'pg';
-import { createDatabase, type Database, ScanRepository, SqlClient } from '../src/index.js';
+import { createDatabase, CreateIntentRepository, type Database, ScanRepository, SqlClient } from '../src/index.js';
 
 /**
  * The per-scan hot path is plain SQL beside Prisma: what it writes must read back through
@@ -206,6 +206,36 @@ describe('ScanRepository plain-SQL hot path', () => {
       await canceller.end();
     }
     expect((await scans.get(racing.id))!.images).toEqual([]);
+  });
+
+  it('stores the resolved images of a scan once when two starts of it race, and none for a scan that ended', async () => {
+    const { scan } = await newScan();
+    const image = (tag: string) => ({ registry: 'r', repository: 'a', tags: [tag], digest: `sha256:${'c'.repeat(64)}` });
+    // Two starts of one scan, each with its own resolution: the first to lock the scan stores its images, the other gets them.
+    const [a, b] = await Promise.all([scans.addResolvedImages(scan.id, [image('a')], ['queued']), scans.addResolvedImages(scan.id, [image('b')], ['queued'])]);
+    expect(a).toHaveLength(1);
+    expect(b).toEqual(a);
+    expect((await scans.get(scan.id))!.images.map((i) => i.id)).toEqual([a![0]!.id]);
+    expect(await scans.addResolvedImages(scan.id, [image('c')], ['queued'])).toEqual(a);
+    const { scan: ended } = await newScan();
+    await scans.cancelNotStarted({ id: ended.id });
+    expect(await scans.addResolvedImages(ended.id, [image('d')], ['queued'])).toBeNull();
+    expect((await scans.get(ended.id))!.images).toEqual([]);
+  });
+
+  it('does not cancel a scan whose create call may have reached the cloud (an intent without a task); a refused create can be cancelled', async () => {
+    const { scan } = await newScan();
+    const intents = new CreateIntentRepository(database.sql);
+    await scans.update(scan.id, { status: 'retrying', error: 'socket hang up' });
+    const at = await intents.claim(scan.id, 'attempt-1', null, ['retrying']);
+    expect(at).not.toBeNull();
+    await intents.answered(scan.id, 'attempt-1');
+    expect(await scans.notStarted({ id: scan.id })).toEqual([]);
+    expect(await scans.cancelNotStarted({ id: scan.id })).toEqual([]);
+    expect((await scans.get(scan.id))!.status).toBe('retrying');
+    // The cloud refused it outright (nothing created): the intent goes, and so may the scan.
+    await intents.clear(scan.id, at);
+    expect((await scans.cancelNotStarted({ id: scan.id })).map((s) => s.id)).toEqual([scan.id]);
   });
 
   it('cancels only scans not started at the cloud, reports exactly those, and stamps them with the database clock', async () => {

@@ -128,9 +128,12 @@ export class ScanLifecycleService {
       let images = scan.images;
       if (images.length === 0) {
         const refs = await provider.resolveImages(account, scan.target as Record<string, unknown>);
-        images = await this.scans.addImages(scan.id, refs.map((r) => ({ ...r, status: 'pending' as const })), ACTIVE);
+        // Stored once per scan: another start of this scan running beside this one (a job the
+        // reconciler re-added, a lock taken over) may have stored them first; its images are used.
+        const stored = await this.scans.addResolvedImages(scan.id, refs.map((r) => ({ ...r, status: 'pending' as const })), ACTIVE);
         // Cancelled (or timed out) while its images were resolved: nothing reaches the cloud.
-        if (images.length < refs.length) return;
+        if (!stored) return;
+        images = stored;
       }
       const guard = new CloudCreateGuard(this.intents, job, token, scan.id, ACTIVE, this.options.create, this.log);
       const lookup = { provider, account, target: scan.target as Record<string, unknown>, images: images.map(toImageRef) };

@@ -52,7 +52,7 @@ export const scanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = asyn
       schema: {
         tags: ['scans'],
         summary: 'Cancel a scan',
-        description: 'A scan not yet started at the cloud (queued, waiting for quota) is removed from the queue and ends `cancelled`; a running cloud scan is left to finish and ends in its real result.',
+        description: 'A scan not yet started at the cloud (queued, waiting for quota) is removed from the queue and ends `cancelled`; a running cloud scan, or one whose create call may have reached the cloud (its answer lost, the retry pending), is left to finish and ends in its real result.',
         params: scanIdParamsSchema,
         response: { 200: scanSchema, 400: errorResponseSchema, 404: errorResponseSchema },
       },
