@@ -84,6 +84,8 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     SCANQ_START_ATTEMPTS: '3',
     SCANQ_RECONCILE_EVERY_MS: '60000',
     SCANQ_RECONCILE_GRACE_MS: '0',
+    // The simulator answers in milliseconds: a create whose answer was lost is looked up soon.
+    SCANQ_CREATE_SETTLE_MS: '1500',
     SCANQ_WORKER_CONCURRENCY: '8',
     SCANQ_ADMIN_PASSWORD: 'test-admin-password',
     SCANQ_API_KEY: TEST_API_KEY,

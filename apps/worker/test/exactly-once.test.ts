@@ -68,14 +68,14 @@ describe('exactly one cloud task per scan (real Redis, Postgres, tencentcloud-sd
   it('a create whose answer is lost (the cloud made the task): the retry finds it and adopts it, one task, one create call', async () => {
     const image = images[3]!;
     const { startWorker } = await import('../src/worker.js');
-    const worker = await startWorker(h.env.config({ SCANQ_WORKER_QUEUES: 'tencent', SCANQ_CREATE_SETTLE_MS: '60000', SCANQ_POLL_INITIAL_MS: '100' }));
+    const worker = await startWorker(h.env.config({ SCANQ_WORKER_QUEUES: 'tencent', SCANQ_POLL_INITIAL_MS: '100' }));
     try {
       await injectFault(h.sim, { cloud: 'tencent', api: 'CreateAssetImageRegistryScanTask', kind: 'drop_response', count: 1 });
       const before = await creates();
       const scan = await submit(image.Id);
       const ended = await h.waitForTerminal(scan.id, 60_000);
       expect(ended.status).toBe('succeeded');
-      // The lost answer was seen (the call is over): the look-up ran at once, without the settle wait.
+      // No answer came back, so the retry waited for the call to settle, then looked the task up.
       expect(await creates()).toBe(before + 1);
       expect((await h.calls()).tasks?.tencent?.perImage).toSatisfy((perImage: Record<string, number>) => Object.values(perImage).every((n) => n === 1));
     } finally {

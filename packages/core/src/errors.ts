@@ -11,6 +11,11 @@ export type ProviderErrorKind = 'terminal' | 'retryable' | 'quota';
 
 export class ProviderError extends Error {
   override name = 'ProviderError';
+  /**
+   * The cloud answered (a status or its own error code came back), so the call is over there.
+   * False for a timeout or a lost connection: the cloud may still be working on the request.
+   */
+  answered = false;
   constructor(
     readonly kind: ProviderErrorKind,
     /** The cloud's own error code (e.g. `ImageNotFoundException`, `BeyondQuata`). */
@@ -24,6 +29,12 @@ export class ProviderError extends Error {
 }
 
 export const isProviderError = (err: unknown): err is ProviderError => err instanceof ProviderError;
+
+/** Marks `err` as answered by the cloud when `answered` (see ProviderError.answered). */
+export function answeredBy<E extends ProviderError>(err: E, answered: boolean): E {
+  err.answered = answered;
+  return err;
+}
 
 /**
  * The code of a cloud call cut short because its worker is shutting down (SIGTERM): a

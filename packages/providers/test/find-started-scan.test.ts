@@ -1,3 +1,4 @@
+import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 import { type AlibabaScanTarget, type AwsScanTarget, type HuaweiScanTarget, SIMULATOR_ACCOUNTS, type TencentScanTarget } from '@scanq/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CallCounterSnapshot } from '../../../apps/simulator/src/core/call-counter.js';
@@ -60,7 +61,7 @@ function cases(): Case<any>[] {
   const aws: Case<AwsScanTarget> = {
     cloud: 'aws',
     createApi: 'StartImageScan',
-    provider: new AwsEcrProvider(),
+    provider: new AwsEcrProvider(SIM_DEPS),
     account: () => {
       const a = SIMULATOR_ACCOUNTS.aws[0];
       return { id: 'aws-1', provider: 'aws', name: a.name, region: a.region, endpoint: sim.url, settings: { registryId: a.registryId }, credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey } };
@@ -81,7 +82,7 @@ function cases(): Case<any>[] {
   const alibaba: Case<AlibabaScanTarget> = {
     cloud: 'alibaba',
     createApi: 'PublicCreateImageScanTask',
-    provider: new AlibabaSasProvider(),
+    provider: new AlibabaSasProvider(SIM_DEPS),
     account: () => {
       const a = SIMULATOR_ACCOUNTS.alibaba[0];
       return { id: 'ali-1', provider: 'alibaba', name: a.name, region: a.region, endpoint: sim.url, settings: {}, credentials: { accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret } };
@@ -102,7 +103,7 @@ function cases(): Case<any>[] {
   const tencent: Case<TencentScanTarget> = {
     cloud: 'tencent',
     createApi: 'CreateAssetImageRegistryScanTask',
-    provider: new TencentTcssProvider(),
+    provider: new TencentTcssProvider(SIM_DEPS),
     account: () => {
       const a = SIMULATOR_ACCOUNTS.tencent[0];
       return { id: 'tc-1', provider: 'tencent', name: a.name, region: a.region, endpoint: sim.url, settings: {}, credentials: { secretId: a.secretId, secretKey: a.secretKey } };
@@ -117,7 +118,7 @@ function cases(): Case<any>[] {
     expected: (_started, images) => (found) => expect(found).toEqual({ taskId: `Id:${images.map((i) => i.providerImageId).join(',')}` }),
   };
 
-  const hss = new HuaweiHssProvider();
+  const hss = new HuaweiHssProvider(SIM_DEPS);
   const huawei: Case<HuaweiScanTarget> = {
     cloud: 'huawei',
     createApi: 'BatchScanSwrImage',
@@ -209,7 +210,7 @@ describe.each(cases().map((c) => [c.cloud, c] as const))('%s findStartedScan', (
 
 describe('alibaba findStartedScan with an image another task is scanning', () => {
   it('passes over a digest whose older task still runs (the new task left it alone) and finds the new task by the next', async () => {
-    const provider = new AlibabaSasProvider();
+    const provider = new AlibabaSasProvider(SIM_DEPS);
     const alibaba = cases().find((c) => c.cloud === 'alibaba')! as Case<AlibabaScanTarget>;
     const account = alibaba.account();
     const { target: both, images } = await alibaba.scan(2);

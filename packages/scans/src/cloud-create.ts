@@ -86,15 +86,16 @@ export class CloudCreateGuard {
       return { started: await call(), adopted: false };
     } catch (err) {
       // A refusal the cloud answered (4xx, quota) created nothing: the next attempt need not look.
-      // Anything else (5xx, timeout, lost connection) may hide a task: the next attempt looks it
-      // up, at once, since this call is over.
+      // Another answer (a 5xx) may hide a task: the next attempt looks it up at once, since the
+      // call is over. A timeout, a lost connection or a cut at shutdown leaves the cloud perhaps
+      // still at work: the intent keeps its owner and the next attempt waits for it to settle.
       const refused = isProviderError(err) && err.kind !== 'retryable';
-      // Cut by this worker's shutdown: the cloud may still be working on what it received, so
-      // the intent keeps its owner and the next attempt waits for the call to settle.
-      if (isShutdownAbort(err)) throw err;
-      await (refused ? this.intents.clear(this.scanId, at) : this.intents.answered(this.scanId, this.owner)).catch((e: unknown) =>
-        this.log.warn({ scanId: this.scanId, err: (e as Error).message }, 'could not record how a create call ended; the next attempt waits for it'),
-      );
+      const over = refused || (isProviderError(err) && err.answered && !isShutdownAbort(err));
+      if (over) {
+        await (refused ? this.intents.clear(this.scanId, at) : this.intents.answered(this.scanId, this.owner)).catch((e: unknown) =>
+          this.log.warn({ scanId: this.scanId, err: (e as Error).message }, 'could not record how a create call ended; the next attempt waits for it'),
+        );
+      }
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import { ProviderError, type ScanReason } from '@scanq/core';
+import { answeredBy, ProviderError, type ScanReason } from '@scanq/core';
 
 /**
  * What each SAS error means for a scan. Business codes come from the seed's error table
@@ -34,6 +34,11 @@ interface TeaError {
 /** Classifies anything `@alicloud/openapi-client` threw into a ProviderError. */
 export function toProviderError(err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
+  const e = (err ?? {}) as TeaError;
+  return answeredBy(classify(err), (e.data?.statusCode ?? e.statusCode) !== undefined || e.data?.Code !== undefined);
+}
+
+function classify(err: unknown): ProviderError {
   const e = (err ?? {}) as TeaError;
   const status = e.data?.statusCode ?? e.statusCode;
   const code = e.data?.Code ?? e.code ?? e.name ?? 'Error';

@@ -1,4 +1,4 @@
-import { ProviderError, type ScanReason } from '@scanq/core';
+import { answeredBy, ProviderError, type ScanReason } from '@scanq/core';
 
 /** What each ECR error means for a scan (codes from the StartImageScan contract and botocore). */
 const TERMINAL: Record<string, ScanReason> = {
@@ -20,6 +20,10 @@ const THROTTLING = new Set(['ThrottlingException', 'ThrottleException', 'TooMany
 /** Classifies anything the ECR client threw into a ProviderError. */
 export function toProviderError(err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
+  return answeredBy(classify(err), (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode !== undefined);
+}
+
+function classify(err: unknown): ProviderError {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
   const code = e?.name ?? 'Error';
   const message = e?.message ?? String(err);

@@ -1,4 +1,4 @@
-import { ProviderError, type ScanReason } from '@scanq/core';
+import { answeredBy, ProviderError, type ScanReason } from '@scanq/core';
 
 /**
  * HSS and API-gateway error codes → what they mean for a scan. HSS answers HTTP 400 with
@@ -39,6 +39,11 @@ interface SdkError {
 /** Classifies anything the HSS call threw into a ProviderError. */
 export function toProviderError(err: unknown, api: string): ProviderError {
   if (err instanceof ProviderError) return err;
+  const status = Number((err as SdkError | null)?.httpStatusCode);
+  return answeredBy(classify(err, api), Number.isFinite(status) && status > 0);
+}
+
+function classify(err: unknown, api: string): ProviderError {
   const e = (err ?? {}) as SdkError;
   const status = e.httpStatusCode === undefined ? undefined : Number(e.httpStatusCode);
   const code = e.errorCode || (status ? `HTTP${status}` : e.name || 'NetworkError');

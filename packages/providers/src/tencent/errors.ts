@@ -1,4 +1,4 @@
-import { ProviderError, type ScanReason } from '@scanq/core';
+import { answeredBy, ProviderError, type ScanReason } from '@scanq/core';
 
 /**
  * What each TCSS error code means for a scan. Tencent Cloud API 3.0 answers errors with HTTP 200
@@ -35,6 +35,12 @@ const inFamily = (code: string, prefix: string) => code === prefix || code.start
 /** Classifies anything the TCSS client threw into a ProviderError. */
 export function toProviderError(err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
+  // An error with the cloud's RequestId or an HTTP status came back from TCSS; a bare network error did not.
+  const e = err as { requestId?: string; httpCode?: number } | null;
+  return answeredBy(classify(err), !!e?.requestId || !!e?.httpCode);
+}
+
+function classify(err: unknown): ProviderError {
   const e = err as { code?: string; message?: string; httpCode?: number; requestId?: string };
   const code = typeof e?.code === 'string' && e.code !== '' ? e.code : e?.httpCode ? `HTTP${e.httpCode}` : 'NetworkError';
   const message = `${e?.message ?? String(err)}${e?.requestId ? ` (RequestId ${e.requestId})` : ''}`;
