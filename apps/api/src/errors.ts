@@ -1,4 +1,4 @@
-import { type ErrorResponse, issuesMessage, zodIssueMessage, zodIssueRule } from '@scanq/core';
+import { type Dependency, dependencyOutage, type ErrorResponse, issuesMessage, zodIssueMessage, zodIssueRule } from '@scanq/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { SubmitError } from '@scanq/scans';
@@ -6,6 +6,35 @@ import { InputError } from './request-input.js';
 
 /** The largest request body the API reads. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** A 503's hint: outages outlast a second or two, and clients should not hammer a recovering server. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** `promise`, or a rejection once `ms` has passed. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The body of a 503 for an unreachable dependency (named, without its error text). */
+export function unavailableBody(dependency: Dependency): ErrorResponse {
+  const issues = [{ field: `dependency.${dependency}`, rule: 'available', message: `is unavailable; retry in ${RETRY_AFTER_SECONDS} s` }];
+  return { error: 'service_unavailable', message: issuesMessage(issues), issues };
+}
+
+/** One warning per dependency per 30 s: an outage under load would otherwise log every request. */
+const lastWarned = new Map<Dependency, number>();
+function warnOnce(log: { warn(obj: object, msg: string): void }, dependency: Dependency, err: Error): void {
+  const now = Date.now();
+  if ((lastWarned.get(dependency) ?? 0) > now - 30_000) return;
+  lastWarned.set(dependency, now);
+  log.warn({ dependency, err: { type: err.name, message: err.message, code: (err as { code?: unknown }).code } }, `${dependency} unavailable: answering 503`);
+}
 
 type Issue = NonNullable<ErrorResponse['issues']>[number];
 
@@ -37,6 +66,12 @@ const FRAMEWORK_ERRORS: Record<string, { error: string; issue: Issue }> = {
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // A dependency down is no fault of the request nor of ours: 503, and when to come back.
+    const down = dependencyOutage(error);
+    if (down) {
+      warnOnce(request.log, down, error);
+      return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(unavailableBody(down));
+    }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = toIssues(error.validationContext ?? 'body', error.validation as never);
       const body: ErrorResponse = { error: 'validation_error', message: issuesMessage(issues), issues };

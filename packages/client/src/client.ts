@@ -20,6 +20,7 @@ import {
   type Provider,
   quotasResponseSchema,
   quotaViewSchema,
+  readinessSchema,
   scanSchema,
   scheduleSchema,
 } from '@scanq/core';
@@ -58,17 +59,14 @@ export interface Page<T> {
 export type ListScansQuery = Partial<z.output<typeof listScansQuerySchema>>;
 /** Query of GET /v1/scans/:id/findings; `severity` is a list (sent as the API's comma list). */
 export type ListFindingsQuery = Partial<z.output<typeof listFindingsQuerySchema>>;
-export interface Health {
-  ok: boolean;
-  error?: string;
-}
+/** /readyz: `ok`, and which dependency is down when not. */
+export type Health = z.output<typeof readinessSchema>;
 
 const scanPageSchema = pageSchema(scanSchema);
 const findingPageSchema = pageSchema(findingSchema);
 const bulkScanPageSchema = pageSchema(bulkScanSchema);
 const accountListSchema = z.object({ items: z.array(accountSchema) });
 const scheduleListSchema = z.object({ items: z.array(scheduleSchema) });
-const healthSchema = z.object({ ok: z.boolean(), error: z.string().optional() });
 
 export interface ScanqClientOptions {
   /** Server root, e.g. http://127.0.0.1:3000 (a trailing `/v1` is accepted too). */
@@ -240,7 +238,7 @@ export class ScanqClient {
 
   /** Readiness: the API answers and reaches Postgres and Redis. Never throws for a 503. */
   async health(): Promise<Health> {
-    return (await this.request({ method: 'GET', path: '/readyz', response: healthSchema, okStatuses: [503] })).body;
+    return (await this.request({ method: 'GET', path: '/readyz', response: readinessSchema, okStatuses: [503] })).body;
   }
 
   private async *paginate<T>(page: (cursor: string | undefined) => Promise<Page<T>>, first: string | undefined): AsyncGenerator<T> {

@@ -33,6 +33,8 @@ const envSchema = z.object({
   /** Bull Board password. Unset: the API makes a random one and logs it at start. */
   SCANQ_ADMIN_PASSWORD: z.string().min(8).optional(),
   SCANQ_PUBLIC_URL: z.string().url().optional(),
+  /** How long an API request waits on Redis (per command) or for a Postgres connection before it answers 503. */
+  SCANQ_API_DEPENDENCY_TIMEOUT_MS: int(3_000, 100),
   /** A key /v1 accepts without a database row (first start, CI); keys made with `scanq keys create` live hashed in Postgres. */
   SCANQ_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** HMAC-SHA256 secret that signs webhook bodies. Unset: webhooks are recorded as failed, never sent unsigned. */
@@ -43,6 +45,11 @@ const envSchema = z.object({
   /** First retry delay of a failed delivery; doubles per attempt. */
   SCANQ_WEBHOOK_BACKOFF_MS: int(1_000, 1),
   SCANQ_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
+
+  /** Account endpoints may be plain http:// to any host (off: https://, or http:// to loopback only). */
+  SCANQ_ALLOW_HTTP_ENDPOINTS: bool(false),
+  /** Account endpoints may be private, link-local, CGNAT or unspecified addresses (off: refused). */
+  SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS: bool(false),
 
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
   SCANQ_CREDENTIALS: z.string().optional(),
@@ -102,7 +109,9 @@ export interface ScanqConfig {
   dbPreparedStatements: boolean;
   redisUrl: string;
   queuePrefix: string;
-  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
+  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string; dependencyTimeoutMs: number };
+  /** What an account's `endpoint` may point at (see accountEndpointIssues). */
+  endpoints: { allowHttp: boolean; allowPrivate: boolean };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
   worker: {
@@ -175,7 +184,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       adminUser: e.SCANQ_ADMIN_USER,
       adminPassword: e.SCANQ_ADMIN_PASSWORD,
       apiKey: e.SCANQ_API_KEY,
+      dependencyTimeoutMs: e.SCANQ_API_DEPENDENCY_TIMEOUT_MS,
     },
+    endpoints: { allowHttp: e.SCANQ_ALLOW_HTTP_ENDPOINTS, allowPrivate: e.SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS },
     webhooks: {
       secret: e.SCANQ_WEBHOOK_SECRET,
       allowPrivate: e.SCANQ_WEBHOOK_ALLOW_PRIVATE,

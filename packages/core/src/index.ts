@@ -7,3 +7,4 @@ export * from './simulator-accounts.js';
 export * from './bulk.js';
 export * from './quotas.js';
 export * from './issues.js';
+export * from './outage.js';

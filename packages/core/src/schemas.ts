@@ -180,4 +180,16 @@ export const errorResponseSchema = z.object({
 });
 export type ErrorResponse = z.infer<typeof errorResponseSchema>;
 
+// --- Health --------------------------------------------------------------------------------
+/** /healthz: the process answers (liveness; it checks nothing else). */
+export const livenessSchema = z.object({ ok: z.literal(true) });
+export const DEPENDENCY_STATES = ['ok', 'down'] as const;
+/** /readyz: each dependency reachable or not — never why (it answers anyone). */
+export const readinessSchema = z.object({
+  ok: z.boolean(),
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.object({ postgres: z.enum(DEPENDENCY_STATES), redis: z.enum(DEPENDENCY_STATES) }),
+});
+export type Readiness = z.infer<typeof readinessSchema>;
+
 export const scanIdParamsSchema = z.object({ id: z.string().uuid('must be a scan id (UUID)') });

@@ -1,4 +1,4 @@
-export { createDb, createDatabase, type Db, type Database } from './client.js';
+export { createDb, createDatabase, type Db, type Database, type DatabaseOptions } from './client.js';
 export { SqlClient } from './sql.js';
 export { AccountRepository } from './account.repository.js';
 export { ScanRepository, type ScanWithImages, type ImageTotals, type ListedScan, type NewScan, type NewImageScan, type ImageResult, type ImageCompletion, type ScanPatch, type ScanEnd, type ScanStart } from './scan.repository.js';

@@ -71,16 +71,63 @@ export interface ScanqRuntime {
   close(): Promise<void>;
 }
 
-export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq')): ScanqRuntime {
-  const database = createDatabase(config.databaseUrl, { max: config.dbPoolMax, prepared: config.dbPreparedStatements });
+export interface RuntimeOptions {
+  /**
+   * Connections that give up on a dead dependency within `config.api.dependencyTimeoutMs`
+   * instead of waiting it out: for request paths (the API), whose callers should get a 503 in
+   * seconds. Workers keep patient connections (BullMQ's blocking commands need them).
+   */
+  failFast?: boolean;
+}
+
+/**
+ * Logs a connection's trouble once, not once per reconnect attempt, and when it is back: an
+ * outage is one warning and one recovery line (the clients reconnect by themselves).
+ */
+function outageLogger(log: Logger, dependency: string) {
+  let down = false;
+  return {
+    failed(err: Error) {
+      if (down) return;
+      down = true;
+      log.warn({ dependency, err: { message: err.message, code: (err as { code?: string }).code } }, `${dependency} connection lost; reconnecting`);
+    },
+    recovered() {
+      if (!down) return;
+      down = false;
+      log.info({ dependency }, `${dependency} connection back`);
+    },
+  };
+}
+
+export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq'), options: RuntimeOptions = {}): ScanqRuntime {
+  const timeoutMs = config.api.dependencyTimeoutMs;
+  const pgOutage = outageLogger(log, 'postgres');
+  const database = createDatabase(config.databaseUrl, {
+    max: config.dbPoolMax,
+    prepared: config.dbPreparedStatements,
+    onIdleError: (err) => pgOutage.failed(err),
+    ...(options.failFast ? { connectionTimeoutMs: timeoutMs } : {}),
+  });
   const { db, sql } = database;
-  const redis = createRedis(config.redisUrl);
+  sql.pool.on('connect', () => pgOutage.recovered());
+  const redis = createRedis(
+    config.redisUrl,
+    options.failFast
+      ? // Commands fail at once while disconnected (no offline queue) and after timeoutMs on a server that does not answer; reconnects come at least every second.
+        { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: timeoutMs, connectTimeout: timeoutMs, retryStrategy: (n) => Math.min(n * 100, 1_000) }
+      : {},
+  );
+  const redisOutage = outageLogger(log, 'redis');
+  redis.on('error', (err: Error) => redisOutage.failed(err));
+  redis.on('ready', () => redisOutage.recovered());
   const queues = new QueueRepository(redis, {
     prefix: config.queuePrefix,
     keepCompleted: config.worker.keepCompletedJobs,
     keepFailed: config.worker.keepFailedJobs,
     startAttempts: config.worker.startAttempts,
     retryBackoffMs: config.worker.retryBackoffMs,
+    ...(options.failFast ? { readyTimeoutMs: timeoutMs } : {}),
   });
   const accounts = new AccountRepository(db);
   const scans = new ScanRepository(db, sql);
@@ -130,7 +177,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules: new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log),
-    submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }),
+    submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log),
     lifecycle,
     reconciler: new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }),
     async close() {
