@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { errorResponseSchema, livenessSchema, readinessSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
-import { REDACT_PATHS } from '@scanq/scans';
+import { censorLogValue, REDACT_PATHS } from '@scanq/scans';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
@@ -32,7 +32,7 @@ export interface BuiltApi {
 /** The HTTP API: /v1 (zod-validated), /docs (OpenAPI from the same schemas), /admin/queues, health. */
 export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Promise<BuiltApi> {
   const app = Fastify({
-    logger: options.logger === false ? false : { level: runtime.config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    logger: options.logger === false ? false : { level: runtime.config.logLevel, redact: { paths: REDACT_PATHS, censor: censorLogValue } },
     bodyLimit: BODY_LIMIT_BYTES,
   });
   app.setValidatorCompiler(validatorCompiler);

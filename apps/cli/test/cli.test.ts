@@ -191,6 +191,23 @@ describe('scanq CLI as a process against the real API, worker and simulator', ()
     expect(dup.stderr).toMatch(/409 conflict/);
   });
 
+  it('accounts add refuses an endpoint it may not store, naming --endpoint and the rule, never echoing a password', async () => {
+    const add = (endpoint: string) => scanq(['accounts', 'add', '--provider', 'aws', '--name', 'bad-endpoint', '--region', 'us-east-1', '--credential-ref', 'sim-aws', '--endpoint', endpoint, '--json'], apiEnv);
+    // Refused before sending (rules that hold whatever the server's settings) and by the API (its policy).
+    for (const [endpoint, rule] of [
+      ['gopher://127.0.0.1:6379/_x', 'scheme'],
+      ['https://scanq:hunter2@ecr.example.com', 'no_userinfo'],
+      ['http://ecr.example.com', 'https'],
+      ['https://169.254.169.254', 'public_address'],
+    ] as const) {
+      const res = await add(endpoint);
+      expect(res.code, endpoint).toBe(2);
+      expect(JSON.parse(res.stderr).issues, endpoint).toEqual([expect.objectContaining({ field: 'body.endpoint', rule })]);
+      expect(res.stderr).not.toContain('hunter2');
+    }
+    expect((await scanq(['accounts', 'ls', '--json'], apiEnv)).stdout).not.toContain('bad-endpoint');
+  });
+
   it('migrate applies nothing new to an already migrated database', async () => {
     const res = await scanq(['migrate', '--json'], { DATABASE_URL: harness.env.databaseUrl });
     expect(res.code).toBe(0);

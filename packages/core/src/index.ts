@@ -8,3 +8,4 @@ export * from './bulk.js';
 export * from './quotas.js';
 export * from './issues.js';
 export * from './outage.js';
+export * from './endpoint.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from './domain.js';
+import { accountEndpointSchema, type EndpointPolicy } from './endpoint.js';
 import { alibabaAccountSettingsSchema, createAlibabaScanSchema } from './targets/alibaba.js';
 import { awsAccountSettingsSchema, createAwsScanSchema } from './targets/aws.js';
 import { createHuaweiScanSchema, huaweiAccountSettingsSchema } from './targets/huawei.js';
@@ -52,23 +53,32 @@ export const ACCOUNT_SETTINGS_SCHEMAS = {
   huawei: huaweiAccountSettingsSchema,
 } as const satisfies Record<(typeof PROVIDERS)[number], z.ZodType>;
 
-export const createAccountSchema = z
-  .object({
-    provider: z.enum(PROVIDERS),
-    name: z.string().min(1).max(100).regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, 'letters, digits, . _ - only'),
-    region: z.string().min(1).max(64),
-    /** Leave out for the cloud's real endpoint; set to reach the simulator. */
-    endpoint: z.string().url().optional(),
-    /** Name of a credential set in the worker's config (SCANQ_CREDENTIALS), never the secret. */
-    credentialRef: z.string().min(1).max(200),
-    /** Per cloud: ACCOUNT_SETTINGS_SCHEMAS (e.g. aws `registryId`, huawei `projectId`, any `webhookUrl`). */
-    settings: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict()
-  .superRefine((account, ctx) => {
-    const parsed = ACCOUNT_SETTINGS_SCHEMAS[account.provider].safeParse(account.settings ?? {});
-    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['settings', ...issue.path] } as never);
-  });
+/**
+ * An account request. `policy` adds the endpoint rules that depend on the server's settings
+ * (plain http, literal private addresses: see accountEndpointIssues); without it, the rules
+ * that hold everywhere (what a client can check before sending).
+ */
+const accountRequestSchema = (policy?: EndpointPolicy) =>
+  z
+    .object({
+      provider: z.enum(PROVIDERS),
+      name: z.string().min(1).max(100).regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, 'letters, digits, . _ - only'),
+      region: z.string().min(1).max(64),
+      /** Leave out for the cloud's real endpoint; set to reach the simulator. https (http to loopback), no user or password, query or fragment. */
+      endpoint: accountEndpointSchema(policy).optional(),
+      /** Name of a credential set in the worker's config (SCANQ_CREDENTIALS), never the secret. */
+      credentialRef: z.string().min(1).max(200),
+      /** Per cloud: ACCOUNT_SETTINGS_SCHEMAS (e.g. aws `registryId`, huawei `projectId`, any `webhookUrl`). */
+      settings: z.record(z.string(), z.unknown()).optional(),
+    })
+    .strict()
+    .superRefine((account, ctx) => {
+      const parsed = ACCOUNT_SETTINGS_SCHEMAS[account.provider].safeParse(account.settings ?? {});
+      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['settings', ...issue.path] } as never);
+    });
+export const createAccountSchema = accountRequestSchema();
+/** What the API validates with: createAccountSchema plus the configured endpoint policy. */
+export const createAccountSchemaFor = (policy: EndpointPolicy) => accountRequestSchema(policy);
 export type CreateAccountRequest = z.infer<typeof createAccountSchema>;
 
 export const accountSchema = z.object({

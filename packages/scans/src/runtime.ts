@@ -1,4 +1,4 @@
-import type { ScanqConfig } from '@scanq/core';
+import { redactEndpoint, type ScanqConfig } from '@scanq/core';
 import { AccountRepository, ApiKeyRepository, BulkScanRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, TokenBucketCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
@@ -29,13 +29,20 @@ export const REDACT_PATHS = [
   'config.api.adminPassword',
   'config.api.apiKey',
   'config.webhooks.secret',
+  // Account endpoints: shown without a user or password (censorLogValue), never dropped.
+  'endpoint',
+  '*.endpoint',
+  '*.*.endpoint',
 ];
+
+/** Pino's censor: an endpoint loses only its userinfo; everything else under REDACT_PATHS goes whole. */
+export const censorLogValue = (value: unknown, path: string[]): unknown => (path.at(-1) === 'endpoint' && (typeof value === 'string' || value === null) ? redactEndpoint(value) : '[redacted]');
 
 /** Where every process's cloud-call counts meet (read by /metrics). */
 export const providerCallStatsKey = (config: ScanqConfig) => `${config.queuePrefix}:metrics:provider-calls`;
 
 export function createLogger(config: ScanqConfig, name: string): Logger {
-  return pino({ name, level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  return pino({ name, level: config.logLevel, redact: { paths: REDACT_PATHS, censor: censorLogValue } });
 }
 
 /**
