@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
 import { apiKeyAuth } from './api-key-auth.js';
-import { BODY_LIMIT_BYTES, RETRY_AFTER_SECONDS, registerErrorHandling, withTimeout } from './errors.js';
+import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, RETRY_AFTER_SECONDS, registerErrorHandling, withTimeout } from './errors.js';
 import { refuseRawInputIssues, registerJsonBodyParser } from './request-input.js';
 import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
@@ -34,6 +34,10 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   const app = Fastify({
     logger: options.logger === false ? false : { level: runtime.config.logLevel, redact: { paths: REDACT_PATHS, censor: censorLogValue } },
     bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Refusals made before a route runs (bad %-escapes, over-long ids, malformed HTTP) in the API's error shape too.
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
