@@ -98,6 +98,34 @@ describe('account endpoints', () => {
     expect(legacy?.endpoint).toBe('https://***@ecr.example.com:8443/path');
   });
 
+  it('PATCH /v1/accounts/:id fixes a stored endpoint under the same rules, and checks settings against the account\'s cloud', async () => {
+    const legacy = await api.runtime.accounts.create({ provider: 'aws', name: 'legacy-fix', region: 'us-east-1', credentialRef: 'x', endpoint: 'https://scanq:s3cret-pw@ecr.example.com', settings: {} });
+    const patch = (id: string, body: unknown) => api.app.inject({ method: 'PATCH', url: `/v1/accounts/${id}`, payload: body as object, headers: AUTH });
+    const refused = await patch(legacy.id, { endpoint: 'http://scanq:s3cret-pw@ecr.example.com' });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().issues.map((i: { field: string; rule: string }) => `${i.field}/${i.rule}`)).toEqual(['body.endpoint/no_userinfo', 'body.endpoint/https']);
+    expect(refused.body).not.toContain('s3cret-pw');
+    const fixed = await patch(legacy.id, { endpoint: 'https://ecr.example.com' });
+    expect(fixed.statusCode).toBe(200);
+    expect(fixed.json()).toMatchObject({ id: legacy.id, name: 'legacy-fix', endpoint: 'https://ecr.example.com' });
+    expect((await api.runtime.accounts.get(legacy.id))?.endpoint).toBe('https://ecr.example.com');
+    const cloud = await patch(legacy.id, { endpoint: null, region: 'eu-west-1', settings: { registryId: '123456789012' } });
+    expect(cloud.json()).toMatchObject({ endpoint: null, region: 'eu-west-1', settings: { registryId: '123456789012' } });
+    for (const [body, field, rule] of [
+      [{}, 'body', 'min_fields'],
+      [{ name: 'renamed' }, 'body.name', 'unknown_field'],
+      [{ settings: { registryId: '42' } }, 'body.settings.registryId', 'pattern'],
+      [{ settings: { secretAccessKey: 'x' } }, 'body.settings.secretAccessKey', 'unknown_field'],
+    ] as const) {
+      const res = await patch(legacy.id, body);
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(res.json().issues[0], JSON.stringify(body)).toMatchObject({ field, rule });
+    }
+    const missing = await patch('01a2b3c4-0000-7000-8000-000000000000', { region: 'x' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().issues[0]).toMatchObject({ field: 'params.id', rule: 'exists' });
+  });
+
   it('logs an endpoint without its user and password', () => {
     const lines: string[] = [];
     const log = pino({ redact: { paths: REDACT_PATHS, censor: censorLogValue } }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));

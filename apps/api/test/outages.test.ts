@@ -36,6 +36,7 @@ describe('API outages: Postgres or Redis down', () => {
   let scanId = '';
   let scheduleId = '';
   let bulkId = '';
+  let accountId = '';
   const extra: ScanqProcess[] = [];
 
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = AUTH, url = base): Promise<Answer> => {
@@ -62,6 +63,7 @@ describe('API outages: Postgres or Redis down', () => {
     ['POST', `/v1/scans/${scanId}/cancel`],
     ['GET', '/v1/accounts'],
     ['POST', '/v1/accounts', { ...simulatorAccountRequest('aws', 1, 'http://127.0.0.1:9') }],
+    ['PATCH', `/v1/accounts/${accountId}`, { region: 'us-east-1' }],
     ['GET', '/v1/bulk-scans'],
     ['GET', `/v1/bulk-scans/${bulkId}`],
     ['POST', '/v1/bulk-scans', { selector: { providers: ['aws'] } }],
@@ -104,7 +106,9 @@ describe('API outages: Postgres or Redis down', () => {
     base = `http://127.0.0.1:${port}`;
     api = startApi('api', port);
     await waitForHttp(`${base}/readyz`, api);
-    expect((await call('POST', '/v1/accounts', simulatorAccountRequest('aws', 0, 'http://127.0.0.1:9'))).status).toBe(201);
+    const created = await call('POST', '/v1/accounts', simulatorAccountRequest('aws', 0, 'http://127.0.0.1:9'));
+    expect(created.status).toBe(201);
+    accountId = String(created.body.id);
     // Its quota view reads Redis (task slots); AWS's reads Postgres only.
     expect((await call('POST', '/v1/accounts', simulatorAccountRequest('alibaba', 0, 'http://127.0.0.1:9'))).status).toBe(201);
     scanId = String((await call('POST', '/v1/scans', scanRequest)).body.id);

@@ -16,6 +16,7 @@ import {
   listFindingsQuerySchema,
   listScansQuerySchema,
   pageSchema,
+  patchAccountSchema,
   patchScheduleSchema,
   type Provider,
   quotasResponseSchema,
@@ -31,6 +32,7 @@ import { check, toApiIssues } from './validate.js';
 // Request types are the schemas' inputs (what a caller may send), response types their outputs.
 export type CreateScanRequest = z.input<typeof createScanRequestSchema>;
 export type CreateAccountRequest = z.input<typeof createAccountSchema>;
+export type PatchAccountRequest = z.input<typeof patchAccountSchema>;
 export type Scan = z.output<typeof scanSchema>;
 export type Finding = z.output<typeof findingSchema>;
 export type Account = z.output<typeof accountSchema>;
@@ -167,6 +169,11 @@ export class ScanqClient {
 
   async createAccount(request: CreateAccountRequest): Promise<Account> {
     return (await this.request({ method: 'POST', path: '/v1/accounts', body: request, response: accountSchema })).body;
+  }
+
+  /** Changes an account's endpoint (null: the cloud's own), region, credential set or settings. */
+  async updateAccount(id: string, patch: PatchAccountRequest): Promise<Account> {
+    return (await this.request({ method: 'PATCH', path: `/v1/accounts/${encodeURIComponent(id)}`, body: patch, response: accountSchema })).body;
   }
 
   async listAccounts(query: { provider?: Provider } = {}): Promise<Account[]> {

@@ -81,6 +81,24 @@ export const createAccountSchema = accountRequestSchema();
 export const createAccountSchemaFor = (policy: EndpointPolicy) => accountRequestSchema(policy);
 export type CreateAccountRequest = z.infer<typeof createAccountSchema>;
 
+/**
+ * A change to an account (provider and name stay): its endpoint (null: the cloud's own), region,
+ * credential set or settings. Settings are checked against the account's cloud by the API.
+ */
+const accountPatchSchema = (policy?: EndpointPolicy) =>
+  z
+    .object({
+      region: z.string().min(1).max(64).optional(),
+      endpoint: accountEndpointSchema(policy).nullable().optional(),
+      credentialRef: z.string().min(1).max(200).optional(),
+      settings: z.record(z.string(), z.unknown()).optional(),
+    })
+    .strict()
+    .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one of region, endpoint, credentialRef, settings', params: { rule: 'min_fields' } });
+export const patchAccountSchema = accountPatchSchema();
+export const patchAccountSchemaFor = (policy: EndpointPolicy) => accountPatchSchema(policy);
+export type PatchAccountRequest = z.infer<typeof patchAccountSchema>;
+
 export const accountSchema = z.object({
   id: z.string(),
   provider: z.enum(PROVIDERS),
