@@ -155,7 +155,8 @@ describe('scanq CLI as a process against the real API, worker and simulator', ()
     expect(down.stderr).toContain('cannot reach the scanq API');
     const keyless = await scanq(['ls', '--api-key', 'wrong-key-wrong-key'], { SCANQ_API_URL: apiEnv.SCANQ_API_URL! });
     expect(keyless.code).toBe(3);
-    expect(keyless.stderr).toMatch(/401 unauthorized.*\n.*--api-key or SCANQ_API_KEY/);
+    // The refusal names the header at fault, then the hint.
+    expect(keyless.stderr).toMatch(/401 unauthorized[^\n]*\n[\s\S]*\nheaders\.authorization +api_key [^\n]*\n[^\n]*--api-key or SCANQ_API_KEY/);
     const missing = await scanq(['watch', '01900000-0000-7000-8000-000000000000'], apiEnv);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('404');
