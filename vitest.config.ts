@@ -11,6 +11,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     globalSetup: ['test/support/global-setup.ts'],
+    // After each file: fails it when it left Redis keys under its prefix or its database behind.
+    setupFiles: ['test/support/leak-check.ts'],
     reporters: ['default'],
     projects: [
       {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type ScanqConfig, simulatorCredentials } from '@scanq/core';
-import { Redis } from 'ioredis';
+import { deleteKeysByPrefix } from './redis-keys.js';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -11,32 +11,43 @@ export const AUTH = { authorization: `Bearer ${TEST_API_KEY}` } as const;
 
 export interface TestEnv {
   databaseUrl: string;
+  /** This env's own database (a clone of the run's template). */
+  databaseName: string;
   redisUrl: string;
   prefix: string;
   /** Environment for child processes and loadConfig: isolated DB and queue prefix. */
   env: Record<string, string>;
   config(overrides?: Record<string, string>): ScanqConfig;
+  /** Removes the env's Redis keys and drops its database: call it in afterAll, after closing what the file started. */
   cleanup(): Promise<void>;
 }
+
+/** Every env created by the test file running in this worker (test/support/leak-check.ts checks them after the file). */
+const createdHere: TestEnv[] = [];
+export const testEnvsCreatedHere = (): readonly TestEnv[] => createdHere;
 
 /** The credentials of the simulator's seeded accounts, as SCANQ_CREDENTIALS expects them. */
 /** SCANQ_CREDENTIALS for every simulator account of every cloud. */
 export const SIMULATOR_CREDENTIALS = JSON.stringify(simulatorCredentials());
 
-/** Removes every Redis key under `prefix` (a test file's or benchmark's queues and quotas). */
-export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
+export { deleteKeysByPrefix, keysByPrefix } from './redis-keys.js';
+
+/** Runs `fn` on a connection to the server's `postgres` database. */
+async function onAdmin<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    return await fn(client);
   } finally {
-    redis.disconnect();
+    await client.end();
   }
 }
+
+/** Does database `name` exist on the server of `databaseUrl`? */
+export const databaseExists = (databaseUrl: string, name: string): Promise<boolean> =>
+  onAdmin(databaseUrl, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
 
 /**
  * A database of its own (cloned from the run's migrated template) and a queue prefix of its
@@ -92,12 +103,19 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     // Test files run side by side, several with 4–5 processes each: keep under Postgres's 100 connections.
     SCANQ_DB_POOL_MAX: '4',
   };
-  return {
+  const testEnv: TestEnv = {
     databaseUrl,
+    databaseName: dbName,
     redisUrl,
     prefix,
     env,
     config: (overrides = {}) => loadConfig({ ...env, ...overrides }),
-    cleanup: () => deleteKeysByPrefix(redisUrl, prefix),
+    cleanup: async () => {
+      await deleteKeysByPrefix(redisUrl, prefix);
+      // FORCE: a connection the file forgot to close must not keep its database alive.
+      await onAdmin(databaseUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
+    },
   };
+  createdHere.push(testEnv);
+  return testEnv;
 }

@@ -46,18 +46,26 @@ export async function resolveServices(): Promise<TestServices> {
   return { databaseUrl: givenDb ?? LOCAL_DB, redisUrl: givenRedis ?? LOCAL_REDIS, stop: async () => undefined };
 }
 
-export async function dropRunDatabases(databaseUrl: string, runId: string): Promise<void> {
+async function onAdmin<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const dbs = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE $1", [`scanq_test_${runId}%`]);
-    // Clones first, the template last.
-    for (const { datname } of dbs.rows.sort((a, b) => b.datname.length - a.datname.length)) {
-      await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    }
+    return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+/** The run's template and every clone of it still on the server. */
+export const runDatabases = (databaseUrl: string, runId: string): Promise<string[]> =>
+  onAdmin(databaseUrl, async (c) => (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`scanq_test_${runId}%`])).rows.map((r) => r.datname));
+
+export async function dropRunDatabases(databaseUrl: string, runId: string): Promise<void> {
+  const dbs = await runDatabases(databaseUrl, runId);
+  await onAdmin(databaseUrl, async (client) => {
+    // Clones first, the template last.
+    for (const datname of dbs.sort((a, b) => b.length - a.length)) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  });
 }

@@ -21,7 +21,8 @@ export function basicAuth(user: string, password: string) {
       const i = decoded.indexOf(':');
       if (i > 0 && same(decoded.slice(0, i), user) && same(decoded.slice(i + 1), password)) return;
     }
-    return reply.code(401).header('www-authenticate', 'Basic realm="scanq admin", charset="UTF-8"').send({ error: 'unauthorized', message: 'unauthorized' });
+    const issue = { field: 'headers.authorization', rule: 'basic_auth', message: 'must carry the admin user and password (Basic)' };
+    return reply.code(401).header('www-authenticate', 'Basic realm="scanq admin", charset="UTF-8"').send({ error: 'unauthorized', message: `${issue.field}: ${issue.message}`, issues: [issue] });
   };
 }
 

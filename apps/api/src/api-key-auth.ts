@@ -2,7 +2,8 @@ import type { ErrorResponse } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-const UNAUTHORIZED: ErrorResponse = { error: 'unauthorized', message: 'a valid API key is required' };
+const UNAUTHORIZED_ISSUE = { field: 'headers.authorization', rule: 'api_key', message: 'must carry a valid API key (Authorization: Bearer <key>, or X-API-Key)' };
+const UNAUTHORIZED: ErrorResponse = { error: 'unauthorized', message: `${UNAUTHORIZED_ISSUE.field}: ${UNAUTHORIZED_ISSUE.message}`, issues: [UNAUTHORIZED_ISSUE] };
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 export function presentedKey(request: FastifyRequest): string | undefined {

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { errorResponseSchema } from '@scanq/core';
+import { errorResponseSchema, livenessSchema, readinessSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
-import { REDACT_PATHS } from '@scanq/scans';
+import { censorLogValue, REDACT_PATHS } from '@scanq/scans';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
 import { apiKeyAuth } from './api-key-auth.js';
-import { BODY_LIMIT_BYTES, registerErrorHandling } from './errors.js';
+import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, RETRY_AFTER_SECONDS, registerErrorHandling, withTimeout } from './errors.js';
 import { refuseRawInputIssues, registerJsonBodyParser } from './request-input.js';
 import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
@@ -32,8 +32,12 @@ export interface BuiltApi {
 /** The HTTP API: /v1 (zod-validated), /docs (OpenAPI from the same schemas), /admin/queues, health. */
 export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Promise<BuiltApi> {
   const app = Fastify({
-    logger: options.logger === false ? false : { level: runtime.config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    logger: options.logger === false ? false : { level: runtime.config.logLevel, redact: { paths: REDACT_PATHS, censor: censorLogValue } },
     bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Refusals made before a route runs (bad %-escapes, over-long ids, malformed HTTP) in the API's error shape too.
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -51,14 +55,15 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/healthz', { schema: { tags: ['health'], hide: true } }, async () => ({ ok: true }));
-  app.get('/readyz', { schema: { tags: ['health'], hide: true } }, async (_req, reply) => {
-    try {
-      await Promise.all([runtime.db.$queryRaw`SELECT 1`, runtime.redis.ping()]);
-      return { ok: true };
-    } catch (err) {
-      return reply.code(503).send({ ok: false, error: (err as Error).message });
-    }
+  // Liveness: the process answers, whatever its dependencies do (restarting it would not bring them back).
+  app.get('/healthz', { schema: { tags: ['health'], hide: true, response: { 200: livenessSchema } } }, async () => ({ ok: true as const }));
+  // Readiness: which dependency is down, never why (anyone may ask).
+  app.get('/readyz', { schema: { tags: ['health'], hide: true, response: { 200: readinessSchema, 503: readinessSchema } } }, async (_req, reply) => {
+    const probe = (check: () => Promise<unknown>) => withTimeout(check(), runtime.config.api.dependencyTimeoutMs).then(() => 'ok' as const, () => 'down' as const);
+    const [postgres, redis] = await Promise.all([probe(() => runtime.sql.rows('SELECT 1')), probe(() => runtime.redis.ping())]);
+    const ok = postgres === 'ok' && redis === 'ok';
+    if (!ok) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS));
+    return { ok, status: ok ? ('ok' as const) : ('unavailable' as const), checks: { postgres, redis } };
   });
 
   // /v1 needs an API key; the hook lives in this encapsulated scope only.
@@ -66,10 +71,11 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
     async (v1) => {
       v1.addHook('onRequest', apiKeyAuth(runtime));
       v1.addHook('preValidation', refuseRawInputIssues);
-      // Every /v1 route may answer 401 (no or a bad key) and 400 (input outside its schemas): the document says so.
+      // Every /v1 route may answer 401 (no or a bad key), 400 (input outside its schemas) and 503
+      // (Postgres or Redis down, with Retry-After): the document says so.
       v1.addHook('onRoute', (route) => {
         const schema = (route.schema ??= {});
-        schema.response = { 400: errorResponseSchema, 401: errorResponseSchema, ...(schema.response as Record<string, unknown> | undefined) };
+        schema.response = { 400: errorResponseSchema, 401: errorResponseSchema, 503: errorResponseSchema, ...(schema.response as Record<string, unknown> | undefined) };
       });
       await v1.register(scanRoutes, { runtime });
       await v1.register(accountRoutes, { runtime });

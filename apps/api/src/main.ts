@@ -3,7 +3,8 @@ import { createLogger, createRuntime } from '@scanq/scans';
 import { BULL_BOARD_PATH, buildApi } from './app.js';
 
 const config = loadConfig();
-const runtime = createRuntime(config, createLogger(config, 'api'));
+// Fail-fast connections: a request on a dead Postgres or Redis gets a 503 in seconds, not a wait.
+const runtime = createRuntime(config, createLogger(config, 'api'), { failFast: true });
 const { app, adminPassword } = await buildApi(runtime, { adminUser: config.api.adminUser, adminPassword: config.api.adminPassword });
 await app.listen({ host: config.api.host, port: config.api.port });
 const base = config.api.publicUrl;

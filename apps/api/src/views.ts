@@ -1,4 +1,4 @@
-import { type Account, type BulkScanView, type BulkSelector, type BulkTotals, type ScheduleView, type FindingView, type ScanView, type SeverityCounts, emptySeverityCounts } from '@scanq/core';
+import { type Account, type BulkScanView, type BulkSelector, type BulkTotals, type ScheduleView, type FindingView, type ScanView, type SeverityCounts, emptySeverityCounts, redactEndpoint } from '@scanq/core';
 import type { BulkScan, CloudAccount, Finding, ImageTotals, Schedule, ScanWithImages } from '@scanq/db';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -78,7 +78,8 @@ export function toAccountView(a: CloudAccount): Account {
     provider: a.provider,
     name: a.name,
     region: a.region,
-    endpoint: a.endpoint,
+    // A row stored before the endpoint rules may hold a user and password: never shown.
+    endpoint: redactEndpoint(a.endpoint),
     credentialRef: a.credentialRef,
     settings: (a.settings ?? {}) as Record<string, unknown>,
     createdAt: a.createdAt.toISOString(),

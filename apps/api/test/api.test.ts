@@ -312,7 +312,11 @@ describe('HTTP API', () => {
   });
 
   it('needs an API key on /v1: missing, wrong, malformed and revoked keys all get the same 401', async () => {
-    const body = { error: 'unauthorized', message: 'a valid API key is required' };
+    const body = {
+      error: 'unauthorized',
+      message: 'headers.authorization: must carry a valid API key (Authorization: Bearer <key>, or X-API-Key)',
+      issues: [{ field: 'headers.authorization', rule: 'api_key', message: 'must carry a valid API key (Authorization: Bearer <key>, or X-API-Key)' }],
+    };
     const noKey = await app.inject({ method: 'GET', url: '/v1/scans' });
     expect(noKey.statusCode).toBe(401);
     expect(noKey.json()).toEqual(body);

@@ -20,9 +20,9 @@ const UNREACHABLE = 'http://127.0.0.1:9';
  * first simulator account of each of `providers` registered; tests call it with `app.inject`
  * or `app.listen`.
  */
-export async function startInProcessApi(name: string, providers: Provider[] = [], adminPassword = 'test-admin-password'): Promise<InProcessApi> {
+export async function startInProcessApi(name: string, providers: Provider[] = [], adminPassword = 'test-admin-password', overrides: Record<string, string> = {}): Promise<InProcessApi> {
   const env = await createTestEnv(name);
-  const runtime = createRuntime(env.config({ LOG_LEVEL: 'silent' }));
+  const runtime = createRuntime(env.config({ LOG_LEVEL: 'silent', ...overrides }));
   for (const provider of providers) await runtime.accounts.create(simulatorAccountRequest(provider, 0, UNREACHABLE));
   const { app } = await buildApi(runtime, { adminUser: 'admin', adminPassword, logger: false });
   await app.ready();

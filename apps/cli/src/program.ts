@@ -2,7 +2,7 @@ import { type ApiIssue, check, type Finding, ScanqApiError, ScanqInputError, Sca
 import { ConfigError, createAccountSchema, issuesMessage, isTerminalScanStatus, listFindingsQuerySchema, listScansQuerySchema, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
 import { Command, CommanderError } from 'commander';
 import { addBulkCommands } from './bulk-commands.js';
-import { badInput, type Context, contextFor, defined, intervalOption, issuesText, printJson, requireId, requireIds } from './command-context.js';
+import { badInput, type Context, contextFor, defined, intervalOption, issuesText, printJson, requireId, requireIds, withFlagNames } from './command-context.js';
 import { CliExit, type CliIo, ExitCode } from './io.js';
 import { addKeyCommands } from './key-commands.js';
 import { addQuotaCommand } from './quota-command.js';
@@ -140,6 +140,7 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
       if (total > findings.length) io.out(c.dim(`showing ${findings.length} of ${total}; --limit to see more\n`));
     });
 
+  const ACCOUNT_FLAGS = { provider: '--provider', name: '--name', region: '--region', credentialRef: '--credential-ref', endpoint: '--endpoint', settings: '--settings-json' };
   const accounts = program.command('accounts').description('cloud accounts scans run under');
   accounts
     .command('ls')
@@ -160,7 +161,7 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
     .requiredOption('--name <name>', 'unique per provider')
     .requiredOption('--region <region>')
     .requiredOption('--credential-ref <name>', 'credential set name in the worker config')
-    .option('--endpoint <url>', "leave out for the cloud's real endpoint; the simulator's URL to use it")
+    .option('--endpoint <url>', "leave out for the cloud's real endpoint; the simulator's URL to use it (https://, or http:// to loopback)")
     .option('--settings-json <json>', 'provider settings as a JSON object (e.g. {"registryId":"…"})')
     .action(async (opts: { provider: string; name: string; region: string; credentialRef: string; endpoint?: string; settingsJson?: string }, cmd: Command) => {
       const ctx = context(cmd);
@@ -173,7 +174,8 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
         }
       }
       const body = check(createAccountSchema, defined({ provider: opts.provider, name: opts.name, region: opts.region, credentialRef: opts.credentialRef, endpoint: opts.endpoint, settings }));
-      if (!body.ok) badInput(ctx, body.issues);
+      // What holds whatever the server's settings (scheme, no user or password, no query) is refused here; the rest by the API.
+      if (!body.ok) badInput(ctx, withFlagNames(body.issues, ACCOUNT_FLAGS));
       const account = await ctx.client().createAccount(body.value);
       if (ctx.json) return printJson(io, account);
       io.out(`added ${account.provider} account ${ctx.c.bold(account.name)} (${account.id})\n`);

@@ -155,7 +155,8 @@ describe('scanq CLI as a process against the real API, worker and simulator', ()
     expect(down.stderr).toContain('cannot reach the scanq API');
     const keyless = await scanq(['ls', '--api-key', 'wrong-key-wrong-key'], { SCANQ_API_URL: apiEnv.SCANQ_API_URL! });
     expect(keyless.code).toBe(3);
-    expect(keyless.stderr).toMatch(/401 unauthorized.*\n.*--api-key or SCANQ_API_KEY/);
+    // The refusal names the header at fault, then the hint.
+    expect(keyless.stderr).toMatch(/401 unauthorized[^\n]*\n[\s\S]*\nheaders\.authorization +api_key [^\n]*\n[^\n]*--api-key or SCANQ_API_KEY/);
     const missing = await scanq(['watch', '01900000-0000-7000-8000-000000000000'], apiEnv);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('404');
@@ -189,6 +190,23 @@ describe('scanq CLI as a process against the real API, worker and simulator', ()
     const dup = await scanq(['accounts', 'add', '--provider', 'aws', '--name', req.name, '--region', req.region, '--credential-ref', req.credentialRef], apiEnv);
     expect(dup.code).toBe(2);
     expect(dup.stderr).toMatch(/409 conflict/);
+  });
+
+  it('accounts add refuses an endpoint it may not store, naming --endpoint and the rule, never echoing a password', async () => {
+    const add = (endpoint: string) => scanq(['accounts', 'add', '--provider', 'aws', '--name', 'bad-endpoint', '--region', 'us-east-1', '--credential-ref', 'sim-aws', '--endpoint', endpoint, '--json'], apiEnv);
+    // Refused before sending (rules that hold whatever the server's settings) and by the API (its policy).
+    for (const [endpoint, rule] of [
+      ['gopher://127.0.0.1:6379/_x', 'scheme'],
+      ['https://scanq:hunter2@ecr.example.com', 'no_userinfo'],
+      ['http://ecr.example.com', 'https'],
+      ['https://169.254.169.254', 'public_address'],
+    ] as const) {
+      const res = await add(endpoint);
+      expect(res.code, endpoint).toBe(2);
+      expect(JSON.parse(res.stderr).issues, endpoint).toEqual([expect.objectContaining({ field: 'body.endpoint', rule })]);
+      expect(res.stderr).not.toContain('hunter2');
+    }
+    expect((await scanq(['accounts', 'ls', '--json'], apiEnv)).stdout).not.toContain('bad-endpoint');
   });
 
   it('migrate applies nothing new to an already migrated database', async () => {

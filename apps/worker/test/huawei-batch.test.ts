@@ -32,6 +32,7 @@ describe('Huawei: 20,000 images in one request', () => {
     await h.worker.runtime.accounts.upsertByName({ ...account, settings: { ...account.settings, collectFindings: false } });
     await h.addAccount('huawei', 1);
   });
+  afterAll(async () => h?.close());
   const listCalls = async () => (await h.calls()).totals['huawei:ListSwrImageRepository'] ?? 0;
 
   // Runs first, while most images are still unscanned.

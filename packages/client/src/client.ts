@@ -16,10 +16,12 @@ import {
   listFindingsQuerySchema,
   listScansQuerySchema,
   pageSchema,
+  patchAccountSchema,
   patchScheduleSchema,
   type Provider,
   quotasResponseSchema,
   quotaViewSchema,
+  readinessSchema,
   scanSchema,
   scheduleSchema,
 } from '@scanq/core';
@@ -30,6 +32,7 @@ import { check, toApiIssues } from './validate.js';
 // Request types are the schemas' inputs (what a caller may send), response types their outputs.
 export type CreateScanRequest = z.input<typeof createScanRequestSchema>;
 export type CreateAccountRequest = z.input<typeof createAccountSchema>;
+export type PatchAccountRequest = z.input<typeof patchAccountSchema>;
 export type Scan = z.output<typeof scanSchema>;
 export type Finding = z.output<typeof findingSchema>;
 export type Account = z.output<typeof accountSchema>;
@@ -58,17 +61,14 @@ export interface Page<T> {
 export type ListScansQuery = Partial<z.output<typeof listScansQuerySchema>>;
 /** Query of GET /v1/scans/:id/findings; `severity` is a list (sent as the API's comma list). */
 export type ListFindingsQuery = Partial<z.output<typeof listFindingsQuerySchema>>;
-export interface Health {
-  ok: boolean;
-  error?: string;
-}
+/** /readyz: `ok`, and which dependency is down when not. */
+export type Health = z.output<typeof readinessSchema>;
 
 const scanPageSchema = pageSchema(scanSchema);
 const findingPageSchema = pageSchema(findingSchema);
 const bulkScanPageSchema = pageSchema(bulkScanSchema);
 const accountListSchema = z.object({ items: z.array(accountSchema) });
 const scheduleListSchema = z.object({ items: z.array(scheduleSchema) });
-const healthSchema = z.object({ ok: z.boolean(), error: z.string().optional() });
 
 export interface ScanqClientOptions {
   /** Server root, e.g. http://127.0.0.1:3000 (a trailing `/v1` is accepted too). */
@@ -171,6 +171,11 @@ export class ScanqClient {
     return (await this.request({ method: 'POST', path: '/v1/accounts', body: request, response: accountSchema })).body;
   }
 
+  /** Changes an account's endpoint (null: the cloud's own), region, credential set or settings. */
+  async updateAccount(id: string, patch: PatchAccountRequest): Promise<Account> {
+    return (await this.request({ method: 'PATCH', path: `/v1/accounts/${encodeURIComponent(id)}`, body: patch, response: accountSchema })).body;
+  }
+
   async listAccounts(query: { provider?: Provider } = {}): Promise<Account[]> {
     return (await this.request({ method: 'GET', path: '/v1/accounts', query: { ...query }, response: accountListSchema })).body.items;
   }
@@ -240,7 +245,7 @@ export class ScanqClient {
 
   /** Readiness: the API answers and reaches Postgres and Redis. Never throws for a 503. */
   async health(): Promise<Health> {
-    return (await this.request({ method: 'GET', path: '/readyz', response: healthSchema, okStatuses: [503] })).body;
+    return (await this.request({ method: 'GET', path: '/readyz', response: readinessSchema, okStatuses: [503] })).body;
   }
 
   private async *paginate<T>(page: (cursor: string | undefined) => Promise<Page<T>>, first: string | undefined): AsyncGenerator<T> {

@@ -34,7 +34,7 @@ describe('@scanq/client against the real API', () => {
   });
 
   it('reports readiness', async () => {
-    expect(await client.health()).toEqual({ ok: true });
+    expect(await client.health()).toEqual({ ok: true, status: 'ok', checks: { postgres: 'ok', redis: 'ok' } });
   });
 
   it('creates and lists accounts, and gets a typed 409 for a duplicate name', async () => {
@@ -146,7 +146,7 @@ describe('@scanq/client against the real API', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     try {
       const prefixed = new ScanqClient({ baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/scanq`, apiKey });
-      expect(await prefixed.health()).toEqual({ ok: true });
+      expect((await prefixed.health()).ok).toBe(true);
       expect((await prefixed.listAccounts()).map((a) => a.name)).toContain('sim-aws');
     } finally {
       await new Promise((resolve) => proxy.close(resolve));

@@ -33,6 +33,8 @@ const envSchema = z.object({
   /** Bull Board password. Unset: the API makes a random one and logs it at start. */
   SCANQ_ADMIN_PASSWORD: z.string().min(8).optional(),
   SCANQ_PUBLIC_URL: z.string().url().optional(),
+  /** How long an API request waits on Redis (per command) or for a Postgres connection before it answers 503. */
+  SCANQ_API_DEPENDENCY_TIMEOUT_MS: int(3_000, 100),
   /** A key /v1 accepts without a database row (first start, CI); keys made with `scanq keys create` live hashed in Postgres. */
   SCANQ_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   /** HMAC-SHA256 secret that signs webhook bodies. Unset: webhooks are recorded as failed, never sent unsigned. */
@@ -52,6 +54,8 @@ const envSchema = z.object({
   SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS: bool(false),
   /** Let account endpoints lead to loopback (the simulator on 127.0.0.1: `pnpm start`, tests); other private ranges stay refused. */
   SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS: bool(false),
+  /** Account endpoints may be plain http:// to any host (off: https://, or http:// to loopback only). */
+  SCANQ_ALLOW_HTTP_ENDPOINTS: bool(false),
 
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
   SCANQ_CREDENTIALS: z.string().optional(),
@@ -135,7 +139,9 @@ export interface ScanqConfig {
   dbPreparedStatements: boolean;
   redisUrl: string;
   queuePrefix: string;
-  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string };
+  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string; dependencyTimeoutMs: number };
+  /** What an account's `endpoint` may point at (see accountEndpointIssues). */
+  endpoints: { allowHttp: boolean; allowPrivate: boolean };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
   /** Bounds of every cloud API call (handed to the adapters). */
@@ -213,7 +219,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       adminUser: e.SCANQ_ADMIN_USER,
       adminPassword: e.SCANQ_ADMIN_PASSWORD,
       apiKey: e.SCANQ_API_KEY,
+      dependencyTimeoutMs: e.SCANQ_API_DEPENDENCY_TIMEOUT_MS,
     },
+    endpoints: { allowHttp: e.SCANQ_ALLOW_HTTP_ENDPOINTS, allowPrivate: e.SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS },
     webhooks: {
       secret: e.SCANQ_WEBHOOK_SECRET,
       allowPrivate: e.SCANQ_WEBHOOK_ALLOW_PRIVATE,

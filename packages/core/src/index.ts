@@ -7,3 +7,5 @@ export * from './simulator-accounts.js';
 export * from './bulk.js';
 export * from './quotas.js';
 export * from './issues.js';
+export * from './outage.js';
+export * from './endpoint.js';

@@ -3,7 +3,7 @@
  * mapping for the API (issues from fastify-type-provider-zod) and the typed client (issues
  * from a local `check`), so both name a broken rule the same way.
  */
-export function zodIssueRule(issue: { code: string; format?: unknown; origin?: unknown; input?: unknown; message?: string }): string {
+export function zodIssueRule(issue: { code: string; format?: unknown; origin?: unknown; input?: unknown; message?: string; params?: unknown }): string {
   switch (issue.code) {
     case 'invalid_format':
       return issue.format === 'regex' ? 'pattern' : String(issue.format ?? 'format');
@@ -23,8 +23,11 @@ export function zodIssueRule(issue: { code: string; format?: unknown; origin?: u
     case 'invalid_value':
     case 'invalid_union':
       return 'one_of';
-    case 'custom':
-      return 'constraint';
+    case 'custom': {
+      // A refinement may name its rule (`params: { rule }`), e.g. an endpoint's `https`.
+      const named = (issue.params as { rule?: unknown } | undefined)?.rule;
+      return typeof named === 'string' ? named : 'constraint';
+    }
     default:
       return issue.code;
   }

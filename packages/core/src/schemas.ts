@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from './domain.js';
+import { accountEndpointSchema, type EndpointPolicy } from './endpoint.js';
 import { alibabaAccountSettingsSchema, createAlibabaScanSchema } from './targets/alibaba.js';
 import { awsAccountSettingsSchema, createAwsScanSchema } from './targets/aws.js';
 import { createHuaweiScanSchema, huaweiAccountSettingsSchema } from './targets/huawei.js';
@@ -52,24 +53,51 @@ export const ACCOUNT_SETTINGS_SCHEMAS = {
   huawei: huaweiAccountSettingsSchema,
 } as const satisfies Record<(typeof PROVIDERS)[number], z.ZodType>;
 
-export const createAccountSchema = z
-  .object({
-    provider: z.enum(PROVIDERS),
-    name: z.string().min(1).max(100).regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, 'letters, digits, . _ - only'),
-    region: z.string().min(1).max(64),
-    /** Leave out for the cloud's real endpoint; set to reach the simulator. */
-    endpoint: z.string().url().optional(),
-    /** Name of a credential set in the worker's config (SCANQ_CREDENTIALS), never the secret. */
-    credentialRef: z.string().min(1).max(200),
-    /** Per cloud: ACCOUNT_SETTINGS_SCHEMAS (e.g. aws `registryId`, huawei `projectId`, any `webhookUrl`). */
-    settings: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict()
-  .superRefine((account, ctx) => {
-    const parsed = ACCOUNT_SETTINGS_SCHEMAS[account.provider].safeParse(account.settings ?? {});
-    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['settings', ...issue.path] } as never);
-  });
+/**
+ * An account request. `policy` adds the endpoint rules that depend on the server's settings
+ * (plain http, literal private addresses: see accountEndpointIssues); without it, the rules
+ * that hold everywhere (what a client can check before sending).
+ */
+const accountRequestSchema = (policy?: EndpointPolicy) =>
+  z
+    .object({
+      provider: z.enum(PROVIDERS),
+      name: z.string().min(1).max(100).regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, 'letters, digits, . _ - only'),
+      region: z.string().min(1).max(64),
+      /** Leave out for the cloud's real endpoint; set to reach the simulator. https (http to loopback), no user or password, query or fragment. */
+      endpoint: accountEndpointSchema(policy).optional(),
+      /** Name of a credential set in the worker's config (SCANQ_CREDENTIALS), never the secret. */
+      credentialRef: z.string().min(1).max(200),
+      /** Per cloud: ACCOUNT_SETTINGS_SCHEMAS (e.g. aws `registryId`, huawei `projectId`, any `webhookUrl`). */
+      settings: z.record(z.string(), z.unknown()).optional(),
+    })
+    .strict()
+    .superRefine((account, ctx) => {
+      const parsed = ACCOUNT_SETTINGS_SCHEMAS[account.provider].safeParse(account.settings ?? {});
+      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['settings', ...issue.path] } as never);
+    });
+export const createAccountSchema = accountRequestSchema();
+/** What the API validates with: createAccountSchema plus the configured endpoint policy. */
+export const createAccountSchemaFor = (policy: EndpointPolicy) => accountRequestSchema(policy);
 export type CreateAccountRequest = z.infer<typeof createAccountSchema>;
+
+/**
+ * A change to an account (provider and name stay): its endpoint (null: the cloud's own), region,
+ * credential set or settings. Settings are checked against the account's cloud by the API.
+ */
+const accountPatchSchema = (policy?: EndpointPolicy) =>
+  z
+    .object({
+      region: z.string().min(1).max(64).optional(),
+      endpoint: accountEndpointSchema(policy).nullable().optional(),
+      credentialRef: z.string().min(1).max(200).optional(),
+      settings: z.record(z.string(), z.unknown()).optional(),
+    })
+    .strict()
+    .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one of region, endpoint, credentialRef, settings', params: { rule: 'min_fields' } });
+export const patchAccountSchema = accountPatchSchema();
+export const patchAccountSchemaFor = (policy: EndpointPolicy) => accountPatchSchema(policy);
+export type PatchAccountRequest = z.infer<typeof patchAccountSchema>;
 
 export const accountSchema = z.object({
   id: z.string(),
@@ -179,5 +207,17 @@ export const errorResponseSchema = z.object({
   issues: z.array(z.object({ field: z.string(), rule: z.string(), message: z.string() })).optional(),
 });
 export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+
+// --- Health --------------------------------------------------------------------------------
+/** /healthz: the process answers (liveness; it checks nothing else). */
+export const livenessSchema = z.object({ ok: z.literal(true) });
+export const DEPENDENCY_STATES = ['ok', 'down'] as const;
+/** /readyz: each dependency reachable or not — never why (it answers anyone). */
+export const readinessSchema = z.object({
+  ok: z.boolean(),
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.object({ postgres: z.enum(DEPENDENCY_STATES), redis: z.enum(DEPENDENCY_STATES) }),
+});
+export type Readiness = z.infer<typeof readinessSchema>;
 
 export const scanIdParamsSchema = z.object({ id: z.string().uuid('must be a scan id (UUID)') });

@@ -1,4 +1,4 @@
-import type { CreateAccountRequest, Provider } from '@scanq/core';
+import type { CreateAccountRequest, PatchAccountRequest, Provider } from '@scanq/core';
 import type { Db } from './client.js';
 import { Prisma, type CloudAccount } from './generated/prisma/client.js';
 import { UUID_TEXT as UUID } from './sql.js';
@@ -33,6 +33,14 @@ export class AccountRepository {
     return this.db.cloudAccount.create({
       data: { ...input, settings: (input.settings ?? {}) as Prisma.InputJsonValue },
     });
+  }
+
+  /** Changes what `patch` names; null when there is no such account. */
+  async update(id: string, patch: PatchAccountRequest): Promise<CloudAccount | null> {
+    this.cache.clear();
+    const { settings, ...rest } = patch;
+    const { count } = await this.db.cloudAccount.updateMany({ where: { id }, data: { ...rest, ...(settings ? { settings: settings as Prisma.InputJsonValue } : {}) } });
+    return count === 1 ? this.db.cloudAccount.findUnique({ where: { id } }) : null;
   }
 
   /** Creates or updates by (provider, name): used to seed demo accounts idempotently. */

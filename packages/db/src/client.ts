@@ -19,9 +19,20 @@ export interface Database {
   close(): Promise<void>;
 }
 
+export interface DatabaseOptions {
+  max?: number;
+  prepared?: boolean;
+  /** Longest wait for a connection (a new one, or a free one of the pool) before the query fails. Unset: no bound. */
+  connectionTimeoutMs?: number;
+  /** An idle connection failed (server shut down, network cut): the pool drops it and opens another when asked. */
+  onIdleError?: (err: Error) => void;
+}
+
 /** One pool shared by Prisma and the hot path, so SCANQ_DB_POOL_MAX bounds both. */
-export function createDatabase(databaseUrl: string, options: { max?: number; prepared?: boolean } = {}): Database {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });
+export function createDatabase(databaseUrl: string, options: DatabaseOptions = {}): Database {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10, ...(options.connectionTimeoutMs ? { connectionTimeoutMillis: options.connectionTimeoutMs } : {}) });
+  // Without a listener an idle connection's error (Postgres restarting: 57P01) would crash the process.
+  pool.on('error', (err) => options.onIdleError?.(err));
   const db = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     db,

@@ -1,4 +1,4 @@
-export { createDb, createDatabase, type Db, type Database } from './client.js';
+export { createDb, createDatabase, type Db, type Database, type DatabaseOptions } from './client.js';
 export { SqlClient } from './sql.js';
 export { AccountRepository } from './account.repository.js';
 export { ScanRepository, type ScanWithImages, type ImageTotals, type ListedScan, type NewScan, type NewImageScan, type ImageResult, type ImageCompletion, type ScanPatch, type ScanEnd, type ScanStart } from './scan.repository.js';
@@ -6,7 +6,6 @@ export { BulkScanRepository, type NewBulkScan } from './bulk-scan.repository.js'
 export { ScheduleRepository } from './schedule.repository.js';
 export { ApiKeyRepository } from './api-key.repository.js';
 export { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
-export { isDatabaseUnavailable } from './unavailable.js';
 export { uuidv7 } from './uuidv7.js';
 export { CreateIntentRepository, type CreateIntent } from './create-intent.repository.js';
 export { ImageScanWindowRepository, type WindowKey } from './image-scan-window.repository.js';

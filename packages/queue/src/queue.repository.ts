@@ -1,4 +1,4 @@
-import { type JobItem, type JobName, type JobPayloads, type Provider, type QueueName, QueueName as Q, jobIds, queueForProvider } from '@scanq/core';
+import { DependencyUnavailableError, type JobItem, type JobName, type JobPayloads, type Provider, type QueueName, QueueName as Q, jobIds, queueForProvider } from '@scanq/core';
 import { type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -14,6 +14,11 @@ export interface QueueRepositoryOptions {
   keepFailed: number;
   startAttempts: number;
   retryBackoffMs: number;
+  /**
+   * Bound on waiting for a queue's first connection (BullMQ otherwise holds every call of a
+   * queue created while Redis is down until Redis answers). Unset: wait (workers).
+   */
+  readyTimeoutMs?: number;
 }
 
 /**
@@ -37,6 +42,29 @@ export class QueueRepository {
     return q;
   }
 
+  /**
+   * The queue once its connection has been ready (at once after the first time). Waits at most
+   * `readyTimeoutMs`, and gives up before issuing anything, so a call that timed out here never
+   * lands later behind the caller's back.
+   */
+  async ready(name: QueueName): Promise<Queue> {
+    const q = this.queue(name);
+    const limit = this.options.readyTimeoutMs;
+    if (limit === undefined) return q;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        q.waitUntilReady(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new DependencyUnavailableError('redis', `redis: queue ${name} not connected within ${limit} ms`)), limit);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return q;
+  }
+
   allQueues(): Queue[] {
     return Object.values(Q).map((n) => this.queue(n));
   }
@@ -52,7 +80,7 @@ export class QueueRepository {
   }
 
   async add<N extends JobName>(queue: QueueName, name: N, data: JobPayloads[N], opts: JobsOptions = {}): Promise<Job> {
-    return this.queue(queue).add(name, data, { ...this.defaultJobOptions(), ...opts });
+    return (await this.ready(queue)).add(name, data, { ...this.defaultJobOptions(), ...opts });
   }
 
   /**
@@ -71,10 +99,11 @@ export class QueueRepository {
       byQueue.set(q, list);
     }
     await Promise.all(
-      [...byQueue].map(async ([q, jobs]) => {
+      [...byQueue].map(async ([name, jobs]) => {
+        const q = await this.ready(name);
         // One job (an on-demand scan) is a plain add: addBulk wraps even one in MULTI/EXEC.
-        if (jobs.length === 1) return void (await this.queue(q).add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts));
-        for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) await this.queue(q).addBulk(jobs.slice(i, i + ADD_BULK_CHUNK));
+        if (jobs.length === 1) return void (await q.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts));
+        for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) await q.addBulk(jobs.slice(i, i + ADD_BULK_CHUNK));
       }),
     );
     return ids;
@@ -88,7 +117,7 @@ export class QueueRepository {
    */
   async removeUnlessActive(queue: QueueName, jobIds: string[]): Promise<Set<string>> {
     const active = new Set<string>();
-    const q = this.queue(queue);
+    const q = await this.ready(queue);
     for (let i = 0; i < jobIds.length; i += REMOVE_CHUNK) {
       await Promise.all(
         jobIds.slice(i, i + REMOVE_CHUNK).map(async (id) => {
@@ -101,8 +130,8 @@ export class QueueRepository {
     return active;
   }
 
-  getJob(queue: QueueName, jobId: string): Promise<Job | undefined> {
-    return this.queue(queue).getJob(jobId);
+  async getJob(queue: QueueName, jobId: string): Promise<Job | undefined> {
+    return (await this.ready(queue)).getJob(jobId);
   }
 
   /**
@@ -123,7 +152,7 @@ export class QueueRepository {
 
   async counts(): Promise<Record<string, Record<string, number>>> {
     const entries = await Promise.all(
-      this.allQueues().map(async (q) => [q.name, await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized')] as const),
+      Object.values(Q).map(async (name) => [name, await (await this.ready(name)).getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized')] as const),
     );
     return Object.fromEntries(entries);
   }

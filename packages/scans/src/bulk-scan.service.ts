@@ -1,4 +1,4 @@
-import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, isProviderError, isShutdownAbort, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, dependencyOutage, isProviderError, isShutdownAbort, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { type QueueRepository, RedisLease } from '@scanq/queue';
@@ -125,7 +125,15 @@ export class BulkScanService {
       webhookUrl: request.webhookUrl ?? null,
       ...origin,
     });
-    if (created) await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: bulk.id }, { jobId: jobIds.bulkPlan(bulk.id), ...PLAN_JOB_OPTIONS });
+    if (created) {
+      try {
+        await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: bulk.id }, { jobId: jobIds.bulkPlan(bulk.id), ...PLAN_JOB_OPTIONS });
+      } catch (err) {
+        // The row is recorded (planning): the reconciler re-adds a plan job that is missing.
+        if (dependencyOutage(err) !== 'redis') throw err;
+        this.log.warn({ bulkScanId: bulk.id, err: { message: (err as Error).message } }, 'bulk scan recorded; its plan job waits for Redis (the reconciler adds it)');
+      }
+    }
     return { bulk, created };
   }
 

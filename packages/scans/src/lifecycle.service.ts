@@ -1,5 +1,5 @@
-import { BULK_JOB_PRIORITY, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isShutdownAbort, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
-import { type AccountRepository, type CloudAccount, type CreateIntentRepository, type ImageCompletion, type ImageScan, type ScanEnd, type ScanRepository, type ScanStart, type ScanWithImages, isDatabaseUnavailable } from '@scanq/db';
+import { BULK_JOB_PRIORITY, dependencyOutage, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isShutdownAbort, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
+import { type AccountRepository, type CloudAccount, type CreateIntentRepository, type ImageCompletion, type ImageScan, type ScanEnd, type ScanRepository, type ScanStart, type ScanWithImages } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
 import type { Logger } from 'pino';
@@ -25,6 +25,9 @@ export interface LifecycleListeners {
 }
 
 const ACTIVE = ['queued', 'quota_wait', 'running', 'retrying'] as const;
+
+/** Postgres or Redis unreachable (a cloud's own connection failures arrive as ProviderError and are the adapter's to classify). */
+const isOutage = (err: unknown): boolean => !isProviderError(err) && dependencyOutage(err) !== null;
 
 /** Progress of the slowest image still scanning when every one reports some, else the task's. */
 function slowestPercent(progress: ScanProgress): number {
@@ -103,7 +106,7 @@ export class ScanLifecycleService {
   }
 
   /**
-   * Postgres unreachable says nothing about the scan: the job waits and tries again without
+   * Postgres or Redis unreachable says nothing about the scan: the job waits and tries again without
    * spending one of its attempts (BullMQ counts only failures), so an outage of any length
    * costs time, never a scan.
    */
@@ -111,8 +114,8 @@ export class ScanLifecycleService {
     try {
       await run();
     } catch (err) {
-      if (err instanceof DelayedError || !isDatabaseUnavailable(err)) throw err;
-      this.log.warn({ jobId: job.id, err: (err as Error).message }, 'Postgres unreachable: the job waits without spending an attempt');
+      if (err instanceof DelayedError || !isOutage(err)) throw err;
+      this.log.warn({ jobId: job.id, err: (err as Error).message }, `${dependencyOutage(err)} unreachable: the job waits without spending an attempt`);
       await job.moveToDelayed(Date.now() + this.options.outageRetryMs, token);
       throw new DelayedError();
     }
@@ -322,7 +325,7 @@ export class ScanLifecycleService {
   /** One place that turns a handler error into the scan's state and BullMQ's next move. */
   private async onError(job: Job, token: string | undefined, scan: ScanWithImages, err: unknown): Promise<void> {
     // A call cut by this worker's shutdown: the scan stays as it is and the worker hands the job back.
-    if (err instanceof DelayedError || isDatabaseUnavailable(err) || isShutdownAbort(err)) throw err;
+    if (err instanceof DelayedError || isOutage(err) || isShutdownAbort(err)) throw err;
     if (err instanceof FencedError) {
       // Another attempt acts for this scan now: this one leaves everything to it.
       this.log.warn({ scanId: scan.id, jobId: job.id, err: err.message }, 'attempt fenced off; it stops without a cloud call');

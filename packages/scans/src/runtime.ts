@@ -1,4 +1,4 @@
-import type { ScanqConfig } from '@scanq/core';
+import { redactEndpoint, type ScanqConfig } from '@scanq/core';
 import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
@@ -30,7 +30,14 @@ export const REDACT_PATHS = [
   'config.api.adminPassword',
   'config.api.apiKey',
   'config.webhooks.secret',
+  // Account endpoints: shown without a user or password (censorLogValue), never dropped.
+  'endpoint',
+  '*.endpoint',
+  '*.*.endpoint',
 ];
+
+/** Pino's censor: an endpoint loses only its userinfo; everything else under REDACT_PATHS goes whole. */
+export const censorLogValue = (value: unknown, path: string[]): unknown => (path.at(-1) === 'endpoint' && (typeof value === 'string' || value === null) ? redactEndpoint(value) : '[redacted]');
 
 /** Where every process's cloud-call counts meet (read by /metrics). */
 /** A task found by a look-up may have started this long before the intent's time (cloud vs Postgres clocks). */
@@ -39,7 +46,7 @@ const CREATE_LOOKUP_SKEW_MS = 60_000;
 export const providerCallStatsKey = (config: ScanqConfig) => `${config.queuePrefix}:metrics:provider-calls`;
 
 export function createLogger(config: ScanqConfig, name: string): Logger {
-  return pino({ name, level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  return pino({ name, level: config.logLevel, redact: { paths: REDACT_PATHS, censor: censorLogValue } });
 }
 
 /**
@@ -80,18 +87,62 @@ export interface ScanqRuntime {
 export interface RuntimeOptions {
   /** A worker's shutdown: fired on SIGTERM, it cuts the adapters' cloud calls in flight (ProviderDeps.shutdownSignal). */
   shutdownSignal?: AbortSignal;
+  /**
+   * Connections that give up on a dead dependency within `config.api.dependencyTimeoutMs`
+   * instead of waiting it out: for request paths (the API), whose callers should get a 503 in
+   * seconds. Workers keep patient connections (BullMQ's blocking commands need them).
+   */
+  failFast?: boolean;
+}
+
+/**
+ * Logs a connection's trouble once, not once per reconnect attempt, and when it is back: an
+ * outage is one warning and one recovery line (the clients reconnect by themselves).
+ */
+function outageLogger(log: Logger, dependency: string) {
+  let down = false;
+  return {
+    failed(err: Error) {
+      if (down) return;
+      down = true;
+      log.warn({ dependency, err: { message: err.message, code: (err as { code?: string }).code } }, `${dependency} connection lost; reconnecting`);
+    },
+    recovered() {
+      if (!down) return;
+      down = false;
+      log.info({ dependency }, `${dependency} connection back`);
+    },
+  };
 }
 
 export function createRuntime(config: ScanqConfig, log: Logger = createLogger(config, 'scanq'), options: RuntimeOptions = {}): ScanqRuntime {
-  const database = createDatabase(config.databaseUrl, { max: config.dbPoolMax, prepared: config.dbPreparedStatements });
+  const timeoutMs = config.api.dependencyTimeoutMs;
+  const pgOutage = outageLogger(log, 'postgres');
+  const database = createDatabase(config.databaseUrl, {
+    max: config.dbPoolMax,
+    prepared: config.dbPreparedStatements,
+    onIdleError: (err) => pgOutage.failed(err),
+    ...(options.failFast ? { connectionTimeoutMs: timeoutMs } : {}),
+  });
   const { db, sql } = database;
-  const redis = createRedis(config.redisUrl);
+  sql.pool.on('connect', () => pgOutage.recovered());
+  const redis = createRedis(
+    config.redisUrl,
+    options.failFast
+      ? // Commands fail at once while disconnected (no offline queue) and after timeoutMs on a server that does not answer; reconnects come at least every second.
+        { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: timeoutMs, connectTimeout: timeoutMs, retryStrategy: (n) => Math.min(n * 100, 1_000) }
+      : {},
+  );
+  const redisOutage = outageLogger(log, 'redis');
+  redis.on('error', (err: Error) => redisOutage.failed(err));
+  redis.on('ready', () => redisOutage.recovered());
   const queues = new QueueRepository(redis, {
     prefix: config.queuePrefix,
     keepCompleted: config.worker.keepCompletedJobs,
     keepFailed: config.worker.keepFailedJobs,
     startAttempts: config.worker.startAttempts,
     retryBackoffMs: config.worker.retryBackoffMs,
+    ...(options.failFast ? { readyTimeoutMs: timeoutMs } : {}),
   });
   const accounts = new AccountRepository(db);
   const scans = new ScanRepository(db, sql);
@@ -156,7 +207,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules,
-    submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }),
+    submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log),
     lifecycle,
     reconciler,
     maintenance: new MaintenanceLoop(reconciler, schedules, redis, `${config.queuePrefix}:lock:maintenance`, config.worker.reconcileEveryMs, log),

@@ -25,7 +25,17 @@ export class ScheduleService {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * A schedule is a row and a scheduler: with Redis down, fail before the row is written (a
+   * retry would otherwise find its own name taken). Redis lost between the two is a 503 all the
+   * same, and the row stays: a worker's start-up re-derives schedulers from Postgres.
+   */
+  private async redisReachable(): Promise<void> {
+    await this.redis.ping();
+  }
+
   async create(input: CreateScheduleRequest): Promise<Schedule> {
+    await this.redisReachable();
     await this.bulk.checkSelector(input.selector);
     const next = nextCronRun(input.cron, input.timezone);
     const schedule = await this.schedules.create(input, input.enabled && !(next instanceof Error) ? next : null);
@@ -35,6 +45,7 @@ export class ScheduleService {
   }
 
   async update(id: string, patch: PatchScheduleRequest): Promise<Schedule | null> {
+    await this.redisReachable();
     const current = await this.schedules.get(id);
     if (!current) return null;
     if (patch.selector) await this.bulk.checkSelector(patch.selector);
@@ -46,14 +57,15 @@ export class ScheduleService {
   }
 
   async delete(id: string): Promise<boolean> {
+    await this.redisReachable();
     const deleted = await this.schedules.delete(id);
-    await this.queues.queue(QueueName.maintenance).removeJobScheduler(jobIds.scheduler(id));
+    await (await this.queues.ready(QueueName.maintenance)).removeJobScheduler(jobIds.scheduler(id));
     return deleted;
   }
 
   /** Makes the BullMQ scheduler match the row: present with its cron and zone, or gone. */
   private async sync(schedule: Schedule): Promise<void> {
-    const queue = this.queues.queue(QueueName.maintenance);
+    const queue = await this.queues.ready(QueueName.maintenance);
     const id = jobIds.scheduler(schedule.id);
     if (!schedule.enabled) {
       await queue.removeJobScheduler(id);
@@ -74,7 +86,7 @@ export class ScheduleService {
     const lease = await RedisLease.acquire(this.redis, this.lockKey, 30_000);
     if (!lease) return null;
     try {
-      const queue = this.queues.queue(QueueName.maintenance);
+      const queue = await this.queues.ready(QueueName.maintenance);
       const wanted = new Map((await this.schedules.enabled()).map((s) => [jobIds.scheduler(s.id), s]));
       let upserted = 0;
       let removed = 0;
@@ -105,7 +117,7 @@ export class ScheduleService {
     const schedule = await this.schedules.get(job.data.scheduleId);
     if (!schedule || !schedule.enabled) {
       // Deleted or paused after the tick was produced: it creates nothing.
-      if (!schedule) await this.queues.queue(QueueName.maintenance).removeJobScheduler(jobIds.scheduler(job.data.scheduleId));
+      if (!schedule) await (await this.queues.ready(QueueName.maintenance)).removeJobScheduler(jobIds.scheduler(job.data.scheduleId));
       return;
     }
     const tickAt = tickTimeOf(job);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { type CreateScanRequest, type Provider, queueForProvider, jobIds, splitScanRequest } from '@scanq/core';
+import { type CreateScanRequest, dependencyOutage, type Provider, queueForProvider, jobIds, splitScanRequest } from '@scanq/core';
 import { type AccountRepository, type ScanRepository, type ScanWithImages, uuidv7 } from '@scanq/db';
 import type { QueueRepository } from '@scanq/queue';
+import type { Logger } from 'pino';
 import { cancelNotStartedScans } from './cancel-not-started.js';
 
 export class SubmitError extends Error {
@@ -26,6 +27,7 @@ export class SubmitService {
     private readonly scans: ScanRepository,
     private readonly queues: QueueRepository,
     private readonly defaults: { scanTimeoutMs: number },
+    private readonly log?: Logger,
   ) {}
 
   async submit(request: CreateScanRequest, idempotencyKey?: string): Promise<{ scan: ScanWithImages; created: boolean }> {
@@ -56,8 +58,14 @@ export class SubmitService {
       }
       return { scan, created };
     }
-    // A lost enqueue (crash here) is repaired by the reconciler: the row names a job that is gone.
-    await this.queues.enqueueScanStarts([{ id: scan.id, provider }]);
+    // A lost enqueue (crash here, Redis down) is repaired by the reconciler: the row names a job
+    // that is missing, so it adds one once its grace has passed. The scan is accepted either way.
+    try {
+      await this.queues.enqueueScanStarts([{ id: scan.id, provider }]);
+    } catch (err) {
+      if (dependencyOutage(err) !== 'redis') throw err;
+      this.log?.warn({ scanId: scan.id, err: { message: (err as Error).message } }, 'scan recorded; its start job waits for Redis (the reconciler adds it)');
+    }
     return { scan, created };
   }
 

@@ -1,15 +1,28 @@
-import { PROVIDERS, accountSchema, createAccountSchema, errorResponseSchema } from '@scanq/core';
+import { ACCOUNT_SETTINGS_SCHEMAS, PROVIDERS, accountSchema, createAccountSchemaFor, errorResponseSchema, issuesMessage, patchAccountSchemaFor, zodIssueMessage, zodIssueRule } from '@scanq/core';
 import { Prisma } from '@scanq/db';
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { notFoundBody } from '../errors.js';
 import { toAccountView } from '../views.js';
+
 
 /** /v1/accounts: the cloud accounts scans run under (credentials by reference only). */
 export const accountRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = async (app, { runtime }) => {
+  // The endpoint rules that depend on this server's settings (plain http, private addresses) are part of the body schema.
+  const createAccountSchema = createAccountSchemaFor(runtime.config.endpoints);
   app.post(
     '/accounts',
-    { schema: { tags: ['accounts'], summary: 'Register a cloud account', body: createAccountSchema, response: { 201: accountSchema, 400: errorResponseSchema, 409: errorResponseSchema } } },
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Register a cloud account',
+        description:
+          '`endpoint`: https:// (plain http:// only to a loopback host unless SCANQ_ALLOW_HTTP_ENDPOINTS), no user or password, no query or fragment, no literal private, link-local, CGNAT or unspecified address unless SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS.',
+        body: createAccountSchema,
+        response: { 201: accountSchema, 400: errorResponseSchema, 409: errorResponseSchema },
+      },
+    },
     async (request, reply) => {
       try {
         return reply.code(201).send(toAccountView(await runtime.accounts.create(request.body)));
@@ -21,6 +34,39 @@ export const accountRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = a
       }
     },
   );
+  app.patch(
+    '/accounts/:id',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: "Change an account's endpoint (null: the cloud's own), region, credential set or settings",
+        description: 'The endpoint rules of POST /v1/accounts apply. Settings are checked against the account’s cloud. Workers see the change within seconds (their account cache).',
+        params: z.object({ id: z.string().uuid('must be an account id (UUID)') }),
+        body: patchAccountSchemaFor(runtime.config.endpoints),
+        response: { 200: accountSchema, 400: errorResponseSchema, 404: errorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const current = await runtime.accounts.get(request.params.id);
+      if (!current) return reply.code(404).send(notFoundBody('account', request.params.id));
+      if (request.body.settings) {
+        const parsed = ACCOUNT_SETTINGS_SCHEMAS[current.provider].safeParse(request.body.settings);
+        if (!parsed.success) {
+          // Named as POST names them: a setting no adapter reads (a pasted secret) is an unknown field.
+          const issues = parsed.error.issues.flatMap((i) => {
+            const field = ['body.settings', ...i.path.map(String)].join('.');
+            if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: `${field}.${k}`, rule: 'unknown_field', message: 'is not a known field' }));
+            const rule = zodIssueRule(i as never);
+            return [{ field, rule, message: zodIssueMessage(i, rule) }];
+          });
+          return reply.code(400).send({ error: 'validation_error', message: issuesMessage(issues), issues });
+        }
+      }
+      const updated = await runtime.accounts.update(current.id, request.body);
+      return updated ? toAccountView(updated) : reply.code(404).send(notFoundBody('account', request.params.id));
+    },
+  );
+
   app.get(
     '/accounts',
     { schema: { tags: ['accounts'], summary: 'List accounts', querystring: z.object({ provider: z.enum(PROVIDERS).optional() }).strict(), response: { 200: z.object({ items: z.array(accountSchema) }) } } },

@@ -1,10 +1,11 @@
-import { bulkScanSchema, createBulkScanSchema, type ErrorResponse, errorResponseSchema, pageSchema, scanIdParamsSchema } from '@scanq/core';
+import { bulkScanSchema, createBulkScanSchema, errorResponseSchema, pageSchema, scanIdParamsSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { notFoundBody } from '../errors.js';
 import { toBulkScanView } from '../views.js';
 
-const notFound = (id: string): ErrorResponse => ({ error: 'not_found', message: `no bulk scan ${id}` });
+const notFound = (id: string) => notFoundBody('bulk scan', id);
 const listQuery = z
   .object({
     limit: z.coerce.number().int().min(1, 'must be 1–200').max(200, 'must be 1–200').default(50),

@@ -1,5 +1,4 @@
 import {
-  type ErrorResponse,
   createScanRequestSchema,
   errorResponseSchema,
   findingSchema,
@@ -14,13 +13,14 @@ import {
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { notFoundBody } from '../errors.js';
 import { toFindingView, toScanView } from '../views.js';
 
 const idempotencyHeaders = z.object({
   'idempotency-key': idempotencyKeySchema.optional(),
 });
 
-const notFound = (id: string): ErrorResponse => ({ error: 'not_found', message: `no scan ${id}` });
+const notFound = (id: string) => notFoundBody('scan', id);
 
 /** /v1/scans: submit, read, list, findings. */
 /** Largest Postgres int8. */

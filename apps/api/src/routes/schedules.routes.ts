@@ -1,10 +1,11 @@
-import { createScheduleSchema, type ErrorResponse, errorResponseSchema, patchScheduleSchema, scanIdParamsSchema, scheduleSchema } from '@scanq/core';
+import { createScheduleSchema, errorResponseSchema, patchScheduleSchema, scanIdParamsSchema, scheduleSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { notFoundBody } from '../errors.js';
 import { toScheduleView } from '../views.js';
 
-const notFound = (id: string): ErrorResponse => ({ error: 'not_found', message: `no schedule ${id}` });
+const notFound = (id: string) => notFoundBody('schedule', id);
 
 /** /v1/schedules: cron + time zone + bulk selector; each tick creates one bulk scan. */
 export const scheduleRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = async (app, { runtime }) => {
