@@ -162,7 +162,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return stack;
 }
 
-/** The last lines each process wrote: attached to a failed scenario's error. */
-export function processOutput(stack: Stack, lines = 15): string {
-  return stack.processes.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.output().split('\n').slice(-lines).join('\n')}`).join('\n');
+/** The last lines each process wrote (each cut short: log lines carry whole stacks), printed when a scenario fails. */
+export function processOutput(stack: Stack, lines = 8): string {
+  const tail = (out: string) =>
+    out
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l))
+      .join('\n');
+  return stack.processes.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${tail(p.output())}`).join('\n');
 }
