@@ -142,8 +142,10 @@ export interface LedgerFigures {
   failed: ScanRow[];
   /** Ended after their deadline, or still open past it. */
   pastDeadline: number;
-  /** Rows in Postgres the API never acknowledged with a 202 (e.g. answered 500 after writing). */
+  /** Rows in Postgres the API never acknowledged with a 202 (e.g. answered 500, or not in time, after writing). */
   unacknowledged: number;
+  /** Of those, the ones not terminal: the ledger holds them, so they must end too. */
+  unacknowledgedOpen: number;
 }
 
 export async function scanRows(stack: Stack, ids?: string[]): Promise<ScanRow[]> {
@@ -181,16 +183,22 @@ export async function ledgerFigures(stack: Stack, accepted: { id: string; provid
     // A little slack: the deadline is enforced by a periodic pass.
     pastDeadline: mine.filter((r) => (r.finished !== null ? r.finished > r.deadline + 5 : now > r.deadline + 5)).length,
     unacknowledged: rows.filter((r) => !acceptedIds.has(r.id)).length,
+    unacknowledgedOpen: rows.filter((r) => !acceptedIds.has(r.id) && !TERMINAL.has(r.status)).length,
   };
 }
 
-/** Waits until every listed scan is terminal in Postgres (or `timeoutMs` passes); returns the seconds it took, null if it never happened. */
-export async function waitAllTerminal(stack: Stack, ids: string[], timeoutMs: number): Promise<number | null> {
+/**
+ * Waits until every scan of the ledger is terminal in Postgres — those the API acknowledged and
+ * any it recorded without an answer reaching the client — and every id of `accepted` is there;
+ * returns the seconds it took, null if not within `timeoutMs`.
+ */
+export async function waitAllTerminal(stack: Stack, accepted: string[], timeoutMs: number): Promise<number | null> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
     try {
-      const rows = await scanRows(stack, ids);
-      if (rows.length === ids.length && rows.every((r) => TERMINAL.has(r.status))) return (Date.now() - started) / 1000;
+      const rows = await scanRows(stack);
+      const ids = new Set(rows.map((r) => r.id));
+      if (accepted.every((id) => ids.has(id)) && rows.every((r) => TERMINAL.has(r.status))) return (Date.now() - started) / 1000;
     } catch {
       /* Postgres may be coming back */
     }

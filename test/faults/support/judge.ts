@@ -35,8 +35,8 @@ export interface Judgement {
 export async function judge(stack: Stack, log: SubmitLog, options: { scenario: string; timeToHealS: number | null; checks?: Check[]; details?: Record<string, unknown> }): Promise<Judgement> {
   const accepted = log.accepted;
   const ledger = await ledgerFigures(stack, accepted);
-  const huaweiIds = new Set(accepted.filter((a) => a.provider === 'huawei').map((a) => a.id));
-  const huaweiReached = (await stack.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Scan" WHERE "id" = ANY($1::uuid[]) AND "startedAt" IS NOT NULL`, [[...huaweiIds]]))[0]!.n;
+  // Every Huawei scan of the ledger that started, acknowledged or not (a request that timed out may still have been carried out).
+  const huaweiReached = (await stack.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Scan" WHERE "provider" = 'huawei' AND "startedAt" IS NOT NULL`))[0]!.n;
   const cloud = await cloudFigures(stack, huaweiReached);
 
   const checks: Check[] = [
@@ -45,6 +45,7 @@ export async function judge(stack: Stack, log: SubmitLog, options: { scenario: s
     zero('duplicate cloud tasks', cloud.duplicates.total),
     zero('quota violations (simulator)', cloud.quotaViolations),
     zero('scans past their deadline', ledger.pastDeadline),
+    zero('scans recorded without a 202 reaching the client, left open', ledger.unacknowledgedOpen),
     ...(options.checks ?? []),
   ];
   const broken = checks.filter((c) => !c.ok).map((c) => `${c.figure}: ${String(c.measured)} (want ${c.want})`);
@@ -61,6 +62,7 @@ export async function judge(stack: Stack, log: SubmitLog, options: { scenario: s
       lost: ledger.lost.slice(0, 5).map((l) => `${l.provider} ${l.id} ${l.status}`),
       pastDeadline: ledger.pastDeadline,
       unacknowledgedRows: ledger.unacknowledged,
+      unacknowledgedOpen: ledger.unacknowledgedOpen,
       duplicates: cloud.duplicates,
       duplicateDetail: cloud.duplicateDetail.slice(0, 10),
       alibabaMaxRunning: cloud.alibabaMaxRunning,
