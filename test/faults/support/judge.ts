@@ -32,7 +32,7 @@ export interface Judgement {
  * file first (so a failing scenario is on record too), then asserts each figure softly: one
  * run reports every figure it broke.
  */
-export async function judge(stack: Stack, log: SubmitLog, options: { scenario: string; timeToHealS: number | null; checks?: Check[]; details?: Record<string, unknown> }): Promise<Judgement> {
+export async function judge(stack: Stack, log: SubmitLog, options: { scenario: string; timeToHealS: number | null; checks?: Check[] | ((figures: { ledger: LedgerFigures; cloud: CloudFigures }) => Check[]); details?: Record<string, unknown> }): Promise<Judgement> {
   const accepted = log.accepted;
   const ledger = await ledgerFigures(stack, accepted);
   // Every Huawei scan of the ledger that started, acknowledged or not (a request that timed out may still have been carried out).
@@ -46,7 +46,7 @@ export async function judge(stack: Stack, log: SubmitLog, options: { scenario: s
     zero('quota violations (simulator)', cloud.quotaViolations),
     zero('scans past their deadline', ledger.pastDeadline),
     zero('scans recorded without a 202 reaching the client, left open', ledger.unacknowledgedOpen),
-    ...(options.checks ?? []),
+    ...(typeof options.checks === 'function' ? options.checks({ ledger, cloud }) : (options.checks ?? [])),
   ];
   const broken = checks.filter((c) => !c.ok).map((c) => `${c.figure}: ${String(c.measured)} (want ${c.want})`);
   const row = recordResult({
