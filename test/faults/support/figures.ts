@@ -27,7 +27,8 @@ export interface CloudFigures {
   quotaViolations: number;
   /** Calls the simulator answered with an injected fault. */
   faultsInjected: number;
-  calls: CallCounterSnapshot & { maxPerSlidingSecond?: Record<string, number> };
+  /** The simulator's counters; the sliding window and per-image task counts only where the simulator has them. */
+  calls: CallCounterSnapshot & { maxPerSlidingSecond?: Record<string, number>; tasks?: Record<string, { created: number; perImage: Record<string, number> }> };
 }
 
 interface AwsState {
@@ -91,11 +92,23 @@ export async function cloudFigures(stack: Stack, huaweiScans: number): Promise<C
     detail.push(`tencent image ${id}: ${n} tasks`);
   }
 
-  // HSS tells no image per batch call: compare the batch scans that started something with the scans that reached it.
-  const hwOk = calls.outcomes['huawei:BatchScanSwrImage:ok'] ?? 0;
-  const hwStarted = huawei.accounts.find((a) => a.name === SIMULATOR_ACCOUNTS.huawei[0].name)?.scansStarted ?? 0;
-  const hwDup = Math.max(0, hwOk - huaweiScans, hwStarted - huaweiScans);
-  if (hwDup > 0) detail.push(`huawei: ${hwOk} BatchScanSwrImage answered ok, ${hwStarted} image scans started, for ${huaweiScans} scans`);
+  // Per image where the simulator counts tasks per image (`tasks.huawei.perImage`); else HSS's
+  // state names no image per batch call: compare the batch scans with the scans that reached it.
+  let hwDup = 0;
+  const hwPerImage = calls.tasks?.huawei?.perImage;
+  if (hwPerImage) {
+    for (const [image, n] of Object.entries(hwPerImage)) {
+      if (n > 1) {
+        hwDup += n - 1;
+        detail.push(`huawei ${image}: ${n} batch scans`);
+      }
+    }
+  } else {
+    const hwOk = calls.outcomes['huawei:BatchScanSwrImage:ok'] ?? 0;
+    const hwStarted = huawei.accounts.find((a) => a.name === SIMULATOR_ACCOUNTS.huawei[0].name)?.scansStarted ?? 0;
+    hwDup = Math.max(0, hwOk - huaweiScans, hwStarted - huaweiScans);
+    if (hwDup > 0) detail.push(`huawei: ${hwOk} BatchScanSwrImage answered ok, ${hwStarted} image scans started, for ${huaweiScans} scans`);
+  }
 
   const aliGauge = calls.gauges[`alibaba:${ali.name}:runningTasks`]?.max ?? 0;
   const sliding = calls.maxPerSlidingSecond !== undefined;
