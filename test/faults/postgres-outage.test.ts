@@ -28,7 +28,8 @@ describe.each([
   let stack: Stack;
   beforeAll(async () => {
     if (!run) return;
-    stack = await startStack({ workers: 2 });
+    // Scans accepted before the outage wait it out: their deadline must outlast it.
+    stack = await startStack({ workers: 2, env: { SCANQ_SCAN_TIMEOUT_MS: String((seconds + 120) * 1000) } });
     for (const cloud of PROVIDERS) await stack.configureCloud(cloud, { scanDurationMs: 3000 });
   });
   afterAll(async () => stack?.close());

@@ -153,7 +153,7 @@ export interface LedgerFigures {
   lostCount: number;
   byStatus: Record<string, number>;
   failed: ScanRow[];
-  /** Ended after their deadline, or still open past it. */
+  /** Ended after their deadline, still open past it, or ended only by it (`timed_out`). */
   pastDeadline: number;
   /** Rows in Postgres the API never acknowledged with a 202 (e.g. answered 500, or not in time, after writing). */
   unacknowledged: number;
@@ -193,8 +193,8 @@ export async function ledgerFigures(stack: Stack, accepted: { id: string; provid
     lostCount: lost.length,
     byStatus,
     failed: mine.filter((r) => r.status === 'failed'),
-    // A little slack: the deadline is enforced by a periodic pass.
-    pastDeadline: mine.filter((r) => (r.finished !== null ? r.finished > r.deadline + 5 : now > r.deadline + 5)).length,
+    // A scan of seconds that needed its deadline to end was stuck as surely as one still open past it.
+    pastDeadline: mine.filter((r) => r.reason === 'timed_out' || (r.finished !== null ? r.finished > r.deadline + 5 : now > r.deadline + 5)).length,
     unacknowledged: rows.filter((r) => !acceptedIds.has(r.id)).length,
     unacknowledgedOpen: rows.filter((r) => !acceptedIds.has(r.id) && !TERMINAL.has(r.status)).length,
   };

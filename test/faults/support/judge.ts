@@ -44,7 +44,7 @@ export async function judge(stack: Stack, log: SubmitLog, options: { scenario: s
     zero('scans lost (accepted, absent or not terminal in Postgres)', ledger.lostCount),
     zero('duplicate cloud tasks', cloud.duplicates.total),
     zero('quota violations (simulator)', cloud.quotaViolations),
-    zero('scans past their deadline', ledger.pastDeadline),
+    zero('scans past their deadline (or ended by it)', ledger.pastDeadline),
     zero('scans recorded without a 202 reaching the client, left open', ledger.unacknowledgedOpen),
     ...(typeof options.checks === 'function' ? options.checks({ ledger, cloud }) : (options.checks ?? [])),
   ];
