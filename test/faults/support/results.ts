@@ -38,10 +38,12 @@ export function recordResult(row: Omit<ResultRow, 'measuredAt'>, file = RESULTS_
 /** The README table: `node --import tsx test/faults/support/results.ts [file]`. */
 export function resultsTable(rows: ResultRow[]): string {
   const heal = (s: number | null) => (s === null ? 'not healed' : `${s.toFixed(1)} s`);
+  // Table cells: no pipe may end a cell early; long measured texts (a /readyz body) cut short.
+  const cell = (text: string) => (text.length > 140 ? `${text.slice(0, 140)}…` : text).replace(/\|/g, '\\|').replace(/\n/g, ' ');
   return [
     '| scenario | scans | lost | duplicate cloud tasks | quota violations | time to heal | figures broken |',
     '|---|---:|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.scans} | ${r.lost} | ${r.duplicateCloudTasks} | ${r.quotaViolations} | ${heal(r.timeToHealS)} | ${r.broken.join('; ') || '—'} |`),
+    ...rows.map((r) => `| ${r.scenario} | ${r.scans} | ${r.lost} | ${r.duplicateCloudTasks} | ${r.quotaViolations} | ${heal(r.timeToHealS)} | ${r.broken.map(cell).join('; ') || '—'} |`),
   ].join('\n');
 }
 

@@ -42,11 +42,15 @@ export class RedisServer {
     if (this.running) return;
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let spawnError: Error | undefined;
+    // Without a listener a missing binary would crash the test process instead of failing the scenario.
+    child.on('error', (err) => (spawnError = err));
     child.stdout?.on('data', (d) => (out = (out + d.toString()).slice(-4000)));
     child.stderr?.on('data', (d) => (out = (out + d.toString()).slice(-4000)));
     this.child = child;
     const deadline = Date.now() + 15_000;
     for (;;) {
+      if (spawnError) throw new Error(`redis-server could not start (is it on PATH?): ${spawnError.message}`);
       if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}):\n${out}`);
       if (await this.ping()) return;
       if (Date.now() > deadline) throw new Error(`redis-server not ready on ${this.port}:\n${out}`);
