@@ -1,7 +1,7 @@
 import { PROVIDERS } from '@scanq/core';
 import { afterAll, beforeAll, describe, it, onTestFailed } from 'vitest';
 import { openScans, waitAllMoved, waitAllTerminal } from './support/figures.js';
-import { judge, zero } from './support/judge.js';
+import { judge } from './support/judge.js';
 import { ScanTargets, steadyLoad, SubmitLog, submitBurst } from './support/load.js';
 import { CREATE_API } from './support/samplers.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
@@ -58,7 +58,6 @@ describe.each([
 
     const healed = await waitAllMoved(stack, openAtStop, restoredAt, 90_000);
     await waitAllTerminal(stack, log.accepted.map((a) => a.id), healed.seconds === null ? 10_000 : 120_000);
-    const failed = (await stack.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Scan" WHERE "status" = 'failed' AND "id" = ANY($1::uuid[])`, [log.accepted.map((a) => a.id)]))[0]!.n;
     await judge(stack, log, {
       scenario: `Postgres stopped ${seconds} s under steady submit load`,
       timeToHealS: healed.seconds,
@@ -66,8 +65,6 @@ describe.each([
         // Requests sent in the second after the stop may have been answered before it took effect.
         outageAnswersCheck(log, stoppedAt + 1000, restartAt, 'Postgres'),
         readyzCheck(readyz, 'postgres'),
-        // Every image scans cleanly: a failure is an attempt burned on the outage.
-        zero('scans failed (attempts burned on the outage)', failed),
       ],
       details: { answersWhileDown: log.statuses(stoppedAt + 1000, restartAt), readyzWhileDown: `${readyz.status} ${readyz.body.slice(0, 300)}`, openAtStop: openAtStop.length, stuck: healed.stuck.length },
     });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, it, onTestFailed } from 'vitest';
 import { simulatorCalls } from '../support/simulator-calls.js';
 import { waitFor } from '../support/wait.js';
 import { openScans, waitAllMoved, waitAllTerminal } from './support/figures.js';
-import { judge, zero } from './support/judge.js';
+import { judge } from './support/judge.js';
 import { ScanTargets, steadyLoad, SubmitLog, submitBurst } from './support/load.js';
 import { outageAnswersCheck, probeReadyz, readyzCheck } from './support/outage.js';
 import { CREATE_API } from './support/samplers.js';
@@ -48,11 +48,10 @@ describe(`fault: Redis stopped ${DOWN_S} s under load`, () => {
 
     const healed = await waitAllMoved(stack, openAtStop, restoredAt, 90_000);
     await waitAllTerminal(stack, log.accepted.map((a) => a.id), healed.seconds === null ? 10_000 : 120_000);
-    const failed = (await stack.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Scan" WHERE "status" = 'failed' AND "id" = ANY($1::uuid[])`, [log.accepted.map((a) => a.id)]))[0]!.n;
     await judge(stack, log, {
       scenario: `Redis stopped ${DOWN_S} s under load`,
       timeToHealS: healed.seconds,
-      checks: [outageAnswersCheck(log, stoppedAt + 1000, restartAt, 'Redis'), readyzCheck(readyz, 'redis'), zero('scans failed (attempts burned on the outage)', failed)],
+      checks: [outageAnswersCheck(log, stoppedAt + 1000, restartAt, 'Redis'), readyzCheck(readyz, 'redis')],
       details: { answersWhileDown: log.statuses(stoppedAt + 1000, restartAt), readyzWhileDown: `${readyz.status} ${readyz.body.slice(0, 300)}`, openAtStop: openAtStop.length, stuck: healed.stuck.length },
     });
   });

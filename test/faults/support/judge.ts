@@ -32,7 +32,15 @@ export interface Judgement {
  * file first (so a failing scenario is on record too), then asserts each figure softly: one
  * run reports every figure it broke.
  */
-export async function judge(stack: Stack, log: SubmitLog, options: { scenario: string; timeToHealS: number | null; checks?: Check[] | ((figures: { ledger: LedgerFigures; cloud: CloudFigures }) => Check[]); details?: Record<string, unknown> }): Promise<Judgement> {
+export async function judge(stack: Stack, log: SubmitLog, options: {
+    scenario: string;
+    timeToHealS: number | null;
+    /** Cloud faults may fail a scan for good after its attempts (then only some must succeed); elsewhere every image scans cleanly. */
+    failuresAllowed?: boolean;
+    checks?: Check[] | ((figures: { ledger: LedgerFigures; cloud: CloudFigures }) => Check[]);
+    details?: Record<string, unknown>;
+  },
+): Promise<Judgement> {
   const accepted = log.accepted;
   const ledger = await ledgerFigures(stack, accepted);
   // Every Huawei scan of the ledger that started, acknowledged or not (a request that timed out may still have been carried out).
@@ -42,6 +50,10 @@ export async function judge(stack: Stack, log: SubmitLog, options: { scenario: s
   const checks: Check[] = [
     { figure: 'scans accepted', measured: ledger.accepted, want: '> 0', ok: ledger.accepted > 0 },
     zero('scans lost (accepted, absent or not terminal in Postgres)', ledger.lostCount),
+    // Without this a scenario whose scans all failed at once (a refused endpoint, a bad credential) would pass every quota figure.
+    options.failuresAllowed
+      ? { figure: 'scans succeeded', measured: ledger.byStatus.succeeded ?? 0, want: '> 0', ok: (ledger.byStatus.succeeded ?? 0) > 0 }
+      : zero('scans failed (clean images: a failure is the fault’s doing, e.g. attempts burned on an outage)', ledger.failed.length),
     zero('duplicate cloud tasks', cloud.duplicates.total),
     zero('quota violations (simulator)', cloud.quotaViolations),
     zero('scans past their deadline (or ended by it)', ledger.pastDeadline),
