@@ -91,8 +91,8 @@ const envSchema = z.object({
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
   /**
    * How long after its intent an unanswered create call is surely over: a retry waits this long
-   * before looking its task up. Unset: 2 × SCANQ_PROVIDER_TIMEOUT_MS + 15 s (the call's own
-   * bound twice over, for a cloud that answers late, plus margin).
+   * before creating when a look-up found no task. Unset: SCANQ_PROVIDER_TIMEOUT_MS + 15 s (the
+   * call's own bound, plus margin for a cloud that registers a request late).
    */
   SCANQ_CREATE_SETTLE_MS: z.coerce.number().int().min(0).optional(),
   /** How long a job waits while Postgres is unreachable before trying again (no attempt spent). */
@@ -251,7 +251,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       reconcileEveryMs: e.SCANQ_RECONCILE_EVERY_MS,
       reconcileGraceMs: e.SCANQ_RECONCILE_GRACE_MS,
       awsScanWindowMs: e.SCANQ_AWS_SCAN_WINDOW_MS,
-      createSettleMs: e.SCANQ_CREATE_SETTLE_MS ?? 2 * e.SCANQ_PROVIDER_TIMEOUT_MS + 15_000,
+      createSettleMs: e.SCANQ_CREATE_SETTLE_MS ?? e.SCANQ_PROVIDER_TIMEOUT_MS + 15_000,
       outageRetryMs: e.SCANQ_OUTAGE_RETRY_MS,
       alibaba: {
         taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,

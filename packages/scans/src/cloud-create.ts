@@ -45,7 +45,8 @@ export type GuardedStart<T extends StartedScan> = { started: T; adopted: false }
  * call goes: fence (the job lock is still ours) → intent recorded in Postgres (compare-and-set:
  * one attempt of many wins) → fence again → call → the lifecycle records the task. A retry that
  * finds an intent without a task asks the cloud (`findStartedScan`) and adopts what it finds;
- * while the earlier call may still be in flight it waits first, so its task is visible.
+ * when it finds none while the earlier call may still be in flight, it waits for that call to
+ * settle and asks again before creating.
  */
 export class CloudCreateGuard {
   private readonly owner: string;
@@ -69,13 +70,16 @@ export class CloudCreateGuard {
     const intent = await this.intents.get(this.scanId);
     if (!intent || !this.active.includes(intent.status) || intent.providerTaskId) throw new FencedError(`scan ${this.scanId} moved on (${intent?.status ?? 'gone'})`);
     if (intent.at) {
-      if (intent.owner && intent.ageMs < this.options.settleMs) throw new CreateSettling(this.options.settleMs - intent.ageMs, intent.at);
+      // Look first: a task the earlier call made is adopted at once (its slot then works, not
+      // idles). Finding none proves nothing while that call may still reach the cloud: wait for
+      // it to settle, then look again before creating.
       const since = new Date(intent.at.getTime() - this.options.lookupSkewMs);
       const found = await lookup.provider.findStartedScan(lookup.account, lookup.target, lookup.images, since);
       if (found) {
         this.log.info({ scanId: this.scanId, taskId: found.taskId, intentAt: intent.at }, 'adopted the task an earlier create call made');
         return { started: found, adopted: true };
       }
+      if (intent.owner && intent.ageMs < this.options.settleMs) throw new CreateSettling(this.options.settleMs - intent.ageMs, intent.at);
     }
     await this.fence();
     const at = await this.intents.claim(this.scanId, this.owner, intent.at, this.active);
