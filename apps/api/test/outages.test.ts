@@ -1,10 +1,9 @@
 import { type Dependency, loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createRuntime, type ScanqRuntime } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDatabase, migrate } from '../../../packages/db/src/migrate.js';
 import { AUTH, TEST_API_KEY } from '../../../test/support/env.js';
-import { type OwnServer, startOwnPostgres, startOwnRedis } from '../../../test/support/own-servers.js';
 import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../../../test/support/processes.js';
+import { PostgresServer, RedisServer } from '../../../test/support/servers.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 /**
@@ -25,8 +24,8 @@ interface Answer {
 }
 
 describe('API outages: Postgres or Redis down', () => {
-  let pgServer: OwnServer;
-  let redisServer: OwnServer;
+  let pgServer: PostgresServer;
+  let redisServer: RedisServer;
   let env: Record<string, string>;
   let api: ScanqProcess;
   let base = '';
@@ -86,10 +85,9 @@ describe('API outages: Postgres or Redis down', () => {
   const startApi = (name: string, port: number) => startProcess(name, 'apps/api/src/main.ts', { ...env, API_PORT: String(port) });
 
   beforeAll(async () => {
-    [pgServer, redisServer] = await Promise.all([startOwnPostgres(), startOwnRedis()]);
-    const databaseUrl = pgServer.url.replace(/\/postgres$/, '/scanq');
-    await ensureDatabase(databaseUrl);
-    await migrate(databaseUrl);
+    // Its own `scanq` database, created and migrated by `create`.
+    [pgServer, redisServer] = await Promise.all([PostgresServer.create(), RedisServer.start()]);
+    const databaseUrl = pgServer.url;
     env = {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisServer.url,

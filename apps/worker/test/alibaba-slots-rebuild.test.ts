@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlibabaScanTaskPolicy } from '../../../packages/scans/src/start-policies/alibaba-scan-task.policy.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
-import { type OwnRedis, startRedisServer } from '../../../test/support/redis-server.js';
+import { RedisServer } from '../../../test/support/servers.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { simulatorCalls } from '../../../test/support/simulator-calls.js';
 import { createFrontEnds } from '../../simulator/src/frontends.js';
@@ -25,7 +25,7 @@ interface SimAccount {
  */
 describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS adapter)', () => {
   let env: TestEnv;
-  let own: OwnRedis;
+  let own: RedisServer;
   let sim: RunningSimulator;
   let runtime: ScanqRuntime;
   let admin: Redis;
@@ -36,7 +36,7 @@ describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS 
 
   beforeAll(async () => {
     env = await createTestEnv('alibabarebuild');
-    own = await startRedisServer();
+    own = await RedisServer.start();
     admin = new Redis(own.url);
     sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'test', frontEnds: createFrontEnds({}) });
     runtime = createRuntime(env.config({ REDIS_URL: own.url }));
@@ -51,7 +51,7 @@ describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS 
     await runtime?.close();
     admin?.disconnect();
     await sim?.close();
-    await own?.stop();
+    await own?.destroy();
     await env?.cleanup();
   });
 

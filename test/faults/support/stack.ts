@@ -2,7 +2,7 @@ import { PROVIDERS, type Provider, simulatorAccountRequest } from '@scanq/core';
 import pg from 'pg';
 import { AUTH, SIMULATOR_CREDENTIALS, TEST_API_KEY } from '../../support/env.js';
 import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../../support/processes.js';
-import { PostgresServer, RedisServer } from './servers.js';
+import { PostgresServer, RedisServer } from '../../support/servers.js';
 
 export const SIM_SEED = 'scanq-faults';
 
