@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallCounterSnapshot } from '../../apps/simulator/src/core/call-counter.js';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
+import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const [ACCOUNT, ACCOUNT_2] = SIMULATOR_ACCOUNTS.alibaba;
@@ -86,7 +86,7 @@ describe('end to end: Alibaba task slots across worker processes', () => {
       SCANQ_WORKER_LOCK_MS: '5000',
       SCANQ_WORKER_STALLED_CHECK_MS: '1000',
     };
-    const simulator = startProcess('simulator', 'apps/simulator/src/main.ts', common);
+    const simulator = startSimulatorProcess('simulator', common);
     const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
     procs.push(simulator, apiProc);
     workers = Array.from({ length: WORKERS }, (_, i) => startWorker(i));

@@ -2,7 +2,7 @@ import { simulatorAccountRequest } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
+import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -23,7 +23,7 @@ describe('schedules across three worker processes', () => {
     const sim = `http://127.0.0.1:${simPort}`;
     api = `http://127.0.0.1:${apiPort}`;
     const common = { ...env.env, SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '50', SCANQ_POLL_INITIAL_MS: '50', API_PORT: String(apiPort), LOG_LEVEL: 'warn' };
-    const simulator = startProcess('simulator', 'apps/simulator/src/main.ts', common);
+    const simulator = startSimulatorProcess('simulator', common);
     const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
     procs.push(simulator, apiProc);
     for (let i = 0; i < 3; i++) procs.push(startProcess(`worker-${i}`, 'apps/worker/src/main.ts', common));

@@ -2,7 +2,7 @@ import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
+import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -21,7 +21,7 @@ describe('end to end: one AWS scan from HTTP request to Postgres rows', () => {
     sim = `http://127.0.0.1:${simPort}`;
     api = `http://127.0.0.1:${apiPort}`;
     const common = { ...env.env, SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '500', API_PORT: String(apiPort), LOG_LEVEL: 'warn' };
-    const simulator = startProcess('simulator', 'apps/simulator/src/main.ts', common);
+    const simulator = startSimulatorProcess('simulator', common);
     const worker = startProcess('worker', 'apps/worker/src/main.ts', common);
     const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
     procs.push(simulator, worker, apiProc);

@@ -2,7 +2,7 @@ import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
+import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
 
@@ -45,7 +45,7 @@ describe(`end to end: ${SCANS} Tencent scans on ${WORKERS} worker processes stay
       SCANQ_WORKER_QUEUES: 'tencent',
       LOG_LEVEL: 'warn',
     };
-    const simulator = startProcess('simulator', 'apps/simulator/src/main.ts', common);
+    const simulator = startSimulatorProcess('simulator', common);
     const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
     procs.push(simulator, apiProc);
     for (let i = 0; i < WORKERS; i++) procs.push(startProcess(`worker-${i}`, 'apps/worker/src/main.ts', common));

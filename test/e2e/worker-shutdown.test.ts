@@ -2,7 +2,7 @@ import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../support/processes.js';
+import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
 import { waitFor } from '../support/wait.js';
 
@@ -42,7 +42,7 @@ describe('worker shutdown: SIGTERM during a hung cloud call', () => {
       SCANQ_WORKER_QUEUES: 'aws',
       LOG_LEVEL: 'info',
     };
-    const simulator = startProcess('simulator', 'apps/simulator/src/main.ts', common);
+    const simulator = startSimulatorProcess('simulator', common);
     const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
     procs.push(simulator, apiProc);
     await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);

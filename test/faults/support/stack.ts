@@ -1,7 +1,7 @@
 import { PROVIDERS, type Provider, simulatorAccountRequest } from '@scanq/core';
 import pg from 'pg';
 import { AUTH, SIMULATOR_CREDENTIALS, TEST_API_KEY } from '../../support/env.js';
-import { freePort, type ScanqProcess, startProcess, waitForHttp } from '../../support/processes.js';
+import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../../support/processes.js';
 import { PostgresServer, RedisServer } from '../../support/servers.js';
 
 export const SIM_SEED = 'scanq-faults';
@@ -150,7 +150,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   try {
-    const simulator = startProcess(`${label}simulator`, 'apps/simulator/src/main.ts', env);
+    const simulator = startSimulatorProcess(`${label}simulator`, env);
     const api = startProcess(`${label}api`, 'apps/api/src/main.ts', env);
     processes.push(simulator, api);
     for (let i = 0; i < (options.workers ?? 2); i++) await stack.startWorker();
