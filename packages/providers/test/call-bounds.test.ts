@@ -7,21 +7,23 @@ import { createProviders, type ProviderDeps } from '../src/index.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { CALLS, simAccount } from './sim-clouds.js';
 
+// One simulator for the file; each test starts from a reset one.
+let sim: RunningSimulator;
+beforeAll(async () => {
+  sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'test', frontEnds: createFrontEnds({}) });
+});
+afterAll(() => sim?.close());
+beforeEach(async () => {
+  await fetch(`${sim.url}/_sim/reset`, { method: 'POST' });
+});
+
 /**
  * Every cloud call is bounded: against the simulator's `timeout` fault (a request it never
  * answers) each SDK, given a short SCANQ_PROVIDER_TIMEOUT_MS, fails the call as a retryable
  * ProviderError instead of waiting (the simulator would hold it 5 minutes).
  */
 describe('cloud calls: a hung answer fails the call at the configured timeout, on all four SDKs', () => {
-  let sim: RunningSimulator;
   const deps: ProviderDeps = { timeouts: { requestMs: 400, connectMs: 400 }, endpoints: { allowLoopback: true } };
-  beforeAll(async () => {
-    sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'test', frontEnds: createFrontEnds({}) });
-  });
-  afterAll(() => sim?.close());
-  beforeEach(async () => {
-    await fetch(`${sim.url}/_sim/reset`, { method: 'POST' });
-  });
 
   for (const provider of ['aws', 'alibaba', 'tencent', 'huawei'] as const) {
     it(`${provider}: ${CALLS[provider].api} that never answers fails as a retryable ProviderError`, async () => {
@@ -50,14 +52,6 @@ describe('cloud calls: a hung answer fails the call at the configured timeout, o
  * and refuses any call after it without a connection, each as a retryable SHUTTING_DOWN error.
  */
 describe('cloud calls: the shutdown signal cuts a hung call and refuses new ones, on all four SDKs', () => {
-  let sim: RunningSimulator;
-  beforeAll(async () => {
-    sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'test', frontEnds: createFrontEnds({}) });
-  });
-  afterAll(() => sim?.close());
-  beforeEach(async () => {
-    await fetch(`${sim.url}/_sim/reset`, { method: 'POST' });
-  });
 
   for (const provider of ['aws', 'alibaba', 'tencent', 'huawei'] as const) {
     it(`${provider}: ${CALLS[provider].api} hanging at the cloud fails as ${SHUTTING_DOWN} when the signal fires`, async () => {
