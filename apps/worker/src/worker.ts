@@ -16,6 +16,7 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   const handlers: JobHandlers = {
     [JobName.ScanStart]: (job, token) => runtime.lifecycle.handleStart(job, token),
     [JobName.ScanPoll]: (job, token) => runtime.lifecycle.handlePoll(job, token),
+    // Reconcile jobs now come only from older deployments' schedulers (removed below), or by hand.
     [JobName.Reconcile]: async () => {
       await runtime.reconciler.reconcile();
     },
@@ -34,7 +35,11 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   // Schedules live in Postgres and Redis may lose everything: every maintenance worker runs the
   // upkeep from its own timer (one at a time under a lease), never only from a Redis-held schedule.
   const maintenance = queues.includes(QueueName.maintenance) ? runtime.maintenance.start() : undefined;
-  if (maintenance) await maintenance.tick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'first maintenance pass failed'));
+  if (maintenance) {
+    // The Redis-held reconcile schedule of earlier versions is replaced by the timer: drop it.
+    await runtime.queues.queue(QueueName.maintenance).removeJobScheduler('reconcile').catch(() => undefined);
+    await maintenance.tick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'first maintenance pass failed'));
+  }
   log.info({ queues, concurrency: config.worker.concurrency }, 'worker started');
   return {
     runtime,

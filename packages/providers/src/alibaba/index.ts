@@ -3,6 +3,6 @@ export { digestCriteria, instanceCriteria, matchesTarget, parseRegistry, registr
 export { planTasks as planAlibabaTasks } from './plan.js';
 export { toProviderError as alibabaErrorToProviderError, BEYOND_QUOTA_RETRY_MS } from './errors.js';
 export { normalizeVulRecord, parseCount, parseInstance, parseMillis } from './normalize.js';
-export { failedAction as alibabaFailedAction, sasEndpoint } from './sas-client.js';
+export { sasEndpoint } from './sas-client.js';
 export { mapSasNecessity } from './severity.js';
 export { imageOutcome, SCA_STATUSES } from './status.js';

@@ -64,11 +64,6 @@ export function sasEndpoint(region: string): string {
 export type SasBody = Record<string, unknown>;
 export type SasParams = Record<string, string | number | boolean | undefined>;
 
-/** Thrown for every failed call: a ProviderError that also says which action failed. */
-export interface SasCallFailure {
-  action: string;
-}
-
 export class SasClient {
   private readonly clients = new Map<string, { client: OpenApiClient; agent: Agent }>();
 
@@ -120,21 +115,14 @@ export class SasClient {
     });
     const defined = (params: SasParams) => Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
     const request = new $OpenApi.OpenApiRequest({ query: openApiUtil.query(defined(query)), ...(form ? { body: openApiUtil.query(defined(form)) } : {}) });
-    try {
-      const res = await observeCall(this.observer, { provider: 'alibaba', accountId: account.id, api: action }, async () => {
-        try {
-          const { client, agent } = this.client(account);
-          return await callAgent.run(agent, () => client.callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 })));
-        } catch (err) {
-          throw this.transport.failure(err, toProviderError);
-        }
-      });
-      return (res.body ?? {}) as SasBody;
-    } catch (err) {
-      throw Object.assign(err as Error, { action } satisfies SasCallFailure);
-    }
+    const res = await observeCall(this.observer, { provider: 'alibaba', accountId: account.id, api: action }, async () => {
+      try {
+        const { client, agent } = this.client(account);
+        return await callAgent.run(agent, () => client.callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 })));
+      } catch (err) {
+        throw this.transport.failure(err, toProviderError);
+      }
+    });
+    return (res.body ?? {}) as SasBody;
   }
 }
-
-/** The action whose call raised `err`, when it came from SasClient. */
-export const failedAction = (err: unknown): string | undefined => (err as Partial<SasCallFailure> | null)?.action;
