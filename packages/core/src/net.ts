@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import { classifyHost, type HostClass } from './endpoint.js';
 
 /**
  * Which addresses an outbound connection to a user-supplied URL (a webhook, an account's
@@ -8,25 +9,21 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
  * refused. A subpath of its own (`@scanq/core/net`): it needs Node, the rest of core does not.
  */
 
-/** Loopback, private, link-local, CGNAT, unspecified and unique-local ranges. */
-const PRIVATE = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+/** Address classes a user-supplied URL may not reach (the same classes the endpoint rule refuses as literals). */
+const PRIVATE_CLASSES = new Set<HostClass>(['loopback', 'private', 'link_local', 'cgnat', 'unspecified']);
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/** An IPv4-mapped IPv6 address is judged as the IPv4 address it carries. */
-function check(list: BlockList, address: string): boolean {
+/**
+ * A resolved address classed as `classifyHost` classes a URL's literal host, so the connect-time
+ * check and the stored-endpoint rule agree on every range (IPv4-mapped, NAT64 and 6to4 forms are
+ * judged by the IPv4 address they carry).
+ */
+const classifyAddress = (address: string): HostClass => {
   const bare = address.replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  if (mapped) return list.check(mapped[1]!, 'ipv4');
-  return list.check(bare, isIP(bare) === 6 ? 'ipv6' : 'ipv4');
-}
+  return classifyHost(isIP(bare) === 6 ? `[${bare}]` : bare);
+};
 
-export const isPrivateAddress = (address: string): boolean => check(PRIVATE, address);
-export const isLoopbackAddress = (address: string): boolean => check(LOOPBACK, address);
+export const isPrivateAddress = (address: string): boolean => PRIVATE_CLASSES.has(classifyAddress(address));
+export const isLoopbackAddress = (address: string): boolean => classifyAddress(address) === 'loopback';
 
 /** Every address allowed (`allowPrivate`), or public ones, plus loopback when `allowLoopback`. */
 export interface AddressPolicy {
