@@ -13,10 +13,8 @@ export interface ReconcileReport {
   bulk: number;
 }
 
-const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
-
 /**
- * Postgres is the ledger, Redis only carries work. On a schedule: ends scans past their
+ * Postgres is the ledger, Redis only carries work. On every maintenance tick: ends scans past their
  * deadline (`failed`/`timed_out`), and re-enqueues every non-terminal scan whose job is gone
  * (Redis flushed, a crash between the insert and the enqueue), so no scan stays open forever.
  */
@@ -66,8 +64,8 @@ export class ReconcileService {
       // Bulk scans: a lost plan job is added again (same job id: never twice at once), and a
       // running bulk scan whose last scan ended without its completion is completed.
       for (const b of await this.bulk.rows.stuckPlanning(this.options.graceMs, batch)) {
-        const job = await this.queues.getJob(QueueName.maintenance, jobIds.bulkPlan(b.id));
-        if (job && LIVE_STATES.has(await job.getState())) continue; // still queued or planning
+        const [live] = await this.queues.liveJobs([{ queue: QueueName.maintenance, id: jobIds.bulkPlan(b.id) }]);
+        if (live) continue; // still queued or planning
         await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: b.id }, { jobId: `${jobIds.bulkPlan(b.id)}-r${suffix}`, ...PLAN_JOB_OPTIONS });
         report.bulk += 1;
       }
