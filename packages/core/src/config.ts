@@ -91,8 +91,10 @@ const envSchema = z.object({
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
   /**
    * How long after its intent an unanswered create call is surely over: a retry waits this long
-   * before creating when a look-up found no task. Unset: SCANQ_PROVIDER_TIMEOUT_MS + 15 s (the
-   * call's own bound, plus margin for a cloud that registers a request late).
+   * before creating when a look-up found no task. The earlier call's request left before its
+   * attempt lost its lock (the fence), so this covers the request on the wire and the cloud
+   * making a received create visible to its lists, not the caller's whole timeout: 20 s keeps a
+   * dead worker's Alibaba slot idle under 30 s when it died before its create left.
    */
   SCANQ_CREATE_SETTLE_MS: z.coerce.number().int().min(0).optional(),
   /** How long a job waits while Postgres is unreachable before trying again (no attempt spent). */
@@ -251,7 +253,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       reconcileEveryMs: e.SCANQ_RECONCILE_EVERY_MS,
       reconcileGraceMs: e.SCANQ_RECONCILE_GRACE_MS,
       awsScanWindowMs: e.SCANQ_AWS_SCAN_WINDOW_MS,
-      createSettleMs: e.SCANQ_CREATE_SETTLE_MS ?? e.SCANQ_PROVIDER_TIMEOUT_MS + 15_000,
+      createSettleMs: e.SCANQ_CREATE_SETTLE_MS ?? 20_000,
       outageRetryMs: e.SCANQ_OUTAGE_RETRY_MS,
       alibaba: {
         taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,
