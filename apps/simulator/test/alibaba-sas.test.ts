@@ -225,6 +225,12 @@ describe.each([
   });
 });
 
+/** The 14 ScaStatus values DescribeImageInstances documents (provider-docs/alibaba-sas-DescribeImageInstances.txt). */
+const SCA_STATUSES = [
+  'INIT', 'START', 'MESSAGE_SEND', 'START_RUN', 'DOWNLOAD', 'PRE_ANALYZER', 'WEB_SHELL_ANALYZER', 'CVE_ANALYZER',
+  'BIN_ANALYZER', 'OTHER_ANALYZER', 'SUCCESS', 'PRE_ANALYZER_SUCCESS', 'FAIL', 'TIMEOUT',
+];
+
 describe('DescribeImageInstances', () => {
   it('pages add up to TotalCount with every image exactly once and every field of the seed', async () => {
     const c = client();
@@ -244,7 +250,14 @@ describe('DescribeImageInstances', () => {
     expect(uuids).toHaveLength(totalCount);
     expect(new Set(uuids).size).toBe(totalCount);
 
-    const first = ((await call(c, 'DescribeImageInstances', {})).ImageInstanceList as Instance[])[0];
+    const all = (await call(c, 'DescribeImageInstances', { PageSize: 100 })).ImageInstanceList as Instance[];
+    // Only the 14 documented ScaStatus values; a never-scanned image leaves the field out (no "").
+    for (const item of all) {
+      if ('ScaStatus' in item) expect(SCA_STATUSES).toContain(item.ScaStatus);
+      else expect(item).toMatchObject({ ScaResult: 'TASK_NOT_EXISTS', LastScanTime: 0 });
+    }
+    expect(all.some((i) => !('ScaStatus' in i))).toBe(true);
+    const first = all.find((i) => 'ScaStatus' in i);
     expect(Object.keys(first ?? {}).sort()).toEqual(
       [
         'Status', 'Digest', 'RegistryType', 'Tag', 'ImageUpdate', 'RepoType', 'ImageSize', 'HcStatus', 'VulCount', 'ImageId',

@@ -142,7 +142,7 @@ const CRITERIA: Record<string, { type: 'input' | 'select'; values?: string }> = 
   vulStatus: { type: 'select', values: 'NO,YES' },
   alarmStatus: { type: 'select', values: 'NO,YES' },
   riskStatus: { type: 'select', values: 'NO,YES' },
-  registryType: { type: 'select', values: 'acr,harbor,quay' },
+  registryType: { type: 'select', values: 'acr,harbor,quay,CI/CD' },
   instanceId: { type: 'input' },
   regionId: { type: 'input' },
   repoName: { type: 'input' },
@@ -194,7 +194,9 @@ function imageInstance(s: ImageState, ctx: OperationContext): Record<string, unk
     ScaProgress: view.scaProgress,
     InstanceId: image.instanceId,
     RegionId: image.regionId,
-    ScaStatus: view.scaStatus,
+    // A never-scanned image has no ScaStatus among the 14 documented values: the field is left
+    // out rather than sent as an undocumented "" (ScaResult TASK_NOT_EXISTS says why).
+    ...(view.scaStatus ? { ScaStatus: view.scaStatus } : {}),
     Uuid: image.uuid,
     RepoId: image.repoId,
     HcCount: image.hcCount,

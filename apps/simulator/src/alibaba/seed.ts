@@ -27,7 +27,8 @@ export const SUPPORTED_REGIONS = [
 /** A region with ACR but without image scanning: its images end with `TASK_NOT_SUPPORT_REGION`. */
 export const UNSUPPORTED_REGION = 'me-east-1';
 
-export type RegistryType = 'acr' | 'harbor' | 'quay';
+/** The documented RegistryType values (DescribeImageInstances); the seed uses the first three. */
+export type RegistryType = 'acr' | 'harbor' | 'quay' | 'CI/CD';
 
 /** How a scan of the image ends: normally, or as a seeded failure. */
 export type ImageBehaviour = 'normal' | 'scan-fail' | 'scan-timeout';

@@ -5,6 +5,7 @@ import { SimClock } from './clock.js';
 import type { SimContext } from './context.js';
 import { FaultInjector, FaultRuleError, parseFaultRules } from './faults.js';
 import type { CloudFrontEnd, SimRequest, SimResponse } from './frontend.js';
+import { CannedReplies, parseReplyRules, ReplyRuleError } from './replies.js';
 
 export interface SimulatorOptions {
   host: string;
@@ -34,6 +35,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     clock: new SimClock(),
     calls: new CallCounter(),
     faults: new FaultInjector(options.seed),
+    replies: new CannedReplies(),
     seed: options.seed,
   };
   // Connections held by hung calls: dropped on close, which would otherwise wait for them.
@@ -78,6 +80,26 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       throw err;
     }
   });
+  app.get('/_sim/replies', async () => ({ replies: ctx.replies.list() }));
+  app.post('/_sim/replies', async (req, reply) => {
+    let body: unknown;
+    try {
+      body = Buffer.isBuffer(req.body) && req.body.length > 0 ? JSON.parse(req.body.toString('utf8')) : undefined;
+    } catch {
+      return reply.code(400).send(badRequest([{ field: 'body', rule: 'json', message: 'is not valid JSON' }]));
+    }
+    try {
+      const added = parseReplyRules(body ?? {}, options.frontEnds.map((f) => f.cloud)).map((spec) => ctx.replies.add(spec));
+      return { added };
+    } catch (err) {
+      if (err instanceof ReplyRuleError) return reply.code(400).send(badRequest(err.issues));
+      throw err;
+    }
+  });
+  app.delete('/_sim/replies', async () => {
+    ctx.replies.reset();
+    return { replies: [] };
+  });
   app.delete('/_sim/faults', async () => {
     ctx.faults.reset();
     return { faults: ctx.faults.list() };
@@ -85,6 +107,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   app.post('/_sim/reset', async () => {
     ctx.calls.reset();
     ctx.faults.reset();
+    ctx.replies.reset();
     ctx.clock.reset();
     for (const fe of options.frontEnds) fe.reset(ctx);
     return { ok: true };
@@ -121,6 +144,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 
     const api = fe.apiName(simReq);
     ctx.calls.record(fe.cloud, api);
+    const canned = ctx.replies.take(fe.cloud, api, { query: simReq.rawQuery, body: simReq.rawBody.toString('utf8') });
+    if (canned) {
+      ctx.calls.recordOutcome(fe.cloud, api, 'canned');
+      reply.code(canned.status);
+      for (const [k, v] of Object.entries(canned.headers)) reply.header(k, v);
+      return reply.send(canned.body);
+    }
     const fault = ctx.faults.take(fe.cloud, api);
     if (fault) ctx.calls.recordFault(fe.cloud, api, fault);
     let res: SimResponse;

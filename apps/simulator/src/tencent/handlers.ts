@@ -232,7 +232,8 @@ function describeAssetImageRegistryDetail(p: Params, ctx: TcssContext): Record<s
     RegistryRegion: img.RegistryRegion,
     ImageCreateTime: tencentTime(img.ImageCreateTimeMs),
     SensitiveInfoCnt: counts.SensitiveInfoCnt,
-    Id: img.Id,
+    // No `Id`: the field table lists it, but both documented example answers leave it out (the
+    // request named the image); scanq follows the examples, so clients must not rely on it.
     Solution: view.Solution,
     Reason: view.Reason,
   };

@@ -28,8 +28,8 @@ export const ALIBABA_SCAN_REGIONS = [
 ] as const;
 export type AlibabaScanRegion = (typeof ALIBABA_SCAN_REGIONS)[number];
 
-/** RegistryTypes of the seed: acr, harbor, quay. */
-export const ALIBABA_REGISTRY_TYPES = ['acr', 'harbor', 'quay'] as const;
+/** Every RegistryType DescribeImageInstances documents: acr, harbor, quay and CI/CD (images scanned in a pipeline). */
+export const ALIBABA_REGISTRY_TYPES = ['acr', 'harbor', 'quay', 'CI/CD'] as const;
 
 /** Most values one filter may carry (keeps the joined query string well inside URL limits). */
 export const ALIBABA_MAX_FILTER_VALUES = 100;

@@ -141,9 +141,14 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   }
 
   async resolveImages(account: ProviderAccount, target: TencentScanTarget): Promise<ImageRef[]> {
+    // The documented Detail answers carry no `Id` (the request named it): an image asked for by
+    // Id keeps the Id it was asked with; one asked for by ImageId finds its Id in the list.
     const found = await Promise.all([
-      ...(target.repositoryIds ?? []).map((Id) => this.detail(account, { Id })),
-      ...(target.imageIds ?? []).map((ImageId) => this.detail(account, { ImageId })),
+      ...(target.repositoryIds ?? []).map(async (Id) => withId(await this.detail(account, { Id }), Id)),
+      ...(target.imageIds ?? []).map(async (ImageId) => {
+        const d = await this.detail(account, { ImageId });
+        return typeof d.Id === 'number' ? d : this.findListed(account, d);
+      }),
       ...(target.images ?? []).map((info) => this.findByName(account, info)),
     ]);
     const byId = new Map<number, TcssImageDetail | ImageRepoInfo>();
@@ -162,8 +167,20 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
     return [...byId.values()].map(toImageRef);
   }
 
+  /**
+   * The registry image a Detail answer without `Id` describes: the list entry of the same
+   * repository address, tag and image id (DescribeAssetImageRegistryList, paged, narrowed by the
+   * name filters the list takes), its Id with the Detail's own fields.
+   */
+  private async findListed(account: ProviderAccount, d: TcssImageDetail): Promise<TcssImageDetail> {
+    const hit = await this.findByName(account, { registry: d.InstanceName ?? '', namespace: d.Namespace ?? '', name: d.ImageName ?? '', tag: d.ImageTag ?? '' }, (i) =>
+      (!d.ImageId || i.ImageId === d.ImageId) && (!d.ImageRepoAddress || i.ImageRepoAddress === d.ImageRepoAddress),
+    );
+    return withId(d, hit.Id!);
+  }
+
   /** Registry/namespace/name/tag → the registry image (DescribeAssetImageRegistryList, paged). */
-  private async findByName(account: ProviderAccount, info: TencentImageInfo): Promise<ImageRepoInfo> {
+  private async findByName(account: ProviderAccount, info: TencentImageInfo, also: (i: ImageRepoInfo) => boolean = () => true): Promise<ImageRepoInfo> {
     const filters = [
       { Name: 'InstanceName', Values: [info.registry], ExactMatch: true },
       { Name: 'Namespace', Values: [info.namespace], ExactMatch: true },
@@ -177,7 +194,9 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
       i.ImageName === info.name &&
       i.ImageTag === info.tag &&
       (!info.registryType || i.RegistryType === info.registryType) &&
-      (!info.instanceId || i.InstanceId === info.instanceId);
+      (!info.instanceId || i.InstanceId === info.instanceId) &&
+      typeof i.Id === 'number' &&
+      also(i);
     for (let offset = 0; ; offset += PAGE_SIZE) {
       const page = await this.call(account, 'DescribeAssetImageRegistryList', { Limit: PAGE_SIZE, Offset: offset, Filters: filters });
       const hit = (page.List ?? []).find(matches);
@@ -352,6 +371,9 @@ function rowMatches(row: TcssStatusRow, image: ImageRef): boolean {
     (!host || host === image.registry || row.InstanceName === image.registry)
   );
 }
+
+/** A Detail answer with the registry-image Id it was asked for (the answer's own, where it has one). */
+const withId = (d: TcssImageDetail, id: number): TcssImageDetail => (typeof d.Id === 'number' ? d : { ...d, Id: id });
 
 function describe(i: TcssImageDetail | ImageRepoInfo): string {
   return `${i.InstanceName ?? '?'}/${i.Namespace ?? '?'}/${i.ImageName ?? '?'}:${i.ImageTag ?? '?'}`;
