@@ -82,6 +82,7 @@ export function toAccountView(a: CloudAccount): Account {
     endpoint: redactEndpoint(a.endpoint),
     credentialRef: a.credentialRef,
     settings: (a.settings ?? {}) as Record<string, unknown>,
+    labels: (a.labels ?? {}) as Record<string, string>,
     createdAt: a.createdAt.toISOString(),
   };
 }

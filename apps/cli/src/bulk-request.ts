@@ -7,6 +7,8 @@ import { withFlagNames } from './command-context.js';
 export interface SelectorFlags {
   provider?: string[];
   account?: string[];
+  /** `key=value` pairs: accounts carrying every one (selector.accountSelector.matchLabels). */
+  label?: string[];
   region?: string[];
   registry?: string[];
   namespace?: string[];
@@ -21,6 +23,7 @@ export interface SelectorFlags {
 const FLAG_OF: Record<keyof BulkSelector, string> = {
   providers: '--provider',
   accounts: '--account',
+  accountSelector: '--label',
   regions: '--region',
   registries: '--registry',
   namespaces: '--namespace',
@@ -37,6 +40,7 @@ export function addSelectorOptions(cmd: Command): Command {
   return cmd
     .option('--provider <name>', `${PROVIDERS.join(', ')} (repeat or comma list)`, collect)
     .option('--account <name>', 'account name or id (repeatable)', collect)
+    .option('--label <key=value>', 'accounts carrying this label (repeatable: every one), resolved when the bulk scan plans', collect)
     .option('--region <region>', 'cloud region (repeatable)', collect)
     .option('--registry <id>', 'registry or registry instance: ECR registry id, ACR/TCR/SWR instance (repeatable)', collect)
     .option('--namespace <ns>', 'registry namespace (repeatable)', collect)
@@ -53,13 +57,22 @@ const numberOrText = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v);
 function selectorOf(flags: SelectorFlags): { selector: Record<string, unknown>; issues: ApiIssue[] } {
   const selector: Record<string, unknown> = {};
   for (const [flag, field] of Object.entries(LIST_FLAGS) as [keyof typeof LIST_FLAGS, string][]) if (flags[flag] !== undefined) selector[field] = flags[flag];
+  const labelIssues: ApiIssue[] = [];
+  if (flags.label !== undefined) {
+    const matchLabels: Record<string, string> = {};
+    for (const pair of flags.label) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) labelIssues.push({ field: 'body.selector.accountSelector.matchLabels', rule: 'format', message: `--label "${pair}" must be key=value` });
+      else matchLabels[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+    selector.accountSelector = { matchLabels };
+  }
   if (flags.latestOnly) selector.latestTagOnly = true;
   if (flags.skipScannedWithin !== undefined) selector.skipScannedWithinHours = numberOrText(flags.skipScannedWithin);
   // The API reads an empty selector as "everything": the CLI asks for that to be said out loud.
-  const issues: ApiIssue[] =
-    Object.keys(selector).length === 0 && !flags.all
-      ? [{ field: 'body.selector', rule: 'required', message: 'give at least one selector flag (--provider, --account, --repository, --tag-pattern, …) or --all for every image of every account' }]
-      : [];
+  const issues: ApiIssue[] = [...labelIssues];
+  if (Object.keys(selector).length === 0 && !flags.all) issues.push(
+    { field: 'body.selector', rule: 'required', message: 'give at least one selector flag (--provider, --account, --label, --repository, --tag-pattern, …) or --all for every image of every account' });
   return { selector, issues };
 }
 
@@ -116,6 +129,7 @@ export function selectorSummary(s: BulkSelector): string {
   const parts = [
     s.providers?.join(','),
     s.accounts && `account ${s.accounts.join(',')}`,
+    s.accountSelector && `labels ${Object.entries(s.accountSelector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',')}`,
     s.regions && `region ${s.regions.join(',')}`,
     s.registries && `registry ${s.registries.join(',')}`,
     s.namespaces && `namespace ${s.namespaces.join(',')}`,

@@ -1,6 +1,7 @@
 import { type ApiIssue, check, type Finding, ScanqApiError, ScanqInputError, ScanqNetworkError, ScanqResponseError } from '@scanq/client';
 import { ConfigError, createAccountSchema, issuesMessage, isTerminalScanStatus, listFindingsQuerySchema, listScansQuerySchema, loadConfig, PROVIDERS, type Severity } from '@scanq/core';
 import { Command, CommanderError } from 'commander';
+import { addAccountsApplyCommand } from './accounts-apply-command.js';
 import { addBulkCommands } from './bulk-commands.js';
 import { badInput, type Context, contextFor, defined, intervalOption, issuesText, printJson, requireId, requireIds, withFlagNames } from './command-context.js';
 import { CliExit, type CliIo, ExitCode } from './io.js';
@@ -152,8 +153,10 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
       if (provider !== undefined && !(PROVIDERS as readonly string[]).includes(provider)) badInput(ctx, [{ field: 'querystring.provider', rule: 'one_of', message: `must be one of ${PROVIDERS.join(', ')}` }]);
       const items = await ctx.client().listAccounts(provider ? { provider: provider as (typeof PROVIDERS)[number] } : {});
       if (ctx.json) return printJson(io, items);
-      io.out(`${table(ctx.c, ['NAME', 'PROVIDER', 'REGION', 'ENDPOINT', 'CREDENTIALS', 'CREATED'], items.map((a) => [a.name, a.provider, a.region, a.endpoint ?? ctx.c.dim('(cloud)'), a.credentialRef, shortTime(a.createdAt)]))}\n`);
+      const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || ctx.c.dim('—');
+      io.out(`${table(ctx.c, ['NAME', 'PROVIDER', 'REGION', 'ENDPOINT', 'CREDENTIALS', 'LABELS', 'CREATED'], items.map((a) => [a.name, a.provider, a.region, a.endpoint ?? ctx.c.dim('(cloud)'), a.credentialRef, labels(a.labels), shortTime(a.createdAt)]))}\n`);
     });
+  addAccountsApplyCommand(accounts, io, context);
   accounts
     .command('add')
     .description('register a cloud account (credentials by reference to SCANQ_CREDENTIALS, never the secret)')

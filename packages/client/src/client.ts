@@ -1,5 +1,7 @@
 import {
   accountSchema,
+  applyAccountsResultSchema,
+  applyAccountsSchema,
   type BulkSelector as CoreBulkSelector,
   type BulkTotals as CoreBulkTotals,
   bulkScanSchema,
@@ -33,6 +35,9 @@ import { check, toApiIssues } from './validate.js';
 export type CreateScanRequest = z.input<typeof createScanRequestSchema>;
 export type CreateAccountRequest = z.input<typeof createAccountSchema>;
 export type PatchAccountRequest = z.input<typeof patchAccountSchema>;
+/** PUT /v1/accounts: the whole desired set of accounts (an accounts file), `prune` and `dryRun`. */
+export type ApplyAccountsRequest = z.input<typeof applyAccountsSchema>;
+export type ApplyAccountsResult = z.output<typeof applyAccountsResultSchema>;
 export type Scan = z.output<typeof scanSchema>;
 export type Finding = z.output<typeof findingSchema>;
 export type Account = z.output<typeof accountSchema>;
@@ -82,7 +87,7 @@ export interface ScanqClientOptions {
 }
 
 interface RequestSpec<S extends z.ZodType> {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
@@ -174,6 +179,14 @@ export class ScanqClient {
   /** Changes an account's endpoint (null: the cloud's own), region, credential set or settings. */
   async updateAccount(id: string, patch: PatchAccountRequest): Promise<Account> {
     return (await this.request({ method: 'PATCH', path: `/v1/accounts/${encodeURIComponent(id)}`, body: patch, response: accountSchema })).body;
+  }
+
+  /**
+   * Applies an accounts file: creates and updates accounts to match `request.accounts`; with
+   * `prune`, deletes the accounts it does not list; with `dryRun`, only reports. One transaction.
+   */
+  async applyAccounts(request: ApplyAccountsRequest): Promise<ApplyAccountsResult> {
+    return (await this.request({ method: 'PUT', path: '/v1/accounts', body: request, response: applyAccountsResultSchema })).body;
   }
 
   async listAccounts(query: { provider?: Provider } = {}): Promise<Account[]> {

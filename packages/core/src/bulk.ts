@@ -1,6 +1,7 @@
 import cronParser from 'cron-parser';
 import { z } from 'zod';
 import { BULK_SCAN_STATUSES, PROVIDERS } from './domain.js';
+import { accountSelectorSchema } from './accounts-apply.js';
 import { webhookUrlSchema } from './targets/common.js';
 
 /**
@@ -18,6 +19,8 @@ export const bulkSelectorSchema = z
   .object({
     /** Account names or ids; all accounts when absent. */
     accounts: nameList('account').optional(),
+    /** Accounts by labels (`matchLabels`: every pair on the account), resolved when the plan runs: a schedule picks up accounts labelled later. ANDed with `accounts`. */
+    accountSelector: accountSelectorSchema.optional(),
     providers: z.array(z.enum(PROVIDERS)).min(1, 'give at least one provider or leave the field out').optional(),
     /** Cloud regions the images are in (an Alibaba account's images span regions; the other clouds' accounts hold one). */
     regions: nameList('region').optional().describe("Regions the images are in: an Alibaba account's images span regions, another cloud's account holds its own region's"),

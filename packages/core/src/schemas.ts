@@ -107,6 +107,8 @@ export const accountSchema = z.object({
   endpoint: z.string().nullable(),
   credentialRef: z.string(),
   settings: z.record(z.string(), z.unknown()),
+  /** Key/value labels (bulk scans and schedules select accounts by them). */
+  labels: z.record(z.string(), z.string()),
   createdAt: z.string(),
 });
 export type Account = z.infer<typeof accountSchema>;

@@ -1,4 +1,4 @@
-import type { CreateAccountRequest, PatchAccountRequest, Provider } from '@scanq/core';
+import type { ApplyAccountEntry, CreateAccountRequest, PatchAccountRequest, Provider } from '@scanq/core';
 import type { Db } from './client.js';
 import { Prisma, type CloudAccount } from './generated/prisma/client.js';
 import { UUID_TEXT as UUID } from './sql.js';
@@ -54,6 +54,44 @@ export class AccountRepository {
     });
   }
 
+  /**
+   * One accounts file applied in one transaction, under a transaction-scoped advisory lock (two
+   * applies run one after the other, each diffing what the other left). `plan` turns the current
+   * accounts into the changes; pruned accounts that still have scans are refused as a whole
+   * (nothing changes) with their scan counts. `dryRun`: planned and checked, never written.
+   */
+  async applySet(plan: (current: CloudAccount[]) => AccountChangeSet, dryRun: boolean): Promise<{ changes: AccountChangeSet; created: CloudAccount[] }> {
+    this.cache.clear();
+    try {
+      return await this.db.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${APPLY_LOCK_KEY})`);
+        const changes = plan(await tx.cloudAccount.findMany({ orderBy: [{ provider: 'asc' }, { name: 'asc' }] }));
+        if (changes.delete.length > 0) {
+          const inUse = await tx.scan.groupBy({ by: ['accountId'], where: { accountId: { in: changes.delete.map((a) => a.id) } }, _count: { _all: true } });
+          if (inUse.length > 0) {
+            const counts = new Map(inUse.map((g) => [g.accountId, g._count._all]));
+            throw new AccountsInUseError(changes.delete.filter((a) => counts.has(a.id)).map((a) => ({ ...a, scans: counts.get(a.id)! })));
+          }
+        }
+        if (dryRun) return { changes, created: [] };
+        const created: CloudAccount[] = [];
+        for (const entry of changes.create) created.push(await tx.cloudAccount.create({ data: accountData(entry) }));
+        for (const { id, entry } of changes.update) {
+          const { provider: _p, name: _n, ...data } = accountData(entry);
+          await tx.cloudAccount.update({ where: { id }, data });
+        }
+        if (changes.delete.length > 0) {
+          // Windows are per image and account; with no scans left they hold no history.
+          await tx.imageScanWindow.deleteMany({ where: { accountId: { in: changes.delete.map((a) => a.id) } } });
+          await tx.cloudAccount.deleteMany({ where: { id: { in: changes.delete.map((a) => a.id) } } });
+        }
+        return { changes, created };
+      });
+    } finally {
+      this.cache.clear();
+    }
+  }
+
   list(provider?: Provider): Promise<CloudAccount[]> {
     return this.db.cloudAccount.findMany({ where: provider ? { provider } : {}, orderBy: { name: 'asc' } });
   }
@@ -71,4 +109,37 @@ export class AccountRepository {
       this.remember(key, (UUID.test(ref) ? await this.db.cloudAccount.findFirst({ where: { provider, id: ref } }) : null) ?? (await this.db.cloudAccount.findUnique({ where: { provider_name: { provider, name: ref } } })))
     );
   }
+}
+
+/** Transaction-scoped advisory lock key of `applySet` (any constant no other lock uses). */
+const APPLY_LOCK_KEY = 0x5ca9acc7;
+
+/** What one apply changes: accounts to create, to update (by id), to delete. */
+export interface AccountChangeSet {
+  create: ApplyAccountEntry[];
+  update: { id: string; entry: ApplyAccountEntry; fields: string[] }[];
+  delete: { id: string; provider: Provider; name: string }[];
+  unchanged: CloudAccount[];
+  /** Accounts the file does not list, kept (prune not asked). */
+  unlisted: CloudAccount[];
+}
+
+/** Pruning refused: these accounts still have scans (their history would go with them). */
+export class AccountsInUseError extends Error {
+  constructor(readonly accounts: { id: string; provider: Provider; name: string; scans: number }[]) {
+    super(`cannot prune ${accounts.map((a) => `${a.provider} account "${a.name}" (${a.scans} scan${a.scans === 1 ? '' : 's'})`).join(', ')}: accounts with scans keep their history; remove them from the prune or keep them in the file`);
+  }
+}
+
+/**
+ * An entry as the row it sets: every field of the create body as given (the same as `create`),
+ * the ones it leaves out at their defaults, so an update makes the row exactly what the file says.
+ */
+function accountData(entry: ApplyAccountEntry) {
+  return {
+    ...entry,
+    endpoint: entry.endpoint ?? null,
+    settings: (entry.settings ?? {}) as Prisma.InputJsonValue,
+    labels: (entry.labels ?? {}) as Prisma.InputJsonValue,
+  };
 }

@@ -1,4 +1,4 @@
-import { BULK_JOB_PRIORITY, type BulkSelector, type CreateBulkScanRequest, dependencyOutage, isProviderError, isShutdownAbort, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
+import { BULK_JOB_PRIORITY, type BulkSelector, labelsMatch, type CreateBulkScanRequest, dependencyOutage, isProviderError, isShutdownAbort, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { type QueueRepository, RedisLease } from '@scanq/queue';
@@ -109,9 +109,13 @@ export class BulkScanService {
    * 422 unless the selector names only known accounts and matches at least one (a request for
    * nothing is refused up front, not planned into an empty success).
    */
-  async checkSelector(selector: BulkSelector): Promise<void> {
-    if ((await this.matchAccounts(selector, true)).length === 0) {
-      throw new SubmitError(422, 'no_matching_account', 'no account matches the selector (its accounts, providers and regions together)', 'body.selector');
+  async checkSelector(selector: BulkSelector, options: { schedule?: boolean } = {}): Promise<void> {
+    const matched = await this.matchAccounts(selector, true);
+    // A schedule selecting by labels may come before the accounts it will select (GitOps: the
+    // schedule and the accounts file applied in any order); its ticks resolve the labels.
+    if (options.schedule && selector.accountSelector) return;
+    if (matched.length === 0) {
+      throw new SubmitError(422, 'no_matching_account', 'no account matches the selector (its accounts, accountSelector labels, providers and regions together)', 'body.selector');
     }
   }
 
@@ -146,6 +150,7 @@ export class BulkScanService {
     return all.filter(
       (a) =>
         (!selector.accounts?.length || selector.accounts.includes(a.name) || selector.accounts.includes(a.id)) &&
+        (!selector.accountSelector || labelsMatch(selector.accountSelector, (a.labels ?? {}) as Record<string, unknown>)) &&
         (!selector.providers?.length || selector.providers.includes(a.provider)) &&
         // An account listing one region only is left out for other regions; one whose listing
         // spans regions (Alibaba SAS) is listed and its images filtered by their own region.

@@ -8,6 +8,7 @@ import { AccountResolver } from './account-resolver.js';
 import { ApiKeyService } from './api-key.service.js';
 import { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 import { WebhookService } from './webhook.service.js';
+import { AccountApplyService } from './account-apply.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
@@ -62,6 +63,8 @@ export interface ScanqRuntime {
   redis: Redis;
   queues: QueueRepository;
   accounts: AccountRepository;
+  /** `PUT /v1/accounts`: an accounts file applied as the desired set. */
+  accountApply: AccountApplyService;
   scans: ScanRepository;
   windows: ImageScanWindowRepository;
   bulkScans: BulkScanRepository;
@@ -195,6 +198,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     redis,
     queues,
     accounts,
+    accountApply: new AccountApplyService(accounts),
     scans,
     windows,
     bulkScans,

@@ -36,7 +36,7 @@ export class ScheduleService {
 
   async create(input: CreateScheduleRequest): Promise<Schedule> {
     await this.redisReachable();
-    await this.bulk.checkSelector(input.selector);
+    await this.bulk.checkSelector(input.selector, { schedule: true });
     const next = nextCronRun(input.cron, input.timezone);
     const schedule = await this.schedules.create(input, input.enabled && !(next instanceof Error) ? next : null);
     if (!schedule) throw new SubmitError(409, 'schedule_exists', `a schedule named "${input.name}" exists`, 'body.name');
@@ -48,7 +48,7 @@ export class ScheduleService {
     await this.redisReachable();
     const current = await this.schedules.get(id);
     if (!current) return null;
-    if (patch.selector) await this.bulk.checkSelector(patch.selector);
+    if (patch.selector) await this.bulk.checkSelector(patch.selector, { schedule: true });
     const merged = { cron: patch.cron ?? current.cron, timezone: patch.timezone ?? current.timezone, enabled: patch.enabled ?? current.enabled };
     const next = nextCronRun(merged.cron, merged.timezone);
     const schedule = await this.schedules.update(id, { ...patch, nextRunAt: merged.enabled && !(next instanceof Error) ? next : null });

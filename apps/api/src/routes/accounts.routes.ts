@@ -1,5 +1,5 @@
-import { ACCOUNT_SETTINGS_SCHEMAS, PROVIDERS, accountSchema, createAccountSchemaFor, errorResponseSchema, issuesMessage, patchAccountSchemaFor, zodIssueMessage, zodIssueRule } from '@scanq/core';
-import { Prisma } from '@scanq/db';
+import { ACCOUNT_SETTINGS_SCHEMAS, PROVIDERS, accountSchema, applyAccountsResultSchema, applyAccountsSchemaFor, createAccountSchemaFor, errorResponseSchema, issuesMessage, patchAccountSchemaFor, zodIssueMessage, zodIssueRule } from '@scanq/core';
+import { AccountsInUseError, Prisma } from '@scanq/db';
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -64,6 +64,31 @@ export const accountRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = a
       }
       const updated = await runtime.accounts.update(current.id, request.body);
       return updated ? toAccountView(updated) : reply.code(404).send(notFoundBody('account', request.params.id));
+    },
+  );
+
+  app.put(
+    '/accounts',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Apply an accounts file: create, update and (with prune) delete accounts to match the set',
+        description:
+          'The body is the whole desired set (`scanq accounts apply -f accounts.yaml` sends it): each entry is a POST /v1/accounts body plus `labels`, matched by provider and name. The whole set is checked first (400 names `body.accounts.<index>.<field>` and the rule) and applied in one transaction. `prune`: delete accounts the set does not list (409 `account_has_scans`, nothing changed, when one of them has scans). `dryRun`: report the changes, make none.',
+        body: applyAccountsSchemaFor(runtime.config.endpoints),
+        response: { 200: applyAccountsResultSchema, 400: errorResponseSchema, 409: errorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      try {
+        return await runtime.accountApply.apply(request.body);
+      } catch (err) {
+        if (err instanceof AccountsInUseError) {
+          const issues = err.accounts.map((a) => ({ field: `accounts.${a.provider}/${a.name}`, rule: 'has_scans', message: `has ${a.scans} scan${a.scans === 1 ? '' : 's'}: not pruned (its history stays); list it in the file or delete it yourself` }));
+          return reply.code(409).send({ error: 'account_has_scans', message: err.message, issues });
+        }
+        throw err;
+      }
     },
   );
 

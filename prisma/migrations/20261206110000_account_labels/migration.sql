@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "CloudAccount" ADD COLUMN "labels" JSONB NOT NULL DEFAULT '{}';
