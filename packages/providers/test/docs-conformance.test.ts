@@ -214,3 +214,35 @@ async function signedTencent(account: ReturnType<typeof simAccount>, action: str
     return { Response: { Error: { Code: (err as { code?: string }).code, Message: (err as Error).message } } };
   }
 }
+
+describe("the simulator takes the documents' example requests", () => {
+  it('Huawei BatchScanSwrImage: both example bodies (an image list; operate_all) answer 200 with no body', async () => {
+    const { HssClients } = await import('../src/huawei/client.js');
+    const { ProviderTransport } = await import('../src/transport.js');
+    const { DEFAULT_TIMEOUTS } = await import('../src/contract.js');
+    const account = simAccount('huawei', sim.url);
+    const api = new HssClients(DEFAULT_TIMEOUTS, new ProviderTransport(SIM_DEPS)).for(account);
+    const send = (body: Record<string, unknown>) =>
+      api.send<{ httpStatusCode: number }>({ api: 'BatchScanSwrImage', method: 'POST', url: '/v5/{project_id}/image/batch-scan', region: account.region, query: { enterprise_project_id: 'all_granted_eps' }, body });
+    for (const body of [
+      { image_type: 'private_image', image_info_list: [{ image_name: 'openjdk', image_version: 'v8.8', namespace: 'test' }, { image_name: 'openjdk1', image_version: 'v1.0', namespace: 'test1' }] },
+      { image_type: 'private_image', operate_all: true },
+    ]) {
+      expect((await send(body)).httpStatusCode).toBe(200);
+    }
+    expect((await simulatorCalls(sim.url)).outcomes).toEqual({ 'huawei:BatchScanSwrImage:ok': 2 });
+  });
+
+  it("Alibaba DescribeImageInstances: the example's Criteria (instanceId, AND) and every documented RegistryType as a criterion", async () => {
+    const { SasClient } = await import('../src/alibaba/sas-client.js');
+    const sas = new SasClient(undefined, undefined, undefined, new (await import('../src/transport.js')).ProviderTransport(SIM_DEPS));
+    const account = simAccount('alibaba', sim.url);
+    const byInstance = await sas.call(account, 'DescribeImageInstances', { Criteria: '[{"name":"instanceId","value":"390100182","logicalExp":"AND"}]', PageSize: 20, CurrentPage: 1, Scanned: true });
+    expect(byInstance.PageInfo).toMatchObject({ CurrentPage: 1, PageSize: 20 });
+    for (const type of ['acr', 'harbor', 'quay', 'CI/CD']) {
+      const body = await sas.call(account, 'DescribeImageInstances', { Criteria: JSON.stringify([{ name: 'registryType', value: type }]), LogicalExp: 'OR' });
+      for (const item of body.ImageInstanceList as { RegistryType: string }[]) expect(item.RegistryType).toBe(type);
+    }
+    expect((await simulatorCalls(sim.url)).outcomes).toEqual({ 'alibaba:DescribeImageInstances:ok': 5 });
+  });
+});
