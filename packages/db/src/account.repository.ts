@@ -74,8 +74,7 @@ export class AccountRepository {
           }
         }
         if (dryRun) return { changes, created: [] };
-        const created: CloudAccount[] = [];
-        for (const entry of changes.create) created.push(await tx.cloudAccount.create({ data: accountData(entry) }));
+        const created = changes.create.length > 0 ? await tx.cloudAccount.createManyAndReturn({ data: changes.create.map(accountData) }) : [];
         for (const { id, entry } of changes.update) {
           const { provider: _p, name: _n, ...data } = accountData(entry);
           await tx.cloudAccount.update({ where: { id }, data });
@@ -86,7 +85,8 @@ export class AccountRepository {
           await tx.cloudAccount.deleteMany({ where: { id: { in: changes.delete.map((a) => a.id) } } });
         }
         return { changes, created };
-      });
+        // A file of a thousand accounts is a thousand updates: well past Prisma's 5 s default.
+      }, { maxWait: APPLY_TX_MAX_WAIT_MS, timeout: APPLY_TX_TIMEOUT_MS });
     } finally {
       this.cache.clear();
     }
@@ -110,6 +110,10 @@ export class AccountRepository {
     );
   }
 }
+
+/** How long an apply may wait for a connection, and run (its statements and the lock wait of a concurrent apply). */
+const APPLY_TX_MAX_WAIT_MS = 10_000;
+const APPLY_TX_TIMEOUT_MS = 120_000;
 
 /** Transaction-scoped advisory lock key of `applySet` (any constant no other lock uses). */
 const APPLY_LOCK_KEY = 0x5ca9acc7;
