@@ -246,3 +246,17 @@ describe("the simulator takes the documents' example requests", () => {
     expect((await simulatorCalls(sim.url)).outcomes).toEqual({ 'alibaba:DescribeImageInstances:ok': 5 });
   });
 });
+
+describe('canned replies (POST /_sim/replies)', () => {
+  it('refuses a bad rule naming each field and its rule, arming nothing', async () => {
+    const res = await fetch(`${sim.url}/_sim/replies`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ cloud: 'aws', api: 'StartImageScan', body: '{}' }, { cloud: 'gcp', api: '', body: 1, count: 0, extra: true }]),
+    });
+    expect(res.status).toBe(400);
+    const issues = ((await res.json()) as { issues: { field: string; rule: string }[] }).issues.map((i) => `${i.field} ${i.rule}`);
+    expect(issues).toEqual(['[1].extra unknown_field', '[1].cloud one_of', '[1].api type', '[1].body type', '[1].count minimum']);
+    expect(await served()).toEqual([]);
+  });
+});
