@@ -81,13 +81,13 @@ describe('tencent cam-role', () => {
     const scanTarget = await images(2);
     const resolved = await provider.resolveImages(a, scanTarget);
     expect(resolved.map((i) => Number(i.providerImageId))).toEqual(scanTarget.repositoryIds);
-    const task = await provider.startScan(a, scanTarget, resolved);
+    await provider.startScan(a, scanTarget, resolved);
     expect(await outcome('tencent:AssumeRole:ok')).toBe(1);
 
     // The keys expire at the cloud (its clock) while the adapter still holds them: the next call
     // is refused once, the adapter assumes the role again, and the call goes through.
     await advance(TOKEN_TTL_MS + 10_000);
-    const midway = await provider.pollScan(a, { taskId: task.taskId, target: scanTarget, images: resolved });
+    const midway = await provider.pollScan(a, { target: scanTarget, images: resolved });
     expect(midway.images.map((i) => i.state)).toEqual(['scanning', 'scanning']);
     expect(await outcome('tencent:AssumeRole:ok')).toBe(2);
     expect(await outcome('tencent:DescribeAssetImageRegistryScanStatusOneKey:AuthFailure.TokenFailure')).toBe(1);
@@ -95,7 +95,7 @@ describe('tencent cam-role', () => {
 
     // Past the end of the scan and past the second keys' expiry too.
     await advance(SCAN_MS);
-    const done = await provider.pollScan(a, { taskId: task.taskId, target: scanTarget, images: resolved });
+    const done = await provider.pollScan(a, { target: scanTarget, images: resolved });
     expect(done.images.map((i) => i.state)).toEqual(['succeeded', 'succeeded']);
     expect(await outcome('tencent:AssumeRole:ok')).toBe(3);
     const findings = await provider.listFindings(a, resolved[0]!);

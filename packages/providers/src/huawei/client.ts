@@ -97,7 +97,7 @@ export class HssClients {
     private readonly transport: ProviderTransport,
     private readonly observer?: ProviderCallObserver,
   ) {
-    this.credentials = new HuaweiCredentials(timeouts, transport);
+    this.credentials = new HuaweiCredentials(timeouts, transport, observer);
   }
 
   for(account: ProviderAccount): HssApi {

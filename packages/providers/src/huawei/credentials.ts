@@ -2,7 +2,7 @@ import { BasicCredentials, GlobalCredentials } from '@huaweicloud/huaweicloud-sd
 import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
 import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { type HuaweiCredentialSource, ProviderError, answeredBy, huaweiCredentialsSchema } from '@scanq/core';
-import type { ProviderAccount, ProviderTimeouts } from '../contract.js';
+import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import { type Expiring, RefreshingKeys, credentialKey } from '../credentials-cache.js';
 import type { ProviderTransport } from '../transport.js';
 
@@ -51,6 +51,7 @@ export class HuaweiCredentials {
   constructor(
     private readonly timeouts: ProviderTimeouts,
     private readonly transport: ProviderTransport,
+    private readonly observer?: ProviderCallObserver,
   ) {}
 
   static sourceOf(account: ProviderAccount): HuaweiCredentialSource {
@@ -82,7 +83,7 @@ export class HuaweiCredentials {
       for (const k of this.byAccount.keys()) if (k.startsWith(`${account.id}|`)) this.byAccount.delete(k);
       entry = source.source === 'oidc'
         ? { federated: new BasicCredentials().withIdpId(source.idpId).withIdTokenFile(source.idTokenFile).withIamEndpoint(source.iamEndpoint ?? IAM_ENDPOINT).withProjectId(projectId) }
-        : { keys: new RefreshingKeys(() => this.fetch(account, source)) };
+        : { keys: new RefreshingKeys(this.fetcher(account, source)) };
       this.byAccount.set(key, entry);
     }
     if (entry.federated) return { credential: entry.federated };
@@ -102,10 +103,19 @@ export class HuaweiCredentials {
     return { ak, sk, ...(securityToken ? { securityToken } : {}) };
   }
 
-  private async fetch(account: ProviderAccount, source: HuaweiCredentialSource): Promise<Expiring<HuaweiKeys>> {
-    if (source.source === 'static') return { keys: this.base(account, ''), expiresAt: Number.POSITIVE_INFINITY };
+  /** The account's key fetch; an agency's IAM client is built once and reused by every refresh. */
+  private fetcher(account: ProviderAccount, source: HuaweiCredentialSource): () => Promise<Expiring<HuaweiKeys>> {
+    if (source.source === 'static') return async () => ({ keys: this.base(account, ''), expiresAt: Number.POSITIVE_INFINITY });
     if (source.source !== 'agency') throw new Error(`unreachable: ${source.source}`);
-    const base = this.base(account, ` (the base keys that assume agency ${source.agencyName})`);
+    let hc: HcClient | undefined;
+    return async () => {
+      const base = this.base(account, ` (the base keys that assume agency ${source.agencyName})`);
+      hc ??= this.iamClient(account, source, base);
+      return this.assumeAgency(account, source, hc);
+    };
+  }
+
+  private iamClient(account: ProviderAccount, source: Extract<HuaweiCredentialSource, { source: 'agency' }>, base: HuaweiKeys): HcClient {
     const endpoint = source.iamEndpoint ?? IAM_ENDPOINT;
     const signer = new GlobalCredentials().withAk(base.ak).withSk(base.sk);
     if (base.securityToken) signer.withSecurityToken(base.securityToken);
@@ -123,10 +133,14 @@ export class HuaweiCredentials {
       .build();
     const http = (hc as unknown as { httpClient?: { _logger?: unknown } }).httpClient;
     if (http && '_logger' in http) http._logger = SILENT_LOGGER;
+    return hc;
+  }
+
+  private async assumeAgency(account: ProviderAccount, source: Extract<HuaweiCredentialSource, { source: 'agency' }>, hc: HcClient): Promise<Expiring<HuaweiKeys>> {
     const agency = `${source.domainName ?? source.domainId}/${source.agencyName}`;
     let out: SecurityTokensAnswer;
     try {
-      out = await hc.sendRequest<SecurityTokensAnswer & { httpStatusCode: number }>({
+      out = await observeCall(this.observer, { provider: 'huawei', accountId: account.id, api: 'CreateTemporaryAccessKeyByAgency' }, () => hc.sendRequest<SecurityTokensAnswer & { httpStatusCode: number }>({
         method: 'POST',
         url: SECURITY_TOKENS_PATH,
         contentType: 'application/json',
@@ -146,7 +160,7 @@ export class HuaweiCredentials {
             },
           },
         },
-      });
+      }));
     } catch (err) {
       const failure = this.transport.failure(err, () => {
         const e = (err ?? {}) as SdkError;

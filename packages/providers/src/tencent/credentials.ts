@@ -3,7 +3,7 @@ import { ProviderError, TENCENT_OIDC_DEFAULT_TOKEN_FILE, type TencentCredentialS
 import { CommonClient } from 'tencentcloud-sdk-nodejs/tencentcloud/common/common_client.js';
 import { CvmRoleCredential } from 'tencentcloud-sdk-nodejs/tencentcloud/common/credential.js';
 import type { Credential } from 'tencentcloud-sdk-nodejs/tencentcloud/common/interface.js';
-import type { ProviderAccount, ProviderTimeouts } from '../contract.js';
+import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import { type Expiring, RefreshingKeys, credentialKey, withTimeout } from '../credentials-cache.js';
 import type { ProviderTransport } from '../transport.js';
 
@@ -43,6 +43,7 @@ export class TencentCredentials {
   constructor(
     private readonly timeouts: ProviderTimeouts,
     private readonly transport: ProviderTransport,
+    private readonly observer?: ProviderCallObserver,
   ) {}
 
   /** The source an account uses: its block, or `static` when it has none. */
@@ -87,13 +88,16 @@ export class TencentCredentials {
     if (!entry) {
       for (const k of this.byAccount.keys()) if (k.startsWith(`${account.id}|`)) this.byAccount.delete(k);
       const source = TencentCredentials.sourceOf(account);
-      entry = { keys: new RefreshingKeys(() => this.fetch(account, source)) };
+      // One STS client per account entry (its keep-alive agent reused by every refresh).
+      let sts: CommonClient | undefined;
+      const stsClient = (endpoint: string | undefined, credential: Credential) => (sts ??= this.stsClient(account, endpoint, credential));
+      entry = { keys: new RefreshingKeys(() => this.fetch(account, source, stsClient)) };
       this.byAccount.set(key, entry);
     }
     return entry;
   }
 
-  private async fetch(account: ProviderAccount, source: TencentCredentialSource): Promise<Expiring<TencentKeys>> {
+  private async fetch(account: ProviderAccount, source: TencentCredentialSource, stsClient: (endpoint: string | undefined, credential: Credential) => CommonClient): Promise<Expiring<TencentKeys>> {
     switch (source.source) {
       case 'static': {
         const { secretId, secretKey, token } = account.credentials;
@@ -111,7 +115,7 @@ export class TencentCredentials {
           DurationSeconds: source.durationSeconds ?? DEFAULT_DURATION_SECONDS,
           ...(source.externalId ? { ExternalId: source.externalId } : {}),
         };
-        return this.sts(account, source.stsEndpoint, 'AssumeRole', params, { secretId, secretKey, ...(token ? { token } : {}) }, source.roleArn);
+        return this.sts(account, stsClient(source.stsEndpoint, { secretId, secretKey, ...(token ? { token } : {}) }), 'AssumeRole', params, source.roleArn);
       }
       case 'oidc-role': {
         const file = source.webIdentityTokenFile ?? TENCENT_OIDC_DEFAULT_TOKEN_FILE;
@@ -129,7 +133,7 @@ export class TencentCredentials {
           RoleSessionName: source.sessionName ?? `scanq-${account.name}`.slice(0, 128).replace(/[^\w+=,.@-]/g, '-'),
         };
         // AssumeRoleWithWebIdentity is not signed: the token is the proof.
-        return this.sts(account, source.stsEndpoint, 'AssumeRoleWithWebIdentity', params, { secretId: '', secretKey: '' }, source.roleArn);
+        return this.sts(account, stsClient(source.stsEndpoint, { secretId: '', secretKey: '' }), 'AssumeRoleWithWebIdentity', params, source.roleArn);
       }
       case 'cvm-role': {
         const provider = new CvmRoleCredential();
@@ -153,10 +157,9 @@ export class TencentCredentials {
     }
   }
 
-  /** One STS call; its failure as a ProviderError (terminal when STS said no, retryable when it could not be reached). */
-  private async sts(account: ProviderAccount, endpoint: string | undefined, action: string, params: Record<string, unknown>, credential: Credential, roleArn: string): Promise<Expiring<TencentKeys>> {
+  private stsClient(account: ProviderAccount, endpoint: string | undefined, credential: Credential): CommonClient {
     const url = endpoint ? new URL(endpoint) : null;
-    const client = new CommonClient(url ? url.host : STS_ENDPOINT, STS_VERSION, {
+    return new CommonClient(url ? url.host : STS_ENDPOINT, STS_VERSION, {
       credential,
       region: account.region,
       profile: {
@@ -169,9 +172,14 @@ export class TencentCredentials {
         },
       },
     });
+  }
+
+  /** One STS call; its failure as a ProviderError (terminal when STS said no, retryable when it could not be reached). */
+  private async sts(account: ProviderAccount, client: CommonClient, action: string, params: Record<string, unknown>, roleArn: string): Promise<Expiring<TencentKeys>> {
     let out: StsAnswer;
     try {
-      out = (await client.request(action, params, action === 'AssumeRoleWithWebIdentity' ? { skipSign: true } : {})) as StsAnswer;
+      const send = () => client.request(action, params, action === 'AssumeRoleWithWebIdentity' ? { skipSign: true } : {}) as Promise<StsAnswer>;
+      out = await observeCall(this.observer, { provider: 'tencent', accountId: account.id, api: action }, send);
     } catch (err) {
       const e = err as { code?: string; message?: string; requestId?: string };
       const failure = this.transport.failure(err, () => {

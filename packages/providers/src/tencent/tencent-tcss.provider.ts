@@ -83,7 +83,7 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
     this.observer = deps.observer;
     this.timeouts = timeoutsOf(deps);
     this.transport = new ProviderTransport(deps);
-    this.credentials = new TencentCredentials(this.timeouts, this.transport);
+    this.credentials = new TencentCredentials(this.timeouts, this.transport, this.observer);
   }
 
   stats(): TencentTcssStats {
