@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 import { type HuaweiScanTarget, ProviderError, SIMULATOR_ACCOUNTS, type TencentScanTarget } from '@scanq/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -133,6 +136,30 @@ describe('tencent cam-role', () => {
     const err = await failure(provider.resolveImages(account({ source: 'cam-role', roleArn: roleArn(STS_ROLES.external), stsEndpoint: sim.url }), { repositoryIds: [1] }));
     expect([err.kind, err.reason, err.code]).toEqual(['terminal', 'no_permission', 'AuthFailure.UnauthorizedOperation']);
     expect(await total('tencent:DescribeAssetImageRegistryDetail')).toBe(0);
+  });
+
+  it('oidc-role: AssumeRoleWithWebIdentity with the token file, re-read at each fetch; an expired token is refused', async () => {
+    await post('/_sim/config/tencent', { stsTokenTtlMs: TOKEN_TTL_MS });
+    const dir = await mkdtemp(join(tmpdir(), 'scanq-oidc-'));
+    try {
+      const file = join(dir, 'token');
+      const jwt = (exp: number) => ['{"alg":"RS256"}', JSON.stringify({ sub: 'system:serviceaccount:scanq:worker', exp })].map((p) => Buffer.from(p).toString('base64url')).join('.') + '.c2ln';
+      const simNow = (await get<{ now: number }>('/_sim/clock')).now;
+      await writeFile(file, jwt(Math.floor(simNow / 1000) + 3600));
+      const provider = new TencentTcssProvider(SIM_DEPS);
+      const a = account({ source: 'oidc-role', roleArn: roleArn(STS_ROLES.scanner), providerId: 'scanq-sim-oidc', webIdentityTokenFile: file, stsEndpoint: sim.url }, {});
+      const scanTarget = await images(1);
+      expect((await provider.resolveImages(a, scanTarget)).length).toBe(1);
+      expect(await outcome('tencent:AssumeRoleWithWebIdentity:ok')).toBe(1);
+      // The keys expire; kubelet has meanwhile written a token that has expired too (so it is read anew, and refused).
+      await writeFile(file, jwt(Math.floor(simNow / 1000) + 10));
+      await advance(TOKEN_TTL_MS + 1_000);
+      const err = await failure(provider.resolveImages(a, scanTarget));
+      expect([err.kind, err.reason, err.code]).toEqual(['terminal', 'no_permission', 'InvalidParameter.ParamError']);
+      expect(err.message).toContain('expired');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unreachable STS is retryable no_permission', async () => {
