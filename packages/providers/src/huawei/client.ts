@@ -1,11 +1,11 @@
 import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
 import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
-import { ProviderError } from '@scanq/core';
+import { ProviderError, answeredBy } from '@scanq/core';
 import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import type { ProviderTransport } from '../transport.js';
 import { credentialKey } from '../credentials-cache.js';
-import { HuaweiCredentials, type HuaweiKeys, isTokenRefused } from './credentials.js';
+import { HuaweiCredentials, isTokenRefused } from './credentials.js';
 import { toProviderError } from './errors.js';
 
 /**
@@ -44,23 +44,25 @@ export class HssApi {
   ) {}
 
   async send<T extends object>(req: HssRequest): Promise<T> {
-    try {
-      return await this.sendOnce<T>(req);
-    } catch (err) {
-      // An agency's temporary keys refused (expired early by the cloud's clock, or revoked): fetch new ones once.
-      if (err instanceof ProviderError && err.code !== 'CredentialsMissing' && isTokenRefused(err.code) && this.credentials.refreshable(this.account)) {
-        this.credentials.invalidate(this.account, (err as ProviderError & { keys?: HuaweiKeys }).keys);
-        return this.sendOnce<T>(req);
+    for (let renewed = false; ; renewed = true) {
+      this.transport.assertRunning();
+      const { credential, keys } = await this.credentials.credential(this.account, this.projectId);
+      try {
+        return await this.sendWith<T>(req, credential);
+      } catch (err) {
+        // An agency's temporary keys refused (expired early by the cloud's clock, or revoked): fetch new ones once.
+        if (!renewed && err instanceof ProviderError && isTokenRefused(err.code) && this.credentials.refreshable(this.account)) {
+          this.credentials.invalidate(this.account, keys);
+          continue;
+        }
+        throw err;
       }
-      throw err;
     }
   }
 
-  private async sendOnce<T extends object>(req: HssRequest): Promise<T> {
-    this.transport.assertRunning();
+  private sendWith<T extends object>(req: HssRequest, credential: BasicCredentials): Promise<T> {
     const queryParams: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) queryParams[k] = v;
-    const { credential, keys } = await this.credentials.credential(this.account, this.projectId);
     const call = () => {
       // The HcClient signs with the credential it holds when the call starts (read before its first await).
       this.hc.withCredential(credential);
@@ -78,10 +80,21 @@ export class HssApi {
       try {
         return await call();
       } catch (err) {
-        throw Object.assign(this.transport.failure(err, (e) => toProviderError(e, req.api)), { keys });
+        throw this.transport.failure(err, (e) => federatedFailure(e, this.account) ?? toProviderError(e, req.api));
       }
     });
   }
+}
+
+/**
+ * The SDK's federated (OIDC) login failed inside the call: it rethrows that as a bare
+ * SdkException("Failed to update federal auth token by ID token: …"), so only its words tell it
+ * apart. Retryable: the words do not say whether IAM refused or could not be reached.
+ */
+function federatedFailure(err: unknown, account: ProviderAccount): ProviderError | null {
+  const text = String((err as { message?: unknown; errorMsg?: unknown } | null)?.errorMsg ?? (err as { message?: unknown } | null)?.message ?? err);
+  if (!/federal auth token|idTokenFile/i.test(text)) return null;
+  return answeredBy(new ProviderError('retryable', 'FederatedTokenFailed', `account ${account.name}: OIDC login at IAM failed: ${text}`, 'no_permission'), true);
 }
 
 /** The real endpoint of HSS in a region (account.endpoint overrides it, e.g. for the simulator). */
@@ -103,7 +116,6 @@ export class HssClients {
   for(account: ProviderAccount): HssApi {
     const projectId = typeof account.settings.projectId === 'string' ? account.settings.projectId : '';
     if (!projectId) throw new ProviderError('terminal', 'ProjectIdMissing', `account ${account.name}: settings.projectId (the HSS project id) is required`, 'invalid');
-    HuaweiCredentials.sourceOf(account);
     const endpoint = hssEndpoint(account);
     // The credential part changes with the account's secrets or source, so no client outlives them.
     const key = `${account.id}|${endpoint}|${projectId}|${credentialKey(account)}`;

@@ -77,27 +77,26 @@ export class TencentCredentials {
     this.byAccount.get(credentialKey(account))?.keys.invalidate(keys);
   }
 
-  /** STS / metadata fetches made for the account so far. */
-  fetches(account: ProviderAccount): number {
-    return this.byAccount.get(credentialKey(account))?.keys.fetches ?? 0;
-  }
-
   private entry(account: ProviderAccount) {
     const key = credentialKey(account);
     let entry = this.byAccount.get(key);
     if (!entry) {
       for (const k of this.byAccount.keys()) if (k.startsWith(`${account.id}|`)) this.byAccount.delete(k);
       const source = TencentCredentials.sourceOf(account);
-      // One STS client per account entry (its keep-alive agent reused by every refresh).
+      // One STS client (its keep-alive agent) and one CvmRoleCredential per account entry, reused by every refresh.
       let sts: CommonClient | undefined;
-      const stsClient = (endpoint: string | undefined, credential: Credential) => (sts ??= this.stsClient(account, endpoint, credential));
-      entry = { keys: new RefreshingKeys(() => this.fetch(account, source, stsClient)) };
+      let cvm: CvmRoleCredential | undefined;
+      const clients: FetchClients = {
+        sts: (endpoint, credential) => (sts ??= this.stsClient(account, endpoint, credential)),
+        cvm: (roleName) => (cvm ??= cvmRoleCredential(roleName)),
+      };
+      entry = { keys: new RefreshingKeys(() => this.fetch(account, source, clients)) };
       this.byAccount.set(key, entry);
     }
     return entry;
   }
 
-  private async fetch(account: ProviderAccount, source: TencentCredentialSource, stsClient: (endpoint: string | undefined, credential: Credential) => CommonClient): Promise<Expiring<TencentKeys>> {
+  private async fetch(account: ProviderAccount, source: TencentCredentialSource, clients: FetchClients): Promise<Expiring<TencentKeys>> {
     switch (source.source) {
       case 'static': {
         const { secretId, secretKey, token } = account.credentials;
@@ -115,7 +114,7 @@ export class TencentCredentials {
           DurationSeconds: source.durationSeconds ?? DEFAULT_DURATION_SECONDS,
           ...(source.externalId ? { ExternalId: source.externalId } : {}),
         };
-        return this.sts(account, stsClient(source.stsEndpoint, { secretId, secretKey, ...(token ? { token } : {}) }), 'AssumeRole', params, source.roleArn);
+        return this.sts(account, clients.sts(source.stsEndpoint, { secretId, secretKey, ...(token ? { token } : {}) }), 'AssumeRole', params, source.roleArn);
       }
       case 'oidc-role': {
         const file = source.webIdentityTokenFile ?? TENCENT_OIDC_DEFAULT_TOKEN_FILE;
@@ -133,15 +132,10 @@ export class TencentCredentials {
           RoleSessionName: source.sessionName ?? `scanq-${account.name}`.slice(0, 128).replace(/[^\w+=,.@-]/g, '-'),
         };
         // AssumeRoleWithWebIdentity is not signed: the token is the proof.
-        return this.sts(account, stsClient(source.stsEndpoint, { secretId: '', secretKey: '' }), 'AssumeRoleWithWebIdentity', params, source.roleArn);
+        return this.sts(account, clients.sts(source.stsEndpoint, { secretId: '', secretKey: '' }), 'AssumeRoleWithWebIdentity', params, source.roleArn);
       }
       case 'cvm-role': {
-        const provider = new CvmRoleCredential();
-        if (source.roleName) {
-          const roleName = source.roleName;
-          // The SDK asks the metadata service for the bound role's name first; a named role skips that.
-          (provider as unknown as { getRoleName: () => Promise<string> }).getRoleName = async () => roleName;
-        }
+        const provider = clients.cvm(source.roleName);
         try {
           // The SDK's metadata fetch has no timeout of its own.
           const keys = await withTimeout(this.timeouts.requestMs, 'CVM metadata', () => provider.getCredential());
@@ -197,6 +191,18 @@ export class TencentCredentials {
     }
     return { keys: { secretId: c.TmpSecretId, secretKey: c.TmpSecretKey, token: c.Token }, expiresAt: out.ExpiredTime * 1000 };
   }
+}
+
+interface FetchClients {
+  sts(endpoint: string | undefined, credential: Credential): CommonClient;
+  cvm(roleName: string | undefined): CvmRoleCredential;
+}
+
+/** The SDK's CvmRoleCredential; it asks the metadata service for the bound role's name first, which a named role skips. */
+function cvmRoleCredential(roleName: string | undefined): CvmRoleCredential {
+  const provider = new CvmRoleCredential();
+  if (roleName) (provider as unknown as { getRoleName: () => Promise<string> }).getRoleName = async () => roleName;
+  return provider;
 }
 
 /** Codes with which Tencent refuses a temporary key's token (unknown, expired): worth one new fetch. */
