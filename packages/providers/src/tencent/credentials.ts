@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ProviderError, TENCENT_OIDC_DEFAULT_TOKEN_FILE, type TencentCredentialSource, answeredBy, tencentCredentialsSchema } from '@scanq/core';
 import { CommonClient } from 'tencentcloud-sdk-nodejs/tencentcloud/common/common_client.js';
-import { CvmRoleCredential } from 'tencentcloud-sdk-nodejs/tencentcloud/common/credential.js';
+import * as cvmRoleModule from 'tencentcloud-sdk-nodejs/tencentcloud/common/cvm_role_credential.js';
 import type { Credential } from 'tencentcloud-sdk-nodejs/tencentcloud/common/interface.js';
 import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import { type Expiring, RefreshingKeys, credentialKey, withTimeout } from '../credentials-cache.js';
@@ -193,6 +193,18 @@ export class TencentCredentials {
   }
 }
 
+type CvmRoleCredentialCtor = typeof cvmRoleModule.default.default;
+type CvmRoleCredential = InstanceType<CvmRoleCredentialCtor>;
+/**
+ * The SDK's CvmRoleCredential, its module's CommonJS `exports.default`: Node's ESM import sees
+ * that as `default.default` (credential.js re-exports it through a getter Node cannot detect),
+ * a transforming loader as `default`.
+ */
+const CvmRoleCredentialClass: CvmRoleCredentialCtor = (() => {
+  const d = (cvmRoleModule as { default: unknown }).default as { default?: unknown };
+  return (typeof d === 'function' ? d : d.default) as CvmRoleCredentialCtor;
+})();
+
 interface FetchClients {
   sts(endpoint: string | undefined, credential: Credential): CommonClient;
   cvm(roleName: string | undefined): CvmRoleCredential;
@@ -200,7 +212,7 @@ interface FetchClients {
 
 /** The SDK's CvmRoleCredential; it asks the metadata service for the bound role's name first, which a named role skips. */
 function cvmRoleCredential(roleName: string | undefined): CvmRoleCredential {
-  const provider = new CvmRoleCredential();
+  const provider = new CvmRoleCredentialClass();
   if (roleName) (provider as unknown as { getRoleName: () => Promise<string> }).getRoleName = async () => roleName;
   return provider;
 }
