@@ -20,8 +20,6 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
 export class RefreshingKeys<K> {
   private current: (Expiring<K> & { fetchedAt: number }) | null = null;
   private inflight: Promise<K> | null = null;
-  /** Fetches made so far (tests and logs). */
-  fetches = 0;
 
   constructor(
     private readonly fetch: () => Promise<Expiring<K>>,
@@ -42,7 +40,6 @@ export class RefreshingKeys<K> {
       try {
         const fetchedAt = this.now();
         const got = await this.fetch();
-        this.fetches += 1;
         this.current = { ...got, fetchedAt };
         return got.keys;
       } finally {

@@ -15,9 +15,14 @@ import { simulatorCalls } from '../../../test/support/simulator-calls.js';
 import { waitFor } from '../../../test/support/wait.js';
 
 /** Scans last this long on the simulator clock; the tests move the clock instead of waiting. */
-const SCAN_MS = 60_000;
-/** Temporary keys live this long on the simulator clock (the simulator's short-lifetime setting). */
-const TOKEN_TTL_MS = 20_000;
+const SCAN_MS = 100_000;
+/**
+ * Temporary keys live this long on the simulator clock (the simulator's short-lifetime setting):
+ * long enough that the adapter's own refresh ahead of expiry (45 s of real time) never comes
+ * first on a slow machine, short enough that the clock moves (170 s in all) stay inside TC3's
+ * 300 s timestamp window.
+ */
+const TOKEN_TTL_MS = 60_000;
 
 /**
  * Tencent CAM role (STS AssumeRole) and Huawei IAM agency credentials against the simulator's
