@@ -10,3 +10,4 @@ export * from './issues.js';
 export * from './outage.js';
 export * from './endpoint.js';
 export * from './accounts-apply.js';
+export * from './credentials-tencent-huawei.js';

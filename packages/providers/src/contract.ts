@@ -1,4 +1,4 @@
-import type { NormalizedFinding, Provider, ScanReason } from '@scanq/core';
+import type { HuaweiCredentialSource, NormalizedFinding, Provider, ScanReason, TencentCredentialSource } from '@scanq/core';
 
 /**
  * The one contract every cloud adapter implements (cf. Harbor's pluggable scanners:
@@ -17,6 +17,11 @@ export interface ProviderAccount {
   endpoint: string | null;
   settings: Record<string, unknown>;
   credentials: Record<string, string>;
+  /**
+   * Where the account's keys come from (the account's `credentials` block); null or absent:
+   * `credentials` as they are (static keys, or temporary keys with their token).
+   */
+  credentialSource?: TencentCredentialSource | HuaweiCredentialSource | null;
 }
 
 /** One image as scanq tracks it. */

@@ -10,6 +10,9 @@ import {
   signaturesMatch,
 } from './signature.js';
 
+/** Looks up a temporary AK with the request's security token (undefined: not a temporary AK). */
+export type TemporaryKeys = (ak: string, securityToken: string | undefined) => { account: string; secret: string } | { error: string } | undefined;
+
 export type AuthResult = { account: HssAccount } | { error: SimResponse };
 
 function header(req: SimRequest, name: string): string | undefined {
@@ -26,13 +29,21 @@ function header(req: SimRequest, name: string): string | undefined {
  * client's real clock, and tests that advance the simulated clock (to finish scans, or past
  * another cloud's time windows) must not turn every later request into an expired signature.
  */
-export function authenticate(req: SimRequest, accounts: readonly HssAccount[], wallClockMs: number): AuthResult {
+export function authenticate(req: SimRequest, accounts: readonly HssAccount[], wallClockMs: number, temporary?: TemporaryKeys): AuthResult {
   const authorization = header(req, 'authorization');
   if (!authorization) return { error: header(req, 'x-auth-token') ? authErrors.badToken() : authErrors.missing() };
   const parsed = parseAuthorization(authorization);
   if (!parsed) return { error: authErrors.badSignature() };
-  const account = accounts.find((a) => a.ak === parsed.accessKey);
-  if (!account) return { error: authErrors.unknownAk(parsed.accessKey) };
+  let account = accounts.find((a) => a.ak === parsed.accessKey);
+  let sk = account?.sk;
+  // An agency's temporary AK: its X-Security-Token must match and be unexpired; it acts as the delegating account.
+  const issued = account ? undefined : temporary?.(parsed.accessKey, header(req, 'x-security-token'));
+  if (issued && 'error' in issued) return { error: authErrors.token(issued.error) };
+  if (issued) {
+    account = accounts.find((a) => a.name === issued.account);
+    sk = issued.secret;
+  }
+  if (!account || !sk) return { error: authErrors.unknownAk(parsed.accessKey) };
 
   const sdkDate = header(req, 'x-sdk-date');
   const signedAt = parseSdkDate(sdkDate);
@@ -41,7 +52,7 @@ export function authenticate(req: SimRequest, accounts: readonly HssAccount[], w
     return { error: authErrors.expired(sdkDate as string, formatSdkDate(wallClockMs)) };
   }
 
-  const expected = computeSignatures(req, parsed.signedHeaders, account.sk);
+  const expected = computeSignatures(req, parsed.signedHeaders, sk);
   if (!expected.some((sig) => signaturesMatch(sig, parsed.signature))) return { error: authErrors.badSignature() };
 
   const projectHeader = header(req, 'x-project-id');

@@ -79,6 +79,8 @@ export const authErrors = {
       'APIG.0301',
       `Incorrect IAM authentication information: calc ak sk signature fail:signature expired, signature time:${signedAt},server time:${serverAt}`,
     ),
+  /** A temporary AK whose X-Security-Token is wrong or expired. */
+  token: (message: string) => apigError(401, 'APIG.0301', message),
   projectMismatch: (projectId: string) =>
     apigError(401, 'APIG.0301', `Incorrect IAM authentication information: project ${projectId} does not belong to the AK`),
 };

@@ -3,6 +3,9 @@ import { taskImageKey } from '../core/call-counter.js';
 import type { SimContext } from '../core/context.js';
 import type { CloudFrontEnd, SimRequest, SimResponse } from '../core/frontend.js';
 import { authenticate } from './auth.js';
+import { HuaweiIam, IAM_AGENCIES, IAM_SECURITY_TOKENS_PATH, iamDomainId } from './iam.js';
+
+const isIamCall = (req: SimRequest): boolean => req.path.replace(/\/$/, '') === IAM_SECURITY_TOKENS_PATH;
 import { apiNotFound, hssError, systemError, throttled } from './errors.js';
 import {
   type BatchScanCall,
@@ -94,6 +97,7 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
   let calls: BatchScanCall[] = [];
   let tasks = new Map<string, ScanTask[]>();
   let flow = new FlowControl();
+  const iam = new HuaweiIam();
 
   const now = () => ctx?.clock.now() ?? Date.now();
 
@@ -104,6 +108,7 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
     calls = [];
     tasks = new Map(accounts.map((a) => [a.projectId, []]));
     flow = new FlowControl();
+    iam.reset();
   }
 
   const runtime: HssRuntime = {
@@ -166,9 +171,10 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
   return {
     cloud: 'huawei',
 
-    matches: (req) => req.path.startsWith('/v5/'),
+    matches: (req) => req.path.startsWith('/v5/') || isIamCall(req),
 
-    apiName: (req) => route(req)?.api ?? 'UnknownApi',
+    // IAM's call under the IAM SDK's operation name.
+    apiName: (req) => (isIamCall(req) ? 'CreateTemporaryAccessKeyByAgency' : (route(req)?.api ?? 'UnknownApi')),
 
     faultResponse(kind): SimResponse {
       return kind === 'throttle' ? throttled(opts.rateLimitPerSecond || DEFAULT_THROTTLE_LIMIT) : systemError();
@@ -176,9 +182,19 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
 
     async handle(req, handlerCtx): Promise<SimResponse> {
       ctx = handlerCtx;
+      if (isIamCall(req)) {
+        if (req.method.toUpperCase() !== 'POST') return apiNotFound();
+        // The caller's own AK/SK only: temporary keys are not accepted here.
+        const caller = authenticate(req, accounts, Date.now());
+        if ('error' in caller) return caller.error;
+        return iam.assumeRole(req, caller.account, accounts, now(), opts.iamTokenTtlMs);
+      }
       const r = route(req);
       if (!r) return apiNotFound();
-      const auth = authenticate(req, accounts, Date.now());
+      const auth = authenticate(req, accounts, Date.now(), (ak, token) => {
+        const key = iam.check(ak, token, now());
+        return key && !('error' in key) ? { account: key.account, secret: key.secret } : key;
+      });
       if ('error' in auth) return auth.error;
       const { account } = auth;
       // The path's project must be the signing AK's own project.
@@ -216,6 +232,7 @@ export function createHuaweiHssFrontEnd(options: Record<string, string>): CloudF
         options: opts,
         accounts: accounts.map(accountState),
         batchScanCalls: calls.map((c) => ({ ...c })),
+        iam: { domains: accounts.map((a) => ({ name: a.name, domainId: iamDomainId(a.name) })), agencies: Object.values(IAM_AGENCIES), issued: iam.issuedCount },
       };
     },
   };

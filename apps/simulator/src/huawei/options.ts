@@ -21,6 +21,12 @@ export interface HssOptions {
   latestAliases: number;
   /** Share of regular images with vulnerabilities, in percent (SIM_HUAWEI_VULNERABLE_PERCENT). */
   vulnerablePercent: number;
+  /**
+   * Lifetime of agency temporary keys in simulator-clock ms, whatever duration_seconds asks
+   * (tests make it short to see keys expire mid-scan); 0: duration_seconds, as real IAM
+   * (SIM_HUAWEI_IAM_TTL_MS).
+   */
+  iamTokenTtlMs: number;
 }
 
 export const DEFAULT_OPTIONS: HssOptions = {
@@ -30,6 +36,7 @@ export const DEFAULT_OPTIONS: HssOptions = {
   rateLimitPerSecond: 0,
   latestAliases: 0,
   vulnerablePercent: 85,
+  iamTokenTtlMs: 0,
 };
 
 const OPTIONS: Record<keyof HssOptions, { env: string; max: number }> = {
@@ -39,6 +46,7 @@ const OPTIONS: Record<keyof HssOptions, { env: string; max: number }> = {
   rateLimitPerSecond: { env: 'SIM_HUAWEI_RATE_LIMIT', max: 1_000_000 },
   latestAliases: { env: 'SIM_HUAWEI_LATEST_ALIASES', max: 1_000_000 },
   vulnerablePercent: { env: 'SIM_HUAWEI_VULNERABLE_PERCENT', max: 100 },
+  iamTokenTtlMs: { env: 'SIM_HUAWEI_IAM_TTL_MS', max: 86_400_000 },
 };
 
 const keys = Object.keys(OPTIONS) as (keyof HssOptions)[];
@@ -51,6 +59,7 @@ function schemaOf(field: (max: number) => z.ZodType<number>) {
     rateLimitPerSecond: field(OPTIONS.rateLimitPerSecond.max),
     latestAliases: field(OPTIONS.latestAliases.max),
     vulnerablePercent: field(OPTIONS.vulnerablePercent.max),
+    iamTokenTtlMs: field(OPTIONS.iamTokenTtlMs.max),
   });
 }
 /** Environment values are strings: coerce them. */

@@ -9,6 +9,7 @@ import { isRecord, type Params } from './params.js';
 import { PerAccountRateLimiter } from './rate-limit.js';
 import { ScanStore, viewScan } from './scans.js';
 import { type SeedAccount, type SeedImage, seedTencentAccounts } from './seed.js';
+import { STS_API_VERSION, STS_UINS, TencentSts } from './sts.js';
 import {
   TC3_MAX_SKEW_SECONDS,
   acceptableServices,
@@ -31,6 +32,7 @@ export function createTencentTcssFrontEnd(options: Record<string, string>): Clou
   const opts: TencentOptions = parseTencentEnv(options);
   const limiter = new PerAccountRateLimiter();
   const store = new ScanStore();
+  const sts = new TencentSts();
   let accounts: SeedAccount[] = [];
   let imagesByAccount = new Map<string, Map<number, SeedImage>>();
   let clockNow: () => number = () => Date.now();
@@ -55,6 +57,7 @@ export function createTencentTcssFrontEnd(options: Record<string, string>): Clou
     async handle(req: SimRequest, ctx: SimContext): Promise<SimResponse> {
       try {
         const action = headerValue(req, 'x-tc-action') ?? '';
+        if (action === 'AssumeRole' || action === 'AssumeRoleWithWebIdentity') return tcSuccess(stsCall(req, ctx, action));
         const account = authenticate(req, ctx, action);
         const handler = TCSS_HANDLERS[action];
         if (!handler) throw new TcError(TC_ERRORS.invalidAction, `The action ${action} does not exist in tcss ${TCSS_API_VERSION}.`);
@@ -74,6 +77,7 @@ export function createTencentTcssFrontEnd(options: Record<string, string>): Clou
       imagesByAccount = new Map(accounts.map((a) => [a.name, new Map(a.images.map((img) => [img.Id, img]))]));
       store.reset(ctx.seed, accounts);
       limiter.reset();
+      sts.reset();
       clockNow = () => ctx.clock.now();
     },
 
@@ -94,25 +98,55 @@ export function createTencentTcssFrontEnd(options: Record<string, string>): Clou
         })),
         tasks: [...store.tasks.values()],
         rateLimit: { limitPerSecond: opts.rateLimitPerSecond, ...limiter.stats() },
+        sts: { uins: Object.fromEntries(accounts.map((a, i) => [a.name, STS_UINS[i] ?? null])), issued: { ...sts.issuedCount } },
       };
     },
   };
 
-  /** Identifies the account by SecretId, counts the call against its rate limit, then checks the TC3 signature. */
+  /** STS: AssumeRole signed with an account's base keys; AssumeRoleWithWebIdentity unsigned. */
+  function stsCall(req: SimRequest, ctx: SimContext, action: 'AssumeRole' | 'AssumeRoleWithWebIdentity'): Record<string, unknown> {
+    const version = headerValue(req, 'x-tc-version');
+    if (!version) throw new TcError(TC_ERRORS.missingParameter, 'The request is missing the required parameter X-TC-Version.');
+    if (version !== STS_API_VERSION) throw new TcError(TC_ERRORS.noSuchVersion, `The API version ${version} does not exist for sts.`);
+    const params = parseParams(req);
+    if (action === 'AssumeRoleWithWebIdentity') return sts.assumeRoleWithWebIdentity(params, accounts, ctx.clock.now(), opts.stsTokenTtlMs);
+    const auth = parseTc3Authorization(headerValue(req, 'authorization'));
+    const caller = accounts.find((a) => a.secretId === auth.secretId);
+    if (!caller) throw new TcError(TC_ERRORS.secretIdNotFound, 'The SecretId is not found, please ensure that your SecretId is correct.');
+    checkSignature(req, ctx, auth, caller.secretKey, 'sts');
+    return sts.assumeRole(params, accounts, ctx.clock.now(), opts.stsTokenTtlMs);
+  }
+
+  /**
+   * Identifies the account by SecretId (a base key, or an STS temporary key whose token is
+   * checked and which acts as its role's account), counts the call against its rate limit, then
+   * checks the TC3 signature.
+   */
   function authenticate(req: SimRequest, ctx: SimContext, action: string): SeedAccount {
     const version = headerValue(req, 'x-tc-version');
     if (!version) throw new TcError(TC_ERRORS.missingParameter, 'The request is missing the required parameter X-TC-Version.');
     if (version !== TCSS_API_VERSION) throw new TcError(TC_ERRORS.noSuchVersion, `The API version ${version} does not exist for tcss.`);
 
     const auth = parseTc3Authorization(headerValue(req, 'authorization'));
-    const account = accounts.find((a) => a.secretId === auth.secretId);
-    if (!account) throw new TcError(TC_ERRORS.secretIdNotFound, 'The SecretId is not found, please ensure that your SecretId is correct.');
+    let account = accounts.find((a) => a.secretId === auth.secretId);
+    let secretKey = account?.secretKey;
+    const temporary = account ? undefined : sts.check(auth.secretId, headerValue(req, 'x-tc-token'), ctx.clock.now());
+    if (temporary) {
+      account = accounts.find((a) => a.name === temporary.account);
+      secretKey = temporary.tmpSecretKey;
+    }
+    if (!account || !secretKey) throw new TcError(TC_ERRORS.secretIdNotFound, 'The SecretId is not found, please ensure that your SecretId is correct.');
 
     // Every identified call counts, including ones rejected below.
     if (!limiter.admit(account.name, action, opts.rateLimitPerSecond)) {
       throw new TcError(TC_ERRORS.requestLimitExceeded, `Your requests to ${action} exceed ${opts.rateLimitPerSecond} per second. Please reduce the request rate.`);
     }
 
+    checkSignature(req, ctx, auth, secretKey, 'tcss');
+    return account;
+  }
+
+  function checkSignature(req: SimRequest, ctx: SimContext, auth: ReturnType<typeof parseTc3Authorization>, secretKey: string, service: string): void {
     const rawTimestamp = headerValue(req, 'x-tc-timestamp');
     if (!rawTimestamp) throw new TcError(TC_ERRORS.missingParameter, 'The request is missing the required parameter X-TC-Timestamp.');
     const timestamp = Number(rawTimestamp);
@@ -124,11 +158,10 @@ export function createTencentTcssFrontEnd(options: Record<string, string>): Clou
         `Signature expired. Timestamp ${timestamp} differs from the server time ${serverSeconds} by more than ${TC3_MAX_SKEW_SECONDS} seconds.`,
       );
     }
-    const validScope = auth.date === tc3Date(timestamp) && acceptableServices(req).includes(auth.service);
-    if (!validScope || !verifyTc3Signature(req, auth, timestamp, account.secretKey)) {
+    const validScope = auth.date === tc3Date(timestamp) && acceptableServices(req, service).includes(auth.service);
+    if (!validScope || !verifyTc3Signature(req, auth, timestamp, secretKey)) {
       throw new TcError(TC_ERRORS.signatureFailure, 'The provided credentials could not be validated. Please check your signature is correct.');
     }
-    return account;
   }
 }
 

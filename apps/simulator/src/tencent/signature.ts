@@ -94,9 +94,9 @@ export function verifyTc3Signature(req: SimRequest, auth: Tc3Authorization, time
 }
 
 /** Services a credential scope may name here: the real one, or the SDK's endpoint-derived label. */
-export function acceptableServices(req: SimRequest): string[] {
+export function acceptableServices(req: SimRequest, service = 'tcss'): string[] {
   const host = hostnameOf(headerValue(req, 'host') ?? '');
-  return [...new Set(['tcss', host.split('.')[0] ?? ''])].filter(Boolean);
+  return [...new Set([service, host.split('.')[0] ?? ''])].filter(Boolean);
 }
 
 export function headerValue(req: SimRequest, name: string): string | undefined {

@@ -30,6 +30,7 @@ import type {
 } from '../contract.js';
 import { observeCall, type ProviderCallObserver, type ProviderTimeouts, timeoutsOf } from '../contract.js';
 import { ProviderTransport } from '../transport.js';
+import { TencentCredentials, isTokenRefused } from './credentials.js';
 import { isRequestLimitExceeded, toProviderError } from './errors.js';
 import { normalizeImageVul } from './normalize.js';
 import { imageProgressFromDetail, imageProgressFromRow, type TcssImageDetail, type TcssStatusRow } from './progress.js';
@@ -75,12 +76,14 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   private readonly observer?: ProviderCallObserver;
   private readonly timeouts: ProviderTimeouts;
   private readonly transport: ProviderTransport;
+  private readonly credentials: TencentCredentials;
 
   constructor(deps: ProviderDeps = {}) {
     this.gate = deps.callGate;
     this.observer = deps.observer;
     this.timeouts = timeoutsOf(deps);
     this.transport = new ProviderTransport(deps);
+    this.credentials = new TencentCredentials(this.timeouts, this.transport, this.observer);
   }
 
   stats(): TencentTcssStats {
@@ -88,16 +91,17 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   }
 
   private client(account: ProviderAccount): TcssClient {
-    const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.secretId ?? ''}`;
+    // The credential part changes with the account's secrets or source; the keys themselves are
+    // asked for at every call (DynamicCredential), so a cached client never signs with stale ones.
+    const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${this.credentials.key(account)}`;
     let client = this.clients.get(key);
     if (!client) {
-      const { secretId, secretKey, token } = account.credentials;
-      if (!secretId || !secretKey) throw new ProviderError('terminal', 'AuthFailure.SecretIdNotFound', `account ${account.name} has no secretId/secretKey credentials`, 'no_permission');
+      for (const k of this.clients.keys()) if (k.startsWith(`${account.id}|`)) this.clients.delete(k);
       // An account endpoint (the simulator) is a URL; the SDK wants host[:port] and the scheme apart.
       const url = account.endpoint ? new URL(account.endpoint) : null;
       const protocol = url ? `${url.protocol}//` : 'https://';
       client = new TcssClient({
-        credential: { secretId, secretKey, ...(token ? { token } : {}) },
+        credential: { getCredential: () => this.credentials.get(account) },
         region: account.region,
         profile: {
           httpProfile: {
@@ -118,13 +122,22 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
   private async call<A extends TcssApi>(account: ProviderAccount, api: A, req: TcssApis[A][0]): Promise<TcssApis[A][1]> {
     const client = this.client(account);
     const send = client[api] as unknown as (this: TcssClient, r: TcssApis[A][0]) => Promise<TcssApis[A][1]>;
+    let renewed = false;
     for (let attempt = 1; ; attempt++) {
       this.transport.assertRunning();
+      // Fetched (or refreshed) here, not inside the SDK, which would rewrap a failure without its code.
+      const keys = await this.credentials.get(account);
       await this.gate?.acquire({ provider: 'tencent', accountId: account.id, api });
       try {
         return await observeCall(this.observer, { provider: 'tencent', accountId: account.id, api }, () => send.call(client, req));
       } catch (err) {
         const pe = this.transport.failure(err, toProviderError);
+        // Temporary keys refused (expired early by the cloud's clock, or revoked): fetch new ones once.
+        if (!renewed && isTokenRefused(pe.code) && this.credentials.refreshable(account)) {
+          renewed = true;
+          this.credentials.invalidate(account, keys);
+          continue;
+        }
         if (!isRequestLimitExceeded(pe.code)) throw pe;
         this.counters.throttled += 1;
         // Still throttled after many seconds (another client spends this account's budget): give
