@@ -82,6 +82,7 @@ export function toAccountView(a: CloudAccount): Account {
     endpoint: redactEndpoint(a.endpoint),
     credentialRef: a.credentialRef,
     settings: (a.settings ?? {}) as Record<string, unknown>,
+    credentials: (a.credentials ?? null) as Record<string, unknown> | null,
     createdAt: a.createdAt.toISOString(),
   };
 }

@@ -1,4 +1,4 @@
-import type { NormalizedFinding, Provider, ScanReason } from '@scanq/core';
+import type { CredentialSource, NormalizedFinding, Provider, ScanReason } from '@scanq/core';
 
 /**
  * The one contract every cloud adapter implements (cf. Harbor's pluggable scanners:
@@ -16,7 +16,14 @@ export interface ProviderAccount {
   /** null: the cloud's real endpoint. */
   endpoint: string | null;
   settings: Record<string, unknown>;
+  /** The secret set credentialRef names (SCANQ_CREDENTIALS / _FILE); empty when the source needs none. */
   credentials: Record<string, string>;
+  /**
+   * Where the adapter gets credentials (the account's `credentials` block, parsed); null:
+   * static, `credentials` as they are. Each adapter builds its SDK's provider from it in its
+   * own `credentials.ts`.
+   */
+  credentialSource?: CredentialSource | null;
 }
 
 /** One image as scanq tracks it. */
