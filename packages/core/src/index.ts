@@ -11,3 +11,4 @@ export * from './outage.js';
 export * from './endpoint.js';
 export * from './credentials.js';
 export * from './credential-sets.js';
+export * from './simulator-roles.js';
