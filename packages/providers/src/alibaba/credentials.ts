@@ -71,7 +71,11 @@ export class AlibabaCredentials {
 
   private build(account: ProviderAccount, source: AlibabaCredentialSource | null, fingerprint: string) {
     if (!source || source.source === 'static') {
-      const { accessKeyId = '', accessKeySecret = '', securityToken } = account.credentials;
+      const { accessKeyId, accessKeySecret, securityToken } = account.credentials;
+      if (!accessKeyId || !accessKeySecret) {
+        const missing = new ProviderError('terminal', 'CredentialsIncomplete', `account ${account.name}: the static source needs accessKeyId and accessKeySecret in its credential set (or name a source in its credentials block)`, 'no_permission');
+        return { fingerprint, refreshing: null, get: async (): Promise<AlibabaIdentity> => Promise.reject(missing) };
+      }
       const identity: AlibabaIdentity = { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) };
       return { fingerprint, refreshing: null, get: async () => identity };
     }
