@@ -26,8 +26,8 @@ const SECRETS = [...AWS.map((a) => a.secretAccessKey), ...ALI.map((a) => a.acces
 
 /**
  * Credential sources end to end, as real processes: accounts whose credentials block names a
- * role scan through the simulator with sessions that expire (3 s) and are refreshed in the
- * middle of 6 s scans; a wrong ExternalId fails the scan no_permission; the AWS default chain
+ * role scan through the simulator with sessions that expire (5 s) and are refreshed in the
+ * middle of 10 s scans; a wrong ExternalId fails the scan no_permission; the AWS default chain
  * reads the worker's environment; base keys come from SCANQ_CREDENTIALS_FILE, a directory laid
  * out as the kubelet mounts a Secret, whose update (a `..data` symlink swap) the running worker
  * picks up without a restart; and no secret is ever written to Postgres.
@@ -93,12 +93,13 @@ describe('end to end: credential sources (roles, default chain, credential file)
       ...env.env,
       SIM_PORT: String(simPort),
       API_PORT: String(apiPort),
-      // Scans take 6 s; sessions last 3 s: each scan outlives its first session.
-      SIM_AWS_SCAN_MS: '6000',
-      SIM_ALIBABA_SCAN_MS: '6000',
+      // Scans take 10 s; sessions last 5 s (refreshed from 2–2.5 s before their end, room for a
+      // loaded machine's stalls): each scan outlives its first session.
+      SIM_AWS_SCAN_MS: '10000',
+      SIM_ALIBABA_SCAN_MS: '10000',
       SIM_ALIBABA_SCAN_SPREAD: '0',
-      SIM_AWS_STS_TOKEN_MS: '3000',
-      SIM_ALIBABA_STS_TOKEN_MS: '3000',
+      SIM_AWS_STS_TOKEN_MS: '5000',
+      SIM_ALIBABA_STS_TOKEN_MS: '5000',
       SCANQ_CREDENTIALS_FILE: secretDir,
     };
     const simulator = startSimulatorProcess('simulator', common);
@@ -127,7 +128,7 @@ describe('end to end: credential sources (roles, default chain, credential file)
     const done = await ended(await submit({ provider: 'aws', account: 'aws-role', repositoryName: 'scanq/worker', imageId: { imageTag: 'latest' } }));
     expect(done.status, done.error ?? '').toBe('succeeded');
     const snap = await calls();
-    // Sessions of 3 s over a 6 s scan: the role was assumed again while the scan ran.
+    // Sessions of 5 s over a 10 s scan: the role was assumed again while the scan ran.
     expect(snap.outcomes['aws:AssumeRole:ok']).toBeGreaterThanOrEqual(2);
     const expired = Object.entries(snap.outcomes).filter(([k]) => k.startsWith('aws:') && k.endsWith(':ExpiredTokenException'));
     expect(expired).toEqual([]);

@@ -68,13 +68,14 @@ describe('AWS assume-role (fromTemporaryCredentials) against the simulator STS',
   });
 
   it('assumes the role again before its short session expires, no call ever refused as expired', async () => {
-    await configure('aws', { stsTokenMs: 4_000 });
+    // 8 s sessions, refreshed from 4 s before their end: a loaded machine's stalls stay well inside that.
+    await configure('aws', { stsTokenMs: 8_000 });
     const provider = new AwsEcrProvider(SIM_DEPS);
     const account = awsAccount(assumeAws());
     await waitFor(async () => {
       await ecrRepositories(provider, account);
       return ((await calls()).totals['aws:AssumeRole'] ?? 0) >= 3;
-    }, { timeoutMs: 60_000, intervalMs: 250, what: 'three AssumeRole calls' });
+    }, { timeoutMs: 90_000, intervalMs: 250, what: 'three AssumeRole calls' });
     const snap = await calls();
     expect(snap.outcomes['aws:DescribeRepositories:ExpiredTokenException'] ?? 0).toBe(0);
     expect(snap.outcomes['aws:DescribeRepositories:ok']).toBeGreaterThanOrEqual(3);
@@ -99,7 +100,8 @@ describe('AWS assume-role (fromTemporaryCredentials) against the simulator STS',
   });
 
   it('refuses an expired session token with ExpiredTokenException and a forged one as unrecognized', async () => {
-    await configure('aws', { stsTokenMs: 2_000 });
+    // 5 s: the first call surely arrives while the session is good, even on a loaded machine.
+    await configure('aws', { stsTokenMs: 5_000 });
     const session = await fromTemporaryCredentials({
       masterCredentials: { accessKeyId: AWS.accessKeyId, secretAccessKey: AWS.secretAccessKey },
       params: { RoleArn: AWS_ROLE.roleArn, ExternalId: AWS_ROLE.externalId, RoleSessionName: 'pasted' },
@@ -144,14 +146,14 @@ const aliImages = (p: AlibabaSasProvider, a: ProviderAccount) => p.listImages(a,
 
 describe('Alibaba ram-role-arn (@alicloud/credentials) against the simulator STS', () => {
   it('assumes the role and lists images with the session, again before its short session expires', async () => {
-    await configure('alibaba', { stsTokenMs: 4_000 });
+    await configure('alibaba', { stsTokenMs: 8_000 });
     const provider = new AlibabaSasProvider(SIM_DEPS);
     const account = aliAccount(assumeAli());
     await waitFor(async () => {
       const page = await aliImages(provider, account);
       expect((page.value as unknown[]).length).toBeGreaterThan(0);
       return ((await calls()).totals['alibaba:AssumeRole'] ?? 0) >= 3;
-    }, { timeoutMs: 60_000, intervalMs: 250, what: 'three AssumeRole calls' });
+    }, { timeoutMs: 90_000, intervalMs: 250, what: 'three AssumeRole calls' });
     const snap = await calls();
     expect(snap.outcomes['alibaba:DescribeImageInstances:InvalidSecurityToken.Expired'] ?? 0).toBe(0);
     expect(snap.outcomes['alibaba:DescribeImageInstances:ok']).toBeGreaterThanOrEqual(3);
@@ -167,7 +169,7 @@ describe('Alibaba ram-role-arn (@alicloud/credentials) against the simulator STS
   });
 
   it('refuses an expired security token with InvalidSecurityToken.Expired', async () => {
-    await configure('alibaba', { stsTokenMs: 2_000 });
+    await configure('alibaba', { stsTokenMs: 5_000 });
     const session = await new AlibabaCredentials(DEFAULT_TIMEOUTS, new ProviderTransport(SIM_DEPS)).for(aliAccount(assumeAli())).get();
     const pasted = aliAccount(null, { accessKeyId: session.accessKeyId, accessKeySecret: session.accessKeySecret, securityToken: session.securityToken! });
     const provider = new AlibabaSasProvider(SIM_DEPS);
