@@ -83,6 +83,7 @@ export function toAccountView(a: CloudAccount): Account {
     credentialRef: a.credentialRef,
     settings: (a.settings ?? {}) as Record<string, unknown>,
     labels: (a.labels ?? {}) as Record<string, string>,
+    credentials: (a.credentials ?? null) as Record<string, unknown> | null,
     createdAt: a.createdAt.toISOString(),
   };
 }

@@ -141,7 +141,7 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
       if (total > findings.length) io.out(c.dim(`showing ${findings.length} of ${total}; --limit to see more\n`));
     });
 
-  const ACCOUNT_FLAGS = { provider: '--provider', name: '--name', region: '--region', credentialRef: '--credential-ref', endpoint: '--endpoint', settings: '--settings-json' };
+  const ACCOUNT_FLAGS = { provider: '--provider', name: '--name', region: '--region', credentialRef: '--credential-ref', endpoint: '--endpoint', settings: '--settings-json', credentials: '--credentials-json' };
   const accounts = program.command('accounts').description('cloud accounts scans run under');
   accounts
     .command('ls')
@@ -154,7 +154,7 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
       const items = await ctx.client().listAccounts(provider ? { provider: provider as (typeof PROVIDERS)[number] } : {});
       if (ctx.json) return printJson(io, items);
       const labels = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',') || ctx.c.dim('—');
-      io.out(`${table(ctx.c, ['NAME', 'PROVIDER', 'REGION', 'ENDPOINT', 'CREDENTIALS', 'LABELS', 'CREATED'], items.map((a) => [a.name, a.provider, a.region, a.endpoint ?? ctx.c.dim('(cloud)'), a.credentialRef, labels(a.labels), shortTime(a.createdAt)]))}\n`);
+      io.out(`${table(ctx.c, ['NAME', 'PROVIDER', 'REGION', 'ENDPOINT', 'CREDENTIALS', 'SOURCE', 'LABELS', 'CREATED'], items.map((a) => [a.name, a.provider, a.region, a.endpoint ?? ctx.c.dim('(cloud)'), a.credentialRef, String(a.credentials?.source ?? 'static'), labels(a.labels), shortTime(a.createdAt)]))}\n`);
     });
   addAccountsApplyCommand(accounts, io, context);
   accounts
@@ -166,17 +166,20 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
     .requiredOption('--credential-ref <name>', 'credential set name in the worker config')
     .option('--endpoint <url>', "leave out for the cloud's real endpoint; the simulator's URL to use it (https://, or http:// to loopback)")
     .option('--settings-json <json>', 'provider settings as a JSON object (e.g. {"registryId":"…"})')
-    .action(async (opts: { provider: string; name: string; region: string; credentialRef: string; endpoint?: string; settingsJson?: string }, cmd: Command) => {
+    .option('--credentials-json <json>', 'where workers get credentials, never a secret (e.g. {"source":"assume-role","roleArn":"arn:aws:iam::…:role/scanq","externalId":"…"}); default static')
+    .action(async (opts: { provider: string; name: string; region: string; credentialRef: string; endpoint?: string; settingsJson?: string; credentialsJson?: string }, cmd: Command) => {
       const ctx = context(cmd);
-      let settings: unknown;
-      if (opts.settingsJson !== undefined) {
+      const json = (flag: string, text: string | undefined): unknown => {
+        if (text === undefined) return undefined;
         try {
-          settings = JSON.parse(opts.settingsJson);
+          return JSON.parse(text);
         } catch (err) {
-          badInput(ctx, [{ field: '--settings-json', rule: 'json', message: `is not valid JSON (${(err as Error).message})` }]);
+          return badInput(ctx, [{ field: flag, rule: 'json', message: `is not valid JSON (${(err as Error).message})` }]);
         }
-      }
-      const body = check(createAccountSchema, defined({ provider: opts.provider, name: opts.name, region: opts.region, credentialRef: opts.credentialRef, endpoint: opts.endpoint, settings }));
+      };
+      const settings = json('--settings-json', opts.settingsJson);
+      const credentials = json('--credentials-json', opts.credentialsJson);
+      const body = check(createAccountSchema, defined({ provider: opts.provider, name: opts.name, region: opts.region, credentialRef: opts.credentialRef, endpoint: opts.endpoint, settings, credentials }));
       // What holds whatever the server's settings (scheme, no user or password, no query) is refused here; the rest by the API.
       if (!body.ok) badInput(ctx, withFlagNames(body.issues, ACCOUNT_FLAGS));
       const account = await ctx.client().createAccount(body.value);

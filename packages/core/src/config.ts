@@ -59,6 +59,12 @@ const envSchema = z.object({
 
   /** JSON map credentialRef → secrets, e.g. {"aws-demo":{"accessKeyId":"…","secretAccessKey":"…"}}. */
   SCANQ_CREDENTIALS: z.string().optional(),
+  /**
+   * Secret sets from a file as well: a JSON file of the SCANQ_CREDENTIALS shape, or a directory
+   * of one JSON file per set (a mounted Kubernetes Secret). Re-read on change, no restart
+   * (credential-sets.ts); its sets win over SCANQ_CREDENTIALS's of the same name.
+   */
+  SCANQ_CREDENTIALS_FILE: z.string().min(1).optional(),
 
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
   /**
@@ -146,6 +152,8 @@ export interface ScanqConfig {
   endpoints: { allowHttp: boolean; allowPrivate: boolean };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
   credentials: Record<string, Record<string, string>>;
+  /** SCANQ_CREDENTIALS_FILE: where more secret sets are read from (FileBackedCredentialSets). */
+  credentialsFile?: string;
   /** Bounds of every cloud API call (handed to the adapters). */
   providers: { timeoutMs: number; connectTimeoutMs: number; allowPrivateEndpoints: boolean; allowLoopbackEndpoints: boolean };
   worker: {
@@ -232,6 +240,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
     credentials,
+    ...(e.SCANQ_CREDENTIALS_FILE ? { credentialsFile: e.SCANQ_CREDENTIALS_FILE } : {}),
     providers: {
       timeoutMs: e.SCANQ_PROVIDER_TIMEOUT_MS,
       connectTimeoutMs: e.SCANQ_PROVIDER_CONNECT_TIMEOUT_MS,

@@ -16,10 +16,9 @@ const sessionName = z.string().regex(/^[\w+=,.@-]{2,128}$/, 'must be 2-128 chara
 
 const tencentRoleArn = z.string().regex(TENCENT_ROLE_ARN, 'must be a CAM role ARN, qcs::cam::uin/<uin>:roleName/<name>');
 
-export const tencentCredentialsSchemaFor = (policy?: EndpointPolicy) =>
-  z.discriminatedUnion(
-    'source',
-    [
+/** Tencent's sources by name (CREDENTIAL_SOURCE_SCHEMAS in credentials.ts). */
+export const tencentCredentialSources = (policy?: EndpointPolicy) => {
+  const [staticKeys, camRole, cvmRole, oidcRole] = [
       /** The keys under credentialRef as they are: secretId/secretKey, plus token for temporary keys. */
       z.strictObject({ source: z.literal('static') }),
       /** STS AssumeRole with the base keys under credentialRef (cross-account roles). */
@@ -46,9 +45,9 @@ export const tencentCredentialsSchemaFor = (policy?: EndpointPolicy) =>
         sessionName: sessionName.optional(),
         stsEndpoint: accountEndpointSchema(policy).optional(),
       }),
-    ],
-    { error: (issue) => (issue.code === 'invalid_union' ? "source must be one of 'static', 'cam-role', 'cvm-role', 'oidc-role'" : undefined) },
-  );
+    ] as const;
+  return { static: staticKeys, 'cam-role': camRole, 'cvm-role': cvmRole, 'oidc-role': oidcRole };
+};
 
 /** Where TKE's pod identity webhook mounts the projected service-account token. */
 export const TENCENT_OIDC_DEFAULT_TOKEN_FILE = '/var/run/secrets/tke.cloud.tencent.com/serviceaccount/token';
@@ -56,10 +55,9 @@ export const TENCENT_OIDC_DEFAULT_TOKEN_FILE = '/var/run/secrets/tke.cloud.tence
 /** Agency names: 1–64 characters (IAM CreateAgency's `name`). */
 const agencyName = z.string().min(1).max(64).regex(/^[^\s]+$/, 'must be an IAM agency name without spaces');
 
-export const huaweiCredentialsSchemaFor = (policy?: EndpointPolicy) =>
-  z.discriminatedUnion(
-    'source',
-    [
+/** Huawei's sources by name (CREDENTIAL_SOURCE_SCHEMAS in credentials.ts). */
+export const huaweiCredentialSources = (policy?: EndpointPolicy) => {
+  const [staticKeys, agency, oidc] = [
       /** ak/sk under credentialRef, plus securityToken for temporary keys. */
       z.strictObject({ source: z.literal('static') }),
       /**
@@ -87,13 +85,19 @@ export const huaweiCredentialsSchemaFor = (policy?: EndpointPolicy) =>
         idTokenFile: z.string().min(1).max(4096).startsWith('/', 'must be an absolute path'),
         iamEndpoint: accountEndpointSchema(policy).optional(),
       }),
-    ],
-    { error: (issue) => (issue.code === 'invalid_union' ? "source must be one of 'static', 'agency', 'oidc'" : undefined) },
-  );
+    ] as const;
+  return { static: staticKeys, agency, oidc };
+};
+
+/** One cloud's sources as a union on `source` (the error names the sources when none matches). */
+const unionOf = <S extends Record<string, z.ZodObject>>(sources: S) =>
+  z.discriminatedUnion('source', Object.values(sources) as unknown as [S[keyof S], ...S[keyof S][]], {
+    error: (issue) => (issue.code === 'invalid_union' ? `source must be one of ${Object.keys(sources).map((n) => `'${n}'`).join(', ')}` : undefined),
+  });
+export const tencentCredentialsSchemaFor = (policy?: EndpointPolicy) => unionOf(tencentCredentialSources(policy));
+export const huaweiCredentialsSchemaFor = (policy?: EndpointPolicy) => unionOf(huaweiCredentialSources(policy));
 
 /** Without the server's endpoint policy: the rules a client can check before sending. */
 export const tencentCredentialsSchema = tencentCredentialsSchemaFor();
 export const huaweiCredentialsSchema = huaweiCredentialsSchemaFor();
-
-export type TencentCredentialSource = z.output<typeof tencentCredentialsSchema>;
-export type HuaweiCredentialSource = z.output<typeof huaweiCredentialsSchema>;
+// Their types: TencentCredentialSource / HuaweiCredentialSource in credentials.ts.

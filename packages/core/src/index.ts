@@ -11,3 +11,6 @@ export * from './outage.js';
 export * from './endpoint.js';
 export * from './accounts-apply.js';
 export * from './credentials-tencent-huawei.js';
+export * from './credentials.js';
+export * from './credential-sets.js';
+export * from './simulator-roles.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IMAGE_SCAN_STATUSES, PROVIDERS, SCAN_STATUSES, SEVERITIES } from './domain.js';
+import { parseCredentialSource } from './credentials.js';
 import { accountEndpointSchema, type EndpointPolicy } from './endpoint.js';
 import { alibabaAccountSettingsSchema, createAlibabaScanSchema } from './targets/alibaba.js';
 import { awsAccountSettingsSchema, createAwsScanSchema } from './targets/aws.js';
@@ -70,11 +71,17 @@ const accountRequestSchema = (policy?: EndpointPolicy) =>
       credentialRef: z.string().min(1).max(200),
       /** Per cloud: ACCOUNT_SETTINGS_SCHEMAS (e.g. aws `registryId`, huawei `projectId`, any `webhookUrl`). */
       settings: z.record(z.string(), z.unknown()).optional(),
+      /** Where the worker gets credentials (credentials.ts: per cloud, on `source`); absent: `static`, the set `credentialRef` names. Never a secret. */
+      credentials: z.record(z.string(), z.unknown()).optional(),
     })
     .strict()
     .superRefine((account, ctx) => {
       const parsed = ACCOUNT_SETTINGS_SCHEMAS[account.provider].safeParse(account.settings ?? {});
       if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['settings', ...issue.path] } as never);
+      if (account.credentials !== undefined) {
+        const source = parseCredentialSource(account.provider, account.credentials, policy);
+        if (!source.success) for (const issue of source.issues) ctx.addIssue({ ...issue, path: ['credentials', ...issue.path] } as never);
+      }
     });
 export const createAccountSchema = accountRequestSchema();
 /** What the API validates with: createAccountSchema plus the configured endpoint policy. */
@@ -92,9 +99,11 @@ const accountPatchSchema = (policy?: EndpointPolicy) =>
       endpoint: accountEndpointSchema(policy).nullable().optional(),
       credentialRef: z.string().min(1).max(200).optional(),
       settings: z.record(z.string(), z.unknown()).optional(),
+      /** A new credentials block (checked against the account's cloud by the API); null: back to `static`. */
+      credentials: z.record(z.string(), z.unknown()).nullable().optional(),
     })
     .strict()
-    .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one of region, endpoint, credentialRef, settings', params: { rule: 'min_fields' } });
+    .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one of region, endpoint, credentialRef, settings, credentials', params: { rule: 'min_fields' } });
 export const patchAccountSchema = accountPatchSchema();
 export const patchAccountSchemaFor = (policy: EndpointPolicy) => accountPatchSchema(policy);
 export type PatchAccountRequest = z.infer<typeof patchAccountSchema>;
@@ -109,6 +118,8 @@ export const accountSchema = z.object({
   settings: z.record(z.string(), z.unknown()),
   /** Key/value labels (bulk scans and schedules select accounts by them). */
   labels: z.record(z.string(), z.string()),
+  /** The credentials block (null: `static`). Names a source, never holds a secret. */
+  credentials: z.record(z.string(), z.unknown()).nullable(),
   createdAt: z.string(),
 });
 export type Account = z.infer<typeof accountSchema>;

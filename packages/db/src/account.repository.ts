@@ -3,6 +3,8 @@ import type { Db } from './client.js';
 import { Prisma, type CloudAccount } from './generated/prisma/client.js';
 import { UUID_TEXT as UUID } from './sql.js';
 
+/** A credentials block as its column holds it: SQL NULL for none (static), else the block (names a source, no secret). */
+const credentialsColumn = (block: Record<string, unknown> | null | undefined) => (block ? (block as Prisma.InputJsonValue) : Prisma.DbNull);
 
 /**
  * Cloud accounts. Every job and submission reads its account, and accounts change rarely, so
@@ -31,15 +33,18 @@ export class AccountRepository {
   async create(input: CreateAccountRequest): Promise<CloudAccount> {
     this.cache.clear();
     return this.db.cloudAccount.create({
-      data: { ...input, settings: (input.settings ?? {}) as Prisma.InputJsonValue },
+      data: { ...input, settings: (input.settings ?? {}) as Prisma.InputJsonValue, credentials: credentialsColumn(input.credentials) },
     });
   }
 
   /** Changes what `patch` names; null when there is no such account. */
   async update(id: string, patch: PatchAccountRequest): Promise<CloudAccount | null> {
     this.cache.clear();
-    const { settings, ...rest } = patch;
-    const { count } = await this.db.cloudAccount.updateMany({ where: { id }, data: { ...rest, ...(settings ? { settings: settings as Prisma.InputJsonValue } : {}) } });
+    const { settings, credentials, ...rest } = patch;
+    const { count } = await this.db.cloudAccount.updateMany({
+      where: { id },
+      data: { ...rest, ...(settings ? { settings: settings as Prisma.InputJsonValue } : {}), ...(credentials !== undefined ? { credentials: credentialsColumn(credentials) } : {}) },
+    });
     return count === 1 ? this.db.cloudAccount.findUnique({ where: { id } }) : null;
   }
 
@@ -49,8 +54,8 @@ export class AccountRepository {
     const settings = (input.settings ?? {}) as Prisma.InputJsonValue;
     return this.db.cloudAccount.upsert({
       where: { provider_name: { provider: input.provider, name: input.name } },
-      create: { ...input, settings },
-      update: { region: input.region, endpoint: input.endpoint ?? null, credentialRef: input.credentialRef, settings },
+      create: { ...input, settings, credentials: credentialsColumn(input.credentials) },
+      update: { region: input.region, endpoint: input.endpoint ?? null, credentialRef: input.credentialRef, settings, credentials: credentialsColumn(input.credentials) },
     });
   }
 
@@ -145,5 +150,6 @@ function accountData(entry: ApplyAccountEntry) {
     endpoint: entry.endpoint ?? null,
     settings: (entry.settings ?? {}) as Prisma.InputJsonValue,
     labels: (entry.labels ?? {}) as Prisma.InputJsonValue,
+    credentials: credentialsColumn(entry.credentials),
   };
 }

@@ -1,4 +1,4 @@
-import type { HuaweiCredentialSource, NormalizedFinding, Provider, ScanReason, TencentCredentialSource } from '@scanq/core';
+import type { CredentialSource, NormalizedFinding, Provider, ScanReason } from '@scanq/core';
 
 /**
  * The one contract every cloud adapter implements (cf. Harbor's pluggable scanners:
@@ -16,12 +16,14 @@ export interface ProviderAccount {
   /** null: the cloud's real endpoint. */
   endpoint: string | null;
   settings: Record<string, unknown>;
+  /** The secret set credentialRef names (SCANQ_CREDENTIALS / _FILE); empty when the source needs none. */
   credentials: Record<string, string>;
   /**
-   * Where the account's keys come from (the account's `credentials` block); null or absent:
-   * `credentials` as they are (static keys, or temporary keys with their token).
+   * Where the adapter gets credentials (the account's `credentials` block, parsed); null:
+   * static, `credentials` as they are. Each adapter builds its SDK's provider from it in its
+   * own `credentials.ts`.
    */
-  credentialSource?: TencentCredentialSource | HuaweiCredentialSource | null;
+  credentialSource?: CredentialSource | null;
 }
 
 /** One image as scanq tracks it. */

@@ -29,7 +29,7 @@ export class AccountApplyService {
 /** The row fields an entry sets, with the defaults of the fields it leaves out. */
 function desiredFields(entry: ApplyAccountEntry): Record<string, unknown> {
   const { provider: _provider, name: _name, ...rest } = entry;
-  return { ...rest, endpoint: entry.endpoint ?? null, settings: entry.settings ?? {}, labels: entry.labels ?? {} };
+  return { ...rest, endpoint: entry.endpoint ?? null, settings: entry.settings ?? {}, labels: entry.labels ?? {}, credentials: entry.credentials ?? null };
 }
 
 /** JSON with object keys sorted: equal values compare equal whatever order the file or Postgres kept. */

@@ -1,4 +1,4 @@
-import { redactEndpoint, type ScanqConfig } from '@scanq/core';
+import { FileBackedCredentialSets, redactEndpoint, type ScanqConfig } from '@scanq/core';
 import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
@@ -152,7 +152,12 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const windows = new ImageScanWindowRepository(db, sql);
   const bulkScans = new BulkScanRepository(db);
   const scheduleRows = new ScheduleRepository(db);
-  const accountResolver = new AccountResolver(config.credentials);
+  const accountResolver = new AccountResolver(
+    new FileBackedCredentialSets(config.credentials, config.credentialsFile, {
+      onError: (err) => log.error({ err: { type: err.name, message: err.message } }, 'credential file unreadable: keeping the sets read before'),
+      onReload: (names) => log.info({ sets: names }, 'credential file read'),
+    }),
+  );
   // Per-API call rates across every worker (Tencent: 20 per API per account in any second); others pass through.
   const callStats = new ProviderCallStats(redis, providerCallStatsKey(config));
   const providers = createProviders({

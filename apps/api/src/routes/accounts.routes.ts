@@ -1,4 +1,4 @@
-import { ACCOUNT_SETTINGS_SCHEMAS, PROVIDERS, accountSchema, applyAccountsResultSchema, applyAccountsSchemaFor, createAccountSchemaFor, errorResponseSchema, issuesMessage, patchAccountSchemaFor, zodIssueMessage, zodIssueRule } from '@scanq/core';
+import { ACCOUNT_SETTINGS_SCHEMAS, PROVIDERS, accountSchema, applyAccountsResultSchema, applyAccountsSchemaFor, createAccountSchemaFor, errorResponseSchema, issuesMessage, parseCredentialSource, patchAccountSchemaFor, zodIssueMessage, zodIssueRule } from '@scanq/core';
 import { AccountsInUseError, Prisma } from '@scanq/db';
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -39,7 +39,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = a
     {
       schema: {
         tags: ['accounts'],
-        summary: "Change an account's endpoint (null: the cloud's own), region, credential set or settings",
+        summary: "Change an account's endpoint (null: the cloud's own), region, credential set, settings or credentials block (null: static)",
         description: 'The endpoint rules of POST /v1/accounts apply. Settings are checked against the account’s cloud. Workers see the change within seconds (their account cache).',
         params: z.object({ id: z.string().uuid('must be an account id (UUID)') }),
         body: patchAccountSchemaFor(runtime.config.endpoints),
@@ -55,6 +55,19 @@ export const accountRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = a
           // Named as POST names them: a setting no adapter reads (a pasted secret) is an unknown field.
           const issues = parsed.error.issues.flatMap((i) => {
             const field = ['body.settings', ...i.path.map(String)].join('.');
+            if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: `${field}.${k}`, rule: 'unknown_field', message: 'is not a known field' }));
+            const rule = zodIssueRule(i as never);
+            return [{ field, rule, message: zodIssueMessage(i, rule) }];
+          });
+          return reply.code(400).send({ error: 'validation_error', message: issuesMessage(issues), issues });
+        }
+      }
+      if (request.body.credentials) {
+        // Like settings: the block is checked against the account's own cloud.
+        const parsed = parseCredentialSource(current.provider, request.body.credentials, runtime.config.endpoints);
+        if (!parsed.success) {
+          const issues = parsed.issues.flatMap((i) => {
+            const field = ['body.credentials', ...i.path.map(String)].join('.');
             if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: `${field}.${k}`, rule: 'unknown_field', message: 'is not a known field' }));
             const rule = zodIssueRule(i as never);
             return [{ field, rule, message: zodIssueMessage(i, rule) }];

@@ -8,6 +8,7 @@ import { type AlibabaStartupOptions, parseRuntimeOptions, parseStartupOptions } 
 import { AccountScans, imageView, isRunning, type ScanTask } from './scans.js';
 import { type SeedImage, seedAccounts, SUPPORTED_REGIONS, UNSUPPORTED_REGION } from './seed.js';
 import { requestParameters, SignatureVerifier } from './signature.js';
+import { AlibabaStsSessions, assumeRole, securityTokenOf, STS_VERSION, stsErrorResponse } from './sts.js';
 
 /**
  * Alibaba Cloud Security Center (SAS, API 2018-12-03) as `@alicloud/openapi-client` 0.4.x
@@ -50,7 +51,8 @@ class SasSimulator {
   private options: AlibabaStartupOptions;
   private accounts: AccountScans[] = [];
   private byAccessKey = new Map<string, AccountScans>();
-  private readonly verifier = new SignatureVerifier((ak) => this.byAccessKey.get(ak)?.account.accessKeySecret);
+  private sessions = new AlibabaStsSessions();
+  private readonly verifier = new SignatureVerifier((ak) => this.byAccessKey.get(ak)?.account.accessKeySecret ?? this.sessions.get(ak)?.accessKeySecret);
   private readonly findingsByImage = new Map<string, readonly VulRecord[]>();
   private lastGauge = new Map<string, number>();
   private ctx: SimContext | undefined;
@@ -67,6 +69,7 @@ class SasSimulator {
       (a) => new AccountScans(a, ctx.seed, this.options.authorizations),
     );
     this.byAccessKey = new Map(this.accounts.map((a) => [a.account.accessKeyId, a]));
+    this.sessions = new AlibabaStsSessions();
     this.verifier.reset();
     this.findingsByImage.clear();
     this.lastGauge = new Map();
@@ -78,6 +81,7 @@ class SasSimulator {
     if (parsed.scanDurationMs !== undefined) this.options.scanDurationMs = parsed.scanDurationMs;
     if (parsed.scanSpreadPercent !== undefined) this.options.scanSpreadPercent = parsed.scanSpreadPercent;
     if (parsed.taskLimit !== undefined) this.options.taskLimit = parsed.taskLimit;
+    if (parsed.stsTokenMs !== undefined) this.options.stsTokenMs = parsed.stsTokenMs;
     for (const a of this.accounts) {
       const auth = parsed.authorizations;
       if (typeof auth === 'number') a.runtime.authorizationsRemaining = auth;
@@ -94,12 +98,15 @@ class SasSimulator {
       const version = header(req, 'x-acs-version') ?? req.query.get('Version') ?? undefined;
       if (!action) throw sasErrors.missing('Action');
       if (!version) throw sasErrors.missing('Version');
+      if (version === STS_VERSION) return this.handleSts(req, action, requestId);
       if (version !== SAS_VERSION) throw sasErrors.invalidVersion();
       const operation = OPERATIONS[action];
       if (!operation) throw sasErrors.actionNotFound();
 
       const caller = this.verifier.verify(req);
-      const account = this.byAccessKey.get(caller.accessKeyId);
+      // Every call's security token is checked: a session's own and unexpired, none with a long-term key.
+      const session = this.sessions.checkToken(caller.accessKeyId, securityTokenOf(req));
+      const account = session ? this.accounts.find((a) => a.account.name === session.account) : this.byAccessKey.get(caller.accessKeyId);
       if (!account) throw sasErrors.accessKeyNotFound();
       const denied = account.runtime.noPermission;
       if (denied === true || denied === '*' || (Array.isArray(denied) && denied.includes(action))) {
@@ -135,6 +142,20 @@ class SasSimulator {
       if (err instanceof SasError) return errorResponse(err, requestId);
       console.error('alibaba SAS front end: unhandled error', err);
       return { ...errorResponse(sasErrors.serverError(), requestId), outcome: 'ServerError:unhandled' };
+    }
+  }
+
+  /** STS (2015-04-01), served at the same endpoint: sts.ts. */
+  private handleSts(req: SimRequest, action: string, requestId: string): SimResponse {
+    try {
+      if (action !== 'AssumeRole') throw sasErrors.actionNotFound();
+      const caller = this.verifier.verify(req);
+      this.sessions.checkToken(caller.accessKeyId, securityTokenOf(req));
+      const body = assumeRole(req, this.sessions, this.options.stsTokenMs);
+      return { status: 200, headers: { 'content-type': 'application/json;charset=utf-8', 'x-acs-request-id': requestId }, body: { RequestId: requestId, ...body } };
+    } catch (err) {
+      if (err instanceof SasError) return stsErrorResponse(err, requestId);
+      throw err;
     }
   }
 

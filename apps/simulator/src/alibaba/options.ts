@@ -18,6 +18,8 @@ export interface AlibabaStartupOptions {
    * `scanDurationMs` (benchmarks that need a known task duration).
    */
   scanSpreadPercent: number;
+  /** How long STS sessions last whatever DurationSeconds asked (`SIM_ALIBABA_STS_TOKEN_MS`; tests of expiry); null: as asked. */
+  stsTokenMs: number | null;
 }
 
 /** What `configure()` accepts; every field optional, unknown fields rejected. */
@@ -32,6 +34,8 @@ export interface AlibabaRuntimeOptions {
    * a list denies only those actions, `false`/`[]` restores permission.
    */
   noPermission?: Record<string, boolean | '*' | string[]>;
+  /** STS session lifetime (ms); null: as DurationSeconds asks. */
+  stsTokenMs?: number | null;
 }
 
 export const DEFAULT_OPTIONS: AlibabaStartupOptions = {
@@ -40,6 +44,7 @@ export const DEFAULT_OPTIONS: AlibabaStartupOptions = {
   taskLimit: 10,
   authorizations: 100_000,
   scanSpreadPercent: 50,
+  stsTokenMs: null,
 };
 
 function intFrom(raw: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -59,10 +64,11 @@ export function parseStartupOptions(env: Record<string, string>): AlibabaStartup
     taskLimit: pick('SIM_ALIBABA_TASK_LIMIT', 'taskLimit', DEFAULT_OPTIONS.taskLimit, 1),
     authorizations: pick('SIM_ALIBABA_AUTHORIZATIONS', 'authorizations', DEFAULT_OPTIONS.authorizations, 0),
     scanSpreadPercent: pick('SIM_ALIBABA_SCAN_SPREAD', 'scanSpreadPercent', DEFAULT_OPTIONS.scanSpreadPercent, 0, 100),
+    stsTokenMs: env.SIM_ALIBABA_STS_TOKEN_MS === undefined || env.SIM_ALIBABA_STS_TOKEN_MS === '' ? null : intFrom(env.SIM_ALIBABA_STS_TOKEN_MS, 'SIM_ALIBABA_STS_TOKEN_MS (stsTokenMs)', 1, 43_200_000),
   };
 }
 
-const RUNTIME_FIELDS = new Set(['scanDurationMs', 'scanSpreadPercent', 'taskLimit', 'authorizations', 'noPermission']);
+const RUNTIME_FIELDS = new Set(['scanDurationMs', 'scanSpreadPercent', 'taskLimit', 'authorizations', 'noPermission', 'stsTokenMs']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -80,6 +86,7 @@ export function parseRuntimeOptions(raw: Record<string, unknown>, accounts: read
   if (raw.scanDurationMs !== undefined) out.scanDurationMs = intFrom(raw.scanDurationMs, 'scanDurationMs', 0);
   if (raw.scanSpreadPercent !== undefined) out.scanSpreadPercent = intFrom(raw.scanSpreadPercent, 'scanSpreadPercent', 0, 100);
   if (raw.taskLimit !== undefined) out.taskLimit = intFrom(raw.taskLimit, 'taskLimit', 1);
+  if (raw.stsTokenMs !== undefined) out.stsTokenMs = raw.stsTokenMs === null ? null : intFrom(raw.stsTokenMs, 'stsTokenMs', 1, 43_200_000);
   if (raw.authorizations !== undefined) {
     if (isRecord(raw.authorizations)) {
       const byAccount: Record<string, number> = {};

@@ -54,6 +54,8 @@ export const ecrErrors = {
   incompleteSignature: (message: string) => new EcrError('IncompleteSignatureException', message),
   unrecognizedClient: () =>
     new EcrError('UnrecognizedClientException', 'The security token included in the request is invalid.'),
+  /** A session token past its expiry (STS-issued credentials), on any service. */
+  expiredToken: () => new EcrError('ExpiredTokenException', 'The security token included in the request is expired'),
   invalidSignature: (message = SIGNATURE_MISMATCH) => new EcrError('InvalidSignatureException', message),
   unknownOperation: (target: string) =>
     new EcrError('UnknownOperationException', `The operation ${target} is not supported by this endpoint.`),

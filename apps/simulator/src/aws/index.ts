@@ -8,6 +8,7 @@ import { mergeOptions, optionsFromEnv, type AwsEcrOptions } from './options.js';
 import { ScanBook, scanStatus } from './scans.js';
 import { BENCH_REPOSITORY, seedRegistries } from './seed.js';
 import { verifySigV4 } from './signature.js';
+import { handleSts, isStsRequest, stsAction, StsSessions } from './sts.js';
 import type { JsonObject } from './validation.js';
 
 export type { AwsEcrOptions } from './options.js';
@@ -23,25 +24,31 @@ export const ECR_TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
  * DescribeRegistry, GetRegistryScanningConfiguration — over a seeded inventory per account.
  *
  * Options: `SIM_AWS_SCAN_MS` (scan duration, default 3000), `SIM_AWS_FINDINGS` (fixed findings
- * per image), `SIM_AWS_BENCH_IMAGES` (size of `bench/images`, default 200).
+ * per image), `SIM_AWS_BENCH_IMAGES` (size of `bench/images`, default 200), `SIM_AWS_STS_TOKEN_MS`
+ * (STS session lifetime, default as asked).
+ *
+ * STS AssumeRole is served here too (sts.ts), so the sessions it issues are checked on every ECR call.
  */
 export function createAwsEcrFrontEnd(env: Record<string, string>): CloudFrontEnd {
   let options: AwsEcrOptions = optionsFromEnv(env);
   let registries = new Map<string, EcrRegistry>();
   let scans = new ScanBook();
+  let sessions = new StsSessions();
   let context: SimContext | undefined;
   const accounts = new Map<string, (typeof SIMULATOR_ACCOUNTS.aws)[number]>(
     SIMULATOR_ACCOUNTS.aws.map((a) => [a.accessKeyId, a]),
   );
+  const byRegistry = new Map<string, (typeof SIMULATOR_ACCOUNTS.aws)[number]>(SIMULATOR_ACCOUNTS.aws.map((a) => [a.registryId, a]));
 
   const now = () => context?.clock.now() ?? Date.now();
 
   return {
     cloud: 'aws',
 
-    matches: (req) => target(req).startsWith(ECR_TARGET_PREFIX),
+    // ECR (awsJson, X-Amz-Target) and STS (Query protocol: Action and Version in the form body).
+    matches: (req) => target(req).startsWith(ECR_TARGET_PREFIX) || isStsRequest(req),
 
-    apiName: (req) => target(req).slice(ECR_TARGET_PREFIX.length) || 'Unknown',
+    apiName: (req) => (target(req) ? target(req).slice(ECR_TARGET_PREFIX.length) || 'Unknown' : stsAction(req)),
 
     faultResponse(kind) {
       const { outcome: _code, ...res } = errorResponse(kind === 'server_error' ? ecrErrors.server() : ecrErrors.throttling());
@@ -50,9 +57,13 @@ export function createAwsEcrFrontEnd(env: Record<string, string>): CloudFrontEnd
     },
 
     async handle(req: SimRequest, ctx: SimContext): Promise<SimResponse> {
+      if (!target(req)) return handleSts(req, { sessions, tokenMs: options.stsTokenMs });
       try {
-        const signer = verifySigV4(req, (accessKeyId) => accounts.get(accessKeyId)?.secretAccessKey);
-        const account = accounts.get(signer.accessKeyId)!;
+        const signer = verifySigV4(req, (accessKeyId) => accounts.get(accessKeyId)?.secretAccessKey ?? sessions.get(accessKeyId)?.secretAccessKey);
+        // Every call's session token is checked: unknown → UnrecognizedClient, expired → ExpiredToken.
+        const token = req.headers['x-amz-security-token'];
+        const session = sessions.checkToken(signer.accessKeyId, Array.isArray(token) ? token[0] : token);
+        const account = session ? byRegistry.get(session.registryId)! : accounts.get(signer.accessKeyId)!;
         const operationName = target(req).slice(ECR_TARGET_PREFIX.length);
         const operation = OPERATIONS[operationName];
         if (!operation) throw ecrErrors.unknownOperation(target(req));
@@ -68,6 +79,7 @@ export function createAwsEcrFrontEnd(env: Record<string, string>): CloudFrontEnd
     reset(ctx: SimContext): void {
       context = ctx;
       scans = new ScanBook();
+      sessions = new StsSessions();
       const seeded = seedRegistries(ctx.seed, ctx.clock.now(), () => options.benchImages);
       registries = new Map(seeded.map((r) => [r.account.registryId, r]));
       for (const registry of seeded) {

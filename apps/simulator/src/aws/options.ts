@@ -11,21 +11,25 @@ export interface AwsEcrOptions {
   findingsPerImage: number | null;
   /** Images in each account's `bench/images` repository. */
   benchImages: number;
+  /** How long STS sessions last, whatever DurationSeconds asked (tests of expiry); null: as asked. */
+  stsTokenMs: number | null;
 }
 
 export const DEFAULT_AWS_ECR_OPTIONS: Readonly<AwsEcrOptions> = {
   scanDurationMs: 3000,
   findingsPerImage: null,
   benchImages: 200,
+  stsTokenMs: null,
 };
 
 const LIMITS = {
   scanDurationMs: { min: 0, max: 7 * 24 * 3600 * 1000 },
   findingsPerImage: { min: 0, max: 100_000 },
   benchImages: { min: 0, max: 1_000_000 },
+  stsTokenMs: { min: 1, max: 43_200_000 },
 } as const;
 
-/** Options from `SIM_AWS_SCAN_MS`, `SIM_AWS_FINDINGS`, `SIM_AWS_BENCH_IMAGES`; throws on bad values. */
+/** Options from `SIM_AWS_SCAN_MS`, `SIM_AWS_FINDINGS`, `SIM_AWS_BENCH_IMAGES`, `SIM_AWS_STS_TOKEN_MS`; throws on bad values. */
 export function optionsFromEnv(env: Record<string, string>): AwsEcrOptions {
   const options: AwsEcrOptions = { ...DEFAULT_AWS_ECR_OPTIONS };
   const scanMs = nonEmpty(env.SIM_AWS_SCAN_MS);
@@ -34,6 +38,8 @@ export function optionsFromEnv(env: Record<string, string>): AwsEcrOptions {
   if (scanMs !== undefined) options.scanDurationMs = integer('SIM_AWS_SCAN_MS', Number(scanMs), LIMITS.scanDurationMs);
   if (findings !== undefined) options.findingsPerImage = integer('SIM_AWS_FINDINGS', Number(findings), LIMITS.findingsPerImage);
   if (bench !== undefined) options.benchImages = integer('SIM_AWS_BENCH_IMAGES', Number(bench), LIMITS.benchImages);
+  const stsMs = nonEmpty(env.SIM_AWS_STS_TOKEN_MS);
+  if (stsMs !== undefined) options.stsTokenMs = integer('SIM_AWS_STS_TOKEN_MS', Number(stsMs), LIMITS.stsTokenMs);
   return options;
 }
 
@@ -51,8 +57,11 @@ export function mergeOptions(current: AwsEcrOptions, input: Record<string, unkno
       case 'benchImages':
         next.benchImages = integer(key, value, LIMITS.benchImages);
         break;
+      case 'stsTokenMs':
+        next.stsTokenMs = value === null ? null : integer(key, value, LIMITS.stsTokenMs);
+        break;
       default:
-        throw new Error(`unknown aws option '${key}' (expected scanDurationMs, findingsPerImage, benchImages)`);
+        throw new Error(`unknown aws option '${key}' (expected scanDurationMs, findingsPerImage, benchImages, stsTokenMs)`);
     }
   }
   return next;

@@ -10,7 +10,6 @@ export interface SigV4Caller {
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
-const SERVICE = 'ecr';
 /** AWS rejects signatures dated more than 15 minutes from its own (wall-clock) time. */
 const MAX_SKEW_MS = 15 * 60 * 1000;
 
@@ -26,6 +25,8 @@ export function verifySigV4(
   req: SimRequest,
   secretFor: (accessKeyId: string) => string | undefined,
   nowMs = Date.now(),
+  /** The service the credential scope must name: `ecr`, or `sts` for the STS front end. */
+  SERVICE = 'ecr',
 ): SigV4Caller {
   const authorization = headerValue(req, 'authorization');
   if (authorization === undefined || authorization.trim() === '') throw ecrErrors.missingAuthenticationToken();

@@ -13,6 +13,8 @@ const TERMINAL: Record<string, ScanReason> = {
   'InvalidAccessKeyId.NotFound': 'no_permission',
   'InvalidAccessKeyId.Inactive': 'no_permission',
   SignatureDoesNotMatch: 'no_permission',
+  'InvalidSecurityToken.MismatchWithAccessKey': 'no_permission',
+  'InvalidSecurityToken.Malformed': 'no_permission',
   IncompleteSignature: 'no_permission',
   InvalidParameter: 'invalid_parameter',
   MissingParameter: 'invalid_parameter',
@@ -44,6 +46,8 @@ function classify(err: unknown): ProviderError {
   const code = e.data?.Code ?? e.code ?? e.name ?? 'Error';
   const message = e.data?.Message ? `${e.data.Message}${e.data.RequestId ? ` (request id ${e.data.RequestId})` : ''}` : (e.message ?? String(err));
   if (code === 'BeyondQuata') return new ProviderError('quota', code, message, 'quota_wait', BEYOND_QUOTA_RETRY_MS);
+  // The STS token ran out between fetching and arrival: the held one is dropped (sas-client.ts), the next attempt gets a fresh one.
+  if (code === 'InvalidSecurityToken.Expired') return new ProviderError('retryable', code, message, 'no_permission');
   if (code.startsWith('Throttling')) return new ProviderError('retryable', code, message, 'provider_error');
   const reason = TERMINAL[code] ?? (code.startsWith('Missing') ? 'invalid_parameter' : undefined);
   if (reason && (status === undefined || status < 500)) return new ProviderError('terminal', code, message, reason);

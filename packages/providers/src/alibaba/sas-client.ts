@@ -1,12 +1,12 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Agent } from 'node:http';
-import { createRequire } from 'node:module';
 import OpenApi, * as $OpenApi from '@alicloud/openapi-client';
 import OpenApiUtil from '@alicloud/openapi-util';
 import * as $Util from '@alicloud/tea-util';
 import { type CallGate, DEFAULT_TIMEOUTS, observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import { ProviderTransport } from '../transport.js';
+import { AlibabaCredentials } from './credentials.js';
 import { toProviderError } from './errors.js';
+import { hookedHttpx, withAgent } from './httpx-agent.js';
 
 /**
  * Security Center (SAS, API 2018-12-03) over `@alicloud/openapi-client`, the client every
@@ -28,33 +28,8 @@ const Client: ClientClass = (OpenApi as { default?: ClientClass }).default ?? (O
 type UtilClass = typeof OpenApiUtil.default;
 const openApiUtil: UtilClass = (OpenApiUtil as { default?: UtilClass }).default ?? (OpenApiUtil as unknown as UtilClass);
 
-/**
- * openapi-client takes no agent: its Tea runtime sends every request through `httpx.request`
- * with httpx's own module-wide agents. The one httpx instance Tea uses is found from
- * openapi-client's own dependencies and its `request` given the agent of the SasClient call in
- * progress (an AsyncLocalStorage kept on that module, so every copy of this file shares it);
- * calls from anywhere else pass through untouched.
- */
-type HttpxRequest = (url: string, opts?: Record<string, unknown>) => Promise<unknown>;
-interface Httpx {
-  request: HttpxRequest;
-  [CALL_AGENT]?: AsyncLocalStorage<Agent>;
-}
-const CALL_AGENT = Symbol.for('scanq.alibaba.callAgent');
-const callAgent: AsyncLocalStorage<Agent> = (() => {
-  const fromOpenApi = createRequire(createRequire(import.meta.url).resolve('@alicloud/openapi-client'));
-  const httpx = createRequire(fromOpenApi.resolve('@alicloud/tea-typescript'))('httpx') as Httpx;
-  if (!httpx[CALL_AGENT]) {
-    const store = new AsyncLocalStorage<Agent>();
-    const request = httpx.request;
-    httpx.request = (url, opts) => {
-      const agent = store.getStore();
-      return request(url, agent ? { ...opts, agent } : opts);
-    };
-    httpx[CALL_AGENT] = store;
-  }
-  return httpx[CALL_AGENT]!;
-})();
+// Tea's httpx, hooked so each call goes through the account's agent (httpx-agent.ts).
+hookedHttpx('@alicloud/openapi-client', '@alicloud/tea-typescript');
 
 /** SAS is served from two endpoints: mainland China accounts and international ones. */
 export function sasEndpoint(region: string): string {
@@ -65,37 +40,46 @@ export type SasBody = Record<string, unknown>;
 export type SasParams = Record<string, string | number | boolean | undefined>;
 
 export class SasClient {
-  private readonly clients = new Map<string, { client: OpenApiClient; agent: Agent }>();
+  /** One client per account, under the key it was built for (endpoint, region, credentials fingerprint). */
+  private readonly clients = new Map<string, { key: string; client: OpenApiClient; agent: Agent }>();
+  private readonly credentials: AlibabaCredentials;
 
   constructor(
     private readonly callGate?: CallGate,
     private readonly timeouts: ProviderTimeouts = DEFAULT_TIMEOUTS,
     private readonly observer?: ProviderCallObserver,
     private readonly transport = new ProviderTransport({}),
-  ) {}
+  ) {
+    this.credentials = new AlibabaCredentials(timeouts, transport);
+  }
 
   private client(account: ProviderAccount): { client: OpenApiClient; agent: Agent } {
-    const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.accessKeyId ?? ''}`;
-    let client = this.clients.get(key);
-    if (!client) {
-      // account.endpoint is a URL (the simulator) or absent (the real endpoint, HTTPS).
-      const url = account.endpoint ? new URL(account.endpoint) : null;
-      const config = new $OpenApi.Config({
-        accessKeyId: account.credentials.accessKeyId,
-        accessKeySecret: account.credentials.accessKeySecret,
-        ...(account.credentials.securityToken ? { securityToken: account.credentials.securityToken } : {}),
-        endpoint: url ? url.host : sasEndpoint(account.region),
-        protocol: url ? url.protocol.replace(':', '') : 'https',
-        regionId: account.region,
-        // httpx sets connectTimeout as the socket's idle timeout for the whole request (an answer
-        // slower than it failed as "ConnectTimeout"): the call's bound here, the connect's in the agent.
-        connectTimeout: this.timeouts.requestMs,
-        readTimeout: this.timeouts.requestMs,
-      });
-      client = { client: new Client(config), agent: this.transport.agent(account, url ? url.protocol : 'https:') };
-      this.clients.set(key, client);
-    }
-    return client;
+    // Keyed by what the credentials are built from (a digest): a rotated secret set or a changed source builds a new client.
+    const credentials = this.credentials.for(account);
+    const key = `${account.endpoint ?? ''}|${account.region}|${credentials.fingerprint}`;
+    const cached = this.clients.get(account.id);
+    if (cached?.key === key) return cached;
+    // account.endpoint is a URL (the simulator) or absent (the real endpoint, HTTPS).
+    const url = account.endpoint ? new URL(account.endpoint) : null;
+    const config = new $OpenApi.Config({
+      // Asked on every call: the static set, or the held session (fetched anew near its expiry).
+      credential: {
+        getCredential: async () => {
+          const identity = await credentials.get();
+          return { accessKeyId: identity.accessKeyId, accessKeySecret: identity.accessKeySecret, securityToken: identity.securityToken, type: identity.securityToken ? 'sts' : 'access_key', providerName: '' };
+        },
+      },
+      endpoint: url ? url.host : sasEndpoint(account.region),
+      protocol: url ? url.protocol.replace(':', '') : 'https',
+      regionId: account.region,
+      // httpx sets connectTimeout as the socket's idle timeout for the whole request (an answer
+      // slower than it failed as "ConnectTimeout"): the call's bound here, the connect's in the agent.
+      connectTimeout: this.timeouts.requestMs,
+      readTimeout: this.timeouts.requestMs,
+    });
+    const entry = { key, client: new Client(config), agent: this.transport.agent(account, url ? url.protocol : 'https:') };
+    this.clients.set(account.id, entry);
+    return entry;
   }
 
   /** Calls `action` with `query` (and `form`, sent as the form body) as its business parameters; returns the JSON body. */
@@ -118,9 +102,12 @@ export class SasClient {
     const res = await observeCall(this.observer, { provider: 'alibaba', accountId: account.id, api: action }, async () => {
       try {
         const { client, agent } = this.client(account);
-        return await callAgent.run(agent, () => client.callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 })));
+        return await withAgent(agent, () => client.callApi(params, request, new $Util.RuntimeOptions({ autoretry: false, maxAttempts: 1 })));
       } catch (err) {
-        throw this.transport.failure(err, toProviderError);
+        const failed = this.transport.failure(err, toProviderError);
+        // A session token the cloud calls expired or does not know: the next call fetches a new one.
+        if (failed.code.startsWith('InvalidSecurityToken')) this.credentials.invalidate(account.id);
+        throw failed;
       }
     });
     return (res.body ?? {}) as SasBody;

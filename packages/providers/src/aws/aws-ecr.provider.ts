@@ -11,6 +11,7 @@ import { type AwsScanTarget, ProviderError, type ScanReason } from '@scanq/core'
 import { observeCall, type ProviderDeps, timeoutsOf } from '../contract.js';
 import type { BulkCapable, FindingsPage, ImageProgress, ImageRef, InventoryImage, InventoryQuery, PlannedScan, PriorScan, ProviderAccount, ScanProgress, ScanProvider, StartedScan } from '../contract.js';
 import { ProviderTransport } from '../transport.js';
+import { AwsCredentials } from './credentials.js';
 import { toProviderError } from './errors.js';
 import { EcrImageDetailBatcher } from './image-detail-batcher.js';
 import { normalizeBasicFinding, normalizeEnhancedFinding } from './normalize.js';
@@ -49,6 +50,9 @@ export function inventoryPriorScan(raw: unknown): PriorScan | null | undefined {
   return { state: COMPLETE.has(status) ? 'complete' : 'failed', ...(at ? { at } : {}) };
 }
 
+/** Errors that mean the session token (not the role) was refused: expired, or unknown to the cloud. */
+const TOKEN_REFUSED = new Set(['ExpiredTokenException', 'ExpiredToken', 'UnrecognizedClientException']);
+
 /** Page size for findings: the API maximum, so most images need one call. */
 const FINDINGS_PAGE = 1000;
 
@@ -70,7 +74,9 @@ const DESCRIBE_REPOSITORIES_MAX_NAMES = 100;
  */
 export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<AwsScanTarget> {
   readonly provider = 'aws' as const;
-  private readonly clients = new Map<string, ECRClient>();
+  /** One client per account, under the key it was built for (endpoint, region, credentials fingerprint). */
+  private readonly clients = new Map<string, { key: string; client: ECRClient }>();
+  private readonly credentials: AwsCredentials;
   /** Tag resolutions of concurrent scans of one repository share DescribeImages calls. */
   private readonly imageDetails = new EcrImageDetailBatcher();
 
@@ -78,18 +84,21 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
 
   constructor(private readonly deps: ProviderDeps = {}) {
     this.transport = new ProviderTransport(deps);
+    this.credentials = new AwsCredentials(deps, this.transport);
   }
 
   private client(account: ProviderAccount): ECRClient {
-    const key = `${account.id}|${account.endpoint ?? ''}|${account.region}|${account.credentials.accessKeyId ?? ''}`;
-    let client = this.clients.get(key);
+    // Keyed by what the credentials are built from (a digest): a rotated secret set or a changed source builds a new client.
+    const credentials = this.credentials.for(account);
+    const key = `${account.endpoint ?? ''}|${account.region}|${credentials.fingerprint}`;
+    let cached = this.clients.get(account.id);
+    let client = cached?.key === key ? cached.client : undefined;
     if (!client) {
-      const { accessKeyId, secretAccessKey, sessionToken } = account.credentials;
       const timeouts = timeoutsOf(this.deps);
       client = new ECRClient({
         region: account.region,
         ...(account.endpoint ? { endpoint: account.endpoint } : {}),
-        ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
+        ...(credentials.provider ? { credentials: credentials.provider } : {}),
         maxAttempts: 1,
         // Without throwOnRequestTimeout the handler only logs a warning when requestTimeout
         // passes and the call hangs on (a StartImageScan that never answered held its job for hours).
@@ -107,6 +116,18 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
       // The SDK's logger middleware deep-copies every input and output through its sensitive-data
       // filter before calling logger.info, even the default no-op logger's: scanq logs calls itself.
       client.middlewareStack.remove('loggerMiddleware');
+      // A session token the cloud calls expired (or no longer knows): the next call assumes the role anew.
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          try {
+            return await next(args);
+          } catch (err) {
+            if (TOKEN_REFUSED.has((err as { name?: string })?.name ?? '')) this.credentials.invalidate(account.id);
+            throw err;
+          }
+        },
+        { step: 'initialize', name: 'scanqInvalidateRefusedToken' },
+      );
       const observer = this.deps.observer;
       if (observer) {
         // Every ECR call, whichever method sends it, is timed and counted by its operation name.
@@ -116,7 +137,8 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
           { step: 'initialize', name: 'scanqObserveCall' },
         );
       }
-      this.clients.set(key, client);
+      cached = { key, client };
+      this.clients.set(account.id, cached);
     }
     return client;
   }

@@ -28,6 +28,8 @@ function classify(err: unknown): ProviderError {
   const code = e?.name ?? 'Error';
   const message = e?.message ?? String(err);
   if (code === 'LimitExceededException') return new ProviderError('quota', code, message, 'limit_exceeded_waiting');
+  // The session token ran out between signing and arrival: the client's credentials are dropped (aws-ecr.provider.ts) and the next attempt gets fresh ones.
+  if (code === 'ExpiredTokenException' || code === 'ExpiredToken') return new ProviderError('retryable', code, message, 'no_permission');
   if (THROTTLING.has(code) || e?.$metadata?.httpStatusCode === 429) return new ProviderError('retryable', code, message, 'provider_error');
   const reason = TERMINAL[code];
   if (reason) return new ProviderError('terminal', code, message, reason);

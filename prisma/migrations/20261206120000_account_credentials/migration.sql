@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "CloudAccount" ADD COLUMN "credentials" JSONB;
