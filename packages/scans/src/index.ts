@@ -13,3 +13,5 @@ export { type LifecycleListeners } from './lifecycle.service.js';
 export { ApiKeyService } from './api-key.service.js';
 export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service.js';
+export { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, showProviderCalls } from './observability/metrics-registry.js';
+export { probeDependencies, probePostgres, probeRedis, redisProbeKey, withTimeout, type DependencyState } from './observability/readiness.js';
