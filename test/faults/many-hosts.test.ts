@@ -40,7 +40,11 @@ describe.skipIf(skipReason !== null)(`fault: a worker host cut off the network m
     });
     // Scans that take a while at the cloud, so the cut host holds polls as well as starts.
     for (const cloud of PROVIDERS) await stack.configureCloud(cloud, { scanDurationMs: 4000 });
-    for (let i = 0; i < HOSTS; i++) await waitFor(async () => ((await fetch(`${metricsUrl(i)}/readyz`).catch(() => null))?.status === 200 ? true : undefined), { timeoutMs: 90_000, intervalMs: 250, what: `the worker on host ${i} to be ready` });
+    for (let i = 0; i < HOSTS; i++)
+      await waitFor(async () => ((await fetch(`${metricsUrl(i)}/readyz`).catch(() => null))?.status === 200 ? true : undefined), { timeoutMs: 90_000, intervalMs: 250, what: `the worker on host ${i} to be ready` }).catch((err: unknown) => {
+        console.log(processOutput(stack));
+        throw err;
+      });
   }, 240_000);
 
   afterAll(async () => {

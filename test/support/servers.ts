@@ -86,7 +86,7 @@ export class RedisServer implements OwnServer {
   /** Starts (again) on the same port; a dump.rdb left by `stop({ keepData: true })` is loaded. */
   async start(): Promise<void> {
     if (this.running) return;
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', ...this.bind, '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', ...this.bind, ...(this.bind.some((a) => !a.startsWith('127.')) ? ['--protected-mode', 'no'] : []), '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let spawnError: Error | undefined;
     // Without a listener a missing binary would crash the test process instead of failing the test.
