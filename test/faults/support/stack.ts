@@ -66,6 +66,8 @@ const DEFAULT_ENV: Record<string, string> = {
   SCANQ_ALIBABA_QUOTA_RETRY_MS: '500',
   SCANQ_WORKER_CONCURRENCY: '16',
   SCANQ_DB_POOL_MAX: '5',
+  // Several workers on one host: no health/metrics port unless a scenario gives each host its own.
+  SCANQ_WORKER_HTTP_PORT: '0',
   // The simulator listens on 127.0.0.1, which account endpoints may only lead to when allowed.
   SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS: 'true',
   // A scan here takes seconds: a 2-minute deadline is one a scenario can see passed (the 2 h default it cannot).
