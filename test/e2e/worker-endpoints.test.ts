@@ -119,6 +119,25 @@ describe('worker health, readiness and metrics endpoints', () => {
     expect(up.body.checks).toEqual({ postgres: 'ok', redis: 'ok', queues: 'ok' });
   });
 
+  it('a Redis that answers PING but refuses writes (demoted to a replica) makes the worker and the API unready', async () => {
+    // A replica of a master that is not there: PING answers, every write is READONLY, its data stays.
+    await redis.command('REPLICAOF', '127.0.0.1', '1');
+    try {
+      expect(await redis.command('PING')).toBe('PONG');
+      const worker = await waitFor(async () => {
+        const r = await readyz();
+        return r.status === 503 ? r : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 250, what: 'worker readyz 503 on a read-only Redis' });
+      expect(worker.body.checks).toMatchObject({ postgres: 'ok', redis: 'down' });
+      const apiReady = await fetch(`${api}/readyz`);
+      expect(apiReady.status).toBe(503);
+      expect(await apiReady.json()).toEqual({ ok: false, status: 'unavailable', checks: { postgres: 'ok', redis: 'down' } });
+    } finally {
+      await redis.command('REPLICAOF', 'NO', 'ONE');
+    }
+    await waitFor(async () => ((await readyz()).status === 200 && (await fetch(`${api}/readyz`)).status === 200 ? true : undefined), { timeoutMs: 60_000, intervalMs: 250, what: 'both ready once it is a master again' });
+  });
+
   it('SIGTERM: /readyz answers 503 draining while the worker drains, and it exits 0 within the grace period', async () => {
     // Hold the drain open: a frozen Redis answers nothing, so closing waits on it (its last
     // commands, the connections' QUIT) until it is thawed.
