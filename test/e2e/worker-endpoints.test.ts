@@ -69,7 +69,7 @@ describe('worker health, readiness and metrics endpoints', () => {
     expect(ready.body.checks).toEqual({ postgres: 'ok', redis: 'ok', queues: 'ok' });
     expect(Object.keys(ready.body.queues).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'tencent', 'webhooks'].sort());
     expect(new Set(Object.values(ready.body.queues))).toEqual(new Set(['running']));
-  });
+  }, 180_000);
 
   it('/metrics counts the jobs it ran and the cloud calls the simulator saw', async () => {
     const aws = SIMULATOR_ACCOUNTS.aws[0];
@@ -101,7 +101,7 @@ describe('worker health, readiness and metrics endpoints', () => {
     expect(m.get(key('scanq_worker_jobs_total', { queue: 'aws', job: 'scan.poll', outcome: 'completed' }))).toBe(SCANS);
     expect(m.get(key('scanq_worker_active_jobs', { queue: 'aws' }))).toBe(0);
     expect(m.get(key('scanq_worker_process_resident_memory_bytes', {}))).toBeGreaterThan(0);
-  });
+  }, 180_000);
 
   it('/readyz is 503 naming redis while its Redis is down, 200 again once it is back; /healthz stays 200', async () => {
     await redis.stop({ keepData: true });
@@ -117,7 +117,7 @@ describe('worker health, readiness and metrics endpoints', () => {
       return r.status === 200 ? r : undefined;
     }, { timeoutMs: 60_000, intervalMs: 250, what: 'readyz 200 after Redis restart' });
     expect(up.body.checks).toEqual({ postgres: 'ok', redis: 'ok', queues: 'ok' });
-  });
+  }, 180_000);
 
   it('a Redis that answers PING but refuses writes (demoted to a replica) makes the worker and the API unready', async () => {
     // A replica of a master that is not there: PING answers, every write is READONLY, its data stays.
@@ -136,7 +136,7 @@ describe('worker health, readiness and metrics endpoints', () => {
       await redis.command('REPLICAOF', 'NO', 'ONE');
     }
     await waitFor(async () => ((await readyz()).status === 200 && (await fetch(`${api}/readyz`)).status === 200 ? true : undefined), { timeoutMs: 60_000, intervalMs: 250, what: 'both ready once it is a master again' });
-  });
+  }, 180_000);
 
   it('SIGTERM: /readyz answers 503 draining while the worker drains, and it exits 0 within the grace period', async () => {
     // Hold the drain open: a frozen Redis answers nothing, so closing waits on it (its last
@@ -162,5 +162,5 @@ describe('worker health, readiness and metrics endpoints', () => {
     // 0: it closed on its own, not by the grace backstop (exit 1).
     expect(exit!.code, worker.output()).toBe(0);
     expect(exit!.at - sigterm).toBeLessThan(GRACE_MS);
-  });
+  }, 180_000);
 });
