@@ -39,6 +39,12 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
   const workerConnection = createRedis(config.redisUrl);
   const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log, observer: metrics });
+  // Up before the queues: a pod whose Redis is not there yet is live (and says unready: no queue consuming).
+  const { http: httpConfig } = config.worker;
+  const http = httpConfig.port
+    ? new WorkerHttp({ sql: runtime.sql, redis: runtime.redis, workerRedis: workerConnection, queuePrefix: config.queuePrefix, probeTimeoutMs: httpConfig.probeTimeoutMs, stallMs: config.worker.lockMs / 2, consumers: () => host.states(), metrics })
+    : undefined;
+  const httpPort = await http?.listen(httpConfig.host, httpConfig.port);
   host.start();
   await host.waitUntilReady();
   // Schedules live in Postgres and Redis may lose everything: every maintenance worker runs the
@@ -49,11 +55,6 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     await runtime.queues.queue(QueueName.maintenance).removeJobScheduler('reconcile').catch(() => undefined);
     await maintenance.tick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'first maintenance pass failed'));
   }
-  const { http: httpConfig } = config.worker;
-  const http = httpConfig.port
-    ? new WorkerHttp({ sql: runtime.sql, redis: runtime.redis, workerRedis: workerConnection, queuePrefix: config.queuePrefix, probeTimeoutMs: httpConfig.probeTimeoutMs, stallMs: config.worker.lockMs / 2, consumers: () => host.states(), metrics })
-    : undefined;
-  const httpPort = await http?.listen(httpConfig.host, httpConfig.port);
   log.info({ queues, concurrency: config.worker.concurrency, ...(http ? { http: `${httpConfig.host}:${httpPort}` } : {}) }, 'worker started');
   return {
     runtime,
