@@ -1,4 +1,4 @@
-import { SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { SIMULATOR_ACCOUNTS, simulatorAccountRequest } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { key, parseExposition } from '../../apps/api/test/exposition.js';
@@ -46,7 +46,7 @@ describe('worker health, readiness and metrics endpoints', () => {
     sim = `http://127.0.0.1:${simPort}`;
     api = `http://127.0.0.1:${apiPort}`;
     http = `http://127.0.0.1:${httpPort}`;
-    const common = { ...env.env, REDIS_URL: redis.url, SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '300', API_PORT: String(apiPort), SCANQ_WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS) };
+    const common = { ...env.env, REDIS_URL: redis.url, SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '300', API_PORT: String(apiPort), SCANQ_WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS), SCANQ_ALIBABA_TASK_LIMIT: '1', SCANQ_ALIBABA_QUOTA_RETRY_MS: '500' };
     const simulator = startSimulatorProcess('simulator', common);
     const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
     worker = startProcess('worker', 'apps/worker/src/main.ts', { ...common, SCANQ_WORKER_HTTP_PORT: String(httpPort), SCANQ_WORKER_PROBE_TIMEOUT_MS: '1000' });
@@ -101,6 +101,34 @@ describe('worker health, readiness and metrics endpoints', () => {
     expect(m.get(key('scanq_worker_jobs_total', { queue: 'aws', job: 'scan.poll', outcome: 'completed' }))).toBe(SCANS);
     expect(m.get(key('scanq_worker_active_jobs', { queue: 'aws' }))).toBe(0);
     expect(m.get(key('scanq_worker_process_resident_memory_bytes', {}))).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('/metrics counts quota waits: two Alibaba scans on one task slot, the second waits for the first', async () => {
+    // The first task runs 8 s at the cloud: the second start surely finds the one slot taken.
+    const config = await fetch(`${sim}/_sim/config/alibaba`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scanDurationMs: 8000 }) });
+    expect(config.ok).toBe(true);
+    const account = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: json, body: JSON.stringify(simulatorAccountRequest('alibaba', 0, sim)) });
+    expect(account.status).toBe(201);
+    const state = (await (await fetch(`${sim}/_sim/state/alibaba`)).json()) as { accounts: { name: string; images: { digest: string; behaviour: string; supportedRegion: boolean }[] }[] };
+    const images = state.accounts.find((a) => a.name === SIMULATOR_ACCOUNTS.alibaba[0].name)!.images.filter((i) => i.behaviour === 'normal' && i.supportedRegion).slice(0, 2);
+    const ids: string[] = [];
+    for (const [i, image] of images.entries()) {
+      const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: { ...json, 'idempotency-key': `worker-http-ali-${i}` }, body: JSON.stringify({ provider: 'alibaba', account: SIMULATOR_ACCOUNTS.alibaba[0].name, digests: [image.digest] }) });
+      expect(res.status).toBe(202);
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    const client = new pg.Client({ connectionString: env.databaseUrl });
+    await client.connect();
+    try {
+      await waitFor(async () => ((await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Scan" WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [ids])).rows[0]!.n === 2 ? true : undefined), { timeoutMs: 120_000, intervalMs: 250, what: 'both Alibaba scans to succeed' });
+    } finally {
+      await client.end();
+    }
+    const m = parseExposition(await (await fetch(`${http}/metrics`)).text());
+    // The cloud ran one task at a time, so the second start was refused room at least once.
+    expect((await simulatorCalls(sim)).gauges[`alibaba:${SIMULATOR_ACCOUNTS.alibaba[0].name}:runningTasks`]?.max).toBe(1);
+    expect(m.get(key('scanq_worker_quota_waits_total', { provider: 'alibaba', code: 'TaskSlotsFull' }))).toBeGreaterThanOrEqual(1);
+    expect(m.get(key('scanq_worker_jobs_total', { queue: 'alibaba', job: 'scan.start', outcome: 'parked' }))).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
   it('/readyz is 503 naming redis while its Redis is down, 200 again once it is back; /healthz stays 200', async () => {
