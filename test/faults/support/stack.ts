@@ -174,7 +174,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const api = startProcess(`${label}api`, 'apps/api/src/main.ts', env);
     processes.push(simulator, api);
     for (let i = 0; i < (options.workers ?? 2); i++) await stack.startWorker();
-    await Promise.all([waitForHttp(`${simUrl}/_sim/health`, simulator), waitForHttp(`${apiUrl}/readyz`, api)]);
+    // Generous: every process of the stack starts at once, on a machine others load too.
+    await Promise.all([waitForHttp(`${simUrl}/_sim/health`, simulator, 120_000), waitForHttp(`${apiUrl}/readyz`, api, 120_000)]);
     for (const provider of PROVIDERS) {
       const res = await fetch(`${apiUrl}/v1/accounts`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(simulatorAccountRequest(provider, 0, simUrl)) });
       if (res.status !== 201) throw new Error(`registering the ${provider} account: ${res.status} ${await res.text()}`);
