@@ -56,6 +56,8 @@ export function benchEnv(store: Pick<BenchStore, 'databaseUrl' | 'prefix'>): Rec
     SCANQ_RECONCILE_EVERY_MS: '600000',
     SCANQ_ADMIN_PASSWORD: 'bench-password',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    // Several workers on this one host: no health/metrics port each.
+    SCANQ_WORKER_HTTP_PORT: '0',
   };
 }
 

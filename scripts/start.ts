@@ -198,7 +198,8 @@ env.SCANQ_ADMIN_PASSWORD = base.api.adminPassword ?? randomBytes(9).toString('ba
 // /v1 needs a key: this run's bootstrap key (make lasting ones with `pnpm scanq keys create <name>`).
 env.SCANQ_API_KEY = base.api.apiKey ?? `scanq-dev-${randomBytes(18).toString('base64url')}`;
 const workers = Math.max(1, Number(process.env.SCANQ_WORKERS ?? 1));
-for (let i = 0; i < workers; i++) run(`worker ${i + 1}`, 'apps/worker/src/main.ts', env, { restart: true });
+// Each worker its own health/metrics port (9464, 9465, …; 0 keeps them off).
+for (let i = 0; i < workers; i++) run(`worker ${i + 1}`, 'apps/worker/src/main.ts', { ...env, SCANQ_WORKER_HTTP_PORT: String(base.worker.http.port && base.worker.http.port + i) }, { restart: true });
 run('api', 'apps/api/src/main.ts', env);
 const api = base.api.publicUrl;
 await waitForHttp(`${api}/readyz`, 'API');

@@ -102,6 +102,8 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     SCANQ_API_KEY: TEST_API_KEY,
     // Test files run side by side, several with 4–5 processes each: keep under Postgres's 100 connections.
     SCANQ_DB_POOL_MAX: '4',
+    // Many workers share this host: no health/metrics port unless a test asks for one (freePort()).
+    SCANQ_WORKER_HTTP_PORT: '0',
   };
   const testEnv: TestEnv = {
     databaseUrl,

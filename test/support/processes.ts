@@ -73,14 +73,17 @@ export function startSimulatorProcess(name: string, env: Record<string, string>)
 
 export async function waitForHttp(url: string, proc: ScanqProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}):\n${proc.output()}`);
     try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not up yet */
+      const res = await fetch(url);
+      if (res.ok) return;
+      last = `${res.status} ${(await res.text()).slice(0, 300)}`;
+    } catch (err) {
+      last = (err as Error).message; // not up yet
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
+  throw new Error(`${proc.name} not ready at ${url} within ${timeoutMs} ms (last: ${last}):\n${proc.output()}`);
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,14 +58,16 @@ export class RedisServer implements OwnServer {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    /** Addresses it listens on: loopback, plus e.g. the host side of test network namespaces. */
+    private readonly bind: string[] = ['127.0.0.1'],
   ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'scanq-test-redis-')));
+  static async start(options: { bind?: string[] } = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'scanq-test-redis-')), options.bind);
     track(server);
     try {
       await server.start();
@@ -84,7 +86,7 @@ export class RedisServer implements OwnServer {
   /** Starts (again) on the same port; a dump.rdb left by `stop({ keepData: true })` is loaded. */
   async start(): Promise<void> {
     if (this.running) return;
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', ...this.bind, ...(this.bind.some((a) => !a.startsWith('127.')) ? ['--protected-mode', 'no'] : []), '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let spawnError: Error | undefined;
     // Without a listener a missing binary would crash the test process instead of failing the test.
@@ -223,11 +225,11 @@ export class PostgresServer implements OwnServer {
   }
 
   /** initdb, start, create and migrate the `scanq` database. `fsync: true` for tests that want the disk work of a real server. */
-  static async create(options: { fsync?: boolean } = {}): Promise<PostgresServer> {
+  static async create(options: { fsync?: boolean; listen?: string[]; trustNetwork?: string } = {}): Promise<PostgresServer> {
     const bin = postgresBinDir();
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'scanq-test-pg-'));
-    const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-k', dir];
+    const settings = ['-c', `listen_addresses=${(options.listen ?? ['127.0.0.1']).join(',')}`, '-c', 'max_connections=200', '-k', dir];
     if (!options.fsync) settings.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
     const server = new PostgresServer(port, dir, bin, settings);
     track(server);
@@ -237,6 +239,8 @@ export class PostgresServer implements OwnServer {
         chownSync(dir, Number(uid.stdout.trim()), Number(gid.stdout.trim()));
       }
       await server.exec('initdb', ['-D', server.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--locale=C']);
+      // Clients from a test network (namespaced hosts) as well as loopback.
+      if (options.trustNetwork) appendFileSync(join(server.dataDir, 'pg_hba.conf'), `host all all ${options.trustNetwork} trust\n`);
       await server.start();
       await ensureDatabase(server.url);
       await migrate(server.url);

@@ -3,12 +3,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { errorResponseSchema, livenessSchema, readinessSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
-import { censorLogValue, REDACT_PATHS } from '@scanq/scans';
+import { censorLogValue, probeDependencies, REDACT_PATHS } from '@scanq/scans';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
 import { apiKeyAuth } from './api-key-auth.js';
-import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, RETRY_AFTER_SECONDS, registerErrorHandling, withTimeout } from './errors.js';
+import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, RETRY_AFTER_SECONDS, registerErrorHandling } from './errors.js';
 import { refuseRawInputIssues, registerJsonBodyParser } from './request-input.js';
 import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
@@ -59,8 +59,8 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   app.get('/healthz', { schema: { tags: ['health'], hide: true, response: { 200: livenessSchema } } }, async () => ({ ok: true as const }));
   // Readiness: which dependency is down, never why (anyone may ask).
   app.get('/readyz', { schema: { tags: ['health'], hide: true, response: { 200: readinessSchema, 503: readinessSchema } } }, async (_req, reply) => {
-    const probe = (check: () => Promise<unknown>) => withTimeout(check(), runtime.config.api.dependencyTimeoutMs).then(() => 'ok' as const, () => 'down' as const);
-    const [postgres, redis] = await Promise.all([probe(() => runtime.sql.rows('SELECT 1')), probe(() => runtime.redis.ping())]);
+    // Each check bounded; Redis by a write (a PING passes on a read-only replica or a full server).
+    const { postgres, redis } = await probeDependencies({ sql: runtime.sql, redis: runtime.redis, queuePrefix: runtime.config.queuePrefix }, runtime.config.api.dependencyTimeoutMs);
     const ok = postgres === 'ok' && redis === 'ok';
     if (!ok) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS));
     return { ok, status: ok ? ('ok' as const) : ('unavailable' as const), checks: { postgres, redis } };

@@ -16,17 +16,6 @@ export const MAX_PARAM_LENGTH = 100;
 /** A 503's hint: outages outlast a second or two, and clients should not hammer a recovering server. */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** `promise`, or a rejection once `ms` has passed. */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** The body of a 503 for an unreachable dependency (named, without its error text). */
 export function unavailableBody(dependency: Dependency): ErrorResponse {
   const issues = [{ field: `dependency.${dependency}`, rule: 'available', message: `is unavailable; retry in ${RETRY_AFTER_SECONDS} s` }];

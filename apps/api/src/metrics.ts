@@ -1,9 +1,9 @@
 import { PROVIDERS, SCAN_STATUSES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
 import { Prisma } from '@scanq/db';
-import { PROVIDER_CALL_BUCKETS, ProviderCallStats } from '@scanq/queue';
-import { providerCallStatsKey, type ScanqRuntime } from '@scanq/scans';
+import { ProviderCallStats } from '@scanq/queue';
+import { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, providerCallStatsKey, type ScanqRuntime, showProviderCalls } from '@scanq/scans';
 import type { FastifyPluginAsync } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { basicAuth } from './admin.js';
 
 export const METRICS_PATH = '/metrics';
@@ -55,57 +55,13 @@ function addFinished(tallies: Map<string, FinishedTally>, rows: FinishedRow[]): 
   }
 }
 
-/** One labelled series of a histogram counted elsewhere: cumulative counts per bucket bound. */
-interface PrecountedSeries {
-  labels: Record<string, string>;
-  buckets: { le: number; below: number }[];
-  count: number;
-  sum: number;
-}
-
-/**
- * A histogram whose buckets are counted elsewhere — in Postgres (scan durations, see collectPostgres),
- * or by the workers into Redis (cloud call latency) — rendered through the registry's metric
- * interface (get / getForPromString). prom-client's Histogram only counts its own observe()
- * calls, which would miss whatever another process saw.
- */
-class PrecountedHistogram {
-  readonly type = 'histogram' as const;
-  readonly aggregator = 'sum' as const;
-  series: PrecountedSeries[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  async get() {
-    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
-    for (const s of this.series) {
-      for (const b of [...s.buckets].sort((x, y) => x.le - y.le)) values.push({ labels: { ...s.labels, le: b.le }, value: b.below, metricName: `${this.name}_bucket` });
-      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` });
-      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
-      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  getForPromString() {
-    return this.get();
-  }
-
-  reset(): void {
-    this.series = [];
-  }
-}
-
 /**
  * The scanq metrics of one API process, read from Postgres and Redis on each scrape. Finished
  * scans are tallied incrementally (see collectPostgres), so a scrape costs the live and recent
  * work, not the history.
  */
 export class ScanqMetrics {
-  readonly registry = new Registry();
+  readonly registry = createProcessRegistry('scanq_api_');
   private readonly scans = new Gauge({
     name: 'scanq_scans',
     help: 'Scans by provider and status: open statuses counted live, terminal ones cumulative since the records began.',
@@ -136,9 +92,8 @@ export class ScanqMetrics {
     options: { settleMarginMs?: number } = {},
   ) {
     this.settleMarginMs = options.settleMarginMs ?? SETTLE_MARGIN_MS;
-    this.registry.registerMetric(this.duration as unknown as Metric);
-    this.registry.registerMetric(this.callLatency as unknown as Metric);
-    collectDefaultMetrics({ register: this.registry, prefix: 'scanq_api_' });
+    this.duration.registerOn(this.registry);
+    this.callLatency.registerOn(this.registry);
   }
 
   /** The exposition text; concurrent scrapes share one round of queries. */
@@ -226,19 +181,7 @@ export class ScanqMetrics {
 
   /** Every worker's cloud API calls, as the workers flushed them to Redis. */
   private async collectProviderCalls(): Promise<void> {
-    const rows = await ProviderCallStats.read(this.runtime.redis, providerCallStatsKey(this.runtime.config));
-    this.calls.reset();
-    const latency = new Map<string, PrecountedSeries>();
-    for (const r of rows) {
-      this.calls.inc({ provider: r.provider, api: r.api, outcome: r.outcome }, r.count);
-      const key = `${r.provider}|${r.api}`;
-      let series = latency.get(key);
-      if (!series) latency.set(key, (series = { labels: { provider: r.provider, api: r.api }, buckets: PROVIDER_CALL_BUCKETS.map((le) => ({ le, below: 0 })), count: 0, sum: 0 }));
-      series.count += r.count;
-      series.sum += r.sumSeconds;
-      r.buckets.forEach((n, i) => (series!.buckets[i]!.below += n));
-    }
-    this.callLatency.series = [...latency.values()];
+    showProviderCalls(await ProviderCallStats.read(this.runtime.redis, providerCallStatsKey(this.runtime.config)), this.calls, this.callLatency);
   }
 
   /** The live quota view, as gauges. */

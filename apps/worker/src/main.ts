@@ -8,6 +8,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     if (stopping) return;
     stopping = true;
+    // Not ready from this moment (the pod leaves its Service, dashboards see it going), then drain.
+    worker.startDraining();
     // close() cuts cloud calls in flight and hands their jobs back; should anything else hold it
     // (a database that stopped answering), exit inside the orchestrator's grace all the same.
     setTimeout(() => {

@@ -1,5 +1,5 @@
 import { isShutdownAbort, JOBS_BY_QUEUE, type JobName, type JobPayloads, type QueueName } from '@scanq/core';
-import { type Job, WaitingError, Worker } from '@scanq/queue';
+import { DelayedError, type Job, WaitingError, Worker } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -15,7 +15,20 @@ export interface WorkerHostOptions {
   stalledCheckMs?: number;
   queues: QueueName[];
   log: Logger;
+  /** Told of every job this process ran (its /metrics). */
+  observer?: JobObserver;
 }
+
+/** How one run of a handler ended: done, failed (BullMQ retries or fails it), parked (delayed: a poll, a quota wait, an outage), handed back at shutdown. */
+export type JobOutcome = 'completed' | 'failed' | 'parked' | 'handed_back';
+
+export interface JobObserver {
+  started(queue: QueueName, job: string): void;
+  finished(queue: QueueName, job: string, outcome: JobOutcome, ms: number): void;
+}
+
+/** Each queue's BullMQ Worker: taking jobs (running, not paused), or closing. */
+export type QueueConsumerState = 'running' | 'closing' | 'stopped';
 
 /**
  * One BullMQ Worker per queue, dispatching each job to the one handler for its name. Refuses
@@ -45,16 +58,25 @@ export class WorkerHost {
         async (job: Job, token?: string) => {
           const handler = this.handlers[job.name as JobName] as JobHandler<JobName> | undefined;
           if (!handler) throw new Error(`no handler for job ${job.name} on queue ${queue}`);
+          const observer = this.options.observer;
+          const started = performance.now();
+          let outcome: JobOutcome = 'failed';
+          observer?.started(queue, job.name);
           try {
             await handler(job as Job<never>, token);
+            outcome = 'completed';
           } catch (err) {
+            if (err instanceof DelayedError || err instanceof WaitingError) outcome = 'parked';
             if (!isShutdownAbort(err)) throw err;
+            outcome = 'handed_back';
             // Failing to move it (its lock lost) leaves it to the stalled check: never failed either way.
             await job.moveToWait(token).then(
               () => this.options.log.info({ queue, jobId: job.id, job: job.name }, 'shutting down: job handed back to the queue'),
               (e: unknown) => this.options.log.warn({ queue, jobId: job.id, err: (e as Error).message }, 'shutting down: job left to the stalled check'),
             );
             throw new WaitingError();
+          } finally {
+            observer?.finished(queue, job.name, outcome, performance.now() - started);
           }
         },
         {
@@ -74,6 +96,11 @@ export class WorkerHost {
       worker.on('error', (err) => this.options.log.error({ queue, err: err.message }, 'worker error'));
       this.workers.push(worker);
     }
+  }
+
+  /** Per queue: its Worker taking jobs, closing, or stopped (closed, paused, or its run loop ended). */
+  states(): Record<string, QueueConsumerState> {
+    return Object.fromEntries(this.workers.map((w) => [w.name, w.closing ? 'closing' : w.isRunning() && !w.isPaused() ? 'running' : 'stopped']));
   }
 
   async waitUntilReady(): Promise<void> {

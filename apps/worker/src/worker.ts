@@ -2,9 +2,16 @@ import { JobName, QueueName, type ScanqConfig } from '@scanq/core';
 import { createRedis } from '@scanq/queue';
 import { createLogger, createRuntime, type ScanqRuntime } from '@scanq/scans';
 import { type JobHandlers, WorkerHost } from './worker-host.js';
+import { WorkerHttp } from './worker-http.js';
+import { WorkerMetrics } from './worker-metrics.js';
 
 export interface RunningWorker {
   runtime: ScanqRuntime;
+  /** The health/metrics server (config.worker.http.port 0: none) and the port it listens on. */
+  http?: WorkerHttp;
+  httpPort?: number;
+  /** SIGTERM arrived: /readyz goes 503 at once; close() drains after. */
+  startDraining(): void;
   close(): Promise<void>;
 }
 
@@ -12,7 +19,11 @@ export interface RunningWorker {
 export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   const log = createLogger(config, 'worker');
   const shutdown = new AbortController();
-  const runtime = createRuntime(config, log, { shutdownSignal: shutdown.signal });
+  const all = Object.values(QueueName);
+  const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;
+  let metrics: WorkerMetrics | undefined;
+  const runtime = createRuntime(config, log, { shutdownSignal: shutdown.signal, onQuotaWait: (provider, code) => metrics?.quotaWait(provider, code) });
+  metrics = new WorkerMetrics(runtime.callStats, queues);
   const handlers: JobHandlers = {
     [JobName.ScanStart]: (job, token) => runtime.lifecycle.handleStart(job, token),
     [JobName.ScanPoll]: (job, token) => runtime.lifecycle.handlePoll(job, token),
@@ -25,11 +36,15 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     [JobName.ScheduleTick]: (job) => runtime.schedules.tick(job),
     [JobName.WebhookDeliver]: (job) => runtime.webhooks.deliver(job),
   };
-  const all = Object.values(QueueName);
-  const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;
   // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
   const workerConnection = createRedis(config.redisUrl);
-  const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log });
+  const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log, observer: metrics });
+  // Up before the queues: a pod whose Redis is not there yet is live (and says unready: no queue consuming).
+  const { http: httpConfig } = config.worker;
+  const http = httpConfig.port
+    ? new WorkerHttp({ sql: runtime.sql, redis: runtime.redis, workerRedis: workerConnection, queuePrefix: config.queuePrefix, probeTimeoutMs: httpConfig.probeTimeoutMs, stallMs: config.worker.lockMs / 2, consumers: () => host.states(), metrics })
+    : undefined;
+  const httpPort = await http?.listen(httpConfig.host, httpConfig.port);
   host.start();
   await host.waitUntilReady();
   // Schedules live in Postgres and Redis may lose everything: every maintenance worker runs the
@@ -40,10 +55,13 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     await runtime.queues.queue(QueueName.maintenance).removeJobScheduler('reconcile').catch(() => undefined);
     await maintenance.tick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'first maintenance pass failed'));
   }
-  log.info({ queues, concurrency: config.worker.concurrency }, 'worker started');
+  log.info({ queues, concurrency: config.worker.concurrency, ...(http ? { http: `${httpConfig.host}:${httpPort}` } : {}) }, 'worker started');
   return {
     runtime,
+    ...(http ? { http, httpPort } : {}),
+    startDraining: () => http?.startDraining(),
     async close() {
+      http?.startDraining();
       await maintenance?.stop();
       // Stop taking jobs first, then cut the cloud calls in flight: their jobs go back to the
       // queue (WorkerHost) instead of holding this process until a cloud answers.
@@ -52,6 +70,7 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
       await closing;
       await workerConnection.quit().catch(() => workerConnection.disconnect());
       await runtime.close();
+      await http?.close();
     },
   };
 }

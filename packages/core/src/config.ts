@@ -83,6 +83,15 @@ const envSchema = z.object({
   SCANQ_WORKER_STALLED_CHECK_MS: int(5_000, 500),
   /** Comma list of provider queues this worker serves; empty = all. */
   SCANQ_WORKER_QUEUES: z.string().default(''),
+  /**
+   * Port of a worker's own /healthz, /readyz and /metrics (9464: Prometheus' exporter range);
+   * 0 = no HTTP server (several workers on one host without ports of their own, tests).
+   */
+  SCANQ_WORKER_HTTP_PORT: int(9464, 0),
+  /** Address that server listens on; 0.0.0.0 in a pod, so the kubelet and Prometheus reach it. */
+  SCANQ_WORKER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Bound of each /readyz check of a worker (Postgres, Redis): keep it below the probe's timeoutSeconds. */
+  SCANQ_WORKER_PROBE_TIMEOUT_MS: int(2_000, 100),
   // 0: look once right after the start, inside the start job (reused and instant scans finish there).
   SCANQ_POLL_INITIAL_MS: int(5_000, 0),
   SCANQ_POLL_MAX_MS: int(60_000, 1),
@@ -162,6 +171,8 @@ export interface ScanqConfig {
     stalledCheckMs: number;
     shutdownGraceMs: number;
     queues: string[];
+    /** The worker's health/metrics server; port 0 = none. */
+    http: { host: string; port: number; probeTimeoutMs: number };
     pollInitialMs: number;
     pollMaxMs: number;
     pollFactor: number;
@@ -253,6 +264,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       stalledCheckMs: e.SCANQ_WORKER_STALLED_CHECK_MS,
       shutdownGraceMs: e.SCANQ_WORKER_SHUTDOWN_GRACE_MS,
       queues: e.SCANQ_WORKER_QUEUES.split(',').map((s) => s.trim()).filter(Boolean),
+      http: { host: e.SCANQ_WORKER_HTTP_HOST, port: e.SCANQ_WORKER_HTTP_PORT, probeTimeoutMs: e.SCANQ_WORKER_PROBE_TIMEOUT_MS },
       pollInitialMs: e.SCANQ_POLL_INITIAL_MS,
       pollMaxMs: e.SCANQ_POLL_MAX_MS,
       pollFactor: e.SCANQ_POLL_FACTOR,

@@ -29,6 +29,8 @@ const SEP = '\u001f';
  */
 export class ProviderCallStats {
   private tallies = new Map<string, Tally>();
+  /** This process's counts since it started (never flushed away): a worker's own /metrics. */
+  private readonly totals = new Map<string, Tally>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -42,12 +44,22 @@ export class ProviderCallStats {
 
   record(call: { provider: string; api: string; ms: number; outcome: string }): void {
     const field = [call.provider, call.api, call.outcome].join(SEP);
-    let t = this.tallies.get(field);
-    if (!t) this.tallies.set(field, (t = { count: 0, sumMs: 0, buckets: PROVIDER_CALL_BUCKETS.map(() => 0) }));
-    t.count += 1;
-    t.sumMs += call.ms;
-    PROVIDER_CALL_BUCKETS.forEach((le, i) => {
-      if (call.ms / 1000 <= le) t!.buckets[i]! += 1;
+    for (const tallies of [this.tallies, this.totals]) {
+      let t = tallies.get(field);
+      if (!t) tallies.set(field, (t = { count: 0, sumMs: 0, buckets: PROVIDER_CALL_BUCKETS.map(() => 0) }));
+      t.count += 1;
+      t.sumMs += call.ms;
+      PROVIDER_CALL_BUCKETS.forEach((le, i) => {
+        if (call.ms / 1000 <= le) t!.buckets[i]! += 1;
+      });
+    }
+  }
+
+  /** What this process counted since it started, one row per provider, API and outcome. */
+  ownRows(): ProviderCallRow[] {
+    return [...this.totals].map(([field, t]) => {
+      const [provider = '', api = '', outcome = ''] = field.split(SEP);
+      return { provider, api, outcome, count: t.count, sumSeconds: t.sumMs / 1000, buckets: [...t.buckets] };
     });
   }
 

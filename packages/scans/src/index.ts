@@ -14,3 +14,5 @@ export { ApiKeyService } from './api-key.service.js';
 export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service.js';
 export { AccountApplyService, planChanges } from './account-apply.service.js';
+export { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, showProviderCalls } from './observability/metrics-registry.js';
+export { probeDependencies, probePostgres, probeRedis, redisProbeKey, withTimeout, type DependencyState } from './observability/readiness.js';

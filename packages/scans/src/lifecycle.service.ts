@@ -22,6 +22,8 @@ export interface LifecycleOptions {
 export interface LifecycleListeners {
   /** A scan reached a terminal state (bulk scans use it to notice their last scan). */
   onScanEnded?(scan: ScanWithImages): Promise<void>;
+  /** A start waits for quota (quota_wait): the worker's /metrics counts these per provider and code. */
+  onQuotaWait?(scan: ScanWithImages, code: string): void;
 }
 
 const ACTIVE = ['queued', 'quota_wait', 'running', 'retrying'] as const;
@@ -345,6 +347,7 @@ export class ScanLifecycleService {
     if (pe.kind === 'quota') {
       const waitMs = pe.retryAfterMs ?? this.options.pollInitialMs;
       await this.scans.transition(scan.id, ACTIVE, { status: 'quota_wait', reason: pe.reason, error: `${pe.code}: ${pe.message}`, nextPollAt: new Date(Date.now() + waitMs) });
+      this.listeners.onQuotaWait?.(scan, pe.code);
       await job.moveToDelayed(Date.now() + waitMs, token);
       throw new DelayedError();
     }

@@ -96,6 +96,8 @@ export interface RuntimeOptions {
    * seconds. Workers keep patient connections (BullMQ's blocking commands need them).
    */
   failFast?: boolean;
+  /** A scan's start waits for quota (a worker's /metrics counts these). */
+  onQuotaWait?: (provider: string, code: string) => void;
 }
 
 /**
@@ -191,6 +193,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
         if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
         else await webhooks.scanEnded(scan, (id) => scans.get(id));
       },
+      onQuotaWait: (scan, code) => options.onQuotaWait?.(scan.provider, code),
     },
   );
   const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log);

@@ -17,6 +17,12 @@ export interface StackOptions {
   shareServersWith?: Stack;
   /** Postgres with fsync on (the disk work of a real server). */
   fsync?: boolean;
+  /**
+   * Workers on other hosts (network namespaces, support/hosts.ts): Redis, Postgres and the
+   * simulator listen on `machineAddress` too (Postgres trusting `subnet`), the workers are given
+   * those addresses and started by `launchWorker` (the n-th worker on its host).
+   */
+  network?: { machineAddress: string; subnet: string; launchWorker(n: number, name: string, env: Record<string, string>): ScanqProcess };
 }
 
 /**
@@ -60,6 +66,8 @@ const DEFAULT_ENV: Record<string, string> = {
   SCANQ_ALIBABA_QUOTA_RETRY_MS: '500',
   SCANQ_WORKER_CONCURRENCY: '16',
   SCANQ_DB_POOL_MAX: '5',
+  // Several workers on one host: no health/metrics port unless a scenario gives each host its own.
+  SCANQ_WORKER_HTTP_PORT: '0',
   // The simulator listens on 127.0.0.1, which account endpoints may only lead to when allowed.
   SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS: 'true',
   // A scan here takes seconds: a 2-minute deadline is one a scenario can see passed (the 2 h default it cannot).
@@ -68,8 +76,10 @@ const DEFAULT_ENV: Record<string, string> = {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const shared = options.shareServersWith;
-  const redis = shared?.redis ?? (await RedisServer.start());
-  const postgres = shared?.postgres ?? (await PostgresServer.create({ fsync: options.fsync ?? false }));
+  const network = options.network;
+  const listen = network ? ['127.0.0.1', network.machineAddress] : undefined;
+  const redis = shared?.redis ?? (await RedisServer.start(listen ? { bind: listen } : {}));
+  const postgres = shared?.postgres ?? (await PostgresServer.create({ fsync: options.fsync ?? false, ...(network ? { listen, trustNetwork: network.subnet } : {}) }));
   let databaseUrl = postgres.url;
   if (shared) {
     // A second database on the same server: the load beside shares its disk, CPU and connections.
@@ -81,7 +91,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await migrate(databaseUrl);
   }
   const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-  const simUrl = `http://127.0.0.1:${simPort}`;
+  // Workers on other hosts reach the simulator on the machine's address (a private one: allowed by config, the guard unchanged).
+  const simUrl = `http://${network?.machineAddress ?? '127.0.0.1'}:${simPort}`;
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const env: Record<string, string> = {
     ...DEFAULT_ENV,
@@ -91,9 +102,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     SIM_PORT: String(simPort),
     SIM_SEED,
     API_PORT: String(apiPort),
+    ...(network ? { SIM_HOST: network.machineAddress, SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS: 'true', SCANQ_ALLOW_HTTP_ENDPOINTS: 'true' } : {}),
     ...options.sim,
     ...options.env,
   };
+  const onMachine = (url: string) => {
+    const u = new URL(url);
+    u.hostname = network!.machineAddress;
+    return u.toString();
+  };
+  // What a worker on another host is given: the servers at the machine's address.
+  const workerEnv = network ? { ...env, REDIS_URL: onMachine(redis.url), DATABASE_URL: onMachine(databaseUrl) } : env;
   const processes: ScanqProcess[] = [];
   const workers: ScanqProcess[] = [];
   let workerSeq = 0;
@@ -120,7 +139,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     workers,
     processes,
     async startWorker(extraEnv = {}) {
-      const w = startProcess(`${label}worker-${workerSeq++}`, 'apps/worker/src/main.ts', { ...env, ...extraEnv });
+      const n = workerSeq++;
+      const w = network ? network.launchWorker(n, `${label}worker-${n}`, { ...workerEnv, ...extraEnv }) : startProcess(`${label}worker-${n}`, 'apps/worker/src/main.ts', { ...env, ...extraEnv });
       processes.push(w);
       workers.push(w);
       // A worker has no HTTP port: it is up once it stays up for a moment (a bad config exits at once).
@@ -154,7 +174,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const api = startProcess(`${label}api`, 'apps/api/src/main.ts', env);
     processes.push(simulator, api);
     for (let i = 0; i < (options.workers ?? 2); i++) await stack.startWorker();
-    await Promise.all([waitForHttp(`${simUrl}/_sim/health`, simulator), waitForHttp(`${apiUrl}/readyz`, api)]);
+    // Generous: every process of the stack starts at once, on a machine others load too.
+    await Promise.all([waitForHttp(`${simUrl}/_sim/health`, simulator, 120_000), waitForHttp(`${apiUrl}/readyz`, api, 120_000)]);
     for (const provider of PROVIDERS) {
       const res = await fetch(`${apiUrl}/v1/accounts`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(simulatorAccountRequest(provider, 0, simUrl)) });
       if (res.status !== 201) throw new Error(`registering the ${provider} account: ${res.status} ${await res.text()}`);
