@@ -28,8 +28,8 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   const all = Object.values(QueueName);
   const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;
   // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
-  const workerConnection = createRedis(config.redisUrl);
-  const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log });
+  const workerConnection = createRedis(config.redis);
+  const host = new WorkerHost(handlers, { connection: workerConnection, keyspace: runtime.keyspace, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log });
   host.start();
   await host.waitUntilReady();
   // Schedules live in Postgres and Redis may lose everything: every maintenance worker runs the
