@@ -1,11 +1,26 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three groups: everything else runs file-parallel first; then the multi-process end-to-end
+ * What the cluster and sentinel projects re-run on their topology: the quota primitives, the
+ * worker's quotas, and scans end to end on all four clouds (spine) with the Alibaba and Tencent
+ * quotas judged by the simulator.
+ */
+const TOPOLOGY_FILES = [
+  'packages/queue/test/**/*.test.ts',
+  'apps/worker/test/quotas.test.ts',
+  'test/e2e/spine.test.ts',
+  'test/e2e/alibaba-quota.test.ts',
+  'test/e2e/tencent-rate.test.ts',
+];
+
+/**
+ * Five groups: everything else runs file-parallel first; then the multi-process end-to-end
  * files run one at a time. They judge quotas by the simulator's per-second counters, which a
  * machine crowded with other test files would blur (a request delayed past its second). Last,
  * the fault suite (test/faults): each file starts a Redis, a Postgres and a whole system of its
- * own and breaks them, one file at a time.
+ * own and breaks them, one file at a time. Then `cluster` and `sentinel`: their global set-up
+ * (test/support/global-setup.ts) starts a 3-master Redis Cluster / a Sentinel group and every
+ * test env points at it (SCANQ_REDIS_MODE); they re-run TOPOLOGY_FILES one file at a time.
  */
 export default defineConfig({
   test: {
@@ -45,6 +60,15 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
         },
       },
+      ...(['cluster', 'sentinel'] as const).map((name, i) => ({
+        extends: true as const,
+        test: {
+          name,
+          include: TOPOLOGY_FILES,
+          fileParallelism: false,
+          sequence: { groupOrder: 3 + i },
+        },
+      })),
     ],
   },
 });

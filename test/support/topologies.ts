@@ -101,6 +101,8 @@ export interface ClusterNode {
   role: 'master' | 'replica';
   /** The master's id, for a replica. */
   masterId?: string;
+  /** Slot ranges a master serves. */
+  slots: [number, number][];
 }
 
 /** A Redis Cluster: 3 masters (slots spread by redis-cli), with `replicas` replicas each. */
@@ -180,10 +182,11 @@ export class RedisClusterTopology extends Topology {
       .split('\n')
       .filter(Boolean)
       .map((line) => {
-        const [id, addr, flags, master] = line.split(' ') as [string, string, string, string];
+        const [id, addr, flags, master, , , , , ...ranges] = line.split(' ') as [string, string, string, string, ...string[]];
         const port = Number(addr.split('@')[0]!.split(':')[1]);
         const role = flags.includes('master') ? ('master' as const) : ('replica' as const);
-        return { id, port, role, ...(role === 'replica' ? { masterId: master } : {}) };
+        const slots = ranges.filter((r) => /^\d/.test(r)).map((r) => (r.includes('-') ? (r.split('-').map(Number) as [number, number]) : ([Number(r), Number(r)] as [number, number])));
+        return { id, port, role, slots, ...(role === 'replica' ? { masterId: master } : {}) };
       });
   }
 
@@ -191,13 +194,24 @@ export class RedisClusterTopology extends Topology {
     return (await this.nodes()).filter((n) => n.role === 'master').map((n) => n.port);
   }
 
-  /** Promotes a replica with CLUSTER FAILOVER (a coordinated, lossless switch); answers its port and its old master's. */
-  async failover(): Promise<{ promoted: number; demoted: number }> {
+  /**
+   * Promotes a replica with CLUSTER FAILOVER (a coordinated switch, as a managed service's planned
+   * failover does): the replica of the master serving `key` when given. Answers the ports.
+   */
+  async failover(key?: string): Promise<{ promoted: number; demoted: number }> {
     const nodes = await this.nodes();
-    const replica = nodes.find((n) => n.role === 'replica');
+    const slot = key === undefined ? undefined : Number(await cli(this.ports[0]!, 'CLUSTER', 'KEYSLOT', key));
+    const owner = slot === undefined ? undefined : nodes.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b));
+    const replica = nodes.find((n) => n.role === 'replica' && (owner === undefined || n.masterId === owner.id));
     if (!replica) throw new Error('cluster has no replica to promote (start it with replicas: 1)');
     const demoted = nodes.find((n) => n.id === replica.masterId)!.port;
     await cli(replica.port, 'CLUSTER', 'FAILOVER');
+    // The command only starts the switch: done once the cluster names the replica master.
+    const deadline = Date.now() + 60_000;
+    while ((await this.nodes().catch(() => [])).find((n) => n.port === replica.port)?.role !== 'master') {
+      if (Date.now() > deadline) throw new Error(`replica ${replica.port} not promoted within 60 s`);
+      await sleep(100);
+    }
     return { promoted: replica.port, demoted };
   }
 }
