@@ -13,7 +13,16 @@ export type RedisClient = Redis | Cluster;
 export function createRedis(topology: RedisTopologyConfig | string, options: RedisOptions = {}): RedisClient {
   const t: RedisTopologyConfig = typeof topology === 'string' ? { mode: 'standalone', url: topology } : topology;
   const auth = { ...(t.username ? { username: t.username } : {}), ...(t.password ? { password: t.password } : {}) };
-  const base: RedisOptions = { maxRetriesPerRequest: null, enableReadyCheck: true, ...auth, ...options };
+  const base: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    // A master demoted by a failover answers writes with READONLY (and unblocks blocked reads so):
+    // reconnect, which finds the new master (sentinel, cluster slot map, a DNS name that moved),
+    // and send the command again, instead of failing it to BullMQ.
+    reconnectOnError: (err) => (/^(READONLY|UNBLOCKED)/.test(err.message) ? 2 : false),
+    ...auth,
+    ...options,
+  };
   switch (t.mode) {
     case 'standalone':
       return new Redis(t.url, base);
