@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadConfig, simulatorAccountRequest } from '@scanq/core';
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '@scanq/queue';
 import pg from 'pg';
 import { createFrontEnds } from '../apps/simulator/src/frontends.js';
 import { startSimulator } from '../apps/simulator/src/core/server.js';
@@ -19,7 +19,7 @@ import { simulatorCalls } from '../test/support/simulator-calls.js';
 const PLAN_IMAGES = Number(process.env.BENCH_BULK_IMAGES ?? 100_000);
 const RUN_IMAGES = Number(process.env.BENCH_BULK_RUN_IMAGES ?? 500);
 
-async function usedMemory(redis: Redis): Promise<number> {
+async function usedMemory(redis: RedisClient): Promise<number> {
   const info = await redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
@@ -34,7 +34,7 @@ export async function benchBulk(): Promise<Record<string, string>> {
     SCANQ_POLL_INITIAL_MS: '0',
   };
   const planner = await startWorker(loadConfig({ ...env, SCANQ_WORKER_QUEUES: 'maintenance' }));
-  const redis = new Redis(REDIS_URL);
+  const redis = createRedis(REDIS_URL);
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {

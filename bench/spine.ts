@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis, RedisKeyspace } from '@scanq/queue';
 import { deleteKeysByPrefix } from '../test/support/env.js';
 import { REDIS_URL, startBenchStack, submitScans, waitForScansEnded } from './support.js';
 import { simulatorCalls } from '../test/support/simulator-calls.js';
@@ -22,8 +22,9 @@ const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 /** BullMQ alone: N no-op jobs, added in bulk, drained by one worker at the same concurrency. */
 async function rawNoop(): Promise<number> {
-  const prefix = `{scanq-bench-${run}-noop}`;
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const base = `scanq-bench-${run}-noop`;
+  const prefix = new RedisKeyspace(base).tag('noop');
+  const connection = createRedis(REDIS_URL);
   const queue = new Queue('noop', { connection, prefix });
   for (let i = 0; i < NOOP_JOBS; i += 1000) {
     await queue.addBulk(Array.from({ length: Math.min(1000, NOOP_JOBS - i) }, (_, j) => ({ name: 'noop', data: { i: i + j }, opts: { removeOnComplete: true } })));
@@ -31,7 +32,7 @@ async function rawNoop(): Promise<number> {
   let done = 0;
   const start = performance.now();
   const finished = new Promise<void>((resolve) => {
-    const worker = new Worker('noop', async () => undefined, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix, concurrency: CONCURRENCY });
+    const worker = new Worker('noop', async () => undefined, { connection: createRedis(REDIS_URL), prefix, concurrency: CONCURRENCY });
     worker.on('completed', () => {
       if (++done === NOOP_JOBS) void worker.close().then(resolve);
     });
@@ -40,7 +41,7 @@ async function rawNoop(): Promise<number> {
   const rate = NOOP_JOBS / ((performance.now() - start) / 1000);
   await queue.close();
   connection.disconnect();
-  await deleteKeysByPrefix(REDIS_URL, prefix);
+  await deleteKeysByPrefix(REDIS_URL, base);
   return rate;
 }
 

@@ -4,7 +4,8 @@ import { Agent, request } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { ensureDatabase, migrate } from '@scanq/db';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { QueueName } from '@scanq/core';
+import { createRedis, RedisKeyspace } from '@scanq/queue';
 import pg from 'pg';
 import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
@@ -28,7 +29,7 @@ export async function createBenchStore(section: string, run: string): Promise<Be
   const databaseUrl = u.toString();
   await ensureDatabase(databaseUrl);
   await migrate(databaseUrl);
-  const prefix = `{scanq-bench-${run}-${section}}`;
+  const prefix = `scanq-bench-${run}-${section}`;
   return {
     databaseUrl,
     prefix,
@@ -164,8 +165,8 @@ export async function startBenchStack(section: string, run: string, options: { w
     await Promise.all(procs.map((p) => p.stop()));
     await drop();
   };
-  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(options.queue, { connection, prefix });
+  const connection = createRedis(REDIS_URL);
+  const queue = new Queue(options.queue, { connection, prefix: new RedisKeyspace(prefix).queuePrefix(options.queue as QueueName) });
   try {
     await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[1]!)]);
     for (let i = 0; (await queue.getWorkersCount()) < options.workers; i++) {

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, PROVIDERS, SIMULATOR_ACCOUNTS, simulatorAccountRequest, simulatorCredentials } from '@scanq/core';
 import { AccountRepository, createDb, ensureDatabase, migrate } from '@scanq/db';
-import { Redis } from 'ioredis';
+import { createRedis } from '@scanq/queue';
 import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +40,7 @@ async function postgresReachable(url: string): Promise<boolean> {
 }
 
 async function redisReachable(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
+  const r = createRedis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
   r.on('error', () => undefined);
   try {
     await r.connect();

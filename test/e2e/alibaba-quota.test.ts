@@ -1,6 +1,6 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { ConcurrencySlots } from '@scanq/queue';
-import { Redis } from 'ioredis';
+import { ConcurrencySlots, createRedis, type RedisClient } from '@scanq/queue';
+import { alibabaSlotsPrefix } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallCounterSnapshot } from '../../apps/simulator/src/core/call-counter.js';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
@@ -39,7 +39,7 @@ interface ScanView {
  */
 describe('end to end: Alibaba task slots across worker processes', () => {
   let env: TestEnv;
-  let redis: Redis;
+  let redis: RedisClient;
   const procs: ScanqProcess[] = [];
   let workers: ScanqProcess[] = [];
   let common: Record<string, string> = {};
@@ -61,11 +61,11 @@ describe('end to end: Alibaba task slots across worker processes', () => {
     expect(res.status).toBe(201);
     return ((await res.json()) as { id: string }).id;
   }
-  const slotsOf = (accountId: string) => new ConcurrencySlots(redis, `${env.prefix}:quota:alibaba-slots:${accountId}`, 10, LEASE_MS);
+  const slotsOf = (accountId: string) => new ConcurrencySlots(redis, `${alibabaSlotsPrefix(env.keyspace)}:${accountId}`, 10, LEASE_MS);
 
   beforeAll(async () => {
     env = await createTestEnv('alibabae2e');
-    redis = new Redis(env.redisUrl);
+    redis = createRedis(env.redisTopology);
     const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
     sim = `http://127.0.0.1:${simPort}`;
     api = `http://127.0.0.1:${apiPort}`;

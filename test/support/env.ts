@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig, type ScanqConfig, simulatorCredentials } from '@scanq/core';
+import { loadConfig, type RedisTopologyConfig, type ScanqConfig, simulatorCredentials } from '@scanq/core';
+import { RedisKeyspace } from '@scanq/queue';
 import { deleteKeysByPrefix } from './redis-keys.js';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -13,8 +14,14 @@ export interface TestEnv {
   databaseUrl: string;
   /** This env's own database (a clone of the run's template). */
   databaseName: string;
+  /** A standalone URL to the run's Redis (on a cluster: one node; on a sentinel group: the first master). */
   redisUrl: string;
+  /** The run's Redis as scanq reaches it (the topology the run's project chose): give it to createRedis. */
+  redisTopology: RedisTopologyConfig;
+  /** The key namespace (SCANQ_QUEUE_PREFIX, no braces): every key is under `{<prefix>:<group>}`. */
   prefix: string;
+  /** Where this env's keys live (hash tag per group: `keyspace.tag('test')` for a test's own keys). */
+  keyspace: RedisKeyspace;
   /** Environment for child processes and loadConfig: isolated DB and queue prefix. */
   env: Record<string, string>;
   config(overrides?: Record<string, string>): ScanqConfig;
@@ -54,7 +61,7 @@ export const databaseExists = (databaseUrl: string, name: string): Promise<boole
  * own, for one test file: files run in parallel without seeing each other's scans or jobs.
  */
 export async function createTestEnv(name: string): Promise<TestEnv> {
-  const { runId, templateUrl, redisUrl } = inject('scanqTest');
+  const { runId, templateUrl, redisUrl, redisEnv } = inject('scanqTest');
   const suffix = `${name.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(3).toString('hex')}`;
   const dbName = `scanq_test_${runId}_${suffix}`;
   const admin = new URL(templateUrl);
@@ -79,10 +86,12 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
   const dbUrl = new URL(templateUrl);
   dbUrl.pathname = `/${dbName}`;
   const databaseUrl = dbUrl.toString();
-  const prefix = `{scanq-test-${runId}-${suffix}}`;
+  const prefix = `scanq-test-${runId}-${suffix}`;
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
+    // cluster / sentinel projects (vitest.config.ts): SCANQ_REDIS_MODE and its nodes.
+    ...redisEnv,
     SCANQ_QUEUE_PREFIX: prefix,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     SCANQ_CREDENTIALS: SIMULATOR_CREDENTIALS,
@@ -105,15 +114,18 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     // Many workers share this host: no health/metrics port unless a test asks for one (freePort()).
     SCANQ_WORKER_HTTP_PORT: '0',
   };
+  const redisTopology = loadConfig(env).redis;
   const testEnv: TestEnv = {
     databaseUrl,
     databaseName: dbName,
     redisUrl,
+    redisTopology,
     prefix,
+    keyspace: new RedisKeyspace(prefix),
     env,
     config: (overrides = {}) => loadConfig({ ...env, ...overrides }),
     cleanup: async () => {
-      await deleteKeysByPrefix(redisUrl, prefix);
+      await deleteKeysByPrefix(redisTopology, prefix);
       // FORCE: a connection the file forgot to close must not keep its database alive.
       await onAdmin(databaseUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
     },

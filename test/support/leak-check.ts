@@ -9,7 +9,7 @@ import { databaseExists, keysByPrefix, testEnvsCreatedHere } from './env.js';
 afterAll(async () => {
   const left: string[] = [];
   for (const env of testEnvsCreatedHere()) {
-    const [keys, database] = await Promise.all([keysByPrefix(env.redisUrl, env.prefix), databaseExists(env.databaseUrl, env.databaseName)]);
+    const [keys, database] = await Promise.all([keysByPrefix(env.redisTopology, env.prefix), databaseExists(env.databaseUrl, env.databaseName)]);
     if (keys.length) left.push(`${keys.length} Redis key(s) under ${env.prefix} (${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`);
     if (database) left.push(`database ${env.databaseName}`);
     if (keys.length || database) await env.cleanup();

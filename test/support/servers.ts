@@ -3,7 +3,7 @@ import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { createRedis } from '@scanq/queue';
 import pg from 'pg';
 import { ensureDatabase, migrate } from '../../packages/db/src/migrate.js';
 import { freePort, REPO_ROOT } from './processes.js';
@@ -110,7 +110,7 @@ export class RedisServer implements OwnServer {
   }
 
   private async ping(): Promise<boolean> {
-    const r = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    const r = createRedis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
     r.on('error', () => undefined);
     try {
       await r.connect();
@@ -124,7 +124,7 @@ export class RedisServer implements OwnServer {
 
   /** Runs one command on a short-lived connection (so a stopped server cannot leave a client retrying). */
   async command(...args: [string, ...(string | number)[]]): Promise<unknown> {
-    const r = new Redis(this.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+    const r = createRedis(this.url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
     r.on('error', () => undefined);
     try {
       return await r.call(...args);

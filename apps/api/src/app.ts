@@ -60,7 +60,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   // Readiness: which dependency is down, never why (anyone may ask).
   app.get('/readyz', { schema: { tags: ['health'], hide: true, response: { 200: readinessSchema, 503: readinessSchema } } }, async (_req, reply) => {
     // Each check bounded; Redis by a write (a PING passes on a read-only replica or a full server).
-    const { postgres, redis } = await probeDependencies({ sql: runtime.sql, redis: runtime.redis, queuePrefix: runtime.config.queuePrefix }, runtime.config.api.dependencyTimeoutMs);
+    const { postgres, redis } = await probeDependencies({ sql: runtime.sql, redis: runtime.redis, keyspace: runtime.keyspace }, runtime.config.api.dependencyTimeoutMs);
     const ok = postgres === 'ok' && redis === 'ok';
     if (!ok) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS));
     return { ok, status: ok ? ('ok' as const) : ('unavailable' as const), checks: { postgres, redis } };

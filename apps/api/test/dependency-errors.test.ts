@@ -107,7 +107,7 @@ describe('dependencyOutage', () => {
     hung.on('error', () => undefined);
     const closed = new Redis(env.redisUrl);
     const live = new Redis(env.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    const queue = new Queue('outage-test', { connection: live, prefix: env.prefix });
+    const queue = new Queue('outage-test', { connection: live, prefix: env.keyspace.tag('test') });
     try {
       expect(dependencyOutage(await caught(offline.get('k')))).toBe('redis');
       expect(dependencyOutage(await caught(retries.get('k')))).toBe('redis');

@@ -91,7 +91,7 @@ describe('API outages: Postgres or Redis down', () => {
     env = {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisServer.url,
-      SCANQ_QUEUE_PREFIX: '{scanq-outage}',
+      SCANQ_QUEUE_PREFIX: 'scanq-outage',
       SCANQ_API_KEY: TEST_API_KEY,
       SCANQ_ADMIN_PASSWORD: 'test-admin-password',
       SCANQ_API_DEPENDENCY_TIMEOUT_MS: String(TIMEOUT_MS),

@@ -1,14 +1,15 @@
 import { isShutdownAbort, JOBS_BY_QUEUE, type JobName, type JobPayloads, type QueueName } from '@scanq/core';
 import { DelayedError, type Job, WaitingError, Worker } from '@scanq/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisKeyspace } from '@scanq/queue';
 import type { Logger } from 'pino';
 
 export type JobHandler<N extends JobName> = (job: Job<JobPayloads[N]>, token: string | undefined) => Promise<void>;
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
 export interface WorkerHostOptions {
-  connection: Redis;
-  prefix: string;
+  connection: RedisClient;
+  /** Each queue's BullMQ prefix (its own hash tag). */
+  keyspace: RedisKeyspace;
   concurrency: number;
   /** BullMQ lock duration and stalled-job check interval (config SCANQ_WORKER_LOCK_MS / _STALLED_CHECK_MS). */
   lockMs?: number;
@@ -81,7 +82,7 @@ export class WorkerHost {
         },
         {
           connection: this.options.connection,
-          prefix: this.options.prefix,
+          prefix: this.options.keyspace.queuePrefix(queue),
           concurrency: this.options.concurrency,
           // Parked poll jobs return through the delayed set; stalled-job checks recover jobs
           // of a killed process.

@@ -3,7 +3,7 @@ import type { SqlClient } from '@scanq/db';
 import { probePostgres, probeRedis } from '@scanq/scans';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisKeyspace } from '@scanq/queue';
 import { z } from 'zod';
 import type { QueueConsumerState } from './worker-host.js';
 import type { WorkerMetrics } from './worker-metrics.js';
@@ -24,9 +24,9 @@ export type WorkerReadiness = z.infer<typeof workerReadinessSchema>;
 export interface WorkerHttpDeps {
   sql: SqlClient;
   /** The runtime's connection (producers, quota scripts) and the one the BullMQ Workers block on. */
-  redis: Redis;
-  workerRedis: Redis;
-  queuePrefix: string;
+  redis: RedisClient;
+  workerRedis: RedisClient;
+  keyspace: RedisKeyspace;
   probeTimeoutMs: number;
   /** An event loop behind its timers by more than this fails /healthz (BullMQ renews locks every lockMs / 2). */
   stallMs: number;
@@ -75,9 +75,9 @@ export class WorkerHttp {
     const queues = deps.consumers();
     const [postgres, redis, blocking] = await Promise.all([
       probePostgres(deps.sql, deps.probeTimeoutMs),
-      probeRedis(deps.redis, deps.queuePrefix, deps.probeTimeoutMs),
+      probeRedis(deps.redis, deps.keyspace, deps.probeTimeoutMs),
       // The Workers' own connection: one that lost Redis (or hangs) takes no job whatever the runtime's does.
-      probeRedis(deps.workerRedis, deps.queuePrefix, deps.probeTimeoutMs),
+      probeRedis(deps.workerRedis, deps.keyspace, deps.probeTimeoutMs),
     ]);
     const states = Object.values(queues);
     const consuming = draining || states.includes('closing') ? 'closing' : states.length > 0 && states.every((s) => s === 'running') ? 'ok' : 'down';

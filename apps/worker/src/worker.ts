@@ -37,12 +37,12 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     [JobName.WebhookDeliver]: (job) => runtime.webhooks.deliver(job),
   };
   // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
-  const workerConnection = createRedis(config.redisUrl);
-  const host = new WorkerHost(handlers, { connection: workerConnection, prefix: config.queuePrefix, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log, observer: metrics });
+  const workerConnection = createRedis(config.redis);
+  const host = new WorkerHost(handlers, { connection: workerConnection, keyspace: runtime.keyspace, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log, observer: metrics });
   // Up before the queues: a pod whose Redis is not there yet is live (and says unready: no queue consuming).
   const { http: httpConfig } = config.worker;
   const http = httpConfig.port
-    ? new WorkerHttp({ sql: runtime.sql, redis: runtime.redis, workerRedis: workerConnection, queuePrefix: config.queuePrefix, probeTimeoutMs: httpConfig.probeTimeoutMs, stallMs: config.worker.lockMs / 2, consumers: () => host.states(), metrics })
+    ? new WorkerHttp({ sql: runtime.sql, redis: runtime.redis, workerRedis: workerConnection, keyspace: runtime.keyspace, probeTimeoutMs: httpConfig.probeTimeoutMs, stallMs: config.worker.lockMs / 2, consumers: () => host.states(), metrics })
     : undefined;
   const httpPort = await http?.listen(httpConfig.host, httpConfig.port);
   host.start();

@@ -48,7 +48,7 @@ describe('Alibaba SAS scans through the worker (real Redis, Postgres, openapi-cl
     account = await h.addAccount('alibaba');
     // The same simulator account as another tool would use it (tasks scanq did not create).
     outside = { id: 'outside-tool', provider: 'alibaba', name: SIM.name, region: SIM.region, endpoint: h.sim.url, settings: {}, credentials: { accessKeyId: SIM.accessKeyId, accessKeySecret: SIM.accessKeySecret } };
-    policy = AlibabaScanTaskPolicy.create({ config: h.worker.runtime.config, redis: h.worker.runtime.redis, quotaPrefix: `${h.worker.runtime.config.queuePrefix}:quota`, ledger: new QuotaLedgerRepository(h.worker.runtime.sql) });
+    policy = AlibabaScanTaskPolicy.create({ config: h.worker.runtime.config, redis: h.worker.runtime.redis, ledger: new QuotaLedgerRepository(h.worker.runtime.sql) });
   });
   afterAll(async () => h?.close());
   beforeEach(async () => {

@@ -1,8 +1,8 @@
 import { ProviderError, simulatorAccountRequest } from '@scanq/core';
 import { type CloudAccount, QuotaLedgerRepository } from '@scanq/db';
 import type { ProviderAccount, ScanProvider } from '@scanq/providers';
-import { AccountResolver, createRuntime, type GuardedCreate, type ScanqRuntime } from '@scanq/scans';
-import { Redis } from 'ioredis';
+import { AccountResolver, alibabaSlotsPrefix, createRuntime, type GuardedCreate, type ScanqRuntime } from '@scanq/scans';
+import { createRedis, type RedisClient } from '@scanq/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlibabaScanTaskPolicy } from '../../../packages/scans/src/start-policies/alibaba-scan-task.policy.js';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
@@ -28,7 +28,7 @@ describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS 
   let own: RedisServer;
   let sim: RunningSimulator;
   let runtime: ScanqRuntime;
-  let admin: Redis;
+  let admin: RedisClient;
   let stored: CloudAccount;
   let account: ProviderAccount;
   let policy: AlibabaScanTaskPolicy;
@@ -37,13 +37,13 @@ describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS 
   beforeAll(async () => {
     env = await createTestEnv('alibabarebuild');
     own = await RedisServer.start();
-    admin = new Redis(own.url);
+    admin = createRedis(own.url);
     sim = await startSimulator({ host: '127.0.0.1', port: 0, seed: 'test', frontEnds: createFrontEnds({}) });
     runtime = createRuntime(env.config({ REDIS_URL: own.url }));
     stored = await runtime.accounts.upsertByName(simulatorAccountRequest('alibaba', 0, sim.url));
     account = new AccountResolver(runtime.config.credentials).resolve(stored);
     const { config } = runtime;
-    policy = new AlibabaScanTaskPolicy(runtime.redis, `${config.queuePrefix}:quota:alibaba-slots`, config.worker.alibaba, new QuotaLedgerRepository(runtime.sql), async (jobId) => {
+    policy = new AlibabaScanTaskPolicy(runtime.redis, alibabaSlotsPrefix(runtime.keyspace), config.worker.alibaba, new QuotaLedgerRepository(runtime.sql), async (jobId) => {
       woken.push(jobId);
     });
   });
@@ -114,7 +114,7 @@ describe('Alibaba slots after a Redis loss (own Redis, Postgres, simulator, SAS 
     const account2 = new AccountResolver(runtime.config.credentials).resolve(stored2);
     const { config } = runtime;
     // Two slots; the create lease renewed every 2 s, so the flushed slot is gone for a while.
-    const small = new AlibabaScanTaskPolicy(runtime.redis, `${config.queuePrefix}:quota:alibaba-slots`, { ...config.worker.alibaba, taskLimit: 2, createLeaseMs: 6_000 }, new QuotaLedgerRepository(runtime.sql));
+    const small = new AlibabaScanTaskPolicy(runtime.redis, alibabaSlotsPrefix(runtime.keyspace), { ...config.worker.alibaba, taskLimit: 2, createLeaseMs: 6_000 }, new QuotaLedgerRepository(runtime.sql));
     const submit2 = async (digest: string) => (await runtime.submit.submit({ provider: 'alibaba', account: stored2.name, digests: [digest] })).scan;
     const start2 = (scan: Awaited<ReturnType<typeof submit2>>) => small.start(scan, scan.images, account2, provider(), unguarded);
     const state = (await (await fetch(`${sim.url}/_sim/state/alibaba`)).json()) as { accounts: SimAccount[] };

@@ -1,5 +1,5 @@
 import { jobIds } from '@scanq/core';
-import { Redis } from 'ioredis';
+import { createRedis, scanKeys } from '@scanq/queue';
 import { AwsEcrProvider } from '@scanq/providers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -67,8 +67,8 @@ describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator
   it('never starts an image twice in the window even after Redis lost its claims (Postgres remembers)', async () => {
     const first = await h.waitForTerminal((await submit('scanq/web', { imageTag: 'latest' })).id);
     expect(first.status).toBe('succeeded');
-    const redis = new Redis(h.env.redisUrl);
-    const keys = await redis.keys(`${h.env.prefix}:quota:*`);
+    const redis = createRedis(h.env.redisTopology);
+    const keys = await scanKeys(redis, `${h.env.keyspace.quota('aws')}:*`);
     expect(keys.length).toBeGreaterThan(0);
     await redis.del(...keys);
     redis.disconnect();

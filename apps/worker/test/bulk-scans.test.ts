@@ -124,7 +124,7 @@ describe('bulk scans (AWS inventory)', () => {
     const { runtime } = h.worker;
     const { bulk } = await runtime.bulkScans.create({ selector: { repositories: ['scanq/web'] }, force: false });
     // A dead planner's lease (as if its worker was killed mid-plan).
-    await runtime.redis.set(`${runtime.config.queuePrefix}:lock:bulk-plan:${bulk.id}`, 'dead-planner', 'PX', 1_000);
+    await runtime.redis.set(runtime.keyspace.lock(`bulk-plan:${bulk.id}`), 'dead-planner', 'PX', 1_000);
     await expect(runtime.bulk.plan(bulk.id)).rejects.toThrow(/being planned by another worker/);
     expect((await runtime.bulkScans.get(bulk.id))!.status).toBe('planning');
     await new Promise((r) => setTimeout(r, 1_100));

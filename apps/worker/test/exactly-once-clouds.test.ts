@@ -92,7 +92,7 @@ describe('exactly one cloud task per scan on AWS, Alibaba and Huawei (real worke
 
   /** The account's task slots, under the key the worker's Alibaba policy uses. */
   const alibabaSlots = (accountId: string) =>
-    AlibabaScanTaskPolicy.create({ config: h.worker.runtime.config, redis: h.worker.runtime.redis, quotaPrefix: `${h.worker.runtime.config.queuePrefix}:quota`, ledger: new QuotaLedgerRepository(h.worker.runtime.sql) }).slots(accountId);
+    AlibabaScanTaskPolicy.create({ config: h.worker.runtime.config, redis: h.worker.runtime.redis, ledger: new QuotaLedgerRepository(h.worker.runtime.sql) }).slots(accountId);
   const submit = async (request: CreateScanRequest) => (await h.worker.runtime.submit.submit(request)).scan;
   const account = async (cloud: Cloud, name: string) => resolver.resolve((await h.worker.runtime.accounts.findByRef(cloud, name))!);
 

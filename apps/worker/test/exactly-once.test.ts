@@ -85,7 +85,7 @@ describe('exactly one cloud task per scan (real Redis, Postgres, tencentcloud-sd
 
   it('fences an attempt whose job lock is not its own: no intent, no cloud call', async () => {
     const scan = await submit(images[1]!.Id);
-    const queue = new Queue(queueForProvider('tencent'), { connection: h.worker.runtime.redis, prefix: h.env.config().queuePrefix });
+    const queue = new Queue(queueForProvider('tencent'), { connection: h.worker.runtime.redis, prefix: h.env.keyspace.queuePrefix(queueForProvider('tencent')) });
     try {
       const job = (await queue.getJob(scan.jobId ?? scan.id)) as Job;
       expect(job?.name).toBe(JobName.ScanStart);

@@ -1,6 +1,6 @@
 import type { QuotaView } from '@scanq/core';
 import { ConcurrencySlots, PacedCallGate } from '@scanq/queue';
-import { callPaceKeyPrefix } from '@scanq/scans';
+import { alibabaSlotsPrefix, callPaceKeyPrefix } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/src/app.js';
 import { AUTH, TEST_API_KEY } from '../../../test/support/env.js';
@@ -46,7 +46,7 @@ describe('GET /v1/quotas and scanq quota', () => {
     const alibaba = await runtime.accounts.findByRef('alibaba', 'sim-alibaba');
     const tencent = await runtime.accounts.findByRef('tencent', 'sim-tencent');
     const cfg = runtime.config.worker;
-    const slots = new ConcurrencySlots(runtime.redis, `${runtime.config.queuePrefix}:quota:alibaba-slots:${alibaba!.id}`, cfg.alibaba.taskLimit, cfg.alibaba.slotLeaseMs);
+    const slots = new ConcurrencySlots(runtime.redis, `${alibabaSlotsPrefix(runtime.keyspace)}:${alibaba!.id}`, cfg.alibaba.taskLimit, cfg.alibaba.slotLeaseMs);
     await slots.seed([]); // a new account: nothing runs at the cloud yet
     for (const owner of ['scan-a', 'scan-b', 'scan-c']) expect((await slots.acquire(owner)).granted).toBe(true);
     const gate = new PacedCallGate(runtime.redis, callPaceKeyPrefix(runtime.config), { tencent: { limit: cfg.tencent.limitPerSec, marginMs: cfg.tencent.marginMs } }, { coldCalls: 0 });

@@ -19,13 +19,34 @@ const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/scanq'),
+  /** Standalone Redis (and a Sentinel group's data nodes' password/TLS defaults): redis://[user:pass@]host:port[/db], rediss:// for TLS. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** standalone (REDIS_URL), cluster (SCANQ_REDIS_NODES) or sentinel (SCANQ_REDIS_SENTINELS + SCANQ_REDIS_SENTINEL_MASTER). */
+  SCANQ_REDIS_MODE: z.enum(['standalone', 'cluster', 'sentinel']).default('standalone'),
+  /** Cluster seed nodes, comma-separated host:port (a few suffice: the client learns the rest). */
+  SCANQ_REDIS_NODES: z.string().default(''),
+  /** Sentinels, comma-separated host:port. */
+  SCANQ_REDIS_SENTINELS: z.string().default(''),
+  /** The master name the sentinels monitor. */
+  SCANQ_REDIS_SENTINEL_MASTER: z.string().optional(),
+  /** ACL user / password for cluster and sentinel-managed nodes (standalone: in REDIS_URL, or here to override). */
+  SCANQ_REDIS_USERNAME: z.string().optional(),
+  SCANQ_REDIS_PASSWORD: z.string().optional(),
+  /** TLS to the data nodes in cluster and sentinel mode (standalone: use rediss://). */
+  SCANQ_REDIS_TLS: bool(false),
   /** Postgres connections per process (Postgres allows 100 by default: size workers × this below it). */
   SCANQ_DB_POOL_MAX: int(10, 1),
   /** false behind a pooler that does not keep prepared statements per client (PgBouncer transaction mode < 1.21). */
   SCANQ_DB_PREPARED_STATEMENTS: bool(true),
-  /** BullMQ prefix and quota-key namespace. The braces are a Redis Cluster hash tag. */
-  SCANQ_QUEUE_PREFIX: z.string().min(1).default('{scanq}'),
+  /**
+   * Namespace of every Redis key. scanq wraps it in one Redis Cluster hash tag per queue,
+   * `{<prefix>:<queue>}` (a provider queue's quota keys with it), so a cluster spreads providers.
+   */
+  SCANQ_QUEUE_PREFIX: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits and . _ : - only (no braces: scanq adds a hash tag per queue, {<prefix>:<queue>})')
+    .default('scanq'),
 
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: int(3000),
@@ -154,7 +175,11 @@ export interface ScanqConfig {
   databaseUrl: string;
   dbPoolMax: number;
   dbPreparedStatements: boolean;
+  /** Standalone REDIS_URL (kept for tools that speak to one server). */
   redisUrl: string;
+  /** How to reach Redis: the queue package's createRedis builds the client from this. */
+  redis: RedisTopologyConfig;
+  /** Key namespace (no braces): see SCANQ_QUEUE_PREFIX. */
   queuePrefix: string;
   api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string; dependencyTimeoutMs: number };
   /** What an account's `endpoint` may point at (see accountEndpointIssues). */
@@ -192,6 +217,43 @@ export interface ScanqConfig {
   };
   demoAccounts: boolean;
   simulator: { host: string; port: number; seed: string; url: string; options: Record<string, string> };
+}
+
+export interface RedisHostPort {
+  host: string;
+  port: number;
+}
+
+export type RedisTopologyConfig =
+  | { mode: 'standalone'; url: string; username?: string; password?: string }
+  | { mode: 'cluster'; nodes: RedisHostPort[]; username?: string; password?: string; tls: boolean }
+  | { mode: 'sentinel'; sentinels: RedisHostPort[]; masterName: string; username?: string; password?: string; tls: boolean };
+
+/** `host:port,host:port` → addresses; names the variable and the rule on a bad entry. */
+function hostPortList(variable: string, raw: string, mode: string): RedisHostPort[] {
+  const entries = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 0) throw new ConfigError(`invalid configuration:\n  ${variable}: required when SCANQ_REDIS_MODE=${mode}: comma-separated host:port, e.g. 10.0.0.1:6379,10.0.0.2:6379`);
+  return entries.map((entry) => {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65_535) throw new ConfigError(`invalid configuration:\n  ${variable}: "${entry}" must be host:port with a port 1-65535`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+function redisTopology(e: z.output<typeof envSchema>): RedisTopologyConfig {
+  const auth = { ...(e.SCANQ_REDIS_USERNAME ? { username: e.SCANQ_REDIS_USERNAME } : {}), ...(e.SCANQ_REDIS_PASSWORD ? { password: e.SCANQ_REDIS_PASSWORD } : {}) };
+  switch (e.SCANQ_REDIS_MODE) {
+    case 'standalone':
+      return { mode: 'standalone', url: e.REDIS_URL, ...auth };
+    case 'cluster':
+      return { mode: 'cluster', nodes: hostPortList('SCANQ_REDIS_NODES', e.SCANQ_REDIS_NODES, 'cluster'), tls: e.SCANQ_REDIS_TLS, ...auth };
+    case 'sentinel': {
+      const sentinels = hostPortList('SCANQ_REDIS_SENTINELS', e.SCANQ_REDIS_SENTINELS, 'sentinel');
+      if (!e.SCANQ_REDIS_SENTINEL_MASTER) throw new ConfigError('invalid configuration:\n  SCANQ_REDIS_SENTINEL_MASTER: required when SCANQ_REDIS_MODE=sentinel: the master name the sentinels monitor');
+      return { mode: 'sentinel', sentinels, masterName: e.SCANQ_REDIS_SENTINEL_MASTER, tls: e.SCANQ_REDIS_TLS, ...auth };
+    }
+  }
 }
 
 export class ConfigError extends Error {
@@ -232,6 +294,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
     dbPoolMax: e.SCANQ_DB_POOL_MAX,
     dbPreparedStatements: e.SCANQ_DB_PREPARED_STATEMENTS,
     redisUrl: e.REDIS_URL,
+    redis: redisTopology(e),
     queuePrefix: e.SCANQ_QUEUE_PREFIX,
     api: {
       host: e.API_HOST,

@@ -1,5 +1,5 @@
 import type { Provider } from '@scanq/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { type PacerState, SlidingWindowPacer } from './sliding-window-pacer.js';
 
 /** One cloud API of one account: the unit a cloud's request rate limit counts. */
@@ -57,9 +57,12 @@ export class PacedCallGate {
   private readonly callsByClient = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
-    /** Key namespace, e.g. `{scanq}:quota:call-pace` (keeps the queue prefix's hash tag). */
-    private readonly keyPrefix: string,
+    private readonly redis: RedisClient,
+    /**
+     * Where a provider's pacers live (`<prefix>:<accountId>:<api>`): a function of the provider
+     * (RedisKeyspace.callPace: the provider's hash tag), or one namespace (`<ns>:<provider>`).
+     */
+    private readonly keyPrefix: string | ((provider: Provider) => string),
     private readonly rates: Partial<Record<Provider, CallRate>>,
     private readonly options: { /** Calls per provider and account treated as cold (default 3). */ coldCalls?: number } = {},
   ) {}
@@ -68,7 +71,8 @@ export class PacedCallGate {
   pacer(key: CallKey): SlidingWindowPacer | null {
     const rate = this.rates[key.provider];
     if (!rate) return null;
-    const name = `${this.keyPrefix}:${key.provider}:${key.accountId}:${key.api}`;
+    const prefix = typeof this.keyPrefix === 'string' ? `${this.keyPrefix}:${key.provider}` : this.keyPrefix(key.provider);
+    const name = `${prefix}:${key.accountId}:${key.api}`;
     let pacer = this.pacers.get(name);
     if (!pacer) {
       pacer = new SlidingWindowPacer(this.redis, name, rate.limit, 1000 + rate.marginMs);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { defineLuaCommand, luaCommand } from './scripts.js';
 
 export type SlotAcquisition =
@@ -54,7 +54,7 @@ export class ConcurrencySlots {
   private readonly releasedKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     readonly limit: number,
     readonly leaseMs: number,

@@ -1,4 +1,5 @@
-export { createRedis } from './connection.js';
+export { createRedis, scanKeys, scanTargets, type RedisClient } from './connection.js';
+export { RedisKeyspace } from './keyspace.js';
 export { QueueRepository, type QueueRepositoryOptions } from './queue.repository.js';
 export { ScanOnceWindow, CLOUD_HOLDER, type WindowClaim } from './scan-once-window.js';
 export { ConcurrencySlots, type SlotAcquisition, type SlotsState } from './concurrency-slots.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 /** Latency buckets (seconds) of cloud API calls. */
 export const PROVIDER_CALL_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -34,7 +34,7 @@ export class ProviderCallStats {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     flushMs = 5_000,
   ) {
@@ -83,7 +83,7 @@ export class ProviderCallStats {
   }
 
   /** Every process's counts so far, one row per provider, API and outcome. */
-  static async read(redis: Redis, key: string): Promise<ProviderCallRow[]> {
+  static async read(redis: RedisClient, key: string): Promise<ProviderCallRow[]> {
     const hash = await redis.hgetall(key);
     const rows = new Map<string, ProviderCallRow>();
     for (const [field, value] of Object.entries(hash)) {

@@ -1,6 +1,7 @@
 import { DependencyUnavailableError, type JobItem, type JobName, type JobPayloads, type Provider, type QueueName, QueueName as Q, jobIds, queueForProvider } from '@scanq/core';
 import { type Job, type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
+import type { RedisKeyspace } from './keyspace.js';
 
 /** Jobs per addBulk call: one MULTI each, small enough not to block Redis for long. */
 const ADD_BULK_CHUNK = 1000;
@@ -8,7 +9,8 @@ const ADD_BULK_CHUNK = 1000;
 const REMOVE_CHUNK = 500;
 
 export interface QueueRepositoryOptions {
-  prefix: string;
+  /** Each queue's BullMQ prefix (a hash tag of its own) comes from here. */
+  keyspace: RedisKeyspace;
   /** Completed/failed jobs kept for inspection (Bull Board); older ones are trimmed. */
   keepCompleted: number;
   keepFailed: number;
@@ -29,14 +31,14 @@ export class QueueRepository {
   private readonly queues = new Map<QueueName, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     readonly options: QueueRepositoryOptions,
   ) {}
 
   queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.options.prefix });
+      q = new Queue(name, { connection: this.connection, prefix: this.options.keyspace.queuePrefix(name) });
       this.queues.set(name, q);
     }
     return q;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { defineLuaCommand, luaCommand } from './scripts.js';
 
 /**
@@ -11,14 +11,14 @@ export class RedisLease {
   private renewal: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     private readonly token: string,
     private readonly ttlMs: number,
   ) {}
 
   /** The lease, or null while another holder has it. */
-  static async acquire(redis: Redis, key: string, ttlMs: number): Promise<RedisLease | null> {
+  static async acquire(redis: RedisClient, key: string, ttlMs: number): Promise<RedisLease | null> {
     const token = `${process.pid}-${randomUUID()}`;
     if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return null;
     for (const f of ['redisLease-renew-1.lua', 'deleteIfOwner-1.lua']) defineLuaCommand(redis, f);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { defineLuaCommand, luaCommand } from './scripts.js';
 
 export type WindowClaim =
@@ -15,7 +15,7 @@ export const CLOUD_HOLDER = 'cloud';
  */
 export class ScanOnceWindow {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     readonly windowMs: number,
   ) {

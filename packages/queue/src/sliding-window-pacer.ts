@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { defineLuaCommand, luaCommand } from './scripts.js';
 
 /** A reserved departure time: go at `atMs` (Redis clock), `waitMs` after Redis answered. */
@@ -29,7 +29,7 @@ export interface PacerState {
  */
 export class SlidingWindowPacer {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     readonly limit: number,
     readonly windowMs: number,

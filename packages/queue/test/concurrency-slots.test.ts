@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -7,10 +7,10 @@ import { ConcurrencySlots } from '../src/index.js';
 
 describe('ConcurrencySlots (Redis + Lua)', () => {
   let env: TestEnv;
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   beforeAll(async () => {
     env = await createTestEnv('slots');
-    for (let i = 0; i < 8; i++) clients.push(new Redis(env.redisUrl));
+    for (let i = 0; i < 8; i++) clients.push(createRedis(env.redisTopology));
   });
   afterAll(async () => {
     clients.forEach((c) => c.disconnect());
@@ -19,7 +19,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
 
   /** A fresh key per test (tests never see each other's holders), its state known and empty. */
   const key = async () => {
-    const k = `${env.prefix}:slots:${randomUUID()}`;
+    const k = `${env.keyspace.tag('test')}:slots:${randomUUID()}`;
     await new ConcurrencySlots(clients[0]!, k, 1, 60_000).seed([]);
     return k;
   };
@@ -140,7 +140,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('grants nothing while its state is unknown (a Redis loss), and rebuilds it once from the ledger: a later, staler rebuild changes nothing', async () => {
-    const k = `${env.prefix}:slots:${randomUUID()}`;
+    const k = `${env.keyspace.tag('test')}:slots:${randomUUID()}`;
     const s = new ConcurrencySlots(clients[5]!, k, 3, 60_000);
     expect(await s.acquire('new', { waiter: 'job-new' })).toMatchObject({ granted: false, rebuild: true });
     expect((await s.state()).waiters).toEqual([]); // nothing recorded while unknown
@@ -156,7 +156,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it("does not seed back a slot released while the state was unknown (the ledger may not show the task's end yet)", async () => {
-    const k = `${env.prefix}:slots:${randomUUID()}`;
+    const k = `${env.keyspace.tag('test')}:slots:${randomUUID()}`;
     const s = new ConcurrencySlots(clients[6]!, k, 2, 60_000);
     // t1's task ends between a rebuild's ledger read (t1, t2 running) and its seed.
     await s.release('t1');
@@ -166,7 +166,7 @@ describe('ConcurrencySlots (Redis + Lua)', () => {
   });
 
   it('holds grants back for the settling time after a rebuild, while a holder taking its slot back (a start in flight) passes', async () => {
-    const k = `${env.prefix}:slots:${randomUUID()}`;
+    const k = `${env.keyspace.tag('test')}:slots:${randomUUID()}`;
     const s = new ConcurrencySlots(clients[7]!, k, 2, 60_000);
     expect((await s.seed([], { settleMs: 60_000 })).rebuilt).toBe(true);
     // A start that was creating its task when Redis was lost renews its slot back.

@@ -1,14 +1,14 @@
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { ScanOnceWindow } from '../src/index.js';
 
 describe('ScanOnceWindow (Redis + Lua)', () => {
   let env: TestEnv;
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   beforeAll(async () => {
     env = await createTestEnv('window');
-    for (let i = 0; i < 8; i++) clients.push(new Redis(env.redisUrl));
+    for (let i = 0; i < 8; i++) clients.push(createRedis(env.redisTopology));
   });
   afterAll(async () => {
     clients.forEach((c) => c.disconnect());
@@ -16,7 +16,7 @@ describe('ScanOnceWindow (Redis + Lua)', () => {
   });
 
   it('lets exactly one of many concurrent claimers (separate connections) have the window', async () => {
-    const windows = clients.map((c) => new ScanOnceWindow(c, `${env.prefix}:w`, 60_000));
+    const windows = clients.map((c) => new ScanOnceWindow(c, `${env.keyspace.tag('test')}:w`, 60_000));
     const results = await Promise.all(Array.from({ length: 64 }, (_, i) => windows[i % windows.length]!.claim(['acct', 'img-a'], `scan-${i}`)));
     const winners = results.filter((r) => r.claimed);
     expect(winners).toHaveLength(1);
@@ -25,7 +25,7 @@ describe('ScanOnceWindow (Redis + Lua)', () => {
   });
 
   it('gives a retry by the same owner the window again, and nobody else', async () => {
-    const w = new ScanOnceWindow(clients[0]!, `${env.prefix}:w`, 60_000);
+    const w = new ScanOnceWindow(clients[0]!, `${env.keyspace.tag('test')}:w`, 60_000);
     expect((await w.claim(['acct', 'img-b'], 'scan-1')).claimed).toBe(true);
     expect((await w.claim(['acct', 'img-b'], 'scan-1')).claimed).toBe(true);
     const other = await w.claim(['acct', 'img-b'], 'scan-2');
@@ -33,7 +33,7 @@ describe('ScanOnceWindow (Redis + Lua)', () => {
   });
 
   it('keeps the window closed after a scan the cloud ran (seed) until that scan is a window old', async () => {
-    const w = new ScanOnceWindow(clients[0]!, `${env.prefix}:w`, 60_000);
+    const w = new ScanOnceWindow(clients[0]!, `${env.keyspace.tag('test')}:w`, 60_000);
     const now = Date.now();
     await w.seed(['acct', 'img-c'], now - 50_000, 'cloud', now);
     const claim = await w.claim(['acct', 'img-c'], 'scan-1');
@@ -45,14 +45,14 @@ describe('ScanOnceWindow (Redis + Lua)', () => {
   });
 
   it('never shortens a window by seeding an older scan', async () => {
-    const w = new ScanOnceWindow(clients[0]!, `${env.prefix}:w`, 60_000);
+    const w = new ScanOnceWindow(clients[0]!, `${env.keyspace.tag('test')}:w`, 60_000);
     await w.claim(['acct', 'img-e'], 'scan-1');
     await w.seed(['acct', 'img-e'], Date.now() - 55_000, 'cloud');
     expect(await w.opensIn(['acct', 'img-e'])).toBeGreaterThan(50_000);
   });
 
   it('releases only for the owner', async () => {
-    const w = new ScanOnceWindow(clients[0]!, `${env.prefix}:w`, 60_000);
+    const w = new ScanOnceWindow(clients[0]!, `${env.keyspace.tag('test')}:w`, 60_000);
     await w.claim(['acct', 'img-f'], 'scan-1');
     expect(await w.release(['acct', 'img-f'], 'scan-2')).toBe(false);
     expect(await w.release(['acct', 'img-f'], 'scan-1')).toBe(true);

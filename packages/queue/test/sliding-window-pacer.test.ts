@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { PacedCallGate, SlidingWindowPacer } from '../src/index.js';
@@ -27,10 +27,10 @@ function maxTouching(intervals: { start: number; end: number }[], windowMs: numb
 
 describe('SlidingWindowPacer (Redis + Lua, sliding window, reservations)', () => {
   let env: TestEnv;
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   beforeAll(async () => {
     env = await createTestEnv('pacer');
-    for (let i = 0; i < 6; i++) clients.push(new Redis(env.redisUrl));
+    for (let i = 0; i < 6; i++) clients.push(createRedis(env.redisTopology));
   });
   afterAll(async () => {
     clients.forEach((c) => c.disconnect());
@@ -38,7 +38,7 @@ describe('SlidingWindowPacer (Redis + Lua, sliding window, reservations)', () =>
   });
 
   it('never reserves more than `limit` times in any window, however many take at once on several connections, and packs them densely', async () => {
-    const pacers = clients.map((c) => new SlidingWindowPacer(c, `${env.prefix}:pace:burst`, 20, 1300));
+    const pacers = clients.map((c) => new SlidingWindowPacer(c, `${env.keyspace.tag('test')}:pace:burst`, 20, 1300));
     const grants = await Promise.all(Array.from({ length: 150 }, (_, i) => pacers[i % pacers.length]!.reserve()));
     const times = grants.map((g) => g.atMs);
     expect(maxInWindow(times, 1300)).toBeLessThanOrEqual(20);
@@ -50,7 +50,7 @@ describe('SlidingWindowPacer (Redis + Lua, sliding window, reservations)', () =>
   });
 
   it('keeps the window across rounds of takers that come and go', async () => {
-    const pacer = new SlidingWindowPacer(clients[0]!, `${env.prefix}:pace:rounds`, 5, 200);
+    const pacer = new SlidingWindowPacer(clients[0]!, `${env.keyspace.tag('test')}:pace:rounds`, 5, 200);
     const times: number[] = [];
     for (let round = 0; round < 6; round++) {
       const grants = await Promise.all(Array.from({ length: 4 + (round % 3) * 3 }, (_, i) => new SlidingWindowPacer(clients[i % clients.length]!, pacer.key, 5, 200).reserve()));
@@ -61,7 +61,7 @@ describe('SlidingWindowPacer (Redis + Lua, sliding window, reservations)', () =>
   });
 
   it("holds a spanned (cold) reservation over its whole span: later ones count from its end", async () => {
-    const pacer = new SlidingWindowPacer(clients[1]!, `${env.prefix}:pace:span`, 3, 400);
+    const pacer = new SlidingWindowPacer(clients[1]!, `${env.keyspace.tag('test')}:pace:span`, 3, 400);
     const cold = await pacer.reserve(500);
     const warm = await Promise.all(Array.from({ length: 8 }, () => pacer.reserve()));
     expect(warm.every((g) => g.atMs >= cold.atMs + 500)).toBe(true);
@@ -70,7 +70,7 @@ describe('SlidingWindowPacer (Redis + Lua, sliding window, reservations)', () =>
   });
 
   it('shows its state: calls due in the last second and callers still waiting', async () => {
-    const pacer = new SlidingWindowPacer(clients[2]!, `${env.prefix}:pace:inspect`, 2, 60_000);
+    const pacer = new SlidingWindowPacer(clients[2]!, `${env.keyspace.tag('test')}:pace:inspect`, 2, 60_000);
     expect(await pacer.inspect()).toMatchObject({ lastSecond: 0, ahead: 0, limit: 2, windowMs: 60_000 });
     // Two go now; the next two are a minute away.
     await Promise.all(Array.from({ length: 4 }, () => pacer.reserve()));
@@ -87,10 +87,10 @@ describe('SlidingWindowPacer (Redis + Lua, sliding window, reservations)', () =>
 
 describe('PacedCallGate', () => {
   let env: TestEnv;
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   beforeAll(async () => {
     env = await createTestEnv('pacedgate');
-    for (let i = 0; i < 4; i++) clients.push(new Redis(env.redisUrl));
+    for (let i = 0; i < 4; i++) clients.push(createRedis(env.redisTopology));
   });
   afterAll(async () => {
     clients.forEach((c) => c.disconnect());
@@ -103,12 +103,12 @@ describe('PacedCallGate', () => {
   it('lets many concurrent callers on several connections through within the window per API and account; other APIs and accounts are paced apart', async () => {
     const rate = { tencent: { limit: 20, marginMs: 300 } };
     // Four "processes" (gates on separate connections) share the pacers through Redis.
-    const gates = clients.map((c) => new PacedCallGate(c, `${env.prefix}:pace`, rate, { coldCalls: 0 }));
+    const gates = clients.map((c) => new PacedCallGate(c, `${env.keyspace.tag('test')}:pace`, rate, { coldCalls: 0 }));
     const call = (i: number, api: string, account: string) => gates[i % gates.length]!.acquire({ provider: 'tencent', accountId: account, api });
     // Each group's reservations are read as soon as its calls are through (the key lapses a window after its last).
     const group = async (account: string, api: string, calls: number) => {
       await Promise.all(Array.from({ length: calls }, (_, i) => call(i, api, account)));
-      return { calls, times: await reserved(`${env.prefix}:pace:tencent:${account}:${api}`) };
+      return { calls, times: await reserved(`${env.keyspace.tag('test')}:pace:tencent:${account}:${api}`) };
     };
     const groups = await Promise.all([
       group('acct-1', 'DescribeAssetImageRegistryDetail', 50),
@@ -123,13 +123,13 @@ describe('PacedCallGate', () => {
   });
 
   it("spans a cold client's first calls, so a slow first call cannot crowd the next window", async () => {
-    const gate = new PacedCallGate(clients[1]!, `${env.prefix}:pace:cold`, { tencent: { limit: 20, marginMs: 300 } }, { coldCalls: 1 });
+    const gate = new PacedCallGate(clients[1]!, `${env.keyspace.tag('test')}:pace:cold`, { tencent: { limit: 20, marginMs: 300 } }, { coldCalls: 1 });
     const key = { provider: 'tencent' as const, accountId: 'c', api: 'X' };
     const [s, us] = await clients[1]!.time();
     const before = Number(s) * 1000 + Math.floor(Number(us) / 1000);
     await gate.acquire(key);
     await gate.acquire(key);
-    const [coldEnd, warm] = await reserved(`${env.prefix}:pace:cold:tencent:c:X`);
+    const [coldEnd, warm] = await reserved(`${env.keyspace.tag('test')}:pace:cold:tencent:c:X`);
     // The cold call's reservation lasts 500 ms past its time; the warm one goes no earlier than that.
     expect(coldEnd).toBeGreaterThanOrEqual(before + 500);
     expect(warm).toBeGreaterThanOrEqual(coldEnd!);
@@ -137,7 +137,7 @@ describe('PacedCallGate', () => {
   });
 
   it('passes providers without a rate straight through', async () => {
-    const gate = new PacedCallGate(clients[0]!, `${env.prefix}:pace`, { tencent: { limit: 1, marginMs: 300 } });
+    const gate = new PacedCallGate(clients[0]!, `${env.keyspace.tag('test')}:pace`, { tencent: { limit: 1, marginMs: 300 } });
     await Promise.all(Array.from({ length: 50 }, () => gate.acquire({ provider: 'aws', accountId: 'a', api: 'StartImageScan' })));
     expect(gate.pacer({ provider: 'aws', accountId: 'a', api: 'StartImageScan' })).toBeNull();
     expect(gate.stats().granted).toBe(0);
@@ -158,10 +158,10 @@ describe('PacedCallGate', () => {
         }
         return typeof v === 'function' ? v.bind(target) : v;
       },
-    }) as Redis;
-    const gate = new PacedCallGate(slowRedis, `${env.prefix}:pace:stall`, { tencent: { limit: 20, marginMs: 300 } }, { coldCalls: 0 });
+    }) as RedisClient;
+    const gate = new PacedCallGate(slowRedis, `${env.keyspace.tag('test')}:pace:stall`, { tencent: { limit: 20, marginMs: 300 } }, { coldCalls: 0 });
     await gate.acquire({ provider: 'tencent', accountId: 'a', api: 'X' });
     expect(gate.stats()).toMatchObject({ granted: 1, abandoned: 1 });
-    expect(await reserved(`${env.prefix}:pace:stall:tencent:a:X`)).toHaveLength(2);
+    expect(await reserved(`${env.keyspace.tag('test')}:pace:stall:tencent:a:X`)).toHaveLength(2);
   });
 });

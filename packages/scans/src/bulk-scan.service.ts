@@ -2,7 +2,7 @@ import { BULK_JOB_PRIORITY, type BulkSelector, labelsMatch, type CreateBulkScanR
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { type QueueRepository, RedisLease } from '@scanq/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { AccountResolver } from './account-resolver.js';
 import { cancelNotStartedScans } from './cancel-not-started.js';
@@ -101,7 +101,7 @@ export class BulkScanService {
     private readonly providers: Partial<Record<Provider, ScanProvider<any>>>,
     private readonly options: { scanTimeoutMs: number; planLeaseMs: number },
     private readonly log: Logger,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly webhooks?: WebhookService,
   ) {}
 
@@ -173,7 +173,7 @@ export class BulkScanService {
    */
   async plan(bulkScanId: string, options: { finalAttempt?: boolean } = {}): Promise<void> {
     const leaseMs = this.options.planLeaseMs;
-    const lease = await RedisLease.acquire(this.redis, `${this.queues.options.prefix}:lock:bulk-plan:${bulkScanId}`, leaseMs);
+    const lease = await RedisLease.acquire(this.redis, this.queues.options.keyspace.lock(`bulk-plan:${bulkScanId}`), leaseMs);
     if (!lease) throw new Error(`bulk scan ${bulkScanId} is being planned by another worker (its lease lapses within ${leaseMs} ms if that worker died)`);
     lease.keepAlive();
     try {

@@ -6,6 +6,7 @@ export { MaintenanceLoop } from './maintenance-loop.js';
 export { ReconcileService, type ReconcileReport } from './reconcile.service.js';
 export { DirectStartPolicy, type GuardedCreate, type StartPolicy, type StartOutcome, toImageRef } from './start-policies/start-policy.js';
 export { AwsScanWindowPolicy } from './start-policies/aws-scan-window.policy.js';
+export { alibabaSlotsPrefix } from './start-policies/alibaba-scan-task.policy.js';
 export { createRuntime, createLogger, providerCallStatsKey, REDACT_PATHS, censorLogValue, type RuntimeOptions, type ScanqRuntime } from './runtime.js';
 export { BulkScanService, selectImages, latestPerRepository, oneImagePerDigest, tagGlob } from './bulk-scan.service.js';
 export { ScheduleService, tickTimeOf } from './schedule.service.js';

@@ -1,5 +1,5 @@
 import { RedisLease } from '@scanq/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { ReconcileService } from './reconcile.service.js';
 import type { ScheduleService } from './schedule.service.js';
@@ -19,7 +19,7 @@ export class MaintenanceLoop {
   constructor(
     private readonly reconciler: ReconcileService,
     private readonly schedules: ScheduleService,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly lockKey: string,
     private readonly everyMs: number,
     private readonly log: Logger,

@@ -2,11 +2,11 @@ import type { Provider, QuotaView, ScanqConfig } from '@scanq/core';
 
 type AccountQuota = QuotaView['quota'];
 import type { AccountRepository, CloudAccount, ImageScanWindowRepository } from '@scanq/db';
-import { ConcurrencySlots, SlidingWindowPacer } from '@scanq/queue';
-import type { Redis } from 'ioredis';
+import { ConcurrencySlots, RedisKeyspace, scanKeys, SlidingWindowPacer, type RedisClient } from '@scanq/queue';
+import { alibabaSlotsPrefix } from './start-policies/alibaba-scan-task.policy.js';
 
-/** Where the workers' PacedCallGate keeps its pacers (`<this>:<provider>:<accountId>:<api>`). */
-export const callPaceKeyPrefix = (config: ScanqConfig) => `${config.queuePrefix}:quota:call-pace`;
+/** Where the workers' PacedCallGate keeps a provider's pacers (`<this(provider)>:<accountId>:<api>`). */
+export const callPaceKeyPrefix = (config: ScanqConfig) => (provider: Provider) => new RedisKeyspace(config.queuePrefix).callPace(provider);
 
 /**
  * The live quota view (`GET /v1/quotas`, `scanq quota`): each account's quota as the quota
@@ -14,14 +14,14 @@ export const callPaceKeyPrefix = (config: ScanqConfig) => `${config.queuePrefix}
  */
 export class QuotaService {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly config: ScanqConfig,
     private readonly accounts: AccountRepository,
     private readonly windows: ImageScanWindowRepository,
   ) {}
 
-  private get prefix(): string {
-    return `${this.config.queuePrefix}:quota`;
+  private get keyspace(): RedisKeyspace {
+    return new RedisKeyspace(this.config.queuePrefix);
   }
 
   async all(provider?: Provider): Promise<QuotaView[]> {
@@ -35,7 +35,7 @@ export class QuotaService {
       case 'alibaba': {
         const { taskLimit, slotLeaseMs } = this.config.worker.alibaba;
         // Same key the start policy uses (start-policies/alibaba-scan-task.policy.ts).
-        const state = await new ConcurrencySlots(this.redis, `${this.prefix}:alibaba-slots:${account.id}`, taskLimit, slotLeaseMs).state();
+        const state = await new ConcurrencySlots(this.redis, `${alibabaSlotsPrefix(this.keyspace)}:${account.id}`, taskLimit, slotLeaseMs).state();
         const holders = state.holders.map((h) => ({ scanId: h.owner, leaseExpiresAt: new Date(now + h.expiresInMs).toISOString() }));
         const earliest = state.holders.length ? Math.min(...state.holders.map((h) => h.expiresInMs)) : null;
         return {
@@ -62,14 +62,9 @@ export class QuotaService {
       }
       case 'tencent': {
         const { limitPerSec, marginMs } = this.config.worker.tencent;
-        const base = `${callPaceKeyPrefix(this.config)}:tencent:${account.id}:`;
-        const keys: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, found] = await this.redis.scan(cursor, 'MATCH', `${base}*`, 'COUNT', 500);
-          cursor = next;
-          keys.push(...found);
-        } while (cursor !== '0');
+        const base = `${this.keyspace.callPace('tencent')}:${account.id}:`;
+        // On a cluster every master is scanned (a SCAN sees one node's keys only).
+        const keys = await scanKeys(this.redis, `${base}*`, 500);
         const apis = await Promise.all(
           [...new Set(keys)].map(async (key) => {
             const state = await new SlidingWindowPacer(this.redis, key, limitPerSec, 1000 + marginMs).inspect();

@@ -1,8 +1,7 @@
 import { FileBackedCredentialSets, redactEndpoint, type ScanqConfig } from '@scanq/core';
 import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
-import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
+import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate, RedisKeyspace, type RedisClient } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
-import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
 import { ApiKeyService } from './api-key.service.js';
@@ -40,11 +39,11 @@ export const REDACT_PATHS = [
 /** Pino's censor: an endpoint loses only its userinfo; everything else under REDACT_PATHS goes whole. */
 export const censorLogValue = (value: unknown, path: string[]): unknown => (path.at(-1) === 'endpoint' && (typeof value === 'string' || value === null) ? redactEndpoint(value) : '[redacted]');
 
-/** Where every process's cloud-call counts meet (read by /metrics). */
 /** A task found by a look-up may have started this long before the intent's time (cloud vs Postgres clocks). */
 const CREATE_LOOKUP_SKEW_MS = 60_000;
 
-export const providerCallStatsKey = (config: ScanqConfig) => `${config.queuePrefix}:metrics:provider-calls`;
+/** Where every process's cloud-call counts meet (read by /metrics). */
+export const providerCallStatsKey = (config: ScanqConfig) => new RedisKeyspace(config.queuePrefix).providerCallStats;
 
 export function createLogger(config: ScanqConfig, name: string): Logger {
   return pino({ name, level: config.logLevel, redact: { paths: REDACT_PATHS, censor: censorLogValue } });
@@ -60,7 +59,9 @@ export interface ScanqRuntime {
   db: Db;
   /** Plain SQL on the same pool (hot path). */
   sql: SqlClient;
-  redis: Redis;
+  redis: RedisClient;
+  /** Where every key lives (one hash tag per queue). */
+  keyspace: RedisKeyspace;
   queues: QueueRepository;
   accounts: AccountRepository;
   /** `PUT /v1/accounts`: an accounts file applied as the desired set. */
@@ -131,8 +132,9 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   });
   const { db, sql } = database;
   sql.pool.on('connect', () => pgOutage.recovered());
+  const keyspace = new RedisKeyspace(config.queuePrefix);
   const redis = createRedis(
-    config.redisUrl,
+    config.redis,
     options.failFast
       ? // Commands fail at once while disconnected (no offline queue) and after timeoutMs on a server that does not answer; reconnects come at least every second.
         { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: timeoutMs, connectTimeout: timeoutMs, retryStrategy: (n) => Math.min(n * 100, 1_000) }
@@ -142,7 +144,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   redis.on('error', (err: Error) => redisOutage.failed(err));
   redis.on('ready', () => redisOutage.recovered());
   const queues = new QueueRepository(redis, {
-    prefix: config.queuePrefix,
+    keyspace,
     keepCompleted: config.worker.keepCompletedJobs,
     keepFailed: config.worker.keepFailedJobs,
     startAttempts: config.worker.startAttempts,
@@ -196,7 +198,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
       onQuotaWait: (scan, code) => options.onQuotaWait?.(scan.provider, code),
     },
   );
-  const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log);
+  const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, keyspace.lock('schedules'), log);
   const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans });
   return {
     config,
@@ -204,6 +206,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     db,
     sql,
     redis,
+    keyspace,
     queues,
     accounts,
     accountApply: new AccountApplyService(accounts),
@@ -222,7 +225,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log),
     lifecycle,
     reconciler,
-    maintenance: new MaintenanceLoop(reconciler, schedules, redis, `${config.queuePrefix}:lock:maintenance`, config.worker.reconcileEveryMs, log),
+    maintenance: new MaintenanceLoop(reconciler, schedules, redis, keyspace.lock('maintenance'), config.worker.reconcileEveryMs, log),
     async close() {
       await callStats.close().catch(() => undefined);
       await queues.close();

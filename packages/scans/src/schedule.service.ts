@@ -1,7 +1,7 @@
 import { type CreateScheduleRequest, JobName, jobIds, nextCronRun, type PatchScheduleRequest, QueueName } from '@scanq/core';
 import type { Schedule, ScheduleRepository } from '@scanq/db';
 import { type Job, type QueueRepository, RedisLease } from '@scanq/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { BulkScanService } from './bulk-scan.service.js';
 import { SubmitError } from './submit.service.js';
@@ -20,7 +20,7 @@ export class ScheduleService {
     private readonly schedules: ScheduleRepository,
     private readonly bulk: BulkScanService,
     private readonly queues: QueueRepository,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly lockKey: string,
     private readonly log: Logger,
   ) {}

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { AUTH, SIMULATOR_CREDENTIALS, TEST_API_KEY } from '../../support/env.js';
 import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../../support/processes.js';
 import { PostgresServer, RedisServer } from '../../support/servers.js';
+import { RedisClusterTopology, RedisSentinelTopology } from '../../support/topologies.js';
 
 export const SIM_SEED = 'scanq-faults';
 
@@ -23,6 +24,8 @@ export interface StackOptions {
    * those addresses and started by `launchWorker` (the n-th worker on its host).
    */
   network?: { machineAddress: string; subnet: string; launchWorker(n: number, name: string, env: Record<string, string>): ScanqProcess };
+  /** Redis as a Cluster (3 masters, 1 replica each) or a Sentinel group instead of one server. */
+  topology?: 'cluster' | 'sentinel';
 }
 
 /**
@@ -30,7 +33,10 @@ export interface StackOptions {
  * simulator, the API and the workers, with the four simulator accounts registered.
  */
 export interface Stack {
+  /** The stack's one redis-server (throws on a cluster/sentinel stack: see `topology`). */
   redis: RedisServer;
+  /** The Redis Cluster or Sentinel group of a `topology` stack. */
+  topology?: RedisClusterTopology | RedisSentinelTopology;
   postgres: PostgresServer;
   databaseUrl: string;
   simUrl: string;
@@ -78,7 +84,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const shared = options.shareServersWith;
   const network = options.network;
   const listen = network ? ['127.0.0.1', network.machineAddress] : undefined;
-  const redis = shared?.redis ?? (await RedisServer.start(listen ? { bind: listen } : {}));
+  const topology = options.topology === 'cluster' ? await RedisClusterTopology.start({ replicas: 1 }) : options.topology === 'sentinel' ? await RedisSentinelTopology.start() : undefined;
+  const server = topology ? undefined : (shared?.redis ?? (await RedisServer.start(listen ? { bind: listen } : {})));
   const postgres = shared?.postgres ?? (await PostgresServer.create({ fsync: options.fsync ?? false, ...(network ? { listen, trustNetwork: network.subnet } : {}) }));
   let databaseUrl = postgres.url;
   if (shared) {
@@ -97,8 +104,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const env: Record<string, string> = {
     ...DEFAULT_ENV,
     DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url,
-    SCANQ_QUEUE_PREFIX: shared ? '{scanq-beside}' : '{scanq}',
+    REDIS_URL: server?.url ?? topology!.env.REDIS_URL!,
+    ...topology?.env,
+    SCANQ_QUEUE_PREFIX: shared ? 'scanq-beside' : 'scanq',
     SIM_PORT: String(simPort),
     SIM_SEED,
     API_PORT: String(apiPort),
@@ -112,7 +120,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return u.toString();
   };
   // What a worker on another host is given: the servers at the machine's address.
-  const workerEnv = network ? { ...env, REDIS_URL: onMachine(redis.url), DATABASE_URL: onMachine(databaseUrl) } : env;
+  const workerEnv = network ? { ...env, REDIS_URL: onMachine(server!.url), DATABASE_URL: onMachine(databaseUrl) } : env;
   const processes: ScanqProcess[] = [];
   const workers: ScanqProcess[] = [];
   let workerSeq = 0;
@@ -130,7 +138,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   const stack: Stack = {
-    redis,
+    get redis(): RedisServer {
+      if (!server) throw new Error(`this stack runs on a Redis ${options.topology}: use stack.topology`);
+      return server;
+    },
+    ...(topology ? { topology } : {}),
     postgres,
     databaseUrl,
     simUrl,
@@ -165,7 +177,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // A paused process would sit out SIGTERM: wake every one first.
       for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGCONT');
       await Promise.all(processes.map((p) => p.stop()));
-      if (!shared) await Promise.all([redis.destroy(), postgres.destroy()]);
+      if (!shared) await Promise.all([server?.destroy(), topology?.destroy(), postgres.destroy()]);
     },
   };
 

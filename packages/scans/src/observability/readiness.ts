@@ -1,5 +1,5 @@
 import type { SqlClient } from '@scanq/db';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisKeyspace } from '@scanq/queue';
 
 export type DependencyState = 'ok' | 'down';
 
@@ -22,7 +22,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 const WRITE_PROBE = "redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.call('DEL', KEYS[1])";
 
-export const redisProbeKey = (queuePrefix: string) => `${queuePrefix}:readyz-probe`;
+export const redisProbeKey = (keyspace: RedisKeyspace) => `${keyspace.tag('maintenance')}:readyz-probe`;
 
 const bounded = (check: () => Promise<unknown>, timeoutMs: number): Promise<DependencyState> =>
   withTimeout(check(), timeoutMs).then(
@@ -31,7 +31,7 @@ const bounded = (check: () => Promise<unknown>, timeoutMs: number): Promise<Depe
   );
 
 /** Redis takes a write on the queue prefix's shard within `timeoutMs`. */
-export const probeRedis = (redis: Redis, queuePrefix: string, timeoutMs: number): Promise<DependencyState> => bounded(() => redis.eval(WRITE_PROBE, 1, redisProbeKey(queuePrefix)), timeoutMs);
+export const probeRedis = (redis: RedisClient, keyspace: RedisKeyspace, timeoutMs: number): Promise<DependencyState> => bounded(() => redis.eval(WRITE_PROBE, 1, redisProbeKey(keyspace)), timeoutMs);
 
 /** Postgres answers a query through the pool within `timeoutMs` (a free connection included). */
 export const probePostgres = (sql: SqlClient, timeoutMs: number): Promise<DependencyState> => bounded(() => sql.rows('SELECT 1'), timeoutMs);
@@ -40,7 +40,7 @@ export const probePostgres = (sql: SqlClient, timeoutMs: number): Promise<Depend
  * Postgres and Redis reachable and usable, each check bounded by `timeoutMs` on its own (a
  * connection that queues commands while reconnecting would otherwise hold the probe forever).
  */
-export async function probeDependencies(deps: { sql: SqlClient; redis: Redis; queuePrefix: string }, timeoutMs: number): Promise<{ postgres: DependencyState; redis: DependencyState }> {
-  const [postgres, redis] = await Promise.all([probePostgres(deps.sql, timeoutMs), probeRedis(deps.redis, deps.queuePrefix, timeoutMs)]);
+export async function probeDependencies(deps: { sql: SqlClient; redis: RedisClient; keyspace: RedisKeyspace }, timeoutMs: number): Promise<{ postgres: DependencyState; redis: DependencyState }> {
+  const [postgres, redis] = await Promise.all([probePostgres(deps.sql, timeoutMs), probeRedis(deps.redis, deps.keyspace, timeoutMs)]);
   return { postgres, redis };
 }

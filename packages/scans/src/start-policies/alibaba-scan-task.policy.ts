@@ -1,9 +1,8 @@
 import { jobIds, ProviderError, type ScanqConfig, isProviderError, queueForProvider } from '@scanq/core';
 import type { ImageScan, OpenTasks, ScanWithImages } from '@scanq/db';
-import { ConcurrencySlots } from '@scanq/queue';
+import { ConcurrencySlots, RedisKeyspace, type RedisClient } from '@scanq/queue';
 import { type AlibabaStartedScan, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type GuardedCreate, type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
 
 export interface AlibabaScanTaskPolicyOptions {
@@ -59,12 +58,15 @@ export interface TaskLedger {
  * Redis is not the ledger: when the slots' state is unknown (Redis lost it while tasks still run
  * at the cloud) the first start to ask rebuilds it from Postgres before any slot is granted.
  */
+/** Where an account's slots live (`<this>:<accountId>`): the alibaba queue's hash tag. */
+export const alibabaSlotsPrefix = (keyspace: RedisKeyspace) => `${keyspace.quota('alibaba')}:alibaba-slots`;
+
 export class AlibabaScanTaskPolicy implements StartPolicy {
   private readonly slotsByAccount = new Map<string, ConcurrencySlots>();
   private readonly rebuilding = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly options: AlibabaScanTaskPolicyOptions,
     private readonly ledger: TaskLedger,
@@ -72,10 +74,11 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
   ) {}
 
   /** The policy as a worker process builds it: slots under the quota prefix, waking through the alibaba queue. */
-  static create({ config, redis, quotaPrefix, ledger }: { config: ScanqConfig; redis: Redis; quotaPrefix: string; ledger: TaskLedger }): AlibabaScanTaskPolicy {
+  static create({ config, redis, ledger }: { config: ScanqConfig; redis: RedisClient; ledger: TaskLedger }): AlibabaScanTaskPolicy {
+    const keyspace = new RedisKeyspace(config.queuePrefix);
     let queue: Queue | undefined;
     const wake: WakeJob = async (jobId) => {
-      queue ??= new Queue(queueForProvider('alibaba'), { connection: redis, prefix: config.queuePrefix });
+      queue ??= new Queue(queueForProvider('alibaba'), { connection: redis, prefix: keyspace.queuePrefix(queueForProvider('alibaba')) });
       // A waiter is recorded while its job is still active, a moment before it parks itself in
       // the delayed set: give it that moment. Only a delayed job can be promoted; a job that is
       // active or waiting asks for a slot on its own anyway.
@@ -91,7 +94,7 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
         await new Promise((r) => setTimeout(r, WAKE_RETRY_MS));
       }
     };
-    return new AlibabaScanTaskPolicy(redis, `${quotaPrefix}:alibaba-slots`, config.worker.alibaba, ledger, wake);
+    return new AlibabaScanTaskPolicy(redis, alibabaSlotsPrefix(keyspace), config.worker.alibaba, ledger, wake);
   }
 
   /** The account's slots (one key per account: the cloud's limit is per account). */

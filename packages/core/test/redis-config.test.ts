@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+
+describe('Redis topology configuration', () => {
+  it('defaults to standalone on REDIS_URL and the scanq namespace', () => {
+    const c = loadConfig({ REDIS_URL: 'rediss://u:p@cache.example.com:6380/2' });
+    expect(c.redis).toEqual({ mode: 'standalone', url: 'rediss://u:p@cache.example.com:6380/2' });
+    expect(c.queuePrefix).toBe('scanq');
+  });
+
+  it('reads cluster seed nodes and sentinels as host:port lists, with credentials and TLS', () => {
+    expect(loadConfig({ SCANQ_REDIS_MODE: 'cluster', SCANQ_REDIS_NODES: ' 10.0.0.1:6379, cfg.example.com:7000,[fd00::1]:6379', SCANQ_REDIS_PASSWORD: 'pw', SCANQ_REDIS_TLS: 'true' }).redis).toEqual({
+      mode: 'cluster',
+      nodes: [{ host: '10.0.0.1', port: 6379 }, { host: 'cfg.example.com', port: 7000 }, { host: 'fd00::1', port: 6379 }],
+      password: 'pw',
+      tls: true,
+    });
+    expect(loadConfig({ SCANQ_REDIS_MODE: 'sentinel', SCANQ_REDIS_SENTINELS: 's1:26379,s2:26379', SCANQ_REDIS_SENTINEL_MASTER: 'mymaster', SCANQ_REDIS_USERNAME: 'scanq' }).redis).toEqual({
+      mode: 'sentinel',
+      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+      masterName: 'mymaster',
+      username: 'scanq',
+      tls: false,
+    });
+  });
+
+  it('names the variable and the rule when a topology is incomplete or malformed', () => {
+    expect(() => loadConfig({ SCANQ_REDIS_MODE: 'cluster' })).toThrow(/SCANQ_REDIS_NODES: required when SCANQ_REDIS_MODE=cluster: comma-separated host:port/);
+    expect(() => loadConfig({ SCANQ_REDIS_MODE: 'cluster', SCANQ_REDIS_NODES: '10.0.0.1' })).toThrow(/SCANQ_REDIS_NODES: "10.0.0.1" must be host:port with a port 1-65535/);
+    expect(() => loadConfig({ SCANQ_REDIS_MODE: 'cluster', SCANQ_REDIS_NODES: 'a:70000' })).toThrow(/SCANQ_REDIS_NODES: "a:70000" must be host:port/);
+    expect(() => loadConfig({ SCANQ_REDIS_MODE: 'sentinel', SCANQ_REDIS_SENTINELS: 's1:26379' })).toThrow(/SCANQ_REDIS_SENTINEL_MASTER: required when SCANQ_REDIS_MODE=sentinel/);
+    expect(() => loadConfig({ SCANQ_REDIS_MODE: 'sentinel', SCANQ_REDIS_SENTINEL_MASTER: 'm' })).toThrow(/SCANQ_REDIS_SENTINELS: required when SCANQ_REDIS_MODE=sentinel/);
+    expect(() => loadConfig({ SCANQ_REDIS_MODE: 'replicated' })).toThrow(/SCANQ_REDIS_MODE/);
+  });
+
+  it('refuses a key namespace with braces: scanq adds a hash tag per queue itself', () => {
+    expect(() => loadConfig({ SCANQ_QUEUE_PREFIX: '{scanq}' })).toThrow(/SCANQ_QUEUE_PREFIX: must be letters, digits and \. _ : - only \(no braces/);
+  });
+});
