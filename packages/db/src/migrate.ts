@@ -11,7 +11,9 @@ import pg from 'pg';
  * native binary.
  */
 
-export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../prisma/migrations');
+const here = dirname(fileURLToPath(import.meta.url));
+/** prisma/migrations of the checkout; in the built image (`pnpm build`) a copy beside the bundle, dist/migrations. */
+export const MIGRATIONS_DIR = [resolve(here, '../../../prisma/migrations'), join(here, 'migrations')].find((dir) => existsSync(dir)) ?? resolve(here, '../../../prisma/migrations');
 
 /** The lock id Prisma's migration engine takes, so ours and theirs never run at once. */
 const PRISMA_ADVISORY_LOCK = 72707369;
