@@ -80,6 +80,8 @@ for (const entry of readdirSync(nm)) {
   if (entry.startsWith('@') && readdirSync(join(nm, entry)).length === 0) rmSync(join(nm, entry), { recursive: true });
 }
 rmSync(join(nm, '.bin'), { recursive: true, force: true });
+// A virtual store (left by `pnpm fetch` or an earlier isolated install): unused by the flat layout.
+rmSync(join(nm, '.pnpm'), { recursive: true, force: true });
 
 // @prisma/client ships a query compiler for every database (~12 MB each); the generated client
 // (prisma/schema.prisma: provider postgresql) loads only the PostgreSQL one.
