@@ -133,6 +133,9 @@ const envSchema = z.object({
 
 export type Env = z.input<typeof envSchema>;
 
+/** Every variable loadConfig reads by name (SIM_* options aside): deployment manifests are checked against it. */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface ScanqConfig {
   env: string;
   logLevel: string;

@@ -129,3 +129,28 @@ export async function migrate(databaseUrl: string, options: { dir?: string; log?
     await client.end();
   }
 }
+
+/**
+ * The committed migrations not (yet) applied to `databaseUrl`: all of them when the database
+ * or its migrations table does not exist yet. Reads only; takes no lock.
+ */
+export async function pendingMigrations(databaseUrl: string, options: { dir?: string; connectTimeoutMs?: number } = {}): Promise<string[]> {
+  const names = readMigrations(options.dir).map((m) => m.name);
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    // invalid_catalog_name: the database is not created yet (the migration job creates it).
+    if ((err as { code?: string }).code === '3D000') return names;
+    throw err;
+  }
+  try {
+    const table = await client.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`);
+    if (!table.rows[0]?.t) return names;
+    const rows = await client.query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+    const done = new Set(rows.rows.map((r) => r.migration_name));
+    return names.filter((n) => !done.has(n));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
