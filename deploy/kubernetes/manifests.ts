@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Model } from '@kubernetes-models/base';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -8,6 +7,12 @@ import type { IContainer, IEnvVar, IPodSpec, IProbe, IVolume, IVolumeMount } fro
 import { Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { Values } from './values.js';
+
+/** What every kubernetes-models object offers: schema validation and its plain JSON. */
+export interface Model<_T = unknown> {
+  validate(): void;
+  toJSON(): unknown;
+}
 
 /** The provider queues, one worker Deployment each; `system` serves the maintenance and webhooks queues. */
 export const PROVIDER_QUEUES = ['aws', 'alibaba', 'tencent', 'huawei'] as const;

@@ -9,9 +9,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Model } from '@kubernetes-models/base';
 import { stringify } from 'yaml';
-import { buildManifests } from './manifests.js';
+import { buildManifests, type Model } from './manifests.js';
 import { loadValues, type Values } from './values.js';
 
 export const K8S_DIR = dirname(fileURLToPath(import.meta.url));
