@@ -28,8 +28,9 @@ describe('production image: compiled processes on the production-only install', 
   const stages = readStages(dockerfile);
 
   /** `node <dist file>` from the image dir: nothing of the checkout on its path. */
-  const startCompiled = (name: string, file: string, extra: Record<string, string>): ScanqProcess => {
-    const child = spawn(process.execPath, ['--enable-source-maps', join(app, 'dist', file)], {
+  const startCompiled = (name: string, fileAndArgs: string, extra: Record<string, string>): ScanqProcess => {
+    const [file, ...args] = fileAndArgs.split(' ');
+    const child = spawn(process.execPath, ['--enable-source-maps', join(app, 'dist', file!), ...args], {
       cwd: app,
       // No NODE_OPTIONS from vitest or the shell (e.g. an --import tsx) reach it.
       env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env.env, ...extra },
@@ -115,12 +116,19 @@ describe('production image: compiled processes on the production-only install', 
 
   it('compiled migrate, simulator, API and worker run one scan on the demo account', async () => {
     expect(existsSync(join(app, 'dist', 'api.js')), 'the build step ran').toBe(true);
+    // Pods' init containers (`migrate.js --wait`) hold while migrations are pending.
+    const exitOf = (p: ScanqProcess) => new Promise<number | null>((resolve) => p.child.once('exit', (code) => resolve(code)));
+    const waitBefore = startCompiled('wait-before', ['migrate.js', '--wait', '--timeout-ms', '3000'].join(' '), { DATABASE_URL: freshDbUrl });
+    expect(await exitOf(waitBefore), waitBefore.output()).toBe(1);
+    expect(waitBefore.output()).toMatch(/gave up after 3000 ms: \d+ pending/);
     // Migrations from dist/migrations onto an empty database.
     const migrate = startCompiled('migrate', 'migrate.js', { DATABASE_URL: freshDbUrl });
-    const migrated = await new Promise<number | null>((resolve) => migrate.child.once('exit', (code) => resolve(code)));
+    const migrated = await exitOf(migrate);
     expect(migrated, migrate.output()).toBe(0);
     const migrationCount = readdirSync(join(REPO_ROOT, 'prisma/migrations')).filter((d) => existsSync(join(REPO_ROOT, 'prisma/migrations', d, 'migration.sql'))).length;
     expect(migrate.output()).toContain(`migrations: ${migrationCount} applied, 0 already applied`);
+    const waitAfter = startCompiled('wait-after', ['migrate.js', '--wait', '--timeout-ms', '30000'].join(' '), { DATABASE_URL: freshDbUrl });
+    expect(await exitOf(waitAfter), waitAfter.output()).toBe(0);
 
     const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
     const sim = `http://127.0.0.1:${simPort}`;
