@@ -57,6 +57,7 @@ const lockedVersions = (name) =>
 const packageName = (spec) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
 const builtins = new Set(builtinModules);
 const externals = new Set();
+const specifiers = new Set();
 
 /** Bare imports: @scanq/* is bundled; node builtins and npm packages stay imports. */
 const externalNpm = {
@@ -66,6 +67,7 @@ const externalNpm = {
       if (args.path.startsWith('@scanq/')) return undefined;
       if (args.path.startsWith('node:') || builtins.has(args.path)) return { path: args.path, external: true };
       externals.add(packageName(args.path));
+      specifiers.add(args.path);
       return { path: args.path, external: true };
     });
   },
@@ -99,5 +101,6 @@ if (split.length) fail(`one version per external package is needed for the flat 
 cpSync(join(root, 'packages/queue/src/lua'), join(outdir, 'lua'), { recursive: true });
 cpSync(join(root, 'prisma/migrations'), join(outdir, 'migrations'), { recursive: true });
 writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ name: 'scanq-dist', private: true, type: 'module' }, null, 2)}\n`);
-writeFileSync(join(outdir, 'externals.json'), `${JSON.stringify([...externals].sort(), null, 2)}\n`);
+// What the bundles import from node_modules: the packages, and the exact specifiers (the image test loads each).
+writeFileSync(join(outdir, 'externals.json'), `${JSON.stringify({ packages: [...externals].sort(), specifiers: [...specifiers].sort() }, null, 2)}\n`);
 console.log(`build: ${Object.keys(ENTRIES).length} entries → ${outdir} (${externals.size} external packages)`);
