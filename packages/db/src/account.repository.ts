@@ -43,24 +43,27 @@ export class AccountRepository {
     return count === 1 ? this.db.cloudAccount.findUnique({ where: { id } }) : null;
   }
 
-  /**
-   * Creates or updates by (provider, name): used to seed demo accounts idempotently. API replicas
-   * starting together may both find no row and both insert: the loser's unique violation means
-   * the row is there now, and its second try updates it.
-   */
-  async upsertByName(input: CreateAccountRequest): Promise<CloudAccount> {
+  /** Creates or updates by (provider, name): used to seed demo accounts idempotently. */
+  upsertByName(input: CreateAccountRequest): Promise<CloudAccount> {
     this.cache.clear();
     const settings = (input.settings ?? {}) as Prisma.InputJsonValue;
-    const upsert = () =>
-      this.db.cloudAccount.upsert({
-        where: { provider_name: { provider: input.provider, name: input.name } },
-        create: { ...input, settings },
-        update: { region: input.region, endpoint: input.endpoint ?? null, credentialRef: input.credentialRef, settings },
-      });
+    return this.db.cloudAccount.upsert({
+      where: { provider_name: { provider: input.provider, name: input.name } },
+      create: { ...input, settings },
+      update: { region: input.region, endpoint: input.endpoint ?? null, credentialRef: input.credentialRef, settings },
+    });
+  }
+
+  /**
+   * upsertByName for callers that may race on the same row: API replicas starting together both
+   * find no row and both insert; the loser's unique violation means the row is there now, and its
+   * second try updates it.
+   */
+  async upsertByNameConcurrently(input: CreateAccountRequest): Promise<CloudAccount> {
     try {
-      return await upsert();
+      return await this.upsertByName(input);
     } catch (err) {
-      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return upsert();
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return this.upsertByName(input);
       throw err;
     }
   }

@@ -11,7 +11,7 @@ import type { AccountRepository } from '@scanq/db';
 export async function seedDemoAccounts(accounts: AccountRepository, simulatorUrl: string): Promise<string[]> {
   const names: string[] = [];
   for (const provider of PROVIDERS) {
-    const account = await accounts.upsertByName(simulatorAccountRequest(provider, 0, simulatorUrl));
+    const account = await accounts.upsertByNameConcurrently(simulatorAccountRequest(provider, 0, simulatorUrl));
     names.push(account.name);
   }
   return names;
