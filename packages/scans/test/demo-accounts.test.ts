@@ -28,7 +28,8 @@ describe('demo accounts at API start (SCANQ_DEMO_ACCOUNTS)', () => {
     const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
     const started = ports.map((port, i) => startProcess(`api-${i}`, 'apps/api/src/main.ts', { ...env.env, API_PORT: String(port), ...extra }));
     procs.push(...started);
-    await Promise.all(started.map((p, i) => waitForHttp(`http://127.0.0.1:${ports[i]}/readyz`, p, 90_000)));
+    // Three tsx processes starting at once on a loaded machine: a generous deadline.
+    await Promise.all(started.map((p, i) => waitForHttp(`http://127.0.0.1:${ports[i]}/readyz`, p, 180_000)));
     return ports.map((port) => `http://127.0.0.1:${port}`);
   };
 
@@ -45,7 +46,7 @@ describe('demo accounts at API start (SCANQ_DEMO_ACCOUNTS)', () => {
     await startApis(1, { SIM_URL: simUrl });
     expect(await demoRows()).toEqual([]);
     await Promise.all(procs.splice(0).map((p) => p.stop()));
-  });
+  }, 240_000);
 
   it('three replicas starting at once leave one account per cloud, pointed at SIM_URL', async () => {
     const apis = await startApis(3, { SIM_URL: simUrl, SCANQ_DEMO_ACCOUNTS: 'true' });
@@ -59,7 +60,7 @@ describe('demo accounts at API start (SCANQ_DEMO_ACCOUNTS)', () => {
     const listed = (await (await fetch(`${apis[2]}/v1/accounts`, { headers: AUTH })).json()) as { items?: { name: string }[] } | { name: string }[];
     const names = (Array.isArray(listed) ? listed : (listed.items ?? [])).map((a) => a.name).sort();
     expect(names).toEqual(PROVIDERS.map((p) => SIMULATOR_ACCOUNTS[p][0].name).sort());
-  });
+  }, 240_000);
 
   it('a restart pointed at another simulator moves the accounts there (no second row)', async () => {
     await Promise.all(procs.splice(0).map((p) => p.stop()));
@@ -68,5 +69,5 @@ describe('demo accounts at API start (SCANQ_DEMO_ACCOUNTS)', () => {
     const rows = await demoRows();
     expect(rows).toHaveLength(PROVIDERS.length);
     expect(new Set(rows.map((r) => r.endpoint))).toEqual(new Set([moved]));
-  });
+  }, 240_000);
 });
