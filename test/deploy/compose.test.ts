@@ -30,7 +30,8 @@ const seconds = (d: string) => {
   return Number(m[1]) * { ms: 0.001, s: 1, m: 60 }[m[2] as 'ms' | 's' | 'm'];
 };
 
-describe.skipIf(!hasCompose)('docker-compose.yml (docker-compose not installed here: skipped)', () => {
+// docker-compose is a Python program: slow to start on a loaded machine, hence the generous timeout.
+describe.skipIf(!hasCompose)('docker-compose.yml (docker-compose not installed here: skipped)', { timeout: 180_000 }, () => {
   const compose = (...args: string[]) => execFileSync('docker-compose', ['-f', join(REPO_ROOT, 'docker-compose.yml'), ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   let cached: { services: Record<string, ComposeService> } | undefined;
   const resolved = () => (cached ??= parse(compose('config')) as { services: Record<string, ComposeService> });
