@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, PROVIDERS, SIMULATOR_ACCOUNTS, simulatorAccountRequest, simulatorCredentials } from '@scanq/core';
+import { loadConfig, PROVIDERS, SIMULATOR_ACCOUNTS, simulatorCredentials } from '@scanq/core';
+import { seedDemoAccounts } from '@scanq/scans';
 import { AccountRepository, createDb, ensureDatabase, migrate } from '@scanq/db';
 import { createRedis } from '@scanq/queue';
 import pg from 'pg';
@@ -191,7 +192,7 @@ env.SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS ??= 'true';
 env.SCANQ_CREDENTIALS = JSON.stringify({ ...(base.credentials ?? {}), ...simulatorCredentials() });
 const db = createDb(databaseUrl, { max: 1 });
 const accountRepo = new AccountRepository(db);
-for (const provider of PROVIDERS) await accountRepo.upsertByName(simulatorAccountRequest(provider, 0, simUrl));
+await seedDemoAccounts(accountRepo, simUrl);
 await db.$disconnect();
 
 env.SCANQ_ADMIN_PASSWORD = base.api.adminPassword ?? randomBytes(9).toString('base64url');

@@ -1,10 +1,15 @@
 import { loadConfig } from '@scanq/core';
-import { createLogger, createRuntime } from '@scanq/scans';
+import { createLogger, createRuntime, seedDemoAccounts } from '@scanq/scans';
 import { BULL_BOARD_PATH, buildApi } from './app.js';
 
 const config = loadConfig();
 // Fail-fast connections: a request on a dead Postgres or Redis gets a 503 in seconds, not a wait.
 const runtime = createRuntime(config, createLogger(config, 'api'), { failFast: true });
+if (config.demoAccounts) {
+  // Before listening: a ready API has its demo accounts.
+  const names = await seedDemoAccounts(runtime.accounts, config.simulator.url);
+  runtime.log.info({ accounts: names, simulator: config.simulator.url }, 'demo accounts ready (SCANQ_DEMO_ACCOUNTS)');
+}
 const { app, adminPassword } = await buildApi(runtime, { adminUser: config.api.adminUser, adminPassword: config.api.adminPassword });
 await app.listen({ host: config.api.host, port: config.api.port });
 const base = config.api.publicUrl;

@@ -158,7 +158,7 @@ const envSchema = z.object({
   SCANQ_TENCENT_MARGIN_MS: z.coerce.number().int().min(0).max(5_000).default(300),
   SCANQ_KEEP_COMPLETED_JOBS: int(1_000, 0),
   SCANQ_KEEP_FAILED_JOBS: int(5_000, 0),
-  /** Seed a demo account pointing at the simulator (used by `pnpm start`). */
+  /** The API registers the simulator's demo accounts (sim-aws, sim-alibaba, sim-tencent, sim-huawei) at SIM_URL when it starts (compose's demo; `pnpm start` always does). */
   SCANQ_DEMO_ACCOUNTS: bool(false),
 
   SIM_HOST: z.string().default('127.0.0.1'),
@@ -168,6 +168,9 @@ const envSchema = z.object({
 });
 
 export type Env = z.input<typeof envSchema>;
+
+/** Every variable loadConfig reads by name (SIM_* options aside): deployment manifests are checked against it. */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface ScanqConfig {
   env: string;

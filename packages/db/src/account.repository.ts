@@ -97,6 +97,20 @@ export class AccountRepository {
     }
   }
 
+  /**
+   * upsertByName for callers that may race on the same row: API replicas starting together both
+   * find no row and both insert; the loser's unique violation means the row is there now, and its
+   * second try updates it.
+   */
+  async upsertByNameConcurrently(input: CreateAccountRequest): Promise<CloudAccount> {
+    try {
+      return await this.upsertByName(input);
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return this.upsertByName(input);
+      throw err;
+    }
+  }
+
   list(provider?: Provider): Promise<CloudAccount[]> {
     return this.db.cloudAccount.findMany({ where: provider ? { provider } : {}, orderBy: { name: 'asc' } });
   }

@@ -11,7 +11,9 @@ import pg from 'pg';
  * native binary.
  */
 
-export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../prisma/migrations');
+const here = dirname(fileURLToPath(import.meta.url));
+/** prisma/migrations of the checkout; in the built image (`pnpm build`) a copy beside the bundle, dist/migrations. */
+export const MIGRATIONS_DIR = [resolve(here, '../../../prisma/migrations'), join(here, 'migrations')].find((dir) => existsSync(dir)) ?? resolve(here, '../../../prisma/migrations');
 
 /** The lock id Prisma's migration engine takes, so ours and theirs never run at once. */
 const PRISMA_ADVISORY_LOCK = 72707369;
@@ -125,5 +127,30 @@ export async function migrate(databaseUrl: string, options: { dir?: string; log?
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => undefined);
     await client.end();
+  }
+}
+
+/**
+ * The committed migrations not (yet) applied to `databaseUrl`: all of them when the database
+ * or its migrations table does not exist yet. Reads only; takes no lock.
+ */
+export async function pendingMigrations(databaseUrl: string, options: { dir?: string; connectTimeoutMs?: number } = {}): Promise<string[]> {
+  const names = readMigrations(options.dir).map((m) => m.name);
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000 });
+  try {
+    await client.connect();
+  } catch (err) {
+    // invalid_catalog_name: the database is not created yet (the migration job creates it).
+    if ((err as { code?: string }).code === '3D000') return names;
+    throw err;
+  }
+  try {
+    const table = await client.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`);
+    if (!table.rows[0]?.t) return names;
+    const rows = await client.query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+    const done = new Set(rows.rows.map((r) => r.migration_name));
+    return names.filter((n) => !done.has(n));
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

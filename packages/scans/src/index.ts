@@ -17,3 +17,4 @@ export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service
 export { AccountApplyService, planChanges } from './account-apply.service.js';
 export { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, showProviderCalls } from './observability/metrics-registry.js';
 export { probeDependencies, probePostgres, probeRedis, redisProbeKey, withTimeout, type DependencyState } from './observability/readiness.js';
+export { seedDemoAccounts } from './demo-accounts.js';
