@@ -9,3 +9,4 @@ export * from './quotas.js';
 export * from './issues.js';
 export * from './outage.js';
 export * from './endpoint.js';
+export * from './vulnerability-id.js';
