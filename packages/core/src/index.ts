@@ -10,3 +10,4 @@ export * from './issues.js';
 export * from './outage.js';
 export * from './endpoint.js';
 export * from './vulnerability-id.js';
+export * from './inventory.js';

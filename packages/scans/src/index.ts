@@ -13,3 +13,4 @@ export { type LifecycleListeners } from './lifecycle.service.js';
 export { ApiKeyService } from './api-key.service.js';
 export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service.js';
+export { RetentionService, type RetentionPass } from './retention.service.js';

@@ -1,5 +1,5 @@
 import { redactEndpoint, type ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, InventoryRepository, RetentionRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
@@ -13,6 +13,7 @@ import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
 import { ReconcileService } from './reconcile.service.js';
 import { MaintenanceLoop } from './maintenance-loop.js';
+import { RetentionService } from './retention.service.js';
 import { createStartPolicies } from './start-policies/index.js';
 import { SubmitService } from './submit.service.js';
 
@@ -75,6 +76,9 @@ export interface ScanqRuntime {
   /** This process's cloud-call tallies (flushed to Redis periodically and on close). */
   callStats: ProviderCallStats;
   deliveries: WebhookDeliveryRepository;
+  /** The cross-cloud inventory (images' current findings), read. */
+  inventory: InventoryRepository;
+  retention: RetentionService;
   bulk: BulkScanService;
   schedules: ScheduleService;
   lifecycle: ScanLifecycleService;
@@ -160,6 +164,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
   });
   const deliveries = new WebhookDeliveryRepository(db);
+  const inventory = new InventoryRepository(sql);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);
   const lifecycle = new ScanLifecycleService(
@@ -182,10 +187,14 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
       onScanEnded: async (scan) => {
         if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
         else await webhooks.scanEnded(scan, (id) => scans.get(id));
+        // Read once the run is stored: which images' current findings gained critical/high ids.
+        const changes = await inventory.newSevereVulnerabilities(scan.id);
+        if (changes.length > 0) await webhooks.vulnerabilitiesChanged(scan, changes, scan.bulkScanId ? (await bulkScans.get(scan.bulkScanId))?.webhookUrl : null);
       },
     },
   );
   const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log);
+  const retention = new RetentionService(new RetentionRepository(sql), config.retention, log);
   const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans });
   return {
     config,
@@ -210,7 +219,9 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log),
     lifecycle,
     reconciler,
-    maintenance: new MaintenanceLoop(reconciler, schedules, redis, `${config.queuePrefix}:lock:maintenance`, config.worker.reconcileEveryMs, log),
+    inventory,
+    retention,
+    maintenance: new MaintenanceLoop(reconciler, schedules, redis, `${config.queuePrefix}:lock:maintenance`, config.worker.reconcileEveryMs, log, retention),
     async close() {
       await callStats.close().catch(() => undefined);
       await queues.close();
