@@ -11,12 +11,25 @@ export interface AwsEcrOptions {
   findingsPerImage: number | null;
   /** Images in each account's `bench/images` repository. */
   benchImages: number;
+  /**
+   * Advisories published after the images were scanned: every image's findings gain them (a
+   * new CVE in a package every image carries), so a rescan of the same digest finds more.
+   */
+  advisories: SimAdvisory[];
+}
+
+export const ADVISORY_SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
+export interface SimAdvisory {
+  id: string;
+  severity: (typeof ADVISORY_SEVERITIES)[number];
+  package: string;
 }
 
 export const DEFAULT_AWS_ECR_OPTIONS: Readonly<AwsEcrOptions> = {
   scanDurationMs: 3000,
   findingsPerImage: null,
   benchImages: 200,
+  advisories: [],
 };
 
 const LIMITS = {
@@ -51,11 +64,25 @@ export function mergeOptions(current: AwsEcrOptions, input: Record<string, unkno
       case 'benchImages':
         next.benchImages = integer(key, value, LIMITS.benchImages);
         break;
+      case 'advisories':
+        next.advisories = advisories(value);
+        break;
       default:
-        throw new Error(`unknown aws option '${key}' (expected scanDurationMs, findingsPerImage, benchImages)`);
+        throw new Error(`unknown aws option '${key}' (expected scanDurationMs, findingsPerImage, benchImages, advisories)`);
     }
   }
   return next;
+}
+
+function advisories(value: unknown): SimAdvisory[] {
+  if (!Array.isArray(value) || value.length > 100) throw new Error('advisories must be a list of at most 100 {id, severity, package}');
+  return value.map((a: unknown, i) => {
+    const { id, severity, package: pkg } = (a ?? {}) as Record<string, unknown>;
+    if (typeof id !== 'string' || !/^CVE-\d{4}-\d{4,}$/.test(id)) throw new Error(`advisories[${i}].id must be a CVE id`);
+    if (!(ADVISORY_SEVERITIES as readonly unknown[]).includes(severity)) throw new Error(`advisories[${i}].severity must be one of ${ADVISORY_SEVERITIES.join(', ')}`);
+    if (typeof pkg !== 'string' || pkg === '') throw new Error(`advisories[${i}].package must be a package name`);
+    return { id, severity: severity as SimAdvisory['severity'], package: pkg };
+  });
 }
 
 function integer(name: string, value: unknown, { min, max }: { min: number; max: number }): number {
