@@ -4,7 +4,8 @@ import { type CreateScanRequest, SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../api/src/app.js';
-import { AUTH } from '../../../test/support/env.js';
+import { AUTH, TEST_API_KEY } from '../../../test/support/env.js';
+import { scanq } from '../../cli/test/run-cli.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { startHarness, type WorkerHarness } from './harness.js';
 
@@ -20,6 +21,7 @@ describe('the cross-cloud inventory', { timeout: 180_000 }, () => {
   let db: pg.Client;
   let receiver: Server;
   let hookUrl = '';
+  let cliEnv: Record<string, string> = {};
   const received: { event: string; body: Record<string, unknown> }[] = [];
 
   beforeAll(async () => {
@@ -41,7 +43,8 @@ describe('the cross-cloud inventory', { timeout: 180_000 }, () => {
     );
     await Promise.all([h.addAccount('alibaba'), h.addAccount('tencent'), h.addAccount('huawei')]);
     ({ app } = await buildApi(h.worker.runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.ready();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    cliEnv = { SCANQ_API_URL: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, SCANQ_API_KEY: TEST_API_KEY };
     db = new pg.Client({ connectionString: h.env.databaseUrl });
     await db.connect();
   });
@@ -133,6 +136,37 @@ describe('the cross-cloud inventory', { timeout: 180_000 }, () => {
       `SELECT f."vulnerabilityId" AS id, count(DISTINCT im."id")::int AS n FROM "Finding" f JOIN "Image" im ON im."currentImageScanId" = f."imageScanId" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1`,
     );
     expect(summary.body.topVulnerabilities[0]).toMatchObject({ id: top!.id, images: top!.n });
+  });
+
+  it('answers "where is CVE-X across my clouds" with one CLI command, and exports images and the summary', async () => {
+    // The vulnerability affecting the most images now, as Postgres counts it.
+    const [top] = await q<{ id: string; n: number }>(
+      `SELECT f."vulnerabilityId" AS id, count(DISTINCT im."id")::int AS n FROM "Finding" f JOIN "Image" im ON im."currentImageScanId" = f."imageScanId" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1`,
+    );
+    const where = await scanq(['vulns', top!.id, '--output', 'csv'], cliEnv);
+    expect(where.stderr).toBe('');
+    expect(where.code).toBe(0);
+    const lines = where.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('vulnerability,severity,score,cvss_vector,provider,account,registry,repository,digest,tags,package,installed,fixed,last_scanned_at');
+    expect(lines.slice(1).every((l) => l.startsWith(`${top!.id},`))).toBe(true);
+    // One row per affected (image, finding): at least one per image.
+    const digests = new Set(lines.slice(1).map((l) => l.split(',')[8]));
+    expect(digests.size).toBe(top!.n);
+
+    const critical = await scanq(['images', '--severity', 'critical', '--output', 'json'], cliEnv);
+    expect(critical.code).toBe(0);
+    const listed = (JSON.parse(critical.stdout) as { id: string }[]).map((i) => i.id).sort();
+    const expected = (await q<{ id: string }>(`SELECT "id" FROM "Image" WHERE "critical" > 0 ORDER BY 1`)).map((r) => r.id);
+    expect(listed).toEqual(expected);
+
+    const summary = await scanq(['summary', '--json'], cliEnv);
+    expect(summary.code).toBe(0);
+    const [n] = await q<{ images: number }>(`SELECT count(*)::int AS images FROM "Image"`);
+    expect((JSON.parse(summary.stdout) as { images: number }).images).toBe(n!.images);
+
+    const bad = await scanq(['images', '--severity', 'urgent'], cliEnv);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('querystring.minSeverity');
   });
 
   it('replaces an image’s current findings on a rescan of its digest (also under another tag), never duplicating them', async () => {
