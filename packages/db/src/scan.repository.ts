@@ -464,8 +464,12 @@ export class ScanRepository {
                       SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.cv, f.pv, f.r, ${NOW} FROM f),
             dict AS (INSERT INTO "Vulnerability" AS d ("id", "severity", "score", "cvssVector", "title", "links", "aliases", "createdAt", "updatedAt")
                      SELECT DISTINCT ON (f.v) f.v, f.s::"Severity", f.sc, f.cv, f.t, f.ls, CASE WHEN f.pv IS NULL THEN '{}'::text[] ELSE ARRAY[f.pv] END, ${NOW}, ${NOW}
-                     FROM f ORDER BY f.v, f.sc DESC NULLS LAST
-                     -- Only gaps are filled: a known id is not rewritten (and not locked) by every scan that sees it.
+                     FROM f
+                     -- A known id with nothing to add is skipped before the upsert: ON CONFLICT would lock its row,
+                     -- serializing every completion that sees a common CVE. Only gaps are filled.
+                     WHERE NOT EXISTS (SELECT 1 FROM "Vulnerability" k WHERE k."id" = f.v AND (k."score" IS NOT NULL OR f.sc IS NULL)
+                                         AND (k."cvssVector" IS NOT NULL OR f.cv IS NULL) AND (f.pv IS NULL OR f.pv = ANY(k."aliases")))
+                     ORDER BY f.v, f.sc DESC NULLS LAST
                      ON CONFLICT ("id") DO UPDATE SET "score" = COALESCE(d."score", EXCLUDED."score"), "cvssVector" = COALESCE(d."cvssVector", EXCLUDED."cvssVector"),
                        "aliases" = ARRAY(SELECT DISTINCT a FROM unnest(d."aliases" || EXCLUDED."aliases") a ORDER BY a), "updatedAt" = ${NOW}
                      WHERE (d."score" IS NULL AND EXCLUDED."score" IS NOT NULL) OR (d."cvssVector" IS NULL AND EXCLUDED."cvssVector" IS NOT NULL)
