@@ -135,46 +135,73 @@ export class InventoryRepository {
    * `imagesPer` of them.
    */
   async vulnerabilities(filter: VulnerabilityFilter, limit: number, cursor: string | undefined, imagesPer: number): Promise<VulnerabilityRow[]> {
-    const where = imageWhere(filter, 8);
-    // f and im are the current findings matching every filter; d is the dictionary row.
-    const current = `FROM "Finding" f JOIN "Image" im ON im."currentImageScanId" = f."imageScanId"
-      WHERE f."vulnerabilityId" = d."id"
-        AND ($2::text IS NULL OR f."packageName" = $2::text)
-        AND ($3::"Severity"[] IS NULL OR f."severity" = ANY($3::"Severity"[]))
-        AND ($4::boolean IS NULL OR (f."fixedVersion" IS NOT NULL) = $4::boolean)
-        AND ${where.sql}`;
+    // Only the filters given go into the SQL: "$n IS NULL OR …" forms leave Postgres a generic
+    // plan that hash-joins every current finding instead of probing the ids it needs.
+    const values: unknown[] = [limit, imagesPer];
+    const param = (v: unknown) => `$${values.push(v)}`;
+    const page: string[] = [];
+    if (filter.cve !== undefined) {
+      const ids = await this.resolveIds(filter.cve);
+      if (ids.length === 0) return [];
+      page.push(`d."id" = ANY(${param(ids)}::text[])`);
+    }
+    if (cursor !== undefined) page.push(`d."id" > ${param(cursor)}::text`);
+    const cond: string[] = ['f."vulnerabilityId" = d."id"'];
+    if (filter.package !== undefined) cond.push(`f."packageName" = ${param(filter.package)}::text`);
+    if (filter.severities?.length) cond.push(`f."severity" = ANY(${param(filter.severities)}::"Severity"[])`);
+    if (filter.fixable !== undefined) cond.push(filter.fixable ? 'f."fixedVersion" IS NOT NULL' : 'f."fixedVersion" IS NULL');
+    if (filter.provider !== undefined) cond.push(`im."provider" = ${param(filter.provider)}::"Provider"`);
+    if (filter.account !== undefined) cond.push(`im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
+    if (filter.registry !== undefined) cond.push(`im."registry" = ${param(filter.registry)}::text`);
+    if (filter.repository !== undefined) cond.push(`im."repository" = ${param(filter.repository)}::text`);
+    const current = `FROM "Finding" f JOIN "Image" im ON im."currentImageScanId" = f."imageScanId" JOIN "CloudAccount" a ON a."id" = im."accountId" WHERE ${cond.join(' AND ')}`;
+    // The affected-now probe is a scalar subquery with LIMIT 1: one index probe per dictionary
+    // row, never flattened into a join over the whole findings table.
+    page.push(`(SELECT 1 ${current} LIMIT 1) IS NOT NULL`);
     return this.sql.rows<VulnerabilityRow>(
-      `WITH page AS (
-         SELECT d.* FROM "Vulnerability" d
-         WHERE ($5::text IS NULL OR d."id" > $5::text)
-           AND ($1::text IS NULL OR d."id" = $1::text OR d."aliases" @> ARRAY[$1::text])
-           AND EXISTS (SELECT 1 ${current})
-         ORDER BY d."id" LIMIT $6)
+      `WITH page AS (SELECT d.* FROM "Vulnerability" d WHERE ${page.join(' AND ')} ORDER BY d."id" LIMIT $1)
        SELECT d."id", d."severity"::text AS severity, d."score", d."cvssVector", d."title", d."links", d."aliases",
               (SELECT count(DISTINCT im."id")::int ${current}) AS "imageCount",
               COALESCE((SELECT json_agg(x) FROM (
                 SELECT DISTINCT ON (im."id") im."id" AS "imageId", im."provider"::text AS provider, a."name" AS account, im."registry", im."repository",
                        im."digest", im."tags", f."packageName", f."installedVersion", f."fixedVersion", f."severity"::text AS severity,
                        im."lastScanId"::text AS "lastScanId", to_char(im."lastScannedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastScannedAt"
-                ${current.replace('WHERE', 'JOIN "CloudAccount" a ON a."id" = im."accountId" WHERE')}
-                ORDER BY im."id", f."severity", f."id" LIMIT $7) x), '[]'::json) AS images
+                ${current}
+                ORDER BY im."id", f."severity", f."id" LIMIT $2) x), '[]'::json) AS images
        FROM page d ORDER BY d."id"`,
-      [filter.cve ?? null, filter.package ?? null, filter.severities?.length ? filter.severities : null, filter.fixable ?? null, cursor ?? null, limit, imagesPer, ...where.values],
+      values,
     );
+  }
+
+  /** The dictionary ids `id` names: itself, or the ids it is a cloud alias of. */
+  private async resolveIds(id: string): Promise<string[]> {
+    const [own] = await this.sql.rows<{ id: string }>(`SELECT "id" FROM "Vulnerability" WHERE "id" = $1`, [id]);
+    if (own) return [own.id];
+    return (await this.sql.rows<{ id: string }>(`SELECT "id" FROM "Vulnerability" WHERE "aliases" @> ARRAY[$1::text]`, [id])).map((r) => r.id);
   }
 
   /** Images with their current counts, by id after `cursor`; `minRank`: worst severity at least this (0 = CRITICAL). */
   async images(filter: ImageFilter & { hasCve?: string; minRank?: number }, limit: number, cursor: string | undefined): Promise<ImageRow[]> {
-    const where = imageWhere(filter, 5);
+    // Only the filters given go into the SQL (see `vulnerabilities`).
+    const values: unknown[] = [limit];
+    const param = (v: unknown) => `$${values.push(v)}`;
+    const cond: string[] = [];
+    if (cursor !== undefined) cond.push(`im."id" > ${param(cursor)}::uuid`);
+    if (filter.minRank !== undefined) cond.push(`im."worst" <= ${param(filter.minRank)}::int`);
+    if (filter.hasCve !== undefined) {
+      const ids = await this.resolveIds(filter.hasCve);
+      if (ids.length === 0) return [];
+      cond.push(`EXISTS (SELECT 1 FROM "Finding" f WHERE f."imageScanId" = im."currentImageScanId" AND f."vulnerabilityId" = ANY(${param(ids)}::text[]))`);
+    }
+    if (filter.provider !== undefined) cond.push(`im."provider" = ${param(filter.provider)}::"Provider"`);
+    if (filter.account !== undefined) cond.push(`im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
+    if (filter.registry !== undefined) cond.push(`im."registry" = ${param(filter.registry)}::text`);
+    if (filter.repository !== undefined) cond.push(`im."repository" = ${param(filter.repository)}::text`);
     return this.sql.rows<ImageRow>(
       `SELECT im.*, im."provider"::text AS provider, a."name" AS account FROM "Image" im JOIN "CloudAccount" a ON a."id" = im."accountId"
-       WHERE ($1::uuid IS NULL OR im."id" > $1::uuid)
-         AND ($2::int IS NULL OR im."worst" <= $2::int)
-         AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM "Finding" f WHERE f."imageScanId" = im."currentImageScanId" AND f."vulnerabilityId" = $3::text)
-              OR EXISTS (SELECT 1 FROM "Finding" f WHERE f."imageScanId" = im."currentImageScanId" AND f."providerVulnerabilityId" = $3::text))
-         AND ${where.sql}
-       ORDER BY im."id" LIMIT $4`,
-      [cursor ?? null, filter.minRank ?? null, filter.hasCve ?? null, limit, ...where.values],
+       ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''}
+       ORDER BY im."id" LIMIT $1`,
+      values,
     );
   }
 
