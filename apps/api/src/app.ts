@@ -16,6 +16,7 @@ import { bulkScanRoutes } from './routes/bulk-scans.routes.js';
 import { scanRoutes } from './routes/scans.routes.js';
 import { quotaRoutes } from './routes/quotas.routes.js';
 import { scheduleRoutes } from './routes/schedules.routes.js';
+import { inventoryRoutes } from './routes/inventory.routes.js';
 
 export interface ApiOptions {
   /** Bull Board credentials; a random password is generated (and reported) when absent. */
@@ -47,7 +48,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   await app.register(swagger, {
     openapi: {
       info: { title: 'scanq API', version: '0.1.0', description: 'Container-image vulnerability scans on four clouds.' },
-      tags: [{ name: 'scans' }, { name: 'bulk-scans' }, { name: 'schedules' }, { name: 'quotas' }, { name: 'accounts' }, { name: 'health' }],
+      tags: [{ name: 'scans' }, { name: 'bulk-scans' }, { name: 'schedules' }, { name: 'quotas' }, { name: 'accounts' }, { name: 'inventory' }, { name: 'health' }],
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'scanq API key (`scanq keys create <name>`), also accepted as `X-API-Key`' } } },
       security: [{ apiKey: [] }],
     },
@@ -82,6 +83,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
       await v1.register(bulkScanRoutes, { runtime });
       await v1.register(scheduleRoutes, { runtime });
       await v1.register(quotaRoutes, { runtime });
+      await v1.register(inventoryRoutes, { runtime });
     },
     { prefix: '/v1' },
   );

@@ -68,6 +68,8 @@ export function toFindingView(f: Finding): FindingView {
     title: f.title,
     link: f.link,
     score: f.score,
+    cvssVector: f.cvssVector,
+    providerVulnerabilityId: f.providerVulnerabilityId,
     raw: f.raw,
   };
 }

@@ -7,6 +7,7 @@ import { badInput, type Context, contextFor, defined, intervalOption, issuesText
 import { CliExit, type CliIo, ExitCode } from './io.js';
 import { addKeyCommands } from './key-commands.js';
 import { addQuotaCommand } from './quota-command.js';
+import { addInventoryCommands } from './inventory-commands.js';
 import { type Colors, colorsFor, scanSubject, severityColor, severitySummary, shortTime, statusColor, table, truncate } from './render.js';
 import { buildScanRequest, type ScanFlags } from './scan-request.js';
 import { addScheduleCommands } from './schedule-commands.js';
@@ -206,6 +207,7 @@ export function createProgram(io: CliIo, options: { commanderErrors?: boolean } 
   addScheduleCommands(program, io);
   addKeyCommands(program, io);
   addQuotaCommand(program, io);
+  addInventoryCommands(program, io);
 
   program
     .command('migrate')

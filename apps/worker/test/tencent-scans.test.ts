@@ -329,7 +329,10 @@ describe('TCSS errors and severities', () => {
       fixedVersion: '0:3.26.0-15.el8',
       title: 'Google Chrome 输入验证错误漏洞',
       link: 'http://lists.opensuse.org/a.html',
+      links: ['http://lists.opensuse.org/a.html', 'https://crbug.com/952406'],
       score: 8.8,
+      cvssVector: null,
+      providerVulnerabilityId: null,
       raw: v,
     });
   });

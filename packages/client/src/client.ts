@@ -13,6 +13,12 @@ import {
   findingSchema,
   HEADER_TEXT_PATTERN,
   HTTP_URL_PATTERN,
+  inventoryImageSchema,
+  inventoryVulnerabilitySchema,
+  listImagesQuerySchema,
+  listVulnerabilitiesQuerySchema,
+  vulnerabilitySummaryQuerySchema,
+  vulnerabilitySummarySchema,
   issuesMessage,
   idempotencyKeySchema,
   listFindingsQuerySchema,
@@ -69,7 +75,19 @@ export type ListFindingsQuery = Partial<z.output<typeof listFindingsQuerySchema>
 /** /readyz: `ok`, and which dependency is down when not. */
 export type Health = z.output<typeof readinessSchema>;
 
+/** GET /v1/vulnerabilities: a vulnerability with the images it affects now. */
+export type InventoryVulnerability = z.output<typeof inventoryVulnerabilitySchema>;
+/** GET /v1/images: an image (by digest) with its current counts. */
+export type InventoryImage = z.output<typeof inventoryImageSchema>;
+export type VulnerabilitySummary = z.output<typeof vulnerabilitySummarySchema>;
+/** Query of GET /v1/vulnerabilities; `severity` a list, `fixable` a boolean (sent as the API's strings). */
+export type ListVulnerabilitiesQuery = Partial<z.output<typeof listVulnerabilitiesQuerySchema>>;
+export type ListImagesQuery = Partial<z.output<typeof listImagesQuerySchema>>;
+export type VulnerabilitySummaryQuery = Partial<z.output<typeof vulnerabilitySummaryQuerySchema>>;
+
 const scanPageSchema = pageSchema(scanSchema);
+const vulnerabilityPageSchema = pageSchema(inventoryVulnerabilitySchema);
+const imagePageSchema = pageSchema(inventoryImageSchema);
 const findingPageSchema = pageSchema(findingSchema);
 const bulkScanPageSchema = pageSchema(bulkScanSchema);
 const accountListSchema = z.object({ items: z.array(accountSchema) });
@@ -223,6 +241,31 @@ export class ScanqClient {
   }
 
   /** Each account's quota right now (Alibaba slots, AWS 24 h windows, Tencent rate, Huawei batch). */
+  /** One page of vulnerabilities affecting images now, each with the images (e.g. `{ cve: 'CVE-2021-44228' }`). */
+  async listVulnerabilities(query: ListVulnerabilitiesQuery = {}): Promise<Page<InventoryVulnerability>> {
+    const { severity, fixable, ...rest } = query;
+    const q = { ...rest, severity: severity?.length ? severity.join(',') : undefined, fixable: fixable === undefined ? undefined : String(fixable) };
+    return (await this.request({ method: 'GET', path: '/v1/vulnerabilities', query: q, response: vulnerabilityPageSchema })).body;
+  }
+
+  async *iterateVulnerabilities(query: ListVulnerabilitiesQuery = {}): AsyncGenerator<InventoryVulnerability> {
+    yield* this.paginate((cursor) => this.listVulnerabilities({ ...query, cursor }), query.cursor);
+  }
+
+  /** One page of images with their current severity counts and last scan. */
+  async listImages(query: ListImagesQuery = {}): Promise<Page<InventoryImage>> {
+    return (await this.request({ method: 'GET', path: '/v1/images', query: { ...query }, response: imagePageSchema })).body;
+  }
+
+  async *iterateImages(query: ListImagesQuery = {}): AsyncGenerator<InventoryImage> {
+    yield* this.paginate((cursor) => this.listImages({ ...query, cursor }), query.cursor);
+  }
+
+  /** Current findings by severity × provider × account, top vulnerabilities, fixable share. */
+  async vulnerabilitySummary(query: VulnerabilitySummaryQuery = {}): Promise<VulnerabilitySummary> {
+    return (await this.request({ method: 'GET', path: '/v1/vulnerabilities/summary', query: { ...query }, response: vulnerabilitySummarySchema })).body;
+  }
+
   async getQuotas(query: { provider?: Provider } = {}): Promise<QuotaView[]> {
     return (await this.request({ method: 'GET', path: '/v1/quotas', query: { provider: query.provider }, response: quotasResponseSchema })).body.items;
   }

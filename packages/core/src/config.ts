@@ -122,6 +122,14 @@ const envSchema = z.object({
   SCANQ_RETRY_BACKOFF_MS: int(2_000, 1),
   /** How often a maintenance worker's timer re-derives job schedulers and reconciles the ledger with Redis. */
   SCANQ_RECONCILE_EVERY_MS: int(10_000, 100),
+  /** Retention: successful runs per image kept with full findings, its current one included (older keep counts only). 0 keeps all. */
+  SCANQ_RETENTION_FULL_RUNS: int(3, 0),
+  /** Retention: raw cloud payloads (runs' and findings') older than this many days are dropped. 0 keeps them. */
+  SCANQ_RETENTION_RAW_DAYS: int(90, 0),
+  /** Retention: runs pruned per statement (one short statement each, so completions never wait long). */
+  SCANQ_RETENTION_BATCH: int(200, 1),
+  /** Retention: statements per maintenance pass at most (the rest waits for the next pass). */
+  SCANQ_RETENTION_MAX_BATCHES: int(50, 1),
   /** A job missing for this long (after its last update) counts as lost to the reconciler. */
   SCANQ_RECONCILE_GRACE_MS: int(30_000, 0),
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
@@ -218,6 +226,8 @@ export interface ScanqConfig {
     keepCompletedJobs: number;
     keepFailedJobs: number;
   };
+  /** Bounded growth of findings (see RetentionService). */
+  retention: { fullRuns: number; rawDays: number; batch: number; maxBatches: number };
   demoAccounts: boolean;
   simulator: { host: string; port: number; seed: string; url: string; options: Record<string, string> };
 }
@@ -355,6 +365,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       keepCompletedJobs: e.SCANQ_KEEP_COMPLETED_JOBS,
       keepFailedJobs: e.SCANQ_KEEP_FAILED_JOBS,
     },
+    retention: { fullRuns: e.SCANQ_RETENTION_FULL_RUNS, rawDays: e.SCANQ_RETENTION_RAW_DAYS, batch: e.SCANQ_RETENTION_BATCH, maxBatches: e.SCANQ_RETENTION_MAX_BATCHES },
     demoAccounts: e.SCANQ_DEMO_ACCOUNTS,
     simulator: {
       host: e.SIM_HOST,

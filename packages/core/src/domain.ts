@@ -36,6 +36,15 @@ export interface NormalizedFinding {
   title?: string | null;
   link?: string | null;
   score?: number | null;
+  /** The CVSS vector of `score` (v3 where the cloud gives one, else v2). */
+  cvssVector?: string | null;
+  /** Every reference URL the cloud gave (`link` is the first). */
+  links?: string[];
+  /**
+   * The cloud's own id when `vulnerabilityId` is the CVE it aliases (ALAS-…, RHSA-…, AVD-…,
+   * CNVD-…, `debian:10:CVE-…`); null when the cloud's id is the vulnerability id itself.
+   */
+  providerVulnerabilityId?: string | null;
   raw: unknown;
 }
 

@@ -14,3 +14,5 @@ export * from './credentials-tencent-huawei.js';
 export * from './credentials.js';
 export * from './credential-sets.js';
 export * from './simulator-roles.js';
+export * from './vulnerability-id.js';
+export * from './inventory.js';

@@ -179,6 +179,9 @@ export const findingSchema = z.object({
   title: z.string().nullable(),
   link: z.string().nullable(),
   score: z.number().nullable(),
+  cvssVector: z.string().nullable(),
+  /** The cloud's own id when vulnerabilityId is the CVE it was mapped to. */
+  providerVulnerabilityId: z.string().nullable(),
   raw: z.unknown(),
 });
 export type FindingView = z.infer<typeof findingSchema>;

@@ -12,4 +12,6 @@ export { ImageScanWindowRepository, type WindowKey } from './image-scan-window.r
 export { QuotaLedgerRepository, type OpenTasks } from './quota-ledger.repository.js';
 export { migrate, ensureDatabase, pendingMigrations, readMigrations, MIGRATIONS_DIR, MigrationError } from './migrate.js';
 export { Prisma } from './generated/prisma/client.js';
-export type { CloudAccount, Scan, ImageScan, Finding, ImageScanWindow, BulkScan, Schedule, ApiKey, WebhookDelivery } from './generated/prisma/client.js';
+export type { CloudAccount, Scan, ImageScan, Finding, ImageScanWindow, BulkScan, Schedule, ApiKey, WebhookDelivery, Image, Vulnerability } from './generated/prisma/client.js';
+export { InventoryRepository, type ImageFilter, type VulnerabilityFilter, type VulnerabilityRow, type AffectedImageRow, type ImageRow, type SummaryRow, type ImageChange, type NewSevereFinding } from './inventory.repository.js';
+export { RetentionRepository } from './retention.repository.js';

@@ -80,6 +80,9 @@ export interface ScanStart {
   reused: boolean;
 }
 
+/** Image columns that follow its current (newest successful) run. */
+const IMAGE_CURRENT_COLUMNS = ['currentImageScanId', 'lastScanId', 'lastScannedAt', 'critical', 'high', 'medium', 'low', 'informational', 'unknown', 'fixable', 'worst'] as const;
+
 /** Rows per image INSERT. */
 const IMAGE_INSERT_CHUNK = 2000;
 
@@ -418,8 +421,12 @@ export class ScanRepository {
   async completeImages(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<boolean> {
     if (results.length === 0) return finish ? this.finish(scanId, finish.status, finish) : false;
     const images = results.map((r) => {
-      const c = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
-      for (const f of r.findings) c[SEVERITY_COLUMN[f.severity]] += 1;
+      const c = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0, fixable: 0, worst: SEVERITIES.length as number };
+      for (const f of r.findings) {
+        c[SEVERITY_COLUMN[f.severity]] += 1;
+        if (f.fixedVersion) c.fixable += 1;
+        c.worst = Math.min(c.worst, SEVERITIES.indexOf(f.severity));
+      }
       return { id: r.imageScanId, status: r.status, reason: r.reason ?? null, completed: r.scanCompletedAt?.toISOString() ?? null, ...(r.raw === undefined ? {} : { raw: r.raw }), ...c };
     });
     const findings = results.flatMap((r) =>
@@ -434,23 +441,58 @@ export class ScanRepository {
         t: f.title ?? null,
         l: f.link ?? null,
         sc: f.score ?? null,
+        cv: f.cvssVector ?? null,
+        pv: f.providerVulnerabilityId ?? null,
+        ls: f.links ?? (f.link ? [f.link] : []),
         r: f.raw ?? {},
       })),
     );
     // The old findings go by an id array, not a join on v: Postgres plans jsonb_to_recordset as
     // 100 rows whatever it holds, which made this DELETE a hash join over all of "Finding".
+    // The inventory rides on the same statement: each succeeded image with a digest upserts its
+    // Image row, whose current run moves to this one when it is the newer (ids are UUIDv7), and
+    // the findings' ids enter the dictionary. Nothing is copied per image: current findings are
+    // this run's Finding rows, found through Image."currentImageScanId".
     const [row] = await this.sql.rows<{ ended: number }>(
       `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
-                    critical int, high int, medium int, low int, informational int, unknown int)),
+                    critical int, high int, medium int, low int, informational int, unknown int, fixable int, worst int)),
+            f AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8,
+                    cv text, pv text, ls text[], r jsonb)),
             gone AS (DELETE FROM "Finding" WHERE "imageScanId" = ANY($8::uuid[])),
             added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
-                        "installedVersion", "fixedVersion", "title", "link", "score", "raw", "createdAt")
-                      SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.r, ${NOW}
-                      FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8, r jsonb)),
+                        "installedVersion", "fixedVersion", "title", "link", "score", "cvssVector", "providerVulnerabilityId", "raw", "createdAt")
+                      SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.cv, f.pv, f.r, ${NOW} FROM f),
+            dict AS (INSERT INTO "Vulnerability" AS d ("id", "severity", "score", "cvssVector", "title", "links", "aliases", "createdAt", "updatedAt")
+                     SELECT DISTINCT ON (f.v) f.v, f.s::"Severity", f.sc, f.cv, f.t, f.ls, CASE WHEN f.pv IS NULL THEN '{}'::text[] ELSE ARRAY[f.pv] END, ${NOW}, ${NOW}
+                     FROM f
+                     -- A known id with nothing to add is skipped before the upsert: ON CONFLICT would lock its row,
+                     -- serializing every completion that sees a common CVE. Only gaps are filled.
+                     WHERE NOT EXISTS (SELECT 1 FROM "Vulnerability" k WHERE k."id" = f.v AND (k."score" IS NOT NULL OR f.sc IS NULL)
+                                         AND (k."cvssVector" IS NOT NULL OR f.cv IS NULL) AND (f.pv IS NULL OR f.pv = ANY(k."aliases")))
+                     ORDER BY f.v, f.sc DESC NULLS LAST
+                     ON CONFLICT ("id") DO UPDATE SET "score" = COALESCE(d."score", EXCLUDED."score"), "cvssVector" = COALESCE(d."cvssVector", EXCLUDED."cvssVector"),
+                       "aliases" = ARRAY(SELECT DISTINCT a FROM unnest(d."aliases" || EXCLUDED."aliases") a ORDER BY a), "updatedAt" = ${NOW}
+                     WHERE (d."score" IS NULL AND EXCLUDED."score" IS NOT NULL) OR (d."cvssVector" IS NULL AND EXCLUDED."cvssVector" IS NOT NULL)
+                        OR NOT (EXCLUDED."aliases" <@ d."aliases")),
+            img AS (INSERT INTO "Image" AS m ("id", "provider", "accountId", "registry", "repository", "digest", "tags", "currentImageScanId", "lastScanId",
+                      "lastScannedAt", "critical", "high", "medium", "low", "informational", "unknown", "fixable", "worst", "createdAt", "updatedAt")
+                    SELECT DISTINCT ON (i."registry", i."repository", i."digest") gen_random_uuid(), s."provider", s."accountId", i."registry", i."repository",
+                      i."digest", i."tags", v.id, $1, COALESCE(v.completed, ${NOW}), v.critical, v.high, v.medium, v.low, v.informational, v.unknown,
+                      v.fixable, v.worst, ${NOW}, ${NOW}
+                    FROM v JOIN "ImageScan" i ON i."id" = v.id AND i."scanId" = $1 JOIN "Scan" s ON s."id" = $1
+                    WHERE v.status = 'succeeded' AND i."digest" IS NOT NULL
+                    ORDER BY i."registry", i."repository", i."digest", v.id DESC
+                    ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE SET
+                      "tags" = ARRAY(SELECT DISTINCT t FROM unnest(m."tags" || EXCLUDED."tags") t ORDER BY t),
+                      ${IMAGE_CURRENT_COLUMNS.map((c) => `"${c}" = CASE WHEN EXCLUDED."currentImageScanId" > m."currentImageScanId" THEN EXCLUDED."${c}" ELSE m."${c}" END`).join(', ')},
+                      "updatedAt" = ${NOW}
+                    RETURNING m."id", m."registry", m."repository", m."digest"),
             settled AS (UPDATE "ImageScan" AS i SET
                           "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100, "scanCompletedAt" = v.completed,
                           "raw" = COALESCE(v.raw, i."raw"), "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
-                          "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13, "updatedAt" = ${NOW}
+                          "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13,
+                          "imageId" = (SELECT img."id" FROM img WHERE v.status = 'succeeded' AND img."registry" = i."registry" AND img."repository" = i."repository" AND img."digest" = i."digest"),
+                          "updatedAt" = ${NOW}
                         FROM v WHERE i."id" = v.id AND i."scanId" = $1),
             ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
                         "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END,

@@ -112,7 +112,10 @@ describe('Alibaba SAS adapter: request building and mapping', () => {
       fixedVersion: '2.4.1-1',
       title: 'CVE-2019-9893: libseccomp2 incorrect handling',
       link: 'https://nvd.nist.gov/vuln/detail/CVE-2019-9893',
+      links: ['https://nvd.nist.gov/vuln/detail/CVE-2019-9893'],
       score: null,
+      cvssVector: null,
+      providerVulnerabilityId: 'debian:10:CVE-2019-9893',
       raw: record,
     });
     expect(normalizeVulRecord({ Name: 'app:lodash:sca-1', Necessity: 'odd' })).toMatchObject({ vulnerabilityId: 'app:lodash:sca-1', severity: 'UNKNOWN', fixedVersion: null });

@@ -18,3 +18,4 @@ export { AccountApplyService, planChanges } from './account-apply.service.js';
 export { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, showProviderCalls } from './observability/metrics-registry.js';
 export { probeDependencies, probePostgres, probeRedis, redisProbeKey, withTimeout, type DependencyState } from './observability/readiness.js';
 export { seedDemoAccounts } from './demo-accounts.js';
+export { RetentionService, type RetentionPass } from './retention.service.js';

@@ -2,6 +2,7 @@ import { RedisLease } from '@scanq/queue';
 import type { RedisClient } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { ReconcileService } from './reconcile.service.js';
+import type { RetentionService } from './retention.service.js';
 import type { ScheduleService } from './schedule.service.js';
 
 /**
@@ -23,6 +24,7 @@ export class MaintenanceLoop {
     private readonly lockKey: string,
     private readonly everyMs: number,
     private readonly log: Logger,
+    private readonly retention?: RetentionService,
   ) {}
 
   start(): this {
@@ -30,7 +32,7 @@ export class MaintenanceLoop {
     return this;
   }
 
-  /** One pass, unless another worker is doing one: schedulers re-derived, then the reconcile. */
+  /** One pass, unless another worker is doing one: schedulers re-derived, the reconcile, then retention. */
   async tick(): Promise<boolean> {
     const lease = await RedisLease.acquire(this.redis, this.lockKey, Math.max(this.everyMs, 30_000));
     if (!lease) return false;
@@ -38,6 +40,8 @@ export class MaintenanceLoop {
     try {
       await this.schedules.registerAll();
       await this.reconciler.reconcile();
+      // Last: a slow prune never delays re-enqueueing lost scans.
+      await this.retention?.prune();
       return true;
     } finally {
       await lease.release().catch(() => undefined);

@@ -1,5 +1,5 @@
 import { FileBackedCredentialSets, redactEndpoint, type ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, InventoryRepository, RetentionRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate, RedisKeyspace, type RedisClient } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import { pino, type Logger } from 'pino';
@@ -13,6 +13,7 @@ import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
 import { ReconcileService } from './reconcile.service.js';
 import { MaintenanceLoop } from './maintenance-loop.js';
+import { RetentionService } from './retention.service.js';
 import { createStartPolicies } from './start-policies/index.js';
 import { SubmitService } from './submit.service.js';
 
@@ -79,6 +80,9 @@ export interface ScanqRuntime {
   /** This process's cloud-call tallies (flushed to Redis periodically and on close). */
   callStats: ProviderCallStats;
   deliveries: WebhookDeliveryRepository;
+  /** The cross-cloud inventory (images' current findings), read. */
+  inventory: InventoryRepository;
+  retention: RetentionService;
   bulk: BulkScanService;
   schedules: ScheduleService;
   lifecycle: ScanLifecycleService;
@@ -172,6 +176,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     ...(options.shutdownSignal ? { shutdownSignal: options.shutdownSignal } : {}),
   });
   const deliveries = new WebhookDeliveryRepository(db);
+  const inventory = new InventoryRepository(sql);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);
   const lifecycle = new ScanLifecycleService(
@@ -194,11 +199,15 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
       onScanEnded: async (scan) => {
         if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
         else await webhooks.scanEnded(scan, (id) => scans.get(id));
+        // Read once the run is stored: which images' current findings gained critical/high ids.
+        const changes = await inventory.newSevereVulnerabilities(scan.id);
+        if (changes.length > 0) await webhooks.vulnerabilitiesChanged(scan, changes, scan.bulkScanId ? (await bulkScans.get(scan.bulkScanId))?.webhookUrl : null);
       },
       onQuotaWait: (scan, code) => options.onQuotaWait?.(scan.provider, code),
     },
   );
   const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, keyspace.lock('schedules'), log);
+  const retention = new RetentionService(new RetentionRepository(sql), config.retention, log);
   const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans });
   return {
     config,
@@ -225,7 +234,9 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log),
     lifecycle,
     reconciler,
-    maintenance: new MaintenanceLoop(reconciler, schedules, redis, keyspace.lock('maintenance'), config.worker.reconcileEveryMs, log),
+    inventory,
+    retention,
+    maintenance: new MaintenanceLoop(reconciler, schedules, redis, keyspace.lock('maintenance'), config.worker.reconcileEveryMs, log, retention),
     async close() {
       await callStats.close().catch(() => undefined);
       await queues.close();

@@ -4,7 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { JobName, QueueName, type ScanqConfig } from '@scanq/core';
 import { addressRefusal, guardedLookup } from '@scanq/core/net';
-import type { AccountRepository, BulkScan, ScanWithImages, WebhookDelivery, WebhookDeliveryRepository } from '@scanq/db';
+import type { AccountRepository, BulkScan, ImageChange, ScanWithImages, WebhookDelivery, WebhookDeliveryRepository } from '@scanq/db';
 import { type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { Logger } from 'pino';
 
@@ -13,6 +13,12 @@ export { isPrivateAddress } from '@scanq/core/net';
 /** HMAC-SHA256 over `<timestamp>.<body>`, hex: what receivers recompute (header `X-Scanq-Signature: v1=<hex>`). */
 export function signWebhook(secret: string, timestamp: number, body: string): string {
   return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}
+
+/** The account's `settings.webhookUrl`, when it has one. */
+function accountWebhookUrl(settings: unknown): string | null {
+  const url = (settings as Record<string, unknown> | undefined)?.webhookUrl;
+  return typeof url === 'string' ? url : null;
 }
 
 class TargetRefused extends Error {
@@ -39,7 +45,7 @@ export class WebhookService {
   async scanEnded(scan: ScanWithImages, loadFinished: (id: string) => Promise<ScanWithImages | null>): Promise<void> {
     if (scan.bulkScanId) return;
     const account = await this.accounts.get(scan.accountId);
-    const url = scan.webhookUrl ?? (typeof (account?.settings as Record<string, unknown> | undefined)?.webhookUrl === 'string' ? ((account!.settings as Record<string, unknown>).webhookUrl as string) : null);
+    const url = scan.webhookUrl ?? accountWebhookUrl(account?.settings);
     if (!url) return;
     // `scan` is as the handler last saw it; the event carries the stored end state.
     const finished = (await loadFinished(scan.id)) ?? scan;
@@ -61,6 +67,34 @@ export class WebhookService {
       },
     };
     await this.enqueue({ event: 'scan.completed', url, payload, scanId: scan.id });
+  }
+
+  /**
+   * A scan's images found critical/high vulnerabilities their previous run did not have (a
+   * rescan of the same digest, or of a new tag of it): one `image.vulnerabilities_changed`
+   * event for the scan listing them, to the request's URL, else the account's, else (for a bulk
+   * member) the bulk scan's. `changes` comes from InventoryRepository.newSevereVulnerabilities.
+   */
+  async vulnerabilitiesChanged(scan: ScanWithImages, changes: ImageChange[], bulkWebhookUrl?: string | null): Promise<void> {
+    if (changes.length === 0) return;
+    const account = await this.accounts.get(scan.accountId);
+    const url = scan.webhookUrl ?? accountWebhookUrl(account?.settings) ?? bulkWebhookUrl ?? null;
+    if (!url) return;
+    const payload = {
+      event: 'image.vulnerabilities_changed',
+      scan: { id: scan.id, provider: scan.provider, account: account?.name ?? scan.accountId, bulkScanId: scan.bulkScanId },
+      images: changes.map((c) => ({
+        imageId: c.imageId,
+        registry: c.registry,
+        repository: c.repository,
+        digest: c.digest,
+        tags: c.tags,
+        imageScanId: c.imageScanId,
+        previousImageScanId: c.previousImageScanId,
+        newVulnerabilities: c.newVulnerabilities,
+      })),
+    };
+    await this.enqueue({ event: 'image.vulnerabilities_changed', url, payload, scanId: scan.id });
   }
 
   /** A bulk scan completed: its one event (totals, worst findings) goes to its URL. */

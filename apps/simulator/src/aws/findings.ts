@@ -1,5 +1,6 @@
 import { pick, seededRandom, sha256Hex } from '../core/seed.js';
 import type { EcrImage } from './inventory.js';
+import type { SimAdvisory } from './options.js';
 
 /**
  * Vulnerability findings derived from an image digest alone: the same digest yields the same
@@ -115,6 +116,37 @@ export function deriveVulnerabilities(digest: string, fixedCount: number | null,
     });
   }
   return vulns.sort((a, b) => a.rank - b.rank || b.cvss3Score - a.cvss3Score || (a.id < b.id ? -1 : 1));
+}
+
+/** An image's vulnerabilities: those of its digest, then the advisories published since (see AwsEcrOptions.advisories). */
+export function imageVulnerabilities(digest: string, options: { findingsPerImage: number | null; advisories: readonly SimAdvisory[] }, enhanced: boolean): Vulnerability[] {
+  const own = deriveVulnerabilities(digest, options.findingsPerImage, enhanced);
+  const seen = new Set(own.map((v) => v.id));
+  const published = options.advisories
+    .filter((a) => !seen.has(a.id))
+    .map((a): Vulnerability => {
+      const rank = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'].indexOf(a.severity);
+      const rand = seededRandom(`ecr-advisory|${digest}|${a.id}`);
+      const pkg = OS_PACKAGES.find((p) => p.name === a.package) ?? { name: a.package, manager: 'OS' as const };
+      const installedVersion = version(rand, pkg);
+      const [lo, hi] = SCORE_RANGES[rank]!;
+      const score = round1(lo + rand() * (hi - lo));
+      return {
+        id: a.id,
+        rank,
+        pkg,
+        installedVersion,
+        fixedInVersion: bump(installedVersion),
+        cvss2Score: Math.min(10, score),
+        cvss2Vector: cvss2Vector(rand, rank),
+        cvss3Score: score,
+        cvss3Vector: cvss3Vector(rand, rank),
+        description: `${pkg.name} ${installedVersion} ${pick(rand, WEAKNESSES)} (${a.id}).`,
+        publishedAt: Math.floor(Date.UTC(2026, 0, 1) / 1000),
+        exploitAvailable: false,
+      };
+    });
+  return [...own, ...published].sort((a, b) => a.rank - b.rank || b.cvss3Score - a.cvss3Score || (a.id < b.id ? -1 : 1));
 }
 
 /** `findingSeverityCounts`: only the severities present, as ECR reports them. */

@@ -1,6 +1,6 @@
 import { taskImageKey } from '../core/call-counter.js';
 import { ecrErrors } from './errors.js';
-import { basicFinding, deriveVulnerabilities, enhancedFinding, severityCounts, type Vulnerability } from './findings.js';
+import { basicFinding, enhancedFinding, imageVulnerabilities, severityCounts, type Vulnerability } from './findings.js';
 import type { EcrImage, EcrRegistry, EcrRepository, TagStatus } from './inventory.js';
 import type { AwsEcrOptions } from './options.js';
 import { decodeNextToken, encodeNextToken } from './paging.js';
@@ -91,7 +91,7 @@ function describeImageScanFindings(body: JsonObject, caller: Caller, world: EcrW
   if (status !== 'COMPLETE') return response;
 
   const enhanced = repository.scanType === 'ENHANCED';
-  const vulns = deriveVulnerabilities(image.digest, world.options.findingsPerImage, enhanced);
+  const vulns = imageVulnerabilities(image.digest, world.options, enhanced);
   const page = vulns.slice(offset, offset + limit);
   const observedAt = record.completesAt / 1000;
   response.imageScanFindings = {
@@ -267,7 +267,7 @@ function imageDetail(registryId: string, repository: EcrRepository, image: EcrIm
     detail.imageScanStatus = statusBody(status);
     if (status === 'COMPLETE') {
       const enhanced = repository.scanType === 'ENHANCED';
-      const vulns = deriveVulnerabilities(image.digest, world.options.findingsPerImage, enhanced);
+      const vulns = imageVulnerabilities(image.digest, world.options, enhanced);
       detail.imageScanFindingsSummary = findingsSummary(record, image, vulns, enhanced);
     }
   }

@@ -13,6 +13,18 @@ export interface AwsEcrOptions {
   benchImages: number;
   /** How long STS sessions last, whatever DurationSeconds asked (tests of expiry); null: as asked. */
   stsTokenMs: number | null;
+  /**
+   * Advisories published after the images were scanned: every image's findings gain them (a
+   * new CVE in a package every image carries), so a rescan of the same digest finds more.
+   */
+  advisories: SimAdvisory[];
+}
+
+export const ADVISORY_SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
+export interface SimAdvisory {
+  id: string;
+  severity: (typeof ADVISORY_SEVERITIES)[number];
+  package: string;
 }
 
 export const DEFAULT_AWS_ECR_OPTIONS: Readonly<AwsEcrOptions> = {
@@ -20,6 +32,7 @@ export const DEFAULT_AWS_ECR_OPTIONS: Readonly<AwsEcrOptions> = {
   findingsPerImage: null,
   benchImages: 200,
   stsTokenMs: null,
+  advisories: [],
 };
 
 const LIMITS = {
@@ -60,11 +73,25 @@ export function mergeOptions(current: AwsEcrOptions, input: Record<string, unkno
       case 'stsTokenMs':
         next.stsTokenMs = value === null ? null : integer(key, value, LIMITS.stsTokenMs);
         break;
+      case 'advisories':
+        next.advisories = advisories(value);
+        break;
       default:
-        throw new Error(`unknown aws option '${key}' (expected scanDurationMs, findingsPerImage, benchImages, stsTokenMs)`);
+        throw new Error(`unknown aws option '${key}' (expected scanDurationMs, findingsPerImage, benchImages, stsTokenMs, advisories)`);
     }
   }
   return next;
+}
+
+function advisories(value: unknown): SimAdvisory[] {
+  if (!Array.isArray(value) || value.length > 100) throw new Error('advisories must be a list of at most 100 {id, severity, package}');
+  return value.map((a: unknown, i) => {
+    const { id, severity, package: pkg } = (a ?? {}) as Record<string, unknown>;
+    if (typeof id !== 'string' || !/^CVE-\d{4}-\d{4,}$/.test(id)) throw new Error(`advisories[${i}].id must be a CVE id`);
+    if (!(ADVISORY_SEVERITIES as readonly unknown[]).includes(severity)) throw new Error(`advisories[${i}].severity must be one of ${ADVISORY_SEVERITIES.join(', ')}`);
+    if (typeof pkg !== 'string' || pkg === '') throw new Error(`advisories[${i}].package must be a package name`);
+    return { id, severity: severity as SimAdvisory['severity'], package: pkg };
+  });
 }
 
 function integer(name: string, value: unknown, { min, max }: { min: number; max: number }): number {

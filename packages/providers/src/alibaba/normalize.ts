@@ -1,4 +1,4 @@
-import { ALIBABA_SCAN_REGIONS, type NormalizedFinding } from '@scanq/core';
+import { ALIBABA_SCAN_REGIONS, canonicalVulnerabilityId, type NormalizedFinding } from '@scanq/core';
 import type { ImageRef, InventoryImage } from '../contract.js';
 import { bareDigest } from './criteria.js';
 import { mapSasNecessity } from './severity.js';
@@ -129,27 +129,29 @@ function extendContent(v: unknown): { RpmEntityList?: RpmEntity[] } {
   return v && typeof v === 'object' ? (v as { RpmEntityList?: RpmEntity[] }) : {};
 }
 
-const CVE = /CVE-\d{4}-\d{4,}/i;
 /** SAS states the fix only in prose, e.g. "openssl version less than 1.1.1k-1". */
 const FIXED_IN = /version\s+(?:less\s+than|<)\s+([^\s,;)]+)/i;
 
 /** One DescribeImageVulList `VulRecords[]` entry. */
 export function normalizeVulRecord(r: Record<string, unknown>): NormalizedFinding {
-  const related = str(r.Related);
-  const name = str(r.Name);
-  const cve = CVE.exec(related)?.[0] ?? CVE.exec(name)?.[0];
+  // `Name` is e.g. `debian:10:CVE-2019-9893`, `Related` the CVE ids it covers.
+  const id = canonicalVulnerabilityId(str(r.Name) || str(r.AliasName) || null, [str(r.Related)]);
+  const cve = /^CVE-/.test(id.vulnerabilityId) ? id.vulnerabilityId : null;
   const pkg = extendContent(r.ExtendContentJson).RpmEntityList?.[0];
   const necessity = str(r.Necessity);
   return {
-    vulnerabilityId: cve?.toUpperCase() ?? (name || str(r.AliasName) || 'UNKNOWN'),
+    ...id,
     severity: mapSasNecessity(necessity),
     providerSeverity: necessity || 'UNKNOWN',
     packageName: pkg?.Name ?? null,
     installedVersion: pkg?.FullVersion ?? pkg?.Version ?? null,
     fixedVersion: FIXED_IN.exec(pkg?.MatchDetail ?? '')?.[1] ?? null,
     title: str(r.AliasName).slice(0, 500) || null,
-    link: cve ? `https://nvd.nist.gov/vuln/detail/${cve.toUpperCase()}` : null,
+    link: cve ? `https://nvd.nist.gov/vuln/detail/${cve}` : null,
+    links: cve ? [`https://nvd.nist.gov/vuln/detail/${cve}`] : [],
+    // SAS gives no CVSS (severity is Necessity only).
     score: null,
+    cvssVector: null,
     raw: r,
   };
 }

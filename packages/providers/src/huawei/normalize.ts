@@ -1,4 +1,4 @@
-import type { NormalizedFinding } from '@scanq/core';
+import { canonicalVulnerabilityId, httpLinks, type NormalizedFinding } from '@scanq/core';
 import { text } from './wire.js';
 import { mapRepairNecessity } from './severity.js';
 
@@ -10,7 +10,8 @@ export function normalizeImageVulnerability(v: Record<string, unknown>): Normali
   const necessity = text(v.repair_necessity);
   const description = text(v.description);
   return {
-    vulnerabilityId: text(v.vul_id) ?? 'UNKNOWN',
+    // vul_id is a CVE or a CNVD/vendor id; `url` (the advisory) may name the one CVE it covers.
+    ...canonicalVulnerabilityId(text(v.vul_id), [text(v.url)]),
     severity: mapRepairNecessity(necessity),
     providerSeverity: necessity ?? 'unknown',
     packageName: text(v.app_name) ?? null,
@@ -18,7 +19,10 @@ export function normalizeImageVulnerability(v: Record<string, unknown>): Normali
     fixedVersion: null,
     title: description ? description.slice(0, 500) : null,
     link: text(v.url) ?? null,
+    links: httpLinks(text(v.url)),
+    // HSS gives no CVSS (severity is repair_necessity only).
     score: null,
+    cvssVector: null,
     raw: v,
   };
 }

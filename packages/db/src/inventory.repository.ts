@@ -1,0 +1,269 @@
+import { type Provider, SEVERITIES, type Severity, type SeverityCounts } from '@scanq/core';
+import type { SqlClient } from './sql.js';
+
+/**
+ * The cross-cloud inventory, read: each image's current findings are the Finding rows of its
+ * current run (Image."currentImageScanId"), reached by the Finding (vulnerabilityId,
+ * imageScanId) and (imageScanId) indexes. Nothing here writes: the completion statement keeps
+ * Image and Vulnerability up to date (ScanRepository.completeImages).
+ */
+
+export interface ImageFilter {
+  provider?: Provider;
+  /** Account name or id. */
+  account?: string;
+  registry?: string;
+  repository?: string;
+}
+
+export interface VulnerabilityFilter extends ImageFilter {
+  /** A vulnerability id, or a cloud id mapped to one (an alias). */
+  cve?: string;
+  package?: string;
+  severities?: Severity[];
+  fixable?: boolean;
+}
+
+export interface AffectedImageRow {
+  imageId: string;
+  provider: Provider;
+  account: string;
+  registry: string;
+  repository: string;
+  digest: string;
+  tags: string[];
+  packageName: string | null;
+  installedVersion: string | null;
+  fixedVersion: string | null;
+  severity: Severity;
+  lastScanId: string;
+  lastScannedAt: string;
+}
+
+export interface VulnerabilityRow {
+  id: string;
+  severity: Severity;
+  score: number | null;
+  cvssVector: string | null;
+  title: string | null;
+  links: string[];
+  aliases: string[];
+  imageCount: number;
+  images: AffectedImageRow[];
+}
+
+export interface ImageRow {
+  id: string;
+  provider: Provider;
+  accountId: string;
+  account: string;
+  registry: string;
+  repository: string;
+  digest: string;
+  tags: string[];
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  informational: number;
+  unknown: number;
+  fixable: number;
+  worst: number;
+  currentImageScanId: string;
+  lastScanId: string;
+  lastScannedAt: Date;
+}
+
+export interface SummaryRow {
+  images: number;
+  findings: number;
+  fixableFindings: number;
+  severityCounts: SeverityCounts;
+  byAccount: { provider: Provider; account: string; images: number; severityCounts: SeverityCounts; fixable: number }[];
+  topVulnerabilities: { id: string; severity: Severity; score: number | null; images: number }[];
+}
+
+/** A new critical/high vulnerability of an image, against its previous successful run. */
+export interface NewSevereFinding {
+  vulnerabilityId: string;
+  severity: Severity;
+  packageName: string | null;
+  installedVersion: string | null;
+  fixedVersion: string | null;
+  score: number | null;
+}
+
+export interface ImageChange {
+  imageId: string;
+  registry: string;
+  repository: string;
+  digest: string;
+  tags: string[];
+  imageScanId: string;
+  previousImageScanId: string;
+  newVulnerabilities: NewSevereFinding[];
+}
+
+/** `im` matches the image filter ($n… from `first`): provider, account (name or id), registry, repository. */
+function imageWhere(filter: ImageFilter, first: number): { sql: string; values: unknown[] } {
+  const values: unknown[] = [filter.provider ?? null, filter.account ?? null, filter.registry ?? null, filter.repository ?? null];
+  const [p, a, r, n] = [first, first + 1, first + 2, first + 3];
+  return {
+    sql: `($${p}::"Provider" IS NULL OR im."provider" = $${p}::"Provider")
+      AND ($${a}::text IS NULL OR im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = $${a}::text OR c."id"::text = $${a}::text))
+      AND ($${r}::text IS NULL OR im."registry" = $${r}::text)
+      AND ($${n}::text IS NULL OR im."repository" = $${n}::text)`,
+    values,
+  };
+}
+
+const counts = (r: { critical: number; high: number; medium: number; low: number; informational: number; unknown: number }): SeverityCounts => ({
+  CRITICAL: r.critical,
+  HIGH: r.high,
+  MEDIUM: r.medium,
+  LOW: r.low,
+  INFORMATIONAL: r.informational,
+  UNKNOWN: r.unknown,
+});
+
+export class InventoryRepository {
+  constructor(private readonly sql: SqlClient) {}
+
+  /**
+   * Vulnerabilities affecting some image now (matching `filter`), by id, a page after `cursor`
+   * (the last id of the previous page); each with the count of images affected and the first
+   * `imagesPer` of them.
+   */
+  async vulnerabilities(filter: VulnerabilityFilter, limit: number, cursor: string | undefined, imagesPer: number): Promise<VulnerabilityRow[]> {
+    // Only the filters given go into the SQL: "$n IS NULL OR …" forms leave Postgres a generic
+    // plan that hash-joins every current finding instead of probing the ids it needs.
+    const values: unknown[] = [limit, imagesPer];
+    const param = (v: unknown) => `$${values.push(v)}`;
+    const page: string[] = [];
+    if (filter.cve !== undefined) {
+      const ids = await this.resolveIds(filter.cve);
+      if (ids.length === 0) return [];
+      page.push(`d."id" = ANY(${param(ids)}::text[])`);
+    }
+    if (cursor !== undefined) page.push(`d."id" > ${param(cursor)}::text`);
+    const cond: string[] = ['f."vulnerabilityId" = d."id"'];
+    if (filter.package !== undefined) cond.push(`f."packageName" = ${param(filter.package)}::text`);
+    if (filter.severities?.length) cond.push(`f."severity" = ANY(${param(filter.severities)}::"Severity"[])`);
+    if (filter.fixable !== undefined) cond.push(filter.fixable ? 'f."fixedVersion" IS NOT NULL' : 'f."fixedVersion" IS NULL');
+    if (filter.provider !== undefined) cond.push(`im."provider" = ${param(filter.provider)}::"Provider"`);
+    if (filter.account !== undefined) cond.push(`im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
+    if (filter.registry !== undefined) cond.push(`im."registry" = ${param(filter.registry)}::text`);
+    if (filter.repository !== undefined) cond.push(`im."repository" = ${param(filter.repository)}::text`);
+    const current = `FROM "Finding" f JOIN "Image" im ON im."currentImageScanId" = f."imageScanId" JOIN "CloudAccount" a ON a."id" = im."accountId" WHERE ${cond.join(' AND ')}`;
+    // The affected-now probe is a scalar subquery with LIMIT 1: one index probe per dictionary
+    // row, never flattened into a join over the whole findings table.
+    page.push(`(SELECT 1 ${current} LIMIT 1) IS NOT NULL`);
+    return this.sql.rows<VulnerabilityRow>(
+      `WITH page AS (SELECT d.* FROM "Vulnerability" d WHERE ${page.join(' AND ')} ORDER BY d."id" LIMIT $1)
+       SELECT d."id", d."severity"::text AS severity, d."score", d."cvssVector", d."title", d."links", d."aliases",
+              (SELECT count(DISTINCT im."id")::int ${current}) AS "imageCount",
+              COALESCE((SELECT json_agg(x) FROM (
+                SELECT DISTINCT ON (im."id") im."id" AS "imageId", im."provider"::text AS provider, a."name" AS account, im."registry", im."repository",
+                       im."digest", im."tags", f."packageName", f."installedVersion", f."fixedVersion", f."severity"::text AS severity,
+                       im."lastScanId"::text AS "lastScanId", to_char(im."lastScannedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastScannedAt"
+                ${current}
+                ORDER BY im."id", f."severity", f."id" LIMIT $2) x), '[]'::json) AS images
+       FROM page d ORDER BY d."id"`,
+      values,
+    );
+  }
+
+  /** The dictionary ids `id` names: itself, or the ids it is a cloud alias of. */
+  private async resolveIds(id: string): Promise<string[]> {
+    const [own] = await this.sql.rows<{ id: string }>(`SELECT "id" FROM "Vulnerability" WHERE "id" = $1`, [id]);
+    if (own) return [own.id];
+    return (await this.sql.rows<{ id: string }>(`SELECT "id" FROM "Vulnerability" WHERE "aliases" @> ARRAY[$1::text]`, [id])).map((r) => r.id);
+  }
+
+  /** Images with their current counts, by id after `cursor`; `minRank`: worst severity at least this (0 = CRITICAL). */
+  async images(filter: ImageFilter & { hasCve?: string; minRank?: number }, limit: number, cursor: string | undefined): Promise<ImageRow[]> {
+    // Only the filters given go into the SQL (see `vulnerabilities`).
+    const values: unknown[] = [limit];
+    const param = (v: unknown) => `$${values.push(v)}`;
+    const cond: string[] = [];
+    if (cursor !== undefined) cond.push(`im."id" > ${param(cursor)}::uuid`);
+    if (filter.minRank !== undefined) cond.push(`im."worst" <= ${param(filter.minRank)}::int`);
+    if (filter.hasCve !== undefined) {
+      const ids = await this.resolveIds(filter.hasCve);
+      if (ids.length === 0) return [];
+      cond.push(`EXISTS (SELECT 1 FROM "Finding" f WHERE f."imageScanId" = im."currentImageScanId" AND f."vulnerabilityId" = ANY(${param(ids)}::text[]))`);
+    }
+    if (filter.provider !== undefined) cond.push(`im."provider" = ${param(filter.provider)}::"Provider"`);
+    if (filter.account !== undefined) cond.push(`im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
+    if (filter.registry !== undefined) cond.push(`im."registry" = ${param(filter.registry)}::text`);
+    if (filter.repository !== undefined) cond.push(`im."repository" = ${param(filter.repository)}::text`);
+    return this.sql.rows<ImageRow>(
+      `SELECT im.*, im."provider"::text AS provider, a."name" AS account FROM "Image" im JOIN "CloudAccount" a ON a."id" = im."accountId"
+       ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''}
+       ORDER BY im."id" LIMIT $1`,
+      values,
+    );
+  }
+
+  /** Severity totals by provider × account (from the images' current counts) and the top vulnerabilities by images affected. */
+  async summary(filter: Pick<ImageFilter, 'provider' | 'account'>, top: number): Promise<SummaryRow> {
+    const where = imageWhere(filter, 1);
+    const groups = await this.sql.rows<{ provider: Provider; account: string; images: number; critical: number; high: number; medium: number; low: number; informational: number; unknown: number; fixable: number }>(
+      `SELECT im."provider"::text AS provider, a."name" AS account, count(*)::int AS images, sum(im."critical")::int AS critical, sum(im."high")::int AS high,
+              sum(im."medium")::int AS medium, sum(im."low")::int AS low, sum(im."informational")::int AS informational, sum(im."unknown")::int AS unknown,
+              sum(im."fixable")::int AS fixable
+       FROM "Image" im JOIN "CloudAccount" a ON a."id" = im."accountId" WHERE ${where.sql}
+       GROUP BY 1, 2 ORDER BY 1, 2`,
+      where.values,
+    );
+    const topRows = await this.sql.rows<{ id: string; severity: Severity; score: number | null; images: number }>(
+      `SELECT t."id", d."severity"::text AS severity, d."score", t.images FROM (
+         SELECT f."vulnerabilityId" AS id, count(DISTINCT im."id")::int AS images
+         FROM "Image" im JOIN "Finding" f ON f."imageScanId" = im."currentImageScanId" WHERE ${where.sql}
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $5) t JOIN "Vulnerability" d ON d."id" = t."id"
+       ORDER BY t.images DESC, t."id"`,
+      [...where.values, top],
+    );
+    const total = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
+    let images = 0;
+    let fixable = 0;
+    for (const g of groups) {
+      images += g.images;
+      fixable += g.fixable;
+      for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += g[k];
+    }
+    return {
+      images,
+      findings: Object.values(total).reduce((a, b) => a + b, 0),
+      fixableFindings: fixable,
+      severityCounts: counts(total),
+      byAccount: groups.map((g) => ({ provider: g.provider, account: g.account, images: g.images, severityCounts: counts(g), fixable: g.fixable })),
+      topVulnerabilities: topRows,
+    };
+  }
+
+  /**
+   * Images of `scanId` whose run is now their current one and brings critical/high
+   * vulnerabilities their previous successful run (with findings kept) did not have at
+   * critical/high. A first scan of an image has no previous run: no change.
+   */
+  async newSevereVulnerabilities(scanId: string): Promise<ImageChange[]> {
+    return this.sql.rows<ImageChange>(
+      `SELECT im."id" AS "imageId", im."registry", im."repository", im."digest", im."tags", i."id"::text AS "imageScanId", prev."id"::text AS "previousImageScanId",
+              json_agg(json_build_object('vulnerabilityId', f."vulnerabilityId", 'severity', f."severity", 'packageName', f."packageName",
+                'installedVersion', f."installedVersion", 'fixedVersion', f."fixedVersion", 'score', f."score") ORDER BY f."severity", f."vulnerabilityId") AS "newVulnerabilities"
+       FROM "ImageScan" i
+       JOIN "Image" im ON im."id" = i."imageId" AND im."currentImageScanId" = i."id"
+       CROSS JOIN LATERAL (SELECT p."id" FROM "ImageScan" p WHERE p."imageId" = i."imageId" AND p."id" < i."id" AND p."status" = 'succeeded' AND NOT p."findingsPruned"
+                           ORDER BY p."id" DESC LIMIT 1) prev
+       JOIN "Finding" f ON f."imageScanId" = i."id" AND f."severity" IN ('CRITICAL', 'HIGH')
+       WHERE i."scanId" = $1::uuid
+         AND NOT EXISTS (SELECT 1 FROM "Finding" g WHERE g."imageScanId" = prev."id" AND g."vulnerabilityId" = f."vulnerabilityId" AND g."severity" IN ('CRITICAL', 'HIGH'))
+       GROUP BY im."id", i."id", prev."id"
+       ORDER BY im."id"`,
+      [scanId],
+    );
+  }
+}
+
+export { SEVERITIES };
