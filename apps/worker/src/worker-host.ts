@@ -3,7 +3,8 @@ import { type Job, WaitingError, Worker } from '@scanq/queue';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-export type JobHandler<N extends JobName> = (job: Job<JobPayloads[N]>, token: string | undefined) => Promise<void>;
+/** A handler's result becomes the job's return value (intake jobs return the scan id). */
+export type JobHandler<N extends JobName> = (job: Job<JobPayloads[N]>, token: string | undefined) => Promise<unknown>;
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
 export interface WorkerHostOptions {
@@ -46,7 +47,7 @@ export class WorkerHost {
           const handler = this.handlers[job.name as JobName] as JobHandler<JobName> | undefined;
           if (!handler) throw new Error(`no handler for job ${job.name} on queue ${queue}`);
           try {
-            await handler(job as Job<never>, token);
+            return await handler(job as Job<never>, token);
           } catch (err) {
             if (!isShutdownAbort(err)) throw err;
             // Failing to move it (its lock lost) leaves it to the stalled check: never failed either way.

@@ -24,6 +24,8 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     [JobName.BulkComplete]: (job) => runtime.bulk.complete(job.data.bulkScanId),
     [JobName.ScheduleTick]: (job) => runtime.schedules.tick(job),
     [JobName.WebhookDeliver]: (job) => runtime.webhooks.deliver(job),
+    [JobName.ScanRequest]: (job, token) => runtime.intake.handleScan(job, token),
+    [JobName.BulkRequest]: (job, token) => runtime.intake.handleBulk(job, token),
   };
   const all = Object.values(QueueName);
   const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;

@@ -9,3 +9,5 @@ export * from './quotas.js';
 export * from './issues.js';
 export * from './outage.js';
 export * from './endpoint.js';
+export * from './validate.js';
+export * from './intake.js';

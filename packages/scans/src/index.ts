@@ -12,4 +12,6 @@ export { ScheduleService, tickTimeOf } from './schedule.service.js';
 export { type LifecycleListeners } from './lifecycle.service.js';
 export { ApiKeyService } from './api-key.service.js';
 export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
-export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service.js';
+export { WebhookService, signWebhook, isPrivateAddress, scanCompletedPayload, eventBody } from './webhook.service.js';
+export { EventStreamService, type EventStreamOptions } from './event-stream.service.js';
+export { IntakeService, defaultIdempotencyKey } from './intake.service.js';

@@ -1,6 +1,6 @@
 import { redactEndpoint, type ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
-import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository, StreamEventRepository } from '@scanq/db';
+import { createRedis, eventsStreamKey, intakeStatsKey, ProviderCallStats, QueueRepository, PacedCallGate } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
@@ -8,6 +8,8 @@ import { AccountResolver } from './account-resolver.js';
 import { ApiKeyService } from './api-key.service.js';
 import { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 import { WebhookService } from './webhook.service.js';
+import { EventStreamService } from './event-stream.service.js';
+import { IntakeService } from './intake.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
@@ -69,6 +71,10 @@ export interface ScanqRuntime {
   submit: SubmitService;
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
+  /** Scan and bulk-scan ends appended to the `events` stream (outbox in Postgres). */
+  events: EventStreamService;
+  /** The `requests` intake queue's handlers. */
+  intake: IntakeService;
   quotas: QuotaService;
   /** The cloud adapters, one per provider (what the lifecycle and the bulk planner call). */
   providers: ReturnType<typeof createProviders>;
@@ -161,7 +167,8 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
-  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);
+  const events = new EventStreamService(new StreamEventRepository(db), accounts, redis, { key: eventsStreamKey(config.queuePrefix), maxLen: config.events.maxLen, timeoutMs: timeoutMs, graceMs: config.worker.reconcileGraceMs }, log);
+  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks, events);
   const lifecycle = new ScanLifecycleService(
     scans,
     new CreateIntentRepository(sql),
@@ -180,13 +187,18 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     log,
     {
       onScanEnded: async (scan) => {
-        if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
-        else await webhooks.scanEnded(scan, (id) => scans.get(id));
+        if (scan.bulkScanId) return bulk.scanFinished(scan.bulkScanId);
+        // `scan` is as the handler last saw it; the events carry the stored end state. The
+        // stream's outbox row first: Postgres only, so an end while Redis is down keeps its event.
+        const finished = (await scans.get(scan.id)) ?? scan;
+        await events.scanEnded(finished);
+        await webhooks.scanEnded(finished, async () => finished);
       },
     },
   );
   const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, `${config.queuePrefix}:lock:schedules`, log);
-  const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans });
+  const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }, events);
+  const submit = new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, events);
   return {
     config,
     log,
@@ -201,13 +213,15 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     scheduleRows,
     bulk,
     webhooks,
+    events,
+    intake: new IntakeService(submit, bulk, redis, intakeStatsKey(config.queuePrefix), { outageRetryMs: config.worker.outageRetryMs }, log),
     deliveries,
     callStats,
     providers,
     quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules,
-    submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log),
+    submit,
     lifecycle,
     reconciler,
     maintenance: new MaintenanceLoop(reconciler, schedules, redis, `${config.queuePrefix}:lock:maintenance`, config.worker.reconcileEveryMs, log),
