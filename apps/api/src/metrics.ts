@@ -1,7 +1,7 @@
 import { PROVIDERS, SCAN_STATUSES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
 import { Prisma } from '@scanq/db';
-import { PROVIDER_CALL_BUCKETS, ProviderCallStats } from '@scanq/queue';
-import { providerCallStatsKey, type ScanqRuntime } from '@scanq/scans';
+import { intakeStatsKey, PROVIDER_CALL_BUCKETS, ProviderCallStats } from '@scanq/queue';
+import { IntakeService, providerCallStatsKey, type ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, type Metric, Registry } from 'prom-client';
 import { basicAuth } from './admin.js';
@@ -120,6 +120,7 @@ export class ScanqMetrics {
   private readonly quotaInUse = new Gauge({ name: 'scanq_quota_in_use', help: 'Quota in use per account: Alibaba task slots, Tencent requests in the last second (busiest API), AWS images inside their 24 h window.', labelNames: ['provider', 'account'], registers: [this.registry] });
   private readonly quotaLimit = new Gauge({ name: 'scanq_quota_limit', help: 'The quota limit per account: Alibaba task slots, Tencent requests per second.', labelNames: ['provider', 'account'], registers: [this.registry] });
   private readonly tencentRate = new Gauge({ name: 'scanq_tencent_requests_this_second', help: 'Tencent TCSS requests the workers sent in the last second (sliding; reservations given up by late callers included), per account and API.', labelNames: ['account', 'api'], registers: [this.registry] });
+  private readonly intakeRejected = new Counter({ name: 'scanq_intake_rejected_total', help: 'Intake jobs (requests queue) refused without retry, by job and error (validation_error, unknown_account, idempotency_key_reused, no_matching_account); the queue depth is scanq_queue_jobs{queue="requests"}.', labelNames: ['job', 'error'], registers: [this.registry] });
   private readonly sourceUp = new Gauge({ name: 'scanq_metrics_source_up', help: '1 when the last scrape could read the source (postgres, redis), else 0.', labelNames: ['source'], registers: [this.registry] });
   private inFlight: Promise<string> | undefined;
   /**
@@ -155,7 +156,7 @@ export class ScanqMetrics {
         () => true,
         () => false,
       ),
-      Promise.all([this.collectQueues(), this.collectProviderCalls(), this.collectQuotas()]).then(
+      Promise.all([this.collectQueues(), this.collectProviderCalls(), this.collectQuotas(), this.collectIntake()]).then(
         () => true,
         () => false,
       ),
@@ -168,6 +169,7 @@ export class ScanqMetrics {
     if (!redisOk) {
       this.jobs.reset();
       this.calls.reset();
+      this.intakeRejected.reset();
       this.callLatency.reset();
       this.quotaInUse.reset();
       this.quotaLimit.reset();
@@ -261,6 +263,13 @@ export class ScanqMetrics {
         this.quotaInUse.set(labels, q.imagesInWindow);
       }
     }
+  }
+
+  /** Intake refusals, as the workers counted them in Redis. */
+  private async collectIntake(): Promise<void> {
+    const rows = await IntakeService.rejected(this.runtime.redis, intakeStatsKey(this.runtime.config.queuePrefix));
+    this.intakeRejected.reset();
+    for (const r of rows) this.intakeRejected.inc({ job: r.job, error: r.error }, r.count);
   }
 
   private async collectQueues(): Promise<void> {
