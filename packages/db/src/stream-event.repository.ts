@@ -16,8 +16,10 @@ export class StreamEventRepository {
 
   /** Records the event (once per key); the stored row either way. */
   async record(input: NewStreamEvent): Promise<StreamEvent> {
+    // ON CONFLICT DO NOTHING, not an upsert: two recorders at once must both succeed.
     const data = { key: input.key, event: input.event, payload: input.payload as Prisma.InputJsonValue, scanId: input.scanId ?? null, bulkScanId: input.bulkScanId ?? null };
-    return this.db.streamEvent.upsert({ where: { key: input.key }, create: data, update: {} });
+    await this.db.streamEvent.createMany({ data: [data], skipDuplicates: true });
+    return this.db.streamEvent.findUniqueOrThrow({ where: { key: input.key } });
   }
 
   /** Marks the event appended (its stream entry id), unless another appender did first. */

@@ -56,7 +56,11 @@ export class IntakeService {
     try {
       return await record(checked.value, key);
     } catch (err) {
-      if (err instanceof SubmitError) throw await this.refuse(job, err.code, [{ field: err.field ?? 'body', rule: err.code, message: err.message }]);
+      if (err instanceof SubmitError) {
+        // The key is the job's `idempotencyKey` here, not a header.
+        const field = err.field === 'headers.idempotency-key' ? 'idempotencyKey' : (err.field ?? 'body');
+        throw await this.refuse(job, err.code, [{ field, rule: err.code, message: err.message.replace('this Idempotency-Key', 'this idempotency key') }]);
+      }
       if (dependencyOutage(err) === 'postgres' && token) {
         // Waits out the outage in the delayed set, no attempt spent (a moved job is not failed).
         this.log.warn({ jobId: job.id, job: job.name, retryInMs: this.options.outageRetryMs }, 'intake: Postgres unreachable; the request waits in the queue');
