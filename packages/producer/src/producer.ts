@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkIntake, type CreateBulkScanRequest, type CreateScanRequest, type InputIssue, type IntakeJobName, type IntakePayload, JobName, parseIntakeFailure, QueueName } from '@scanq/core';
 import { eventsStreamKey } from '@scanq/queue';
-import { type Job, type JobsOptions, Queue, QueueEvents } from 'bullmq';
+import { type Job, type JobsOptions, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
 /** The request was refused: before it was added (checked here), or by the intake worker. `issues` as a 400 lists them. */
@@ -72,8 +72,6 @@ export class ScanqProducer {
   private readonly redis: Redis;
   private readonly ownsConnection: boolean;
   private readonly jobOptions: JobsOptions;
-  private queueEvents: QueueEvents | undefined;
-  private queueEventsConnection: Redis | undefined;
 
   constructor(options: ScanqProducerOptions) {
     const prefix = options.prefix ?? '{scanq}';
@@ -94,20 +92,28 @@ export class ScanqProducer {
     return this.enqueue(JobName.BulkRequest, request, options);
   }
 
-  /** The scan (or bulk scan) id the job recorded; ScanqRequestError when the worker refused it. */
+  /**
+   * The scan (or bulk scan) id the job recorded; ScanqRequestError when the worker refused it.
+   * Reads the job's state (every 50 ms at first, then every second): no event subscription
+   * whose start could miss a job that finished just before it.
+   */
   async recorded(job: Job<unknown, string>, timeoutMs = 60_000): Promise<string> {
-    if (!this.queueEvents) {
-      // QueueEvents blocks on its connection: its own, closed with the producer.
-      this.queueEventsConnection = this.redis.duplicate();
-      this.queueEvents = new QueueEvents(QueueName.requests, { connection: this.queueEventsConnection, prefix: this.queue.opts.prefix });
-    }
-    await this.queueEvents.waitUntilReady();
-    try {
-      return (await job.waitUntilFinished(this.queueEvents, timeoutMs)) as string;
-    } catch (err) {
-      const refused = parseIntakeFailure((err as Error).message);
-      if (refused) throw new ScanqRequestError(refused.error, refused.message, refused.issues);
-      throw err;
+    const deadline = Date.now() + timeoutMs;
+    for (let waitMs = 50; ; waitMs = Math.min(waitMs * 2, 1_000)) {
+      // The state first, then the job: read the other way round, a job finishing in between
+      // would show as completed with the return value it did not have yet.
+      const state = await this.queue.getJobState(job.id!);
+      if (state === 'unknown') throw new Error(`intake job ${job.id} is gone (removed before its result was read)`);
+      const current = state === 'completed' || state === 'failed' ? await this.queue.getJob(job.id!) : undefined;
+      if (state === 'completed' && current) return current.returnvalue as string;
+      if (state === 'failed' && current) {
+        const refused = parseIntakeFailure(current.failedReason);
+        if (refused) throw new ScanqRequestError(refused.error, refused.message, refused.issues);
+        throw new Error(`intake job ${job.id} failed: ${current.failedReason}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ScanqWaitTimeout(`intake job ${job.id} not finished within ${timeoutMs} ms (${state})`);
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, left)));
     }
   }
 
@@ -122,8 +128,6 @@ export class ScanqProducer {
   }
 
   async close(): Promise<void> {
-    await this.queueEvents?.close();
-    this.queueEventsConnection?.disconnect();
     await this.queue.close();
     if (this.ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
   }
