@@ -50,8 +50,6 @@ const envSchema = z.object({
    * so Redis trims whole macro nodes and the stream may run a little past it.
    */
   SCANQ_EVENTS_MAXLEN: int(100_000, 1),
-  /** Attempts of an intake job (`requests` queue) failing for other reasons than bad input or an outage (those never retry / never spend one). */
-  SCANQ_INTAKE_ATTEMPTS: int(5, 1),
 
   /** Every cloud API call fails (retryably) when its answer has not come within this; SDK defaults would wait far longer or only warn. */
   SCANQ_PROVIDER_TIMEOUT_MS: int(30_000, 1),
@@ -152,9 +150,8 @@ export interface ScanqConfig {
   /** What an account's `endpoint` may point at (see accountEndpointIssues). */
   endpoints: { allowHttp: boolean; allowPrivate: boolean };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
-  /** The `events` stream (scan and bulk-scan ends) and the `requests` intake queue. */
+  /** The `events` stream: every scan and bulk-scan end, for consumers on Redis. */
   events: { maxLen: number };
-  intake: { attempts: number };
   credentials: Record<string, Record<string, string>>;
   /** Bounds of every cloud API call (handed to the adapters). */
   providers: { timeoutMs: number; connectTimeoutMs: number; allowPrivateEndpoints: boolean; allowLoopbackEndpoints: boolean };
@@ -242,7 +239,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
     events: { maxLen: e.SCANQ_EVENTS_MAXLEN },
-    intake: { attempts: e.SCANQ_INTAKE_ATTEMPTS },
     credentials,
     providers: {
       timeoutMs: e.SCANQ_PROVIDER_TIMEOUT_MS,
