@@ -45,7 +45,7 @@ describe('intake queue', () => {
     const event = await producer.waitForScan(scanId, { timeoutMs: 30_000 });
     expect(event).toMatchObject({ event: 'scan.completed', scanId, body: { event: 'scan.completed', scan: { id: scanId, provider: 'aws', account: 'sim-aws', status: 'succeeded' } } });
     // Marked appended right after the XADD (a consumer may read the entry first).
-    const row = await waitFor(async () => (await new StreamEventRepository(h.worker.runtime.db).forScan(scanId)).find((r) => r.streamId), { timeoutMs: 10_000, what: 'the outbox row marked appended' });
+    const row = await waitFor(async () => (await new StreamEventRepository(h.worker.runtime.db, h.worker.runtime.sql).forScan(scanId)).find((r) => r.streamId), { timeoutMs: 10_000, what: 'the outbox row marked appended' });
     expect(row).toMatchObject({ id: event.id, streamId: event.streamId });
     expect(event.body.id).toBe(row!.id);
     expect((event.body.scan as { images: { digest: string; severityCounts: Record<string, number> }[] }).images.map((i) => i.digest)).toEqual(stored.images.map((i) => i.digest));
@@ -130,11 +130,11 @@ describe('intake queue', () => {
     const { runtime } = h.worker;
     const { scan } = await runtime.submit.submit(AWS('1.3.5'));
     const ended = await h.waitForTerminal(scan.id);
-    const rowsOf = () => new StreamEventRepository(runtime.db).forScan(scan.id);
+    const rowsOf = () => new StreamEventRepository(runtime.db, runtime.sql).forScan(scan.id);
     // The worker's own event first (its listener runs just after the end is stored); then it is taken away.
     await waitFor(async () => (await rowsOf()).find((r) => r.streamId), { timeoutMs: 10_000, what: "the worker's event" });
     const offline = new Redis(h.env.redisUrl, { lazyConnect: true });
-    const rows = new StreamEventRepository(runtime.db);
+    const rows = new StreamEventRepository(runtime.db, runtime.sql);
     // A second stream service whose Redis is not connected: the end is recorded, not appended.
     const cut = new EventStreamService(rows, runtime.accounts, offline, { key: `${h.env.prefix}:events-outbox-test`, maxLen: 100, timeoutMs: 1000, graceMs: 0 }, runtime.log);
     await runtime.db.streamEvent.deleteMany({ where: { scanId: scan.id } });

@@ -167,7 +167,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   });
   const deliveries = new WebhookDeliveryRepository(db);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
-  const events = new EventStreamService(new StreamEventRepository(db), accounts, redis, { key: eventsStreamKey(config.queuePrefix), maxLen: config.events.maxLen, timeoutMs: timeoutMs, graceMs: config.worker.reconcileGraceMs }, log);
+  const events = new EventStreamService(new StreamEventRepository(db, sql), accounts, redis, { key: eventsStreamKey(config.queuePrefix), maxLen: config.events.maxLen, timeoutMs: timeoutMs, graceMs: config.worker.reconcileGraceMs }, log);
   const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks, events);
   const lifecycle = new ScanLifecycleService(
     scans,
