@@ -1,7 +1,7 @@
 import { PROVIDERS, SCAN_STATUSES, TERMINAL_SCAN_STATUSES } from '@scanq/core';
 import { Prisma } from '@scanq/db';
-import { ProviderCallStats } from '@scanq/queue';
-import { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, providerCallStatsKey, type ScanqRuntime, showProviderCalls } from '@scanq/scans';
+import { PROVIDER_CALL_BUCKETS, ProviderCallStats } from '@scanq/queue';
+import { createProcessRegistry, IntakeService, PrecountedHistogram, type PrecountedSeries, providerCallStatsKey, type ScanqRuntime, showProviderCalls } from '@scanq/scans';
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import { basicAuth } from './admin.js';
@@ -76,6 +76,7 @@ export class ScanqMetrics {
   private readonly quotaInUse = new Gauge({ name: 'scanq_quota_in_use', help: 'Quota in use per account: Alibaba task slots, Tencent requests in the last second (busiest API), AWS images inside their 24 h window.', labelNames: ['provider', 'account'], registers: [this.registry] });
   private readonly quotaLimit = new Gauge({ name: 'scanq_quota_limit', help: 'The quota limit per account: Alibaba task slots, Tencent requests per second.', labelNames: ['provider', 'account'], registers: [this.registry] });
   private readonly tencentRate = new Gauge({ name: 'scanq_tencent_requests_this_second', help: 'Tencent TCSS requests the workers sent in the last second (sliding; reservations given up by late callers included), per account and API.', labelNames: ['account', 'api'], registers: [this.registry] });
+  private readonly intakeRejected = new Counter({ name: 'scanq_intake_rejected_total', help: 'Intake jobs (requests queue) refused without retry, by job and error (validation_error, unknown_account, idempotency_key_reused, no_matching_account); the queue depth is scanq_queue_jobs{queue="requests"}.', labelNames: ['job', 'error'], registers: [this.registry] });
   private readonly sourceUp = new Gauge({ name: 'scanq_metrics_source_up', help: '1 when the last scrape could read the source (postgres, redis), else 0.', labelNames: ['source'], registers: [this.registry] });
   private inFlight: Promise<string> | undefined;
   /**
@@ -88,7 +89,7 @@ export class ScanqMetrics {
   private readonly settleMarginMs: number;
 
   constructor(
-    private readonly runtime: Pick<ScanqRuntime, 'db' | 'queues' | 'redis' | 'config' | 'quotas'>,
+    private readonly runtime: Pick<ScanqRuntime, 'db' | 'queues' | 'redis' | 'config' | 'quotas' | 'keyspace'>,
     options: { settleMarginMs?: number } = {},
   ) {
     this.settleMarginMs = options.settleMarginMs ?? SETTLE_MARGIN_MS;
@@ -110,7 +111,7 @@ export class ScanqMetrics {
         () => true,
         () => false,
       ),
-      Promise.all([this.collectQueues(), this.collectProviderCalls(), this.collectQuotas()]).then(
+      Promise.all([this.collectQueues(), this.collectProviderCalls(), this.collectQuotas(), this.collectIntake()]).then(
         () => true,
         () => false,
       ),
@@ -123,6 +124,7 @@ export class ScanqMetrics {
     if (!redisOk) {
       this.jobs.reset();
       this.calls.reset();
+      this.intakeRejected.reset();
       this.callLatency.reset();
       this.quotaInUse.reset();
       this.quotaLimit.reset();
@@ -204,6 +206,13 @@ export class ScanqMetrics {
         this.quotaInUse.set(labels, q.imagesInWindow);
       }
     }
+  }
+
+  /** Intake refusals, as the workers counted them in Redis. */
+  private async collectIntake(): Promise<void> {
+    const rows = await IntakeService.rejected(this.runtime.redis, this.runtime.keyspace.intakeStats);
+    this.intakeRejected.reset();
+    for (const r of rows) this.intakeRejected.inc({ job: r.job, error: r.error }, r.count);
   }
 
   private async collectQueues(): Promise<void> {

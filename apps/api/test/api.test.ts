@@ -236,7 +236,7 @@ describe('HTTP API', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.body).toContain('<html');
     const api = await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { authorization: `Basic ${right}` } });
-    expect(api.json().queues.map((q: { name: string }) => q.name).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'tencent', 'webhooks']);
+    expect(api.json().queues.map((q: { name: string }) => q.name).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'requests', 'tencent', 'webhooks']);
   });
 
   it('serves the OpenAPI document generated from the zod schemas', async () => {

@@ -3,7 +3,8 @@ import { DelayedError, type Job, WaitingError, Worker } from '@scanq/queue';
 import type { RedisClient, RedisKeyspace } from '@scanq/queue';
 import type { Logger } from 'pino';
 
-export type JobHandler<N extends JobName> = (job: Job<JobPayloads[N]>, token: string | undefined) => Promise<void>;
+/** A handler's result becomes the job's return value (intake jobs return the scan id). */
+export type JobHandler<N extends JobName> = (job: Job<JobPayloads[N]>, token: string | undefined) => Promise<unknown>;
 export type JobHandlers = { [N in JobName]: JobHandler<N> };
 
 export interface WorkerHostOptions {
@@ -64,8 +65,9 @@ export class WorkerHost {
           let outcome: JobOutcome = 'failed';
           observer?.started(queue, job.name);
           try {
-            await handler(job as Job<never>, token);
+            const result = await handler(job as Job<never>, token);
             outcome = 'completed';
+            return result;
           } catch (err) {
             if (err instanceof DelayedError || err instanceof WaitingError) outcome = 'parked';
             if (!isShutdownAbort(err)) throw err;

@@ -35,6 +35,8 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
     [JobName.BulkComplete]: (job) => runtime.bulk.complete(job.data.bulkScanId),
     [JobName.ScheduleTick]: (job) => runtime.schedules.tick(job),
     [JobName.WebhookDeliver]: (job) => runtime.webhooks.deliver(job),
+    [JobName.ScanRequest]: (job, token) => runtime.intake.handleScan(job, token),
+    [JobName.BulkRequest]: (job, token) => runtime.intake.handleBulk(job, token),
   };
   // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
   const workerConnection = createRedis(config.redis);

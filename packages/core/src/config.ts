@@ -66,6 +66,11 @@ const envSchema = z.object({
   /** First retry delay of a failed delivery; doubles per attempt. */
   SCANQ_WEBHOOK_BACKOFF_MS: int(1_000, 1),
   SCANQ_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
+  /**
+   * Approximate cap of the `events` stream (scan and bulk-scan ends, for consumers): XADD MAXLEN ~,
+   * so Redis trims whole macro nodes and the stream may run a little past it.
+   */
+  SCANQ_EVENTS_MAXLEN: int(100_000, 1),
 
   /** Every cloud API call fails (retryably) when its answer has not come within this; SDK defaults would wait far longer or only warn. */
   SCANQ_PROVIDER_TIMEOUT_MS: int(30_000, 1),
@@ -196,6 +201,8 @@ export interface ScanqConfig {
   /** What an account's `endpoint` may point at (see accountEndpointIssues). */
   endpoints: { allowHttp: boolean; allowPrivate: boolean };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
+  /** The `events` stream: every scan and bulk-scan end, for consumers on Redis. */
+  events: { maxLen: number };
   credentials: Record<string, Record<string, string>>;
   /** SCANQ_CREDENTIALS_FILE: where more secret sets are read from (FileBackedCredentialSets). */
   credentialsFile?: string;
@@ -326,6 +333,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       backoffMs: e.SCANQ_WEBHOOK_BACKOFF_MS,
       timeoutMs: e.SCANQ_WEBHOOK_TIMEOUT_MS,
     },
+    events: { maxLen: e.SCANQ_EVENTS_MAXLEN },
     credentials,
     ...(e.SCANQ_CREDENTIALS_FILE ? { credentialsFile: e.SCANQ_CREDENTIALS_FILE } : {}),
     providers: {

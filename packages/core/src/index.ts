@@ -16,3 +16,5 @@ export * from './credential-sets.js';
 export * from './simulator-roles.js';
 export * from './vulnerability-id.js';
 export * from './inventory.js';
+export * from './validate.js';
+export * from './intake.js';

@@ -1,4 +1,6 @@
+import type { CreateBulkScanRequest } from './bulk.js';
 import type { Provider } from './domain.js';
+import type { CreateScanRequest } from './schemas.js';
 
 /**
  * Queue and job names with their payloads: one typed union (cf. Immich's JobItem), so a
@@ -12,6 +14,8 @@ export const QueueName = {
   huawei: 'huawei',
   maintenance: 'maintenance',
   webhooks: 'webhooks',
+  /** Intake: other services add scan and bulk-scan requests here (see @scanq/producer). */
+  requests: 'requests',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -30,6 +34,10 @@ export const JobName = {
   ScheduleTick: 'schedule.tick',
   /** POST one signed completion event; retried with backoff, every attempt recorded. */
   WebhookDeliver: 'webhook.deliver',
+  /** A scan request added by another service: validated, recorded (idempotent), started; returns the scan id. */
+  ScanRequest: 'scan.request',
+  /** A bulk-scan request added by another service; returns the bulk scan id. */
+  BulkRequest: 'bulk.request',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -41,6 +49,18 @@ export interface JobPayloads {
   [JobName.BulkComplete]: { bulkScanId: string };
   [JobName.ScheduleTick]: { scheduleId: string };
   [JobName.WebhookDeliver]: { deliveryId: string };
+  [JobName.ScanRequest]: IntakePayload<CreateScanRequest>;
+  [JobName.BulkRequest]: IntakePayload<CreateBulkScanRequest>;
+}
+
+/**
+ * An intake job's data: `request` is exactly the HTTP request body (same schema); the
+ * idempotency key is the HTTP `Idempotency-Key`. Without one the job's own identity is used,
+ * so a retried job never records a second scan.
+ */
+export interface IntakePayload<R> {
+  request: R;
+  idempotencyKey?: string;
 }
 
 export type JobItem = { [K in JobName]: { name: K; data: JobPayloads[K] } }[JobName];
@@ -53,6 +73,7 @@ export const JOBS_BY_QUEUE: Record<QueueName, readonly JobName[]> = {
   huawei: [JobName.ScanStart, JobName.ScanPoll],
   maintenance: [JobName.Reconcile, JobName.BulkPlan, JobName.BulkComplete, JobName.ScheduleTick],
   webhooks: [JobName.WebhookDeliver],
+  requests: [JobName.ScanRequest, JobName.BulkRequest],
 };
 
 /**

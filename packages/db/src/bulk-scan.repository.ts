@@ -9,6 +9,9 @@ export interface NewBulkScan {
   scheduleId?: string;
   tickAt?: Date;
   webhookUrl?: string | null;
+  /** A bulk request's idempotency key and the hash of what it asked for (see BulkScanService.create). */
+  idempotencyKey?: string;
+  requestHash?: string;
 }
 
 const emptyTotals = (): BulkTotals => Object.fromEntries(BULK_TOTAL_STATES.map((s) => [s, 0])) as BulkTotals;
@@ -30,7 +33,8 @@ export class BulkScanRepository {
 
   /**
    * Inserts a bulk scan. For a schedule tick, the (schedule, tick) unique key makes a duplicate
-   * tick harmless: it returns `created: false` and the first one.
+   * tick harmless: it returns `created: false` and the first one; so does a repeated
+   * idempotency key (the caller compares `requestHash`).
    */
   async create(input: NewBulkScan): Promise<{ bulk: BulkScan; created: boolean }> {
     const data = {
@@ -39,12 +43,18 @@ export class BulkScanRepository {
       scheduleId: input.scheduleId ?? null,
       tickAt: input.tickAt ?? null,
       webhookUrl: input.webhookUrl ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+      requestHash: input.requestHash ?? null,
     };
     try {
       return { bulk: await this.db.bulkScan.create({ data }), created: true };
     } catch (err) {
       if (input.scheduleId && input.tickAt && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
         const existing = await this.db.bulkScan.findUnique({ where: { scheduleId_tickAt: { scheduleId: input.scheduleId, tickAt: input.tickAt } } });
+        if (existing) return { bulk: existing, created: false };
+      }
+      if (input.idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        const existing = await this.db.bulkScan.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
         if (existing) return { bulk: existing, created: false };
       }
       throw err;

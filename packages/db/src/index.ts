@@ -6,12 +6,13 @@ export { BulkScanRepository, type NewBulkScan } from './bulk-scan.repository.js'
 export { ScheduleRepository } from './schedule.repository.js';
 export { ApiKeyRepository } from './api-key.repository.js';
 export { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
+export { StreamEventRepository, type NewStreamEvent } from './stream-event.repository.js';
 export { uuidv7 } from './uuidv7.js';
 export { CreateIntentRepository, type CreateIntent } from './create-intent.repository.js';
 export { ImageScanWindowRepository, type WindowKey } from './image-scan-window.repository.js';
 export { QuotaLedgerRepository, type OpenTasks } from './quota-ledger.repository.js';
 export { migrate, ensureDatabase, pendingMigrations, readMigrations, MIGRATIONS_DIR, MigrationError } from './migrate.js';
 export { Prisma } from './generated/prisma/client.js';
-export type { CloudAccount, Scan, ImageScan, Finding, ImageScanWindow, BulkScan, Schedule, ApiKey, WebhookDelivery, Image, Vulnerability } from './generated/prisma/client.js';
+export type { CloudAccount, Scan, ImageScan, Finding, ImageScanWindow, BulkScan, Schedule, ApiKey, WebhookDelivery, Image, Vulnerability, StreamEvent } from './generated/prisma/client.js';
 export { InventoryRepository, type ImageFilter, type VulnerabilityFilter, type VulnerabilityRow, type AffectedImageRow, type ImageRow, type SummaryRow, type ImageChange, type NewSevereFinding } from './inventory.repository.js';
 export { RetentionRepository } from './retention.repository.js';

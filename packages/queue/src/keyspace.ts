@@ -9,7 +9,8 @@ import { type Provider, type QueueName, queueForProvider } from '@scanq/core';
  *   {<base>:<queue>}:<queue>:…        BullMQ's keys of that queue (its prefix)
  *   {<base>:<provider>}:quota:…       the provider's quota keys (slots, pacers, scan windows)
  *   {<base>:maintenance}:lock:…       leases: maintenance pass, schedule sync, bulk plans
- *   {<base>:metrics}:provider-calls   cloud-call tallies
+ *   {<base>:metrics}:provider-calls   cloud-call tallies (and :intake, intake refusals)
+ *   {<base>:events}:events            the stream of scan and bulk-scan ends, for consumers
  *
  * No Lua script or transaction spans two tags: quota scripts take keys of one account's quota;
  * BullMQ flows (parent/child across queues) are not used.
@@ -47,6 +48,16 @@ export class RedisKeyspace {
   /** The hash every process adds its cloud-call tallies to. */
   get providerCallStats(): string {
     return `${this.tag('metrics')}:provider-calls`;
+  }
+
+  /** The Redis Stream every scan and bulk-scan end is appended to (webhook bodies), for consumers. */
+  get eventsStream(): string {
+    return `${this.tag('events')}:events`;
+  }
+
+  /** Hash of intake refusals by job name and error code (read by /metrics). */
+  get intakeStats(): string {
+    return `${this.tag('metrics')}:intake`;
   }
 
   /** SCAN MATCH pattern of every key of this namespace. */

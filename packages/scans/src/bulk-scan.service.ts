@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BULK_JOB_PRIORITY, type BulkSelector, labelsMatch, type CreateBulkScanRequest, dependencyOutage, isProviderError, isShutdownAbort, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
 import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
@@ -8,6 +9,7 @@ import type { AccountResolver } from './account-resolver.js';
 import { cancelNotStartedScans } from './cancel-not-started.js';
 import { SubmitError } from './submit.service.js';
 import type { WebhookService } from './webhook.service.js';
+import type { EventStreamService } from './event-stream.service.js';
 
 /** A plan job's retries: a lease held by another planner, or a cloud's listing failing for a moment. */
 export const PLAN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } as const;
@@ -103,6 +105,7 @@ export class BulkScanService {
     private readonly log: Logger,
     private readonly redis: RedisClient,
     private readonly webhooks?: WebhookService,
+    private readonly events?: EventStreamService,
   ) {}
 
   /**
@@ -120,15 +123,26 @@ export class BulkScanService {
   }
 
   /** Accepts a bulk scan: the row, then its plan job. A selector no account matches is a 422 (a schedule's tick is checked when planned). */
-  async create(request: CreateBulkScanRequest, origin: { scheduleId?: string; tickAt?: Date } = {}): Promise<{ bulk: BulkScan; created: boolean }> {
+  /**
+   * `idempotencyKey` (HTTP `Idempotency-Key`, intake jobs): a repeat returns the first bulk scan,
+   * one that asks for something else is a 409, as for scans.
+   */
+  async create(request: CreateBulkScanRequest, origin: { scheduleId?: string; tickAt?: Date } = {}, idempotencyKey?: string): Promise<{ bulk: BulkScan; created: boolean }> {
     if (!origin.scheduleId) await this.checkSelector(request.selector);
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify({ selector: request.selector, force: request.force ?? false, timeoutSeconds: request.timeoutSeconds ?? null, webhookUrl: request.webhookUrl ?? null }))
+      .digest('hex');
     const { bulk, created } = await this.bulks.create({
       selector: request.selector as Record<string, unknown>,
       force: request.force ?? false,
       ...(request.timeoutSeconds ? { timeoutSeconds: request.timeoutSeconds } : {}),
       webhookUrl: request.webhookUrl ?? null,
+      ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
       ...origin,
     });
+    if (!created && idempotencyKey && bulk.requestHash !== requestHash) {
+      throw new SubmitError(409, 'idempotency_key_reused', 'this Idempotency-Key was used for a different request', 'headers.idempotency-key');
+    }
     if (created) {
       try {
         await this.queues.add(QueueName.maintenance, JobName.BulkPlan, { bulkScanId: bulk.id }, { jobId: jobIds.bulkPlan(bulk.id), ...PLAN_JOB_OPTIONS });
@@ -311,6 +325,8 @@ export class BulkScanService {
     // Guarded on the status read above: a cancel landing meanwhile completes the bulk scan itself.
     if (await this.bulks.finish(bulkScanId, bulk.status, status, { summary, ...(error ? { error } : {}) })) {
       this.log.info({ bulkScanId, totals }, 'bulk scan completed');
+      // The stream's outbox row first: it is Postgres only, so an end while Redis is down keeps its event.
+      await this.events?.bulkCompleted(bulk, summary);
       await this.webhooks?.bulkCompleted(bulk, summary);
     }
   }

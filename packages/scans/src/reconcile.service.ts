@@ -4,6 +4,7 @@ import { type BulkScanService, PLAN_JOB_OPTIONS } from './bulk-scan.service.js';
 import type { QueueRepository } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { ScanLifecycleService } from './lifecycle.service.js';
+import type { EventStreamService } from './event-stream.service.js';
 
 export interface ReconcileReport {
   timedOut: number;
@@ -11,6 +12,8 @@ export interface ReconcileReport {
   checked: number;
   /** Bulk scans whose plan job was re-added or whose completion was re-checked. */
   bulk: number;
+  /** Events appended to the `events` stream that had waited for Redis. */
+  events: number;
 }
 
 /**
@@ -26,11 +29,12 @@ export class ReconcileService {
     private readonly options: { graceMs: number; batch?: number },
     private readonly log: Logger,
     private readonly bulk?: { service: BulkScanService; rows: BulkScanRepository },
+    private readonly events?: EventStreamService,
   ) {}
 
   async reconcile(): Promise<ReconcileReport> {
     const batch = this.options.batch ?? 500;
-    const report: ReconcileReport = { timedOut: 0, reenqueued: 0, checked: 0, bulk: 0 };
+    const report: ReconcileReport = { timedOut: 0, reenqueued: 0, checked: 0, bulk: 0, events: 0 };
 
     for (const scan of await this.scans.findPastDeadline(new Date(), batch)) {
       const full = await this.scans.get(scan.id);
@@ -74,6 +78,7 @@ export class ReconcileService {
         report.bulk += 1;
       }
     }
+    if (this.events) report.events = await this.events.appendPending();
     if (report.reenqueued || report.timedOut) this.log.info(report, 'reconciled scans');
     return report;
   }

@@ -1,5 +1,5 @@
 import { FileBackedCredentialSets, redactEndpoint, type ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, InventoryRepository, RetentionRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, InventoryRepository, RetentionRepository, StreamEventRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate, RedisKeyspace, type RedisClient } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import { pino, type Logger } from 'pino';
@@ -8,6 +8,8 @@ import { ApiKeyService } from './api-key.service.js';
 import { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 import { WebhookService } from './webhook.service.js';
 import { AccountApplyService } from './account-apply.service.js';
+import { EventStreamService } from './event-stream.service.js';
+import { IntakeService } from './intake.service.js';
 import { BulkScanService } from './bulk-scan.service.js';
 import { ScanLifecycleService } from './lifecycle.service.js';
 import { ScheduleService } from './schedule.service.js';
@@ -74,6 +76,10 @@ export interface ScanqRuntime {
   submit: SubmitService;
   apiKeys: ApiKeyService;
   webhooks: WebhookService;
+  /** Scan and bulk-scan ends appended to the `events` stream (outbox in Postgres). */
+  events: EventStreamService;
+  /** The `requests` intake queue's handlers. */
+  intake: IntakeService;
   quotas: QuotaService;
   /** The cloud adapters, one per provider (what the lifecycle and the bulk planner call). */
   providers: ReturnType<typeof createProviders>;
@@ -178,7 +184,8 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const deliveries = new WebhookDeliveryRepository(db);
   const inventory = new InventoryRepository(sql);
   const webhooks = new WebhookService(deliveries, accounts, queues, config.webhooks, log);
-  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks);
+  const events = new EventStreamService(new StreamEventRepository(db, sql), accounts, redis, { key: keyspace.eventsStream, maxLen: config.events.maxLen, timeoutMs: timeoutMs, graceMs: config.worker.reconcileGraceMs }, log);
+  const bulk = new BulkScanService(bulkScans, scans, accounts, accountResolver, queues, providers, { scanTimeoutMs: config.worker.scanTimeoutMs, planLeaseMs: config.worker.lockMs }, log, redis, webhooks, events);
   const lifecycle = new ScanLifecycleService(
     scans,
     new CreateIntentRepository(sql),
@@ -198,7 +205,13 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     {
       onScanEnded: async (scan) => {
         if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
-        else await webhooks.scanEnded(scan, (id) => scans.get(id));
+        else {
+          // `scan` is as the handler last saw it; the events carry the stored end state. The
+          // stream's outbox row first: Postgres only, so an end while Redis is down keeps its event.
+          const finished = (await scans.get(scan.id)) ?? scan;
+          await events.scanEnded(finished);
+          await webhooks.scanEnded(finished, async () => finished);
+        }
         // Read once the run is stored: which images' current findings gained critical/high ids.
         const changes = await inventory.newSevereVulnerabilities(scan.id);
         if (changes.length > 0) await webhooks.vulnerabilitiesChanged(scan, changes, scan.bulkScanId ? (await bulkScans.get(scan.bulkScanId))?.webhookUrl : null);
@@ -208,7 +221,8 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   );
   const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, keyspace.lock('schedules'), log);
   const retention = new RetentionService(new RetentionRepository(sql), config.retention, log);
-  const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans });
+  const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }, events);
+  const submit = new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, events);
   return {
     config,
     log,
@@ -225,13 +239,15 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     scheduleRows,
     bulk,
     webhooks,
+    events,
+    intake: new IntakeService(submit, bulk, redis, keyspace.intakeStats, { outageRetryMs: config.worker.outageRetryMs }, log),
     deliveries,
     callStats,
     providers,
     quotas: new QuotaService(redis, config, accounts, windows),
     apiKeys: new ApiKeyService(new ApiKeyRepository(db), config.api.apiKey),
     schedules,
-    submit: new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log),
+    submit,
     lifecycle,
     reconciler,
     inventory,

@@ -28,6 +28,8 @@ export class SubmitService {
     private readonly queues: QueueRepository,
     private readonly defaults: { scanTimeoutMs: number },
     private readonly log?: Logger,
+    /** Told of a scan this service ended (cancelled): the `events` stream carries every end. */
+    private readonly events?: { scanEnded(finished: ScanWithImages): Promise<void> },
   ) {}
 
   async submit(request: CreateScanRequest, idempotencyKey?: string): Promise<{ scan: ScanWithImages; created: boolean }> {
@@ -75,8 +77,10 @@ export class SubmitService {
    * is left to end in its real result. Returns the scan as it now stands (null: unknown id).
    */
   async cancel(scanId: string): Promise<ScanWithImages | null> {
-    await cancelNotStartedScans(this.scans, this.queues, { id: scanId });
-    return this.scans.get(scanId);
+    const cancelled = await cancelNotStartedScans(this.scans, this.queues, { id: scanId });
+    const scan = await this.scans.get(scanId);
+    if (cancelled > 0 && scan) await this.events?.scanEnded(scan);
+    return scan;
   }
 
   queueOf(provider: Provider) {

@@ -21,6 +21,35 @@ function accountWebhookUrl(settings: unknown): string | null {
   return typeof url === 'string' ? url : null;
 }
 
+/**
+ * The `scan.completed` event of a scan that ended (as stored): what a webhook receiver gets and
+ * what the `events` stream carries, built in this one place.
+ */
+export function scanCompletedPayload(finished: ScanWithImages, accountName: string | undefined) {
+  return {
+    event: 'scan.completed',
+    scan: {
+      id: finished.id,
+      provider: finished.provider,
+      account: accountName ?? finished.accountId,
+      status: finished.status,
+      reason: finished.reason,
+      images: finished.images.map((i) => ({
+        repository: i.repository,
+        digest: i.digest,
+        tags: i.tags,
+        status: i.status,
+        severityCounts: { CRITICAL: i.critical, HIGH: i.high, MEDIUM: i.medium, LOW: i.low, INFORMATIONAL: i.informational, UNKNOWN: i.unknown },
+      })),
+    },
+  };
+}
+
+/** An event's body on the wire (webhook POST, stream entry): its id and time, then the payload. */
+export function eventBody(id: string, createdAt: Date, payload: unknown): string {
+  return JSON.stringify({ id, createdAt: createdAt.toISOString(), ...(payload as object) });
+}
+
 class TargetRefused extends Error {
   override name = 'TargetRefused';
 }
@@ -49,23 +78,7 @@ export class WebhookService {
     if (!url) return;
     // `scan` is as the handler last saw it; the event carries the stored end state.
     const finished = (await loadFinished(scan.id)) ?? scan;
-    const payload = {
-      event: 'scan.completed',
-      scan: {
-        id: finished.id,
-        provider: finished.provider,
-        account: account?.name ?? finished.accountId,
-        status: finished.status,
-        reason: finished.reason,
-        images: finished.images.map((i) => ({
-          repository: i.repository,
-          digest: i.digest,
-          tags: i.tags,
-          status: i.status,
-          severityCounts: { CRITICAL: i.critical, HIGH: i.high, MEDIUM: i.medium, LOW: i.low, INFORMATIONAL: i.informational, UNKNOWN: i.unknown },
-        })),
-      },
-    };
+    const payload = scanCompletedPayload(finished, account?.name);
     await this.enqueue({ event: 'scan.completed', url, payload, scanId: scan.id });
   }
 
@@ -118,7 +131,7 @@ export class WebhookService {
       await this.deliveries.attempt(delivery.id, { ok: false, error: 'SCANQ_WEBHOOK_SECRET is not configured: events are never sent unsigned', final: true });
       throw new UnrecoverableError('webhook secret not configured');
     }
-    const body = JSON.stringify({ id: delivery.id, createdAt: delivery.createdAt.toISOString(), ...(delivery.payload as object) });
+    const body = eventBody(delivery.id, delivery.createdAt, delivery.payload);
     const timestamp = Math.floor(Date.now() / 1000);
     try {
       const statusCode = await this.post(delivery.url, body, {

@@ -1,4 +1,4 @@
-import { bulkScanSchema, createBulkScanSchema, errorResponseSchema, pageSchema, scanIdParamsSchema } from '@scanq/core';
+import { bulkScanSchema, createBulkScanSchema, errorResponseSchema, idempotencyKeySchema, pageSchema, scanIdParamsSchema } from '@scanq/core';
 import type { ScanqRuntime } from '@scanq/scans';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -27,14 +27,16 @@ export const bulkScanRoutes: FastifyPluginAsyncZod<{ runtime: ScanqRuntime }> = 
       schema: {
         tags: ['bulk-scans'],
         summary: 'Scan a selection of images (accounts, providers, regions, registries, namespaces, repositories, tag patterns)',
-        description: 'Returns 202 at once; a planning job lists each cloud’s images and turns them into the fewest provider calls, behind on-demand scans.',
+        description: 'Returns 202 at once (200 with the first bulk scan for a repeated `Idempotency-Key`); a planning job lists each cloud’s images and turns them into the fewest provider calls, behind on-demand scans.',
+        headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
         body: createBulkScanSchema,
-        response: { 202: bulkScanSchema, 400: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema },
+        response: { 200: bulkScanSchema, 202: bulkScanSchema, 400: errorResponseSchema, 409: errorResponseSchema, 422: errorResponseSchema },
       },
     },
     async (request, reply) => {
-      const { bulk } = await runtime.bulk.create(request.body);
-      return reply.code(202).send((await view(bulk.id))!);
+      // A repeated Idempotency-Key returns the first bulk scan (200); a changed repeat is a 409.
+      const { bulk, created } = await runtime.bulk.create(request.body, {}, request.headers['idempotency-key']);
+      return reply.code(created ? 202 : 200).send((await view(bulk.id))!);
     },
   );
 
