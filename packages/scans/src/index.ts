@@ -10,7 +10,7 @@ export { createRuntime, createLogger, providerCallStatsKey, REDACT_PATHS, censor
 export { BulkScanService, selectImages, latestPerRepository, oneImagePerDigest, tagGlob } from './bulk-scan.service.js';
 export { ScheduleService, tickTimeOf } from './schedule.service.js';
 export { type LifecycleListeners } from './lifecycle.service.js';
-export { ApiKeyService } from './api-key.service.js';
+export { ApiKeyService, BOOTSTRAP_KEY_ID } from './api-key.service.js';
 export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { WebhookService, signWebhook, isPrivateAddress } from './webhook.service.js';
 export { AccountApplyService, planChanges } from './account-apply.service.js';
