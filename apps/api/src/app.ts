@@ -66,9 +66,11 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   app.get('/readyz', { schema: { tags: ['health'], hide: true, response: { 200: readinessSchema, 503: readinessSchema } } }, async (_req, reply) => {
     const probe = (check: () => Promise<unknown>) => withTimeout(check(), runtime.config.api.dependencyTimeoutMs).then(() => 'ok' as const, () => 'down' as const);
     const [postgres, redis] = await Promise.all([probe(() => runtime.sql.rows('SELECT 1')), probe(() => runtime.redis.ping())]);
-    const ok = postgres === 'ok' && redis === 'ok';
+    // Shedding load is "not ready" too (load.ts leaves /readyz to answer it in its own shape).
+    const overloaded = app.isUnderPressure();
+    const ok = postgres === 'ok' && redis === 'ok' && !overloaded;
     if (!ok) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS));
-    return { ok, status: ok ? ('ok' as const) : ('unavailable' as const), checks: { postgres, redis } };
+    return { ok, status: ok ? ('ok' as const) : ('unavailable' as const), checks: { postgres, redis, ...(overloaded ? { load: 'overloaded' as const } : {}) } };
   });
 
   // /v1 needs an API key; the hook lives in this encapsulated scope only.

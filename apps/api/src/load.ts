@@ -12,11 +12,12 @@ import { issueBody, RETRY_AFTER_SECONDS } from './errors.js';
  *
  * Exempt from both: /healthz (liveness: a 503 there would have the orchestrator restart a
  * process that is only busy, and a stalled loop fails the probe by not answering anyway) and
- * /metrics (an overload is when operators need the figures; scrapes are rare). /readyz is NOT
- * exempt from shedding: "send no traffic here for now" is exactly what readiness means; it is
- * exempt from the rate limit only, so probes never spend a client's budget.
+ * /metrics (an overload is when operators need the figures; scrapes are rare). /readyz does say
+ * 503 while shedding — "send no traffic here for now" is exactly what readiness means — but in its
+ * own shape (checks.load: "overloaded"), so the hook leaves it to the route; it is exempt from
+ * the rate limit, so probes never spend a client's budget.
  */
-const SHEDDING_EXEMPT = new Set(['/healthz', '/metrics']);
+const SHEDDING_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 const RATE_LIMIT_EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** under-pressure's check names → the issue's field. */
