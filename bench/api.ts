@@ -1,0 +1,83 @@
+/**
+ * The API under load (`pnpm bench api`): a real API process on loopback, on a store of its own
+ * (the machine's Redis and Postgres, own database and prefix, simulator accounts; no worker, so
+ * accepted scans stay queued), driven by autocannon from this process:
+ *   POST /v1/scans      goal ≥ 3,000 requests/s with p99 ≤ 50 ms (each 202 is a row in Postgres and a job in Redis)
+ *   GET  /v1/scans/:id  goal ≥ 5,000 requests/s
+ * Only 2xx answers count towards a rate. The load generator shares the machine's two cores with
+ * the API, Postgres and Redis (and whatever else runs: the load average is printed beside).
+ * BENCH_API_SECONDS (default 10) per phase, BENCH_API_CONNECTIONS (default 32);
+ * SCANQ_CPU_PROFILE_DIR=<dir> writes the API's V8 CPU profile there when it exits.
+ */
+import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { loadConfig, simulatorAccountRequest } from '@scanq/core';
+import { createRuntime } from '@scanq/scans';
+import autocannon from 'autocannon';
+import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
+import { benchEnv, createBenchStore, runWhenMain } from './support.js';
+
+const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 32);
+const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' / ');
+
+interface Phase {
+  rate: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function phase(options: autocannon.Options): Promise<Phase> {
+  const result = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
+  return { rate: result['2xx'] / SECONDS, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors + result.timeouts };
+}
+
+const figure = (p: Phase, goal: { rate: number; p99?: number }) => {
+  const met = p.rate >= goal.rate && (goal.p99 === undefined || p.p99 <= goal.p99);
+  const goalText = `goal ≥ ${goal.rate.toLocaleString('en')}/s${goal.p99 === undefined ? '' : `, p99 ≤ ${goal.p99} ms`}`;
+  return `${p.rate.toFixed(0)} req/s, p50 ${p.p50} ms, p99 ${p.p99} ms (${goalText}: ${met ? 'met' : 'NOT met'}; ${p.non2xx} non-2xx, ${p.errors} errors)`;
+};
+
+export async function benchApi(): Promise<Record<string, string>> {
+  const store = await createBenchStore('api', run);
+  const apiKey = `scanq-bench-${randomBytes(12).toString('hex')}`;
+  const env = { ...benchEnv(store), SCANQ_API_KEY: apiKey };
+  const setup = createRuntime(loadConfig({ ...env, LOG_LEVEL: 'silent' }));
+  const port = await freePort();
+  const api = startProcess('api', 'apps/api/src/main.ts', { ...env, API_PORT: String(port) });
+  try {
+    const account = await setup.accounts.create(simulatorAccountRequest('aws', 0, 'http://127.0.0.1:9'));
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${url}/readyz`, api);
+    const headers = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+    const body = JSON.stringify({ provider: 'aws', account: account.name, repositoryName: 'bench/images', imageId: { imageTag: 'latest' } });
+    const first = await fetch(`${url}/v1/scans`, { method: 'POST', headers, body });
+    if (first.status !== 202) throw new Error(`POST /v1/scans: ${first.status} ${await first.text()}`);
+    const { id } = (await first.json()) as { id: string };
+    // Warm-up: JIT, pools and prepared statements, not timed.
+    await autocannon({ url: `${url}/v1/scans`, method: 'POST', headers, body, connections: CONNECTIONS, duration: 2 });
+
+    const loadBefore = load();
+    const post = await phase({ url: `${url}/v1/scans`, method: 'POST', headers, body });
+    const get = await phase({ url: `${url}/v1/scans/${id}`, headers: { authorization: headers.authorization } });
+    const loadAfter = load();
+    // Every 202 is a row (durability: the API answers after the insert commits).
+    const n = (await setup.sql.rows<{ n: string }>(`SELECT count(*) AS n FROM "Scan"`))[0]?.n;
+    return {
+      'api: POST /v1/scans': figure(post, { rate: 3_000, p99: 50 }),
+      'api: GET /v1/scans/:id': figure(get, { rate: 5_000 }),
+      'api: scans in Postgres after the run': `${Number(n).toLocaleString('en')}`,
+      'api: setup': `${CONNECTIONS} connections, ${SECONDS} s per phase, autocannon in the bench process; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after`,
+    };
+  } finally {
+    await api.stop();
+    await setup.close();
+    await store.drop();
+  }
+}
+
+await runWhenMain(import.meta.url, 'API under load', benchApi);
