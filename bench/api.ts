@@ -10,6 +10,7 @@
  * SCANQ_CPU_PROFILE_DIR=<dir> writes the API's V8 CPU profile there when it exits.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { loadConfig, simulatorAccountRequest } from '@scanq/core';
 import { createRuntime } from '@scanq/scans';
@@ -23,23 +24,38 @@ const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' / ');
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (the judge on this VM: V8 profiles count pre-emption as writev). */
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+};
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 interface Phase {
   rate: number;
+  /** CPU ms per 2xx answer: the API process's and the load generator's. */
+  apiCpu: number;
+  genCpu: number;
   p50: number;
   p99: number;
   non2xx: number;
   errors: number;
 }
 
-async function phase(options: autocannon.Options): Promise<Phase> {
+async function phase(apiPid: number, options: autocannon.Options): Promise<Phase> {
+  const [api0, gen0] = [cpuMs(apiPid), selfCpuMs()];
   const result = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
-  return { rate: result['2xx'] / SECONDS, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors + result.timeouts };
+  const ok = Math.max(1, result['2xx']);
+  return { rate: result['2xx'] / SECONDS, apiCpu: (cpuMs(apiPid) - api0) / ok, genCpu: (selfCpuMs() - gen0) / ok, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors + result.timeouts };
 }
 
 const figure = (p: Phase, goal: { rate: number; p99?: number }) => {
   const met = p.rate >= goal.rate && (goal.p99 === undefined || p.p99 <= goal.p99);
   const goalText = `goal ≥ ${goal.rate.toLocaleString('en')}/s${goal.p99 === undefined ? '' : `, p99 ≤ ${goal.p99} ms`}`;
-  return `${p.rate.toFixed(0)} req/s, p50 ${p.p50} ms, p99 ${p.p99} ms (${goalText}: ${met ? 'met' : 'NOT met'}; ${p.non2xx} non-2xx, ${p.errors} errors)`;
+  return `${p.rate.toFixed(0)} req/s, p50 ${p.p50} ms, p99 ${p.p99} ms (${goalText}: ${met ? 'met' : 'NOT met'}; ${p.non2xx} non-2xx, ${p.errors} errors; CPU per answer: API ${p.apiCpu.toFixed(2)} ms, autocannon ${p.genCpu.toFixed(2)} ms)`;
 };
 
 export async function benchApi(): Promise<Record<string, string>> {
@@ -62,8 +78,8 @@ export async function benchApi(): Promise<Record<string, string>> {
     await autocannon({ url: `${url}/v1/scans`, method: 'POST', headers, body, connections: CONNECTIONS, duration: 2 });
 
     const loadBefore = load();
-    const post = await phase({ url: `${url}/v1/scans`, method: 'POST', headers, body });
-    const get = await phase({ url: `${url}/v1/scans/${id}`, headers: { authorization: headers.authorization } });
+    const post = await phase(api.child.pid!, { url: `${url}/v1/scans`, method: 'POST', headers, body });
+    const get = await phase(api.child.pid!, { url: `${url}/v1/scans/${id}`, headers: { authorization: headers.authorization } });
     const loadAfter = load();
     // Every 202 is a row (durability: the API answers after the insert commits).
     const n = (await setup.sql.rows<{ n: string }>(`SELECT count(*) AS n FROM "Scan"`))[0]?.n;
