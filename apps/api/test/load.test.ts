@@ -2,6 +2,7 @@ import { createRuntime, type ScanqRuntime } from '@scanq/scans';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AUTH } from '../../../test/support/env.js';
+import { RedisServer } from '../../../test/support/servers.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { buildApi } from '../src/app.js';
 import { rateLimitNamespace } from '../src/load.js';
@@ -109,6 +110,28 @@ describe('rate limit', () => {
     expect((await get(second, '/v1/scans')).statusCode).toBe(429);
     expect((await get(first.app, '/v1/scans')).statusCode).toBe(429);
     expect(await redis!.get(`${rateLimitNamespace(first.env.prefix)}key:bootstrap`)).toBe(String(MAX + 2));
+  });
+});
+
+describe('rate limit with its Redis down', () => {
+  let server: RedisServer | undefined;
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('lets requests through uncounted (no 429, no 500, not held on the client's offline queue), and counts again once Redis is back', async () => {
+    server = await RedisServer.start();
+    const api = await start('ratelimit-redisdown', { REDIS_URL: server.url, SCANQ_API_RATE_LIMIT_MAX: '2', SCANQ_API_DEPENDENCY_TIMEOUT_MS: '1000' });
+    const key = `${rateLimitNamespace(api.env.prefix)}key:bootstrap`;
+    expect([(await get(api.app, '/v1/scans')).statusCode, (await get(api.app, '/v1/scans')).statusCode, (await get(api.app, '/v1/scans')).statusCode]).toEqual([200, 200, 429]);
+    expect(await server.command('GET', key)).toBe('3');
+    await server.stop();
+    // The listing reads Postgres only: it is served, each request after at most the limiter's bound.
+    for (let i = 0; i < 3; i++) expect((await get(api.app, '/v1/scans')).statusCode).toBe(200);
+    await server.start();
+    // A new, empty server: the budget starts again (within the client's reconnect).
+    await waitFor(async () => (await get(api.app, '/v1/scans')).statusCode === 429, { timeoutMs: 60_000, what: 'counting again once Redis is back' });
+    expect(Number(await server.command('GET', key))).toBeGreaterThan(2);
   });
 });
 
