@@ -75,7 +75,7 @@ export async function benchApi(): Promise<Record<string, string>> {
     if (first.status !== 202) throw new Error(`POST /v1/scans: ${first.status} ${await first.text()}`);
     const { id } = (await first.json()) as { id: string };
     // Warm-up: JIT, pools and prepared statements, not timed.
-    await autocannon({ url: `${url}/v1/scans`, method: 'POST', headers, body, connections: CONNECTIONS, duration: 2 });
+    const warm = await autocannon({ url: `${url}/v1/scans`, method: 'POST', headers, body, connections: CONNECTIONS, duration: 2 });
 
     const loadBefore = load();
     const post = await phase(api.child.pid!, { url: `${url}/v1/scans`, method: 'POST', headers, body });
@@ -87,7 +87,7 @@ export async function benchApi(): Promise<Record<string, string>> {
       'api: POST /v1/scans': figure(post, { rate: 3_000, p99: 50 }),
       'api: GET /v1/scans/:id': figure(get, { rate: 5_000 }),
       'api: scans in Postgres after the run': `${Number(n).toLocaleString('en')}`,
-      'api: setup': `${CONNECTIONS} connections, ${SECONDS} s per phase, autocannon in the bench process; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after`,
+      'api: setup': `${CONNECTIONS} connections, ${SECONDS} s per phase, autocannon in the bench process; warm-up ${warm['2xx']} 2xx + ${warm.non2xx} non-2xx; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after`,
     };
   } finally {
     await api.stop();

@@ -119,7 +119,7 @@ describe('rate limit with its Redis down', () => {
     await server?.destroy();
   });
 
-  it('lets requests through uncounted (no 429, no 500, not held on the client's offline queue), and counts again once Redis is back', async () => {
+  it('lets requests through uncounted (no 429, no 500, not held on the client’s offline queue), and counts again once Redis is back', async () => {
     server = await RedisServer.start();
     const api = await start('ratelimit-redisdown', { REDIS_URL: server.url, SCANQ_API_RATE_LIMIT_MAX: '2', SCANQ_API_DEPENDENCY_TIMEOUT_MS: '1000' });
     const key = `${rateLimitNamespace(api.env.prefix)}key:bootstrap`;
