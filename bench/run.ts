@@ -1,10 +1,11 @@
 /**
  * `pnpm bench [section…]`: every benchmark section, or the named ones (spine, alibaba, tencent,
- * huawei, bulk, bulk-alibaba, bulk-tencent, bulk-huawei, metrics, inventory), one after another on the machine's own Redis and Postgres (REDIS_URL /
+ * huawei, bulk, bulk-alibaba, bulk-tencent, bulk-huawei, metrics, inventory, api), one after another on the machine's own Redis and Postgres (REDIS_URL /
  * DATABASE_URL). Each section prints its figures with the goal beside them. Timings live
  * here, never in pass/fail tests. Recorded runs: bench/RESULTS.md.
  */
 import { benchAlibaba } from './alibaba.js';
+import { benchApi } from './api.js';
 import { benchBulk } from './bulk.js';
 import { benchBulkAlibaba } from './bulk-alibaba.js';
 import { benchBulkHuawei } from './bulk-huawei.js';
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, string>>> = {
   'bulk-huawei': benchBulkHuawei,
   metrics: benchMetrics,
   inventory: benchInventory,
+  api: benchApi,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -109,6 +109,9 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     SCANQ_WORKER_CONCURRENCY: '8',
     SCANQ_ADMIN_PASSWORD: 'test-admin-password',
     SCANQ_API_KEY: TEST_API_KEY,
+    // Load shedding off: on this loaded machine a test process's loop may lag past a second (imports,
+    // descheduling), and a 503 there would fail tests about something else. load.test.ts turns it on.
+    SCANQ_API_MAX_EVENT_LOOP_DELAY_MS: '0',
     // Test files run side by side, several with 4–5 processes each: keep under Postgres's 100 connections.
     SCANQ_DB_POOL_MAX: '4',
     // Many workers share this host: no health/metrics port unless a test asks for one (freePort()).

@@ -10,6 +10,7 @@ import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
 import { apiKeyAuth } from './api-key-auth.js';
 import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, RETRY_AFTER_SECONDS, registerErrorHandling } from './errors.js';
 import { refuseRawInputIssues, registerJsonBodyParser } from './request-input.js';
+import { registerLoadShedding, registerRateLimit } from './load.js';
 import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
 import { bulkScanRoutes } from './routes/bulk-scans.routes.js';
@@ -44,6 +45,10 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   registerJsonBodyParser(app);
+  // Before any route, so that every route registered below gets both (see load.ts for the exemptions).
+  await registerLoadShedding(app, runtime.config.api.pressure);
+  const rateLimit = await registerRateLimit(app, runtime);
+  const limited = runtime.config.api.rateLimit.max > 0;
 
   await app.register(swagger, {
     openapi: {
@@ -62,21 +67,25 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   app.get('/readyz', { schema: { tags: ['health'], hide: true, response: { 200: readinessSchema, 503: readinessSchema } } }, async (_req, reply) => {
     // Each check bounded; Redis by a write (a PING passes on a read-only replica or a full server).
     const { postgres, redis } = await probeDependencies({ sql: runtime.sql, redis: runtime.redis, keyspace: runtime.keyspace }, runtime.config.api.dependencyTimeoutMs);
-    const ok = postgres === 'ok' && redis === 'ok';
+    // Shedding load is "not ready" too (load.ts leaves /readyz to answer it in its own shape).
+    const overloaded = app.isUnderPressure();
+    const ok = postgres === 'ok' && redis === 'ok' && !overloaded;
     if (!ok) reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS));
-    return { ok, status: ok ? ('ok' as const) : ('unavailable' as const), checks: { postgres, redis } };
+    return { ok, status: ok ? ('ok' as const) : ('unavailable' as const), checks: { postgres, redis, ...(overloaded ? { load: 'overloaded' as const } : {}) } };
   });
 
   // /v1 needs an API key; the hook lives in this encapsulated scope only.
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', apiKeyAuth(runtime));
+      v1.addHook('onRequest', apiKeyAuth(runtime, rateLimit));
       v1.addHook('preValidation', refuseRawInputIssues);
-      // Every /v1 route may answer 401 (no or a bad key), 400 (input outside its schemas) and 503
-      // (Postgres or Redis down, with Retry-After): the document says so.
+      // Every /v1 route may answer 401 (no or a bad key), 400 (input outside its schemas), 503
+      // (Postgres or Redis down, or the API overloaded; with Retry-After) and, with a rate limit
+      // configured, 429 (with Retry-After): the document says so.
       v1.addHook('onRoute', (route) => {
         const schema = (route.schema ??= {});
-        schema.response = { 400: errorResponseSchema, 401: errorResponseSchema, 503: errorResponseSchema, ...(schema.response as Record<string, unknown> | undefined) };
+        const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 503: errorResponseSchema, ...(limited ? { 429: errorResponseSchema } : {}) };
+        schema.response = { ...errors, ...(schema.response as Record<string, unknown> | undefined) };
       });
       await v1.register(scanRoutes, { runtime });
       await v1.register(accountRoutes, { runtime });

@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, Fasti
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { SubmitError } from '@scanq/scans';
 import { InputError } from './request-input.js';
+import { RateLimitedError, rateLimitedBody } from './load.js';
 
 /** The largest request body the API reads. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -67,6 +68,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       warnOnce(request.log, down, error);
       return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(unavailableBody(down));
     }
+    if (error instanceof RateLimitedError) return reply.code(429).send(rateLimitedBody(error));
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = toIssues(error.validationContext ?? 'body', error.validation as never);
       const body: ErrorResponse = { error: 'validation_error', message: issuesMessage(issues), issues };

@@ -93,6 +93,7 @@ describe('API outages: Postgres or Redis down', () => {
       REDIS_URL: redisServer.url,
       SCANQ_QUEUE_PREFIX: 'scanq-outage',
       SCANQ_API_KEY: TEST_API_KEY,
+      SCANQ_API_MAX_EVENT_LOOP_DELAY_MS: '0', // shedding off: its 503s are not the outages under test
       SCANQ_ADMIN_PASSWORD: 'test-admin-password',
       SCANQ_API_DEPENDENCY_TIMEOUT_MS: String(TIMEOUT_MS),
       SCANQ_DB_POOL_MAX: '4',

@@ -58,6 +58,22 @@ const envSchema = z.object({
   SCANQ_API_DEPENDENCY_TIMEOUT_MS: int(3_000, 100),
   /** A key /v1 accepts without a database row (first start, CI); keys made with `scanq keys create` live hashed in Postgres. */
   SCANQ_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Load shedding (@fastify/under-pressure): the API answers 503 + Retry-After while the mean
+   * event-loop delay of the last second is over this (0: off). 1 s of lag per timer is far past
+   * any answer a client waits for, and well before dependency timeouts start failing requests.
+   */
+  SCANQ_API_MAX_EVENT_LOOP_DELAY_MS: int(1_000, 0),
+  /** …or while the event loop was busy more than this share of the last second (0: off; 0 < x ≤ 1). Off: a saturated loop still serves. */
+  SCANQ_API_MAX_EVENT_LOOP_UTILIZATION: z.coerce.number().min(0).max(1).default(0),
+  /** …or while the V8 heap in use is over this (0: off). Unset: 90% of the process's heap limit (near it, GC thrashes and then the process dies). */
+  SCANQ_API_MAX_HEAP_USED_MB: z.coerce.number().int().min(0).optional(),
+  /** …or while the resident set is over this (0: off, the default: set it under the container's memory limit). */
+  SCANQ_API_MAX_RSS_MB: int(0, 0),
+  /** Requests per API key (anonymous and admin requests: per client IP) per window; 0 = no rate limit (the default). */
+  SCANQ_API_RATE_LIMIT_MAX: int(0, 0),
+  /** The rate limit's window; the budget is counted in Redis, so all API replicas share it. */
+  SCANQ_API_RATE_LIMIT_WINDOW_MS: int(60_000, 1_000),
   /** HMAC-SHA256 secret that signs webhook bodies. Unset: webhooks are recorded as failed, never sent unsigned. */
   SCANQ_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Allow webhook targets on loopback/private/link-local addresses (off: such targets are refused). */
@@ -197,7 +213,19 @@ export interface ScanqConfig {
   redis: RedisTopologyConfig;
   /** Key namespace (no braces): see SCANQ_QUEUE_PREFIX. */
   queuePrefix: string;
-  api: { host: string; port: number; publicUrl: string; adminUser: string; adminPassword?: string; apiKey?: string; dependencyTimeoutMs: number };
+  api: {
+    host: string;
+    port: number;
+    publicUrl: string;
+    adminUser: string;
+    adminPassword?: string;
+    apiKey?: string;
+    dependencyTimeoutMs: number;
+    /** Load-shedding thresholds (0: that check is off; heap undefined: 90% of the heap limit). */
+    pressure: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number; maxHeapUsedMb?: number; maxRssMb: number };
+    /** Per-key request budget; max 0 = off. */
+    rateLimit: { max: number; windowMs: number };
+  };
   /** What an account's `endpoint` may point at (see accountEndpointIssues). */
   endpoints: { allowHttp: boolean; allowPrivate: boolean };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
@@ -324,6 +352,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       adminPassword: e.SCANQ_ADMIN_PASSWORD,
       apiKey: e.SCANQ_API_KEY,
       dependencyTimeoutMs: e.SCANQ_API_DEPENDENCY_TIMEOUT_MS,
+      pressure: {
+        maxEventLoopDelayMs: e.SCANQ_API_MAX_EVENT_LOOP_DELAY_MS,
+        maxEventLoopUtilization: e.SCANQ_API_MAX_EVENT_LOOP_UTILIZATION,
+        maxHeapUsedMb: e.SCANQ_API_MAX_HEAP_USED_MB,
+        maxRssMb: e.SCANQ_API_MAX_RSS_MB,
+      },
+      rateLimit: { max: e.SCANQ_API_RATE_LIMIT_MAX, windowMs: e.SCANQ_API_RATE_LIMIT_WINDOW_MS },
     },
     endpoints: { allowHttp: e.SCANQ_ALLOW_HTTP_ENDPOINTS, allowPrivate: e.SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS },
     webhooks: {

@@ -232,7 +232,12 @@ export const DEPENDENCY_STATES = ['ok', 'down'] as const;
 export const readinessSchema = z.object({
   ok: z.boolean(),
   status: z.enum(['ok', 'unavailable']),
-  checks: z.object({ postgres: z.enum(DEPENDENCY_STATES), redis: z.enum(DEPENDENCY_STATES) }),
+  checks: z.object({
+    postgres: z.enum(DEPENDENCY_STATES),
+    redis: z.enum(DEPENDENCY_STATES),
+    /** Present only while the API sheds load (SCANQ_API_MAX_*): not ready for more traffic though its dependencies are up. */
+    load: z.literal('overloaded').optional(),
+  }),
 });
 export type Readiness = z.infer<typeof readinessSchema>;
 

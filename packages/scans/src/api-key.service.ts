@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRepository } from '@scanq/db';
 
 const KEY_PATTERN = /^scanq_([a-z0-9]{10})_([A-Za-z0-9_-]{32,})$/;
+/** The id per-key budgets count the configured bootstrap key (SCANQ_API_KEY) by. */
+export const BOOTSTRAP_KEY_ID = 'bootstrap';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const sameHash = (a: string, b: string) => {
@@ -17,8 +19,8 @@ const sameHash = (a: string, b: string) => {
  */
 export class ApiKeyService {
   private readonly bootstrapHash: string | null;
-  /** Verified keys are remembered briefly so each request is not a database round trip. */
-  private readonly verified = new Map<string, number>();
+  /** Verified keys (hash → row id) are remembered briefly so each request is not a database round trip. */
+  private readonly verified = new Map<string, { id: string; until: number }>();
 
   constructor(
     private readonly keys: ApiKeyRepository,
@@ -43,17 +45,25 @@ export class ApiKeyService {
 
   /** True for a bootstrap key or an active stored key. Says nothing about why not. */
   async verify(presented: string | undefined): Promise<boolean> {
-    if (!presented || presented.length > 200) return false;
+    return (await this.identify(presented)) !== null;
+  }
+
+  /**
+   * The id of the key presented (`bootstrap` for the configured key, else its row's id), or null
+   * when it is no valid key. The id, never the secret, is what per-key budgets are counted by.
+   */
+  async identify(presented: string | undefined): Promise<string | null> {
+    if (!presented || presented.length > 200) return null;
     const hash = sha256(presented);
-    if (this.bootstrapHash && sameHash(hash, this.bootstrapHash)) return true;
-    const until = this.verified.get(hash);
-    if (until && until > Date.now()) return true;
+    if (this.bootstrapHash && sameHash(hash, this.bootstrapHash)) return BOOTSTRAP_KEY_ID;
+    const cached = this.verified.get(hash);
+    if (cached && cached.until > Date.now()) return cached.id;
     const match = KEY_PATTERN.exec(presented);
-    if (!match) return false;
+    if (!match) return null;
     const row = await this.keys.findActiveByPrefix(match[1]!);
-    if (!row || !sameHash(hash, row.hash)) return false;
-    this.verified.set(hash, Date.now() + this.cacheMs);
+    if (!row || !sameHash(hash, row.hash)) return null;
+    this.verified.set(hash, { id: row.id, until: Date.now() + this.cacheMs });
     void this.keys.touch(row.id).catch(() => undefined);
-    return true;
+    return row.id;
   }
 }

@@ -11,7 +11,7 @@ export { createRuntime, createLogger, providerCallStatsKey, REDACT_PATHS, censor
 export { BulkScanService, selectImages, latestPerRepository, oneImagePerDigest, tagGlob } from './bulk-scan.service.js';
 export { ScheduleService, tickTimeOf } from './schedule.service.js';
 export { type LifecycleListeners } from './lifecycle.service.js';
-export { ApiKeyService } from './api-key.service.js';
+export { ApiKeyService, BOOTSTRAP_KEY_ID } from './api-key.service.js';
 export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { AccountApplyService, planChanges } from './account-apply.service.js';
 export { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, showProviderCalls } from './observability/metrics-registry.js';
