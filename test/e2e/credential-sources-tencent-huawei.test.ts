@@ -1,20 +1,11 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallCounterSnapshot } from '../../apps/simulator/src/core/call-counter.js';
 import { IAM_AGENCIES } from '../../apps/simulator/src/huawei/iam.js';
 import { STS_EXTERNAL_ID, STS_ROLES, STS_UINS } from '../../apps/simulator/src/tencent/sts.js';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
+import { apiCalls } from '../support/api-calls.js';
+import { createTestEnv, type TestEnv } from '../support/env.js';
 import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
-import { waitFor } from '../support/wait.js';
-
-interface ScanView {
-  id: string;
-  status: string;
-  reason: string | null;
-  error: string | null;
-  images: { status: string }[];
-}
 
 const TC = SIMULATOR_ACCOUNTS.tencent;
 const HW = SIMULATOR_ACCOUNTS.huawei;
@@ -34,24 +25,7 @@ describe('end to end: Tencent CAM role and Huawei agency credential sources', ()
   let api = '';
   let sim = '';
 
-  const json = async <T>(url: string): Promise<T> => (await fetch(url, { headers: AUTH })).json() as Promise<T>;
-  const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const calls = () => json<CallCounterSnapshot>(`${sim}/_sim/calls`);
-  const ended = (id: string) =>
-    waitFor(async () => {
-      const s = await json<ScanView>(`${api}/v1/scans/${id}`);
-      return ['succeeded', 'failed', 'cancelled'].includes(s.status) ? s : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 250, what: `scan ${id} to end` });
-
-  async function register(body: Record<string, unknown>): Promise<void> {
-    const res = await post(`${api}/v1/accounts`, { endpoint: sim, ...body });
-    expect(res.status, await res.clone().text()).toBe(201);
-  }
-  async function submit(body: Record<string, unknown>): Promise<string> {
-    const res = await post(`${api}/v1/scans`, body);
-    expect(res.status, await res.clone().text()).toBe(202);
-    return ((await res.json()) as { id: string }).id;
-  }
+  const { json, calls, ended, register, submit } = apiCalls(() => ({ api, sim }));
   /** The scan's row as Postgres holds it. */
   async function row(id: string): Promise<{ status: string; reason: string | null }> {
     const client = new pg.Client({ connectionString: env.databaseUrl });

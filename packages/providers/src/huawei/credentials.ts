@@ -5,6 +5,7 @@ import { type HuaweiCredentialSource, ProviderError, answeredBy, huaweiCredentia
 import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import { credentialSourceOf, type Expiring, PerAccountCredentials, RefreshingCredentials } from '../refreshing-credentials.js';
 import type { ProviderTransport } from '../transport.js';
+import type { SdkError } from './errors.js';
 
 /**
  * An account's Huawei Cloud credential, by its source:
@@ -35,14 +36,6 @@ export interface HuaweiKeys extends Expiring {
 /** The answer's documented body (HTTP 201). */
 interface SecurityTokensAnswer {
   credential?: { access?: string; secret?: string; securitytoken?: string; expires_at?: string };
-}
-
-interface SdkError {
-  httpStatusCode?: number | string;
-  errorCode?: string;
-  errorMsg?: string;
-  requestId?: string;
-  message?: string;
 }
 
 export class HuaweiCredentials {
