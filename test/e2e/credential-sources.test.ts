@@ -4,18 +4,10 @@ import { join } from 'node:path';
 import { SIMULATOR_ACCOUNTS, SIMULATOR_ROLES } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallCounterSnapshot } from '../../apps/simulator/src/core/call-counter.js';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
+import { apiCalls } from '../support/api-calls.js';
+import { createTestEnv, type TestEnv } from '../support/env.js';
 import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-
-interface ScanView {
-  id: string;
-  status: string;
-  reason: string | null;
-  error: string | null;
-  images: { status: string }[];
-}
 
 const AWS = SIMULATOR_ACCOUNTS.aws;
 const ALI = SIMULATOR_ACCOUNTS.alibaba;
@@ -40,15 +32,8 @@ describe('end to end: credential sources (roles, default chain, credential file)
   let secretDir = '';
   let generation = 0;
 
-  const json = async <T>(url: string): Promise<T> => (await fetch(url, { headers: AUTH })).json() as Promise<T>;
-  const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const calls = () => json<CallCounterSnapshot>(`${sim}/_sim/calls`);
-  const scan = (id: string) => json<ScanView>(`${api}/v1/scans/${id}`);
-  const ended = (id: string) =>
-    waitFor(async () => {
-      const s = await scan(id);
-      return ['succeeded', 'failed', 'cancelled'].includes(s.status) ? s : undefined;
-    }, { timeoutMs: 90_000, intervalMs: 250, what: `scan ${id} to end` });
+  const { json, calls, ended: endedWithin, register, submit } = apiCalls(() => ({ api, sim }));
+  const ended = (id: string) => endedWithin(id, 90_000);
 
   /** Writes the sets as the kubelet does: a new timestamped directory, then `..data` swapped to it atomically. */
   function writeSecret(sets: Record<string, Record<string, string>>): void {
@@ -66,16 +51,6 @@ describe('end to end: credential sources (roles, default chain, credential file)
       }
     }
     if (generation > 1) rmSync(join(secretDir, `..2026_12_06_${String(generation - 1).padStart(2, '0')}`), { recursive: true });
-  }
-
-  async function register(body: Record<string, unknown>): Promise<void> {
-    const res = await post(`${api}/v1/accounts`, { endpoint: sim, ...body });
-    expect(res.status, await res.clone().text()).toBe(201);
-  }
-  async function submit(body: Record<string, unknown>): Promise<string> {
-    const res = await post(`${api}/v1/scans`, body);
-    expect(res.status, await res.clone().text()).toBe(202);
-    return ((await res.json()) as { id: string }).id;
   }
 
   beforeAll(async () => {

@@ -18,7 +18,7 @@ import { waitFor } from '../../../test/support/wait.js';
 const SCAN_MS = 100_000;
 /**
  * Temporary keys live this long on the simulator clock (the simulator's short-lifetime setting):
- * long enough that the adapter's own refresh ahead of expiry (45 s of real time) never comes
+ * long enough that the adapter’s own refresh ahead of expiry (after 30 s of real time, half the lifetime) never comes
  * first on a slow machine, short enough that the clock moves (170 s in all) stay inside TC3's
  * 300 s timestamp window.
  */
@@ -115,7 +115,7 @@ describe('tencent cam-role', () => {
   });
 
   it('fetches new keys before the old ones expire (no refusal on the way)', async () => {
-    // Short in real time: the adapter refreshes a quarter of the lifetime ahead of ExpiredTime.
+    // Short in real time: the adapter refreshes half the lifetime ahead of ExpiredTime.
     await post('/_sim/config/tencent', { stsTokenTtlMs: 4_000 });
     const provider = new TencentTcssProvider(SIM_DEPS);
     const a = account({ source: 'cam-role', roleArn: roleArn(STS_ROLES.scanner), stsEndpoint: sim.url });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait.js';
-import { credentialFingerprint, RefreshingCredentials } from '../src/refreshing-credentials.js';
+import type { ProviderAccount } from '../src/contract.js';
+import { credentialFingerprint, PerAccountCredentials, RefreshingCredentials } from '../src/refreshing-credentials.js';
 
 /** The per-account cache every role source sits behind: one fetch at a time, refreshed before expiry. */
 describe('RefreshingCredentials', () => {
@@ -51,5 +52,43 @@ describe('RefreshingCredentials', () => {
     expect(credentialFingerprint({ source: 'static' }, { secretAccessKey: 'hunter2', accessKeyId: 'AK' })).toBe(a);
     expect(credentialFingerprint({ source: 'static' }, { accessKeyId: 'AK', secretAccessKey: 'rotated' })).not.toBe(a);
     expect(credentialFingerprint(null, { accessKeyId: 'AK', secretAccessKey: 'hunter2' })).not.toBe(a);
+  });
+
+  it('drops refused credentials only while they are still the ones held (a concurrent refresh is kept)', async () => {
+    const { creds, fetches } = source(3_600_000);
+    const first = await creds.get();
+    creds.invalidate(first);
+    const second = await creds.get();
+    expect(second.id).toBe(2);
+    // A late refusal of the first keys must not drop their successor.
+    creds.invalidate(first);
+    expect((await creds.get()).id).toBe(2);
+    expect(fetches()).toBe(2);
+  });
+});
+
+describe('PerAccountCredentials', () => {
+  const account = (secret: string, source: ProviderAccount['credentialSource'] = null): ProviderAccount => ({
+    id: 'acc-1',
+    provider: 'tencent',
+    name: 'a',
+    region: 'ap-guangzhou',
+    endpoint: null,
+    settings: {},
+    credentials: { secretId: 'AKID', secretKey: secret },
+    credentialSource: source,
+  });
+
+  it('keeps one entry per account, rebuilt when its secrets or its source change', () => {
+    let built = 0;
+    const cache = new PerAccountCredentials(() => ({ n: ++built }));
+    const a = cache.for(account('s1'));
+    expect(cache.for(account('s1'))).toEqual(a);
+    const rotated = cache.for(account('s2'));
+    expect(rotated.entry.n).toBe(2);
+    expect(rotated.fingerprint).not.toBe(a.fingerprint);
+    expect(cache.held('acc-1')).toBe(rotated.entry);
+    expect(cache.for(account('s2', { source: 'static' })).entry.n).toBe(3);
+    expect(cache.held('acc-2')).toBeUndefined();
   });
 });

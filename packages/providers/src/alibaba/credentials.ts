@@ -2,7 +2,7 @@ import type { Agent } from 'node:http';
 import { ECSRAMRoleCredentialsProvider, OIDCRoleArnCredentialsProvider, RAMRoleARNCredentialsProvider, StaticAKCredentialsProvider, StaticSTSCredentialsProvider } from '@alicloud/credentials';
 import { type AlibabaCredentialSource, ProviderError } from '@scanq/core';
 import type { ProviderAccount, ProviderTimeouts } from '../contract.js';
-import { credentialFingerprint, defaultSessionName, RefreshingCredentials } from '../refreshing-credentials.js';
+import { defaultSessionName, PerAccountCredentials, RefreshingCredentials } from '../refreshing-credentials.js';
 import type { ProviderTransport } from '../transport.js';
 import { hookedHttpx, withAgent } from './httpx-agent.js';
 
@@ -46,7 +46,7 @@ const httpx = hookedHttpx('@alicloud/credentials');
  * timeout, shutdown), and to an `http://` stsEndpoint (the simulator) as http.
  */
 export class AlibabaCredentials {
-  private readonly byAccount = new Map<string, { fingerprint: string; get: () => Promise<AlibabaIdentity>; refreshing: RefreshingCredentials<AlibabaIdentity> | null }>();
+  private readonly byAccount = new PerAccountCredentials((account) => this.build(account, (account.credentialSource ?? null) as AlibabaCredentialSource | null));
 
   constructor(
     private readonly timeouts: ProviderTimeouts,
@@ -54,30 +54,24 @@ export class AlibabaCredentials {
   ) {}
 
   for(account: ProviderAccount): { fingerprint: string; get: () => Promise<AlibabaIdentity> } {
-    const source = (account.credentialSource ?? null) as AlibabaCredentialSource | null;
-    const fingerprint = credentialFingerprint(source, account.credentials);
-    let entry = this.byAccount.get(account.id);
-    if (!entry || entry.fingerprint !== fingerprint) {
-      entry = this.build(account, source, fingerprint);
-      this.byAccount.set(account.id, entry);
-    }
-    return entry;
+    const { fingerprint, entry } = this.byAccount.for(account);
+    return { fingerprint, get: entry.get };
   }
 
   /** The cloud refused the held token (expired, unknown): fetch anew on the next call. */
   invalidate(accountId: string): void {
-    this.byAccount.get(accountId)?.refreshing?.invalidate();
+    this.byAccount.held(accountId)?.refreshing?.invalidate();
   }
 
-  private build(account: ProviderAccount, source: AlibabaCredentialSource | null, fingerprint: string) {
+  private build(account: ProviderAccount, source: AlibabaCredentialSource | null): { get: () => Promise<AlibabaIdentity>; refreshing: RefreshingCredentials<AlibabaIdentity> | null } {
     if (!source || source.source === 'static') {
       const { accessKeyId, accessKeySecret, securityToken } = account.credentials;
       if (!accessKeyId || !accessKeySecret) {
         const missing = new ProviderError('terminal', 'CredentialsIncomplete', `account ${account.name}: the static source needs accessKeyId and accessKeySecret in its credential set (or name a source in its credentials block)`, 'no_permission');
-        return { fingerprint, refreshing: null, get: async (): Promise<AlibabaIdentity> => Promise.reject(missing) };
+        return { refreshing: null, get: async (): Promise<AlibabaIdentity> => Promise.reject(missing) };
       }
       const identity: AlibabaIdentity = { accessKeyId, accessKeySecret, ...(securityToken ? { securityToken } : {}) };
-      return { fingerprint, refreshing: null, get: async () => identity };
+      return { refreshing: null, get: async () => identity };
     }
     const { provider, agent, what } = this.sessionProvider(account, source);
     const refreshing = new RefreshingCredentials<AlibabaIdentity>(async () => {
@@ -89,7 +83,7 @@ export class AlibabaCredentials {
         throw failure(account, what, err);
       }
     });
-    return { fingerprint, refreshing, get: () => refreshing.get() };
+    return { refreshing, get: () => refreshing.get() };
   }
 
   private sessionProvider(account: ProviderAccount, source: Exclude<AlibabaCredentialSource, { source: 'static' }>): { provider: SessionProvider; agent: Agent; what: string } {

@@ -1,7 +1,7 @@
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type AwsCredentialSource, ProviderError } from '@scanq/core';
 import { type ProviderAccount, type ProviderDeps, timeoutsOf } from '../contract.js';
-import { credentialFingerprint, defaultSessionName, RefreshingCredentials } from '../refreshing-credentials.js';
+import { defaultSessionName, PerAccountCredentials, RefreshingCredentials } from '../refreshing-credentials.js';
 import type { ProviderTransport } from '../transport.js';
 
 /**
@@ -20,13 +20,12 @@ type Identity = Awaited<ReturnType<ReturnType<typeof fromNodeProviderChain>>>;
 export type AwsCredentialProvider = () => Promise<Identity>;
 
 interface Entry {
-  fingerprint: string;
   credentials: RefreshingCredentials<Identity> | null;
   provider: AwsCredentialProvider | undefined;
 }
 
 export class AwsCredentials {
-  private readonly byAccount = new Map<string, Entry>();
+  private readonly byAccount = new PerAccountCredentials((account) => this.build(account, (account.credentialSource ?? null) as AwsCredentialSource | null));
 
   constructor(
     private readonly deps: ProviderDeps,
@@ -38,26 +37,20 @@ export class AwsCredentials {
    * under: `provider` undefined means the SDK's own default (static set empty: `default`).
    */
   for(account: ProviderAccount): { fingerprint: string; provider: AwsCredentialProvider | Identity | undefined } {
-    const source = (account.credentialSource ?? null) as AwsCredentialSource | null;
-    const fingerprint = credentialFingerprint(source, account.credentials);
-    let entry = this.byAccount.get(account.id);
-    if (!entry || entry.fingerprint !== fingerprint) {
-      entry = this.build(account, source, fingerprint);
-      this.byAccount.set(account.id, entry);
-    }
+    const { fingerprint, entry } = this.byAccount.for(account);
     return { fingerprint, provider: entry.provider };
   }
 
   /** The cloud refused the held credentials (expired or unknown token): fetch anew on the next call. */
   invalidate(accountId: string): void {
-    this.byAccount.get(accountId)?.credentials?.invalidate();
+    this.byAccount.held(accountId)?.credentials?.invalidate();
   }
 
-  private build(account: ProviderAccount, source: AwsCredentialSource | null, fingerprint: string): Entry {
+  private build(account: ProviderAccount, source: AwsCredentialSource | null): Entry {
     if (!source || source.source === 'static') {
       const { accessKeyId, secretAccessKey, sessionToken } = account.credentials;
       const identity = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
-      return { fingerprint, credentials: null, provider: identity ? async () => identity : undefined };
+      return { credentials: null, provider: identity ? async () => identity : undefined };
     }
     const what = source.source === 'assume-role' ? `assume-role ${source.roleArn}` : `default-chain${source.source === 'default-chain' && source.profile ? ` (profile ${source.profile})` : ''}`;
     const fetch = source.source === 'default-chain' ? fromNodeProviderChain(source.profile ? { profile: source.profile } : {}) : this.assumeRole(account, source);
@@ -68,7 +61,7 @@ export class AwsCredentials {
         throw this.failure(account, what, err);
       }
     });
-    return { fingerprint, credentials, provider: () => credentials.get() };
+    return { credentials, provider: () => credentials.get() };
   }
 
   private assumeRole(account: ProviderAccount, source: Extract<AwsCredentialSource, { source: 'assume-role' }>): AwsCredentialProvider {

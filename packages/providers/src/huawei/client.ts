@@ -4,7 +4,6 @@ import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { ProviderError, answeredBy } from '@scanq/core';
 import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
 import type { ProviderTransport } from '../transport.js';
-import { credentialKey } from '../credentials-cache.js';
 import { HuaweiCredentials, isTokenRefused } from './credentials.js';
 import { toProviderError } from './errors.js';
 
@@ -118,7 +117,7 @@ export class HssClients {
     if (!projectId) throw new ProviderError('terminal', 'ProjectIdMissing', `account ${account.name}: settings.projectId (the HSS project id) is required`, 'invalid');
     const endpoint = hssEndpoint(account);
     // The credential part changes with the account's secrets or source, so no client outlives them.
-    const key = `${account.id}|${endpoint}|${projectId}|${credentialKey(account)}`;
+    const key = `${account.id}|${endpoint}|${projectId}|${this.credentials.key(account)}`;
     let api = this.clients.get(key);
     if (!api) {
       for (const k of this.clients.keys()) if (k.startsWith(`${account.id}|`)) this.clients.delete(k);

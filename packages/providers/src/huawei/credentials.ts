@@ -3,8 +3,9 @@ import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.j
 import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { type HuaweiCredentialSource, ProviderError, answeredBy, huaweiCredentialsSchema } from '@scanq/core';
 import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
-import { type Expiring, RefreshingKeys, credentialKey } from '../credentials-cache.js';
+import { credentialSourceOf, type Expiring, PerAccountCredentials, RefreshingCredentials } from '../refreshing-credentials.js';
 import type { ProviderTransport } from '../transport.js';
+import type { SdkError } from './errors.js';
 
 /**
  * An account's Huawei Cloud credential, by its source:
@@ -26,7 +27,7 @@ const SECURITY_TOKENS_PATH = '/v3.0/OS-CREDENTIAL/securitytokens';
 const DEFAULT_DURATION_SECONDS = 3600;
 const SILENT_LOGGER = { debug() {}, info() {}, warn() {}, error() {} };
 
-export interface HuaweiKeys {
+export interface HuaweiKeys extends Expiring {
   ak: string;
   sk: string;
   securityToken?: string;
@@ -37,16 +38,12 @@ interface SecurityTokensAnswer {
   credential?: { access?: string; secret?: string; securitytoken?: string; expires_at?: string };
 }
 
-interface SdkError {
-  httpStatusCode?: number | string;
-  errorCode?: string;
-  errorMsg?: string;
-  requestId?: string;
-  message?: string;
-}
-
 export class HuaweiCredentials {
-  private readonly byAccount = new Map<string, { keys?: RefreshingKeys<HuaweiKeys>; federated?: BasicCredentials }>();
+  /** Per account: its keys (static or an agency's, the IAM client reused by every refresh) or, for OIDC, the SDK's own federated credential. */
+  private readonly byAccount = new PerAccountCredentials((account): { keys?: RefreshingCredentials<HuaweiKeys>; federated?: BasicCredentials } => {
+    const source = HuaweiCredentials.sourceOf(account);
+    return source.source === 'oidc' ? {} : { keys: new RefreshingCredentials(this.fetcher(account, source)) };
+  });
 
   constructor(
     private readonly timeouts: ProviderTimeouts,
@@ -55,13 +52,12 @@ export class HuaweiCredentials {
   ) {}
 
   static sourceOf(account: ProviderAccount): HuaweiCredentialSource {
-    if (!account.credentialSource) return { source: 'static' };
-    const parsed = huaweiCredentialsSchema.safeParse(account.credentialSource);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ProviderError('terminal', 'InvalidCredentialSource', `account ${account.name}: credentials.${issue.path.join('.') || 'source'} ${issue.message}`, 'no_permission');
-    }
-    return parsed.data;
+    return credentialSourceOf(account, huaweiCredentialsSchema);
+  }
+
+  /** A cache key part that changes whenever the account's credential would (its secrets or its source). */
+  key(account: ProviderAccount): string {
+    return this.byAccount.for(account).fingerprint;
   }
 
   /** Whether a refused token can be traded for new keys (an agency's; the SDK renews OIDC keys itself). */
@@ -76,25 +72,20 @@ export class HuaweiCredentials {
    * the SDK holds and renews its federated keys.
    */
   async credential(account: ProviderAccount, projectId: string): Promise<{ credential: BasicCredentials; keys?: HuaweiKeys }> {
-    const source = HuaweiCredentials.sourceOf(account);
-    const key = credentialKey(account);
-    let entry = this.byAccount.get(key);
-    if (!entry) {
-      for (const k of this.byAccount.keys()) if (k.startsWith(`${account.id}|`)) this.byAccount.delete(k);
-      entry = source.source === 'oidc'
-        ? { federated: new BasicCredentials().withIdpId(source.idpId).withIdTokenFile(source.idTokenFile).withIamEndpoint(source.iamEndpoint ?? IAM_ENDPOINT).withProjectId(projectId) }
-        : { keys: new RefreshingKeys(this.fetcher(account, source)) };
-      this.byAccount.set(key, entry);
+    const { entry } = this.byAccount.for(account);
+    if (!entry.keys) {
+      const source = HuaweiCredentials.sourceOf(account) as Extract<HuaweiCredentialSource, { source: 'oidc' }>;
+      entry.federated ??= new BasicCredentials().withIdpId(source.idpId).withIdTokenFile(source.idTokenFile).withIamEndpoint(source.iamEndpoint ?? IAM_ENDPOINT).withProjectId(projectId);
+      return { credential: entry.federated };
     }
-    if (entry.federated) return { credential: entry.federated };
-    const keys = await entry.keys!.get();
+    const keys = await entry.keys.get();
     const credential = new BasicCredentials().withAk(keys.ak).withSk(keys.sk).withProjectId(projectId);
     if (keys.securityToken) credential.withSecurityToken(keys.securityToken);
     return { credential, keys };
   }
 
   invalidate(account: ProviderAccount, keys: HuaweiKeys | undefined): void {
-    this.byAccount.get(credentialKey(account))?.keys?.invalidate(keys);
+    this.byAccount.held(account.id)?.keys?.invalidate(keys);
   }
 
   private base(account: ProviderAccount, purpose: string): HuaweiKeys {
@@ -104,8 +95,8 @@ export class HuaweiCredentials {
   }
 
   /** The account's key fetch; an agency's IAM client is built once and reused by every refresh. */
-  private fetcher(account: ProviderAccount, source: HuaweiCredentialSource): () => Promise<Expiring<HuaweiKeys>> {
-    if (source.source === 'static') return async () => ({ keys: this.base(account, ''), expiresAt: Number.POSITIVE_INFINITY });
+  private fetcher(account: ProviderAccount, source: HuaweiCredentialSource): () => Promise<HuaweiKeys> {
+    if (source.source === 'static') return async () => this.base(account, '');
     if (source.source !== 'agency') throw new Error(`unreachable: ${source.source}`);
     let hc: HcClient | undefined;
     return async () => {
@@ -136,7 +127,7 @@ export class HuaweiCredentials {
     return hc;
   }
 
-  private async assumeAgency(account: ProviderAccount, source: Extract<HuaweiCredentialSource, { source: 'agency' }>, hc: HcClient): Promise<Expiring<HuaweiKeys>> {
+  private async assumeAgency(account: ProviderAccount, source: Extract<HuaweiCredentialSource, { source: 'agency' }>, hc: HcClient): Promise<HuaweiKeys> {
     const agency = `${source.domainName ?? source.domainId}/${source.agencyName}`;
     let out: SecurityTokensAnswer;
     try {
@@ -180,7 +171,7 @@ export class HuaweiCredentials {
     if (!c?.access || !c.secret || !c.securitytoken || Number.isNaN(expiresAt)) {
       throw answeredBy(new ProviderError('retryable', 'IamBadAnswer', `account ${account.name}: IAM agency ${agency} answered without credential access/secret/securitytoken/expires_at`, 'no_permission'), true);
     }
-    return { keys: { ak: c.access, sk: c.secret, securityToken: c.securitytoken }, expiresAt };
+    return { ak: c.access, sk: c.secret, securityToken: c.securitytoken, expiration: new Date(expiresAt) };
   }
 }
 

@@ -27,7 +27,8 @@ const TERMINAL: Record<string, ScanReason> = {
 const THROTTLED = new Set(['APIG.0308']);
 export const THROTTLE_WAIT_MS = 1_000;
 
-interface SdkError {
+/** What the core SDK throws for an answered or failed request (its ServiceResponseException, an axios error). */
+export interface SdkError {
   httpStatusCode?: number | string;
   errorCode?: string;
   errorMsg?: string;

@@ -4,7 +4,7 @@ import { CommonClient } from 'tencentcloud-sdk-nodejs/tencentcloud/common/common
 import * as cvmRoleModule from 'tencentcloud-sdk-nodejs/tencentcloud/common/cvm_role_credential.js';
 import type { Credential } from 'tencentcloud-sdk-nodejs/tencentcloud/common/interface.js';
 import { observeCall, type ProviderAccount, type ProviderCallObserver, type ProviderTimeouts } from '../contract.js';
-import { type Expiring, RefreshingKeys, credentialKey, withTimeout } from '../credentials-cache.js';
+import { credentialSourceOf, defaultSessionName, type Expiring, PerAccountCredentials, RefreshingCredentials, withTimeout } from '../refreshing-credentials.js';
 import type { ProviderTransport } from '../transport.js';
 
 /**
@@ -25,7 +25,8 @@ const STS_VERSION = '2018-08-13';
 /** STS DurationSeconds when the account does not set one (the STS default, 7200, is longer than a scan needs). */
 const DEFAULT_DURATION_SECONDS = 3600;
 
-export type TencentKeys = Credential;
+/** Keys to sign with; `expiration` for temporary ones (the SDK reads only secretId/secretKey/token). */
+export type TencentKeys = Credential & Expiring;
 
 /** STS answers (AssumeRole and AssumeRoleWithWebIdentity share them). */
 interface StsAnswer {
@@ -38,7 +39,17 @@ interface StsAnswer {
 const STS_TRANSIENT = /^(InternalError|RequestLimitExceeded|ResourceUnavailable)/;
 
 export class TencentCredentials {
-  private readonly byAccount = new Map<string, { keys: RefreshingKeys<TencentKeys> }>();
+  /** Per account: its keys, and the STS client / CvmRoleCredential every refresh reuses. */
+  private readonly byAccount = new PerAccountCredentials((account) => {
+    const source = TencentCredentials.sourceOf(account);
+    let sts: CommonClient | undefined;
+    let cvm: CvmRoleCredential | undefined;
+    const clients: FetchClients = {
+      sts: (endpoint, credential) => (sts ??= this.stsClient(account, endpoint, credential)),
+      cvm: (roleName) => (cvm ??= cvmRoleCredential(roleName)),
+    };
+    return new RefreshingCredentials(() => this.fetch(account, source, clients));
+  });
 
   constructor(
     private readonly timeouts: ProviderTimeouts,
@@ -48,23 +59,17 @@ export class TencentCredentials {
 
   /** The source an account uses: its block, or `static` when it has none. */
   static sourceOf(account: ProviderAccount): TencentCredentialSource {
-    if (!account.credentialSource) return { source: 'static' };
-    const parsed = tencentCredentialsSchema.safeParse(account.credentialSource);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ProviderError('terminal', 'InvalidCredentialSource', `account ${account.name}: credentials.${issue.path.join('.') || 'source'} ${issue.message}`, 'no_permission');
-    }
-    return parsed.data;
+    return credentialSourceOf(account, tencentCredentialsSchema);
   }
 
   /** A cache key part that changes whenever the account's keys would (its secrets or its source). */
   key(account: ProviderAccount): string {
-    return credentialKey(account);
+    return this.byAccount.for(account).fingerprint;
   }
 
   /** The keys to sign the account's next call with (fetched or refreshed as needed). */
   async get(account: ProviderAccount): Promise<TencentKeys> {
-    return this.entry(account).keys.get();
+    return this.byAccount.for(account).entry.get();
   }
 
   /** Whether the account's keys are fetched ones that a refused token can be traded for new ones. */
@@ -74,34 +79,15 @@ export class TencentCredentials {
 
   /** The cloud refused `keys` as expired or unknown: the next call fetches new ones. */
   invalidate(account: ProviderAccount, keys: TencentKeys): void {
-    this.byAccount.get(credentialKey(account))?.keys.invalidate(keys);
+    this.byAccount.held(account.id)?.invalidate(keys);
   }
 
-  private entry(account: ProviderAccount) {
-    const key = credentialKey(account);
-    let entry = this.byAccount.get(key);
-    if (!entry) {
-      for (const k of this.byAccount.keys()) if (k.startsWith(`${account.id}|`)) this.byAccount.delete(k);
-      const source = TencentCredentials.sourceOf(account);
-      // One STS client (its keep-alive agent) and one CvmRoleCredential per account entry, reused by every refresh.
-      let sts: CommonClient | undefined;
-      let cvm: CvmRoleCredential | undefined;
-      const clients: FetchClients = {
-        sts: (endpoint, credential) => (sts ??= this.stsClient(account, endpoint, credential)),
-        cvm: (roleName) => (cvm ??= cvmRoleCredential(roleName)),
-      };
-      entry = { keys: new RefreshingKeys(() => this.fetch(account, source, clients)) };
-      this.byAccount.set(key, entry);
-    }
-    return entry;
-  }
-
-  private async fetch(account: ProviderAccount, source: TencentCredentialSource, clients: FetchClients): Promise<Expiring<TencentKeys>> {
+  private async fetch(account: ProviderAccount, source: TencentCredentialSource, clients: FetchClients): Promise<TencentKeys> {
     switch (source.source) {
       case 'static': {
         const { secretId, secretKey, token } = account.credentials;
         if (!secretId || !secretKey) throw new ProviderError('terminal', 'AuthFailure.SecretIdNotFound', `account ${account.name} has no secretId/secretKey credentials`, 'no_permission');
-        return { keys: { secretId, secretKey, ...(token ? { token } : {}) }, expiresAt: Number.POSITIVE_INFINITY };
+        return { secretId, secretKey, ...(token ? { token } : {}) };
       }
       case 'cam-role': {
         const { secretId, secretKey, token } = account.credentials;
@@ -110,7 +96,7 @@ export class TencentCredentials {
         }
         const params = {
           RoleArn: source.roleArn,
-          RoleSessionName: source.sessionName ?? `scanq-${account.name}`.slice(0, 128).replace(/[^\w+=,.@-]/g, '-'),
+          RoleSessionName: source.sessionName ?? defaultSessionName(account.name),
           DurationSeconds: source.durationSeconds ?? DEFAULT_DURATION_SECONDS,
           ...(source.externalId ? { ExternalId: source.externalId } : {}),
         };
@@ -129,7 +115,7 @@ export class TencentCredentials {
           ProviderId: source.providerId,
           WebIdentityToken: token,
           RoleArn: source.roleArn,
-          RoleSessionName: source.sessionName ?? `scanq-${account.name}`.slice(0, 128).replace(/[^\w+=,.@-]/g, '-'),
+          RoleSessionName: source.sessionName ?? defaultSessionName(account.name),
         };
         // AssumeRoleWithWebIdentity is not signed: the token is the proof.
         return this.sts(account, clients.sts(source.stsEndpoint, { secretId: '', secretKey: '' }), 'AssumeRoleWithWebIdentity', params, source.roleArn);
@@ -140,7 +126,7 @@ export class TencentCredentials {
           // The SDK's metadata fetch has no timeout of its own.
           const keys = await withTimeout(this.timeouts.requestMs, 'CVM metadata', () => provider.getCredential());
           // The SDK keeps the expiry to itself; it refreshes 30 s ahead, so asking it again each minute costs nothing.
-          return { keys, expiresAt: Date.now() + 60_000 };
+          return { ...keys, expiration: new Date(Date.now() + 60_000) };
         } catch (err) {
           const message = (err as Error).message ?? String(err);
           // "Get cvm role name failed, Please confirm whether the role is bound", or a non-Success code: no role to use.
@@ -169,7 +155,7 @@ export class TencentCredentials {
   }
 
   /** One STS call; its failure as a ProviderError (terminal when STS said no, retryable when it could not be reached). */
-  private async sts(account: ProviderAccount, client: CommonClient, action: string, params: Record<string, unknown>, roleArn: string): Promise<Expiring<TencentKeys>> {
+  private async sts(account: ProviderAccount, client: CommonClient, action: string, params: Record<string, unknown>, roleArn: string): Promise<TencentKeys> {
     let out: StsAnswer;
     try {
       const send = () => client.request(action, params, action === 'AssumeRoleWithWebIdentity' ? { skipSign: true } : {}) as Promise<StsAnswer>;
@@ -189,7 +175,7 @@ export class TencentCredentials {
     if (!c?.TmpSecretId || !c.TmpSecretKey || !c.Token || typeof out.ExpiredTime !== 'number') {
       throw answeredBy(new ProviderError('retryable', 'StsBadAnswer', `account ${account.name}: STS ${action} answered without Credentials/ExpiredTime`, 'no_permission'), true);
     }
-    return { keys: { secretId: c.TmpSecretId, secretKey: c.TmpSecretKey, token: c.Token }, expiresAt: out.ExpiredTime * 1000 };
+    return { secretId: c.TmpSecretId, secretKey: c.TmpSecretKey, token: c.Token, expiration: new Date(out.ExpiredTime * 1000) };
   }
 }
 
