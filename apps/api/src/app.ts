@@ -18,6 +18,7 @@ import { scanRoutes } from './routes/scans.routes.js';
 import { quotaRoutes } from './routes/quotas.routes.js';
 import { scheduleRoutes } from './routes/schedules.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
+import { registerUi } from './ui/ui.plugin.js';
 
 export interface ApiOptions {
   /** Bull Board credentials; a random password is generated (and reported) when absent. */
@@ -100,6 +101,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
   const adminPassword = options.adminPassword ?? randomBytes(12).toString('base64url');
   await registerBullBoard(app, runtime, { user: options.adminUser, password: adminPassword });
   await app.register(metricsPlugin, { runtime, credentials: { user: options.adminUser, password: adminPassword } });
+  await registerUi(app, runtime, { user: options.adminUser, password: adminPassword });
   return { app, adminPassword };
 }
 

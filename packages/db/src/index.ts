@@ -14,5 +14,5 @@ export { QuotaLedgerRepository, type OpenTasks } from './quota-ledger.repository
 export { migrate, ensureDatabase, pendingMigrations, readMigrations, MIGRATIONS_DIR, MigrationError } from './migrate.js';
 export { Prisma } from './generated/prisma/client.js';
 export type { CloudAccount, Scan, ImageScan, Finding, ImageScanWindow, BulkScan, Schedule, ApiKey, WebhookDelivery, Image, Vulnerability, StreamEvent } from './generated/prisma/client.js';
-export { InventoryRepository, type ImageFilter, type VulnerabilityFilter, type VulnerabilityRow, type AffectedImageRow, type ImageRow, type SummaryRow, type ImageChange, type NewSevereFinding } from './inventory.repository.js';
+export { InventoryRepository, type ImageFilter, type VulnerabilityFilter, type VulnerabilityRow, type AffectedImageRow, type ImageRow, type SummaryRow, type ImageChange, type NewSevereFinding, type TroubledScanRow } from './inventory.repository.js';
 export { RetentionRepository } from './retention.repository.js';

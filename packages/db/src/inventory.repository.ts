@@ -83,6 +83,19 @@ export interface SummaryRow {
   topVulnerabilities: { id: string; severity: Severity; score: number | null; images: number }[];
 }
 
+/** A scan the dashboard flags: failed (timed out or otherwise) lately, or not terminal past a threshold. */
+export interface TroubledScanRow {
+  id: string;
+  provider: Provider;
+  account: string;
+  status: string;
+  reason: string | null;
+  error: string | null;
+  problem: 'failed' | 'timed_out' | 'stuck';
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
 /** A new critical/high vulnerability of an image, against its previous successful run. */
 export interface NewSevereFinding {
   vulnerabilityId: string;
@@ -240,6 +253,33 @@ export class InventoryRepository {
       byAccount: groups.map((g) => ({ provider: g.provider, account: g.account, images: g.images, severityCounts: counts(g), fixable: g.fixable })),
       topVulnerabilities: topRows,
     };
+  }
+
+  /** Images ordered by their current critical count, then high (the dashboard's worst-first table). */
+  mostCritical(limit: number): Promise<ImageRow[]> {
+    // Only images with a critical (the (worst, id) index narrows them) are sorted.
+    return this.sql.rows<ImageRow>(
+      `SELECT im.*, im."provider"::text AS provider, a."name" AS account FROM "Image" im JOIN "CloudAccount" a ON a."id" = im."accountId"
+       WHERE im."worst" = 0 ORDER BY im."critical" DESC, im."high" DESC, im."id" LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /**
+   * Scans that failed since `since` (a deadline passed: `timed_out`), and scans still not
+   * terminal that were created before `stuckBefore` (however long ago), newest first.
+   */
+  troubledScans(since: Date, stuckBefore: Date, limit: number): Promise<TroubledScanRow[]> {
+    return this.sql.rows<TroubledScanRow>(
+      `SELECT s."id", s."provider"::text AS provider, a."name" AS account, s."status"::text AS status, s."reason", s."error",
+              CASE WHEN s."status" <> 'failed' THEN 'stuck' WHEN s."reason" = 'timed_out' THEN 'timed_out' ELSE 'failed' END AS problem,
+              s."createdAt", s."finishedAt"
+       FROM "Scan" s JOIN "CloudAccount" a ON a."id" = s."accountId"
+       WHERE (s."status" = 'failed' AND s."finishedAt" >= $1)
+          OR (s."status" IN ('queued', 'quota_wait', 'running', 'retrying') AND s."createdAt" < $2)
+       ORDER BY COALESCE(s."finishedAt", s."createdAt") DESC, s."id" LIMIT $3`,
+      [since, stuckBefore, limit],
+    );
   }
 
   /**

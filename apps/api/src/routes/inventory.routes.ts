@@ -29,7 +29,7 @@ function toVulnerabilityView(v: VulnerabilityRow): InventoryVulnerability {
   };
 }
 
-function toImageView(i: ImageRow): InventoryImage {
+export function toImageView(i: ImageRow): InventoryImage {
   return {
     id: i.id,
     provider: i.provider,
