@@ -18,6 +18,7 @@ COPY apps/api/package.json apps/api/
 COPY apps/cli/package.json apps/cli/
 COPY apps/simulator/package.json apps/simulator/
 COPY apps/worker/package.json apps/worker/
+COPY packages/producer/package.json packages/producer/
 COPY packages/client/package.json packages/client/
 COPY packages/core/package.json packages/core/
 COPY packages/db/package.json packages/db/

@@ -97,8 +97,10 @@ if (undeclared.length) fail(`imported but no workspace package lists it under de
 const split = [...externals].filter((name) => lockedVersions(name).size > 1).map((name) => `${name} (${[...lockedVersions(name)].join(', ')})`);
 if (split.length) fail(`one version per external package is needed for the flat production node_modules: ${split.join('; ')}`);
 
-// Files the code reads beside itself (import.meta.url): the queue's Lua scripts and the migrations.
+// Files the code reads beside itself (import.meta.url): the queue's Lua scripts, the migrations
+// and the dashboard's static files.
 cpSync(join(root, 'packages/queue/src/lua'), join(outdir, 'lua'), { recursive: true });
+cpSync(join(root, 'apps/api/src/ui/static'), join(outdir, 'static'), { recursive: true });
 cpSync(join(root, 'prisma/migrations'), join(outdir, 'migrations'), { recursive: true });
 writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ name: 'scanq-dist', private: true, type: 'module' }, null, 2)}\n`);
 // What the bundles import from node_modules: the packages, and the exact specifiers (the image test loads each).

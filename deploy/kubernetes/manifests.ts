@@ -14,11 +14,11 @@ export interface Model<_T = unknown> {
   toJSON(): unknown;
 }
 
-/** The provider queues, one worker Deployment each; `system` serves the maintenance and webhooks queues. */
+/** The provider queues, one worker Deployment each; `system` serves the maintenance, webhooks and requests (intake) queues. */
 export const PROVIDER_QUEUES = ['aws', 'alibaba', 'tencent', 'huawei'] as const;
 export const WORKER_GROUPS: readonly { name: string; queues: string[] }[] = [
   ...PROVIDER_QUEUES.map((q) => ({ name: q, queues: [q] })),
-  { name: 'system', queues: ['maintenance', 'webhooks'] },
+  { name: 'system', queues: ['maintenance', 'webhooks', 'requests'] },
 ];
 
 /** Secret holding the URLs and keys (env), and the one mounted as the credentials file. */
@@ -165,7 +165,7 @@ export function buildManifests(v: Values): Model<unknown>[] {
   objects.push(new Service({ metadata: meta('scanq-api', 'api'), spec: { type: 'ClusterIP', selector: labels('api'), ports: [{ name: 'http', port: 80, targetPort: 'http' }] } }));
   objects.push(new PodDisruptionBudget({ metadata: meta('scanq-api', 'api'), spec: { minAvailable: 1, selector: { matchLabels: labels('api') } } }));
 
-  // Workers: one Deployment per provider queue (their own scaling), one for maintenance + webhooks.
+  // Workers: one Deployment per provider queue (their own scaling), one for maintenance + webhooks + intake requests.
   const credentialsVolume: IVolume = { name: 'cloud-credentials', secret: { secretName: CREDENTIALS_SECRET, items: [{ key: CREDENTIALS_KEY, path: CREDENTIALS_KEY }] } };
   for (const group of WORKER_GROUPS) {
     const name = `scanq-worker-${group.name}`;

@@ -67,7 +67,7 @@ describe('worker health, readiness and metrics endpoints', () => {
     const ready = await readyz();
     expect(ready.status).toBe(200);
     expect(ready.body.checks).toEqual({ postgres: 'ok', redis: 'ok', queues: 'ok' });
-    expect(Object.keys(ready.body.queues).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'tencent', 'webhooks'].sort());
+    expect(Object.keys(ready.body.queues).sort()).toEqual(['alibaba', 'aws', 'huawei', 'maintenance', 'requests', 'tencent', 'webhooks'].sort());
     expect(new Set(Object.values(ready.body.queues))).toEqual(new Set(['running']));
   }, 180_000);
 

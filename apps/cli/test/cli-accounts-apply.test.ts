@@ -65,7 +65,7 @@ accounts:
     ]);
 
     const ls = await scanq(['accounts', 'ls'], env);
-    expect(ls.stdout).toMatch(/payments-prod\s+aws\s+us-east-1\s+\(cloud\)\s+payments-prod\s+env=prod,team=payments/);
+    expect(ls.stdout).toMatch(/payments-prod\s+aws\s+us-east-1\s+\(cloud\)\s+payments-prod\s+static\s+env=prod,team=payments/);
 
     // A top-level list with --prune: payments-cn goes, prod changes.
     const v2 = await file('v2.yaml', `- { provider: aws, name: payments-prod, region: us-west-2, credentialRef: payments-prod, settings: { registryId: "123456789012" }, labels: { team: payments } }\n`);

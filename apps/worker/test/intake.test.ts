@@ -136,7 +136,7 @@ describe('intake queue', () => {
     const offline = new Redis(h.env.redisUrl, { lazyConnect: true });
     const rows = new StreamEventRepository(runtime.db, runtime.sql);
     // A second stream service whose Redis is not connected: the end is recorded, not appended.
-    const cut = new EventStreamService(rows, runtime.accounts, offline, { key: `${h.env.prefix}:events-outbox-test`, maxLen: 100, timeoutMs: 1000, graceMs: 0 }, runtime.log);
+    const cut = new EventStreamService(rows, runtime.accounts, offline, { key: `${h.env.keyspace.tag('events')}:events-outbox-test`, maxLen: 100, timeoutMs: 1000, graceMs: 0 }, runtime.log);
     await runtime.db.streamEvent.deleteMany({ where: { scanId: scan.id } });
     await cut.scanEnded(ended);
     const [row] = await rows.forScan(scan.id);
@@ -146,7 +146,7 @@ describe('intake queue', () => {
     expect(report.events).toBeGreaterThanOrEqual(1);
     const [after] = await rows.forScan(scan.id);
     expect(after!.streamId).not.toBeNull();
-    const entries = await redis.xrange(`${h.env.prefix}:events`, after!.streamId!, after!.streamId!);
+    const entries = await redis.xrange(h.env.keyspace.eventsStream, after!.streamId!, after!.streamId!);
     expect(toEvent(entries[0]![0], entries[0]![1])).toMatchObject({ id: row!.id, scanId: scan.id, body: { scan: { id: scan.id, status: ended.status } } });
     offline.disconnect();
   });
