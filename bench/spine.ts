@@ -9,13 +9,13 @@
  * the kernel. Timings live here, never in pass/fail tests.
  */
 import { randomBytes } from 'node:crypto';
-import { SIMULATOR_ACCOUNTS } from '@scanq/core';
-import { Queue, Worker } from 'bullmq';
-import { createRedis, RedisKeyspace } from '@scanq/queue';
-import { deleteKeysByPrefix } from '../test/support/env.js';
-import { ensureDatabase } from '@scanq/db';
-import pg from 'pg';
 import { loadavg } from 'node:os';
+import { SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { ensureDatabase } from '@scanq/db';
+import { createRedis, RedisKeyspace } from '@scanq/queue';
+import { Queue, Worker } from 'bullmq';
+import pg from 'pg';
+import { deleteKeysByPrefix } from '../test/support/env.js';
 import { benchEnv, DATABASE_URL, REDIS_URL, startBenchStack, submitScans } from './support.js';
 import { simulatorCalls } from '../test/support/simulator-calls.js';
 import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
