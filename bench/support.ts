@@ -8,7 +8,7 @@ import type { QueueName } from '@scanq/core';
 import { createRedis, RedisKeyspace } from '@scanq/queue';
 import pg from 'pg';
 import { deleteKeysByPrefix, SIMULATOR_CREDENTIALS } from '../test/support/env.js';
-import { freePort, startProcess, waitForHttp } from '../test/support/processes.js';
+import { freePort, startProcess, waitForHttp, type ScanqProcess } from '../test/support/processes.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -16,6 +16,7 @@ export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@1
 export interface BenchStore {
   /** A migrated database of this section's own. */
   databaseUrl: string;
+  dbName: string;
   /** Queue and quota key prefix (a Redis Cluster hash tag) of this section's own. */
   prefix: string;
   /** Drops the database and every Redis key under the prefix. */
@@ -32,6 +33,7 @@ export async function createBenchStore(section: string, run: string): Promise<Be
   const prefix = `scanq-bench-${run}-${section}`;
   return {
     databaseUrl,
+    dbName,
     prefix,
     async drop() {
       const admin = new pg.Client({ connectionString: DATABASE_URL });
@@ -129,8 +131,13 @@ export interface BenchStack {
   /** The API's bearer key and a JSON content type. */
   headers: Record<string, string>;
   databaseUrl: string;
+  dbName: string;
   /** A connected client on the section's database. */
   client: pg.Client;
+  /** The simulator, API and worker processes, in that order (for /proc CPU readings). */
+  processes: ScanqProcess[];
+  /** Ends the client and stops every process, keeping the database (for counters read after). */
+  stop(): Promise<void>;
   /** Stops every process, then drops the section's database and Redis keys. */
   close(): Promise<void>;
 }
@@ -142,7 +149,7 @@ export interface BenchStack {
  * on `queue`, so no bench times a process start.
  */
 export async function startBenchStack(section: string, run: string, options: { workers: number; queue: string; env: Record<string, string> }): Promise<BenchStack> {
-  const { databaseUrl, prefix, drop } = await createBenchStore(section, run);
+  const { databaseUrl, dbName, prefix, drop } = await createBenchStore(section, run);
   const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
   const apiKey = `scanq-bench-${randomBytes(12).toString('hex')}`;
   const env = {
@@ -160,9 +167,14 @@ export async function startBenchStack(section: string, run: string, options: { w
   const sim = `http://127.0.0.1:${simPort}`;
   const api = `http://127.0.0.1:${apiPort}`;
   const client = new pg.Client({ connectionString: databaseUrl });
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      await client.end().catch(() => undefined);
+      await Promise.all(procs.map((p) => p.stop()));
+    })());
   const close = async () => {
-    await client.end().catch(() => undefined);
-    await Promise.all(procs.map((p) => p.stop()));
+    await stop();
     await drop();
   };
   const connection = createRedis(REDIS_URL);
@@ -181,5 +193,5 @@ export async function startBenchStack(section: string, run: string, options: { w
     await queue.close().catch(() => undefined);
     connection.disconnect();
   }
-  return { sim, api, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, databaseUrl, client, close };
+  return { sim, api, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, databaseUrl, dbName, client, processes: procs, stop, close };
 }
