@@ -97,7 +97,7 @@ describe('Huawei: 20,000 images in one request', () => {
     const earlierCalls = (await state()).batchScanCalls.length;
     const listedBefore = await listCalls();
     const { scan } = await h.worker.runtime.submit.submit({ provider: 'huawei', account: HW.name, image_type: 'private_image', operate_all: true });
-    const done = await h.waitForTerminal(scan.id, 110_000);
+    const done = await h.waitForTerminal(scan.id, 240_000);
     expect(done.status).toBe('succeeded');
     expect(done.images).toHaveLength(20_000);
 
@@ -121,5 +121,5 @@ describe('Huawei: 20,000 images in one request', () => {
     // The three special images whose scans fail end failed; every other image succeeded.
     expect(Object.fromEntries(statuses)).toEqual({ succeeded: 19_997, failed: 3 });
     expect(new Set(done.images.map((i) => `${i.repository}:${i.tags[0]}`)).size).toBe(20_000);
-  }, 120_000);
+  }, 270_000);
 });
