@@ -65,37 +65,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     return { key: query.key, timestamps: ctx.calls.timestamps(query.key, since) };
   });
   app.get('/_sim/faults', async () => ({ faults: ctx.faults.list() }));
-  app.post('/_sim/faults', async (req, reply) => {
-    let body: unknown;
-    try {
-      body = Buffer.isBuffer(req.body) && req.body.length > 0 ? JSON.parse(req.body.toString('utf8')) : undefined;
-    } catch {
-      return reply.code(400).send(badRequest([{ field: 'body', rule: 'json', message: 'is not valid JSON' }]));
-    }
-    try {
-      const added = parseFaultRules(body ?? {}, options.frontEnds.map((f) => f.cloud)).map((spec) => ctx.faults.add(spec));
+  app.post('/_sim/faults', async (req, reply) =>
+    addRules(req, reply, (body) => {
+      const added = parseFaultRules(body, options.frontEnds.map((f) => f.cloud)).map((spec) => ctx.faults.add(spec));
       return { added, faults: ctx.faults.list() };
-    } catch (err) {
-      if (err instanceof FaultRuleError) return reply.code(400).send(badRequest(err.issues));
-      throw err;
-    }
-  });
+    }),
+  );
   app.get('/_sim/replies', async () => ({ replies: ctx.replies.list() }));
-  app.post('/_sim/replies', async (req, reply) => {
-    let body: unknown;
-    try {
-      body = Buffer.isBuffer(req.body) && req.body.length > 0 ? JSON.parse(req.body.toString('utf8')) : undefined;
-    } catch {
-      return reply.code(400).send(badRequest([{ field: 'body', rule: 'json', message: 'is not valid JSON' }]));
-    }
-    try {
-      const added = parseReplyRules(body ?? {}, options.frontEnds.map((f) => f.cloud)).map((spec) => ctx.replies.add(spec));
-      return { added };
-    } catch (err) {
-      if (err instanceof ReplyRuleError) return reply.code(400).send(badRequest(err.issues));
-      throw err;
-    }
-  });
+  app.post('/_sim/replies', async (req, reply) =>
+    addRules(req, reply, (body) => ({ added: parseReplyRules(body, options.frontEnds.map((f) => f.cloud)).map((spec) => ctx.replies.add(spec)) })),
+  );
   app.delete('/_sim/replies', async () => {
     ctx.replies.reset();
     return { replies: [] };
@@ -219,6 +198,26 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 /** A 400 in the shape scanq's API uses: what is wrong, and each field with the rule it broke. */
 function badRequest(issues: { field: string; rule: string; message: string }[]) {
   return { error: 'invalid_request', message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues };
+}
+
+/**
+ * A POST of rules (fault rules, canned replies): the body parsed as JSON (empty: `{}`), then
+ * `add`; bad JSON and refused rules answer 400 naming field and rule.
+ */
+async function addRules(req: FastifyRequest, reply: FastifyReply, add: (body: Record<string, unknown>) => unknown) {
+  let body: Record<string, unknown>;
+  try {
+    // A literal `null` body counts as empty, as before.
+    body = (parseJsonBody(req.body) as Record<string, unknown> | null) ?? {};
+  } catch {
+    return reply.code(400).send(badRequest([{ field: 'body', rule: 'json', message: 'is not valid JSON' }]));
+  }
+  try {
+    return add(body);
+  } catch (err) {
+    if (err instanceof FaultRuleError || err instanceof ReplyRuleError) return reply.code(400).send(badRequest(err.issues));
+    throw err;
+  }
 }
 
 function parseJsonBody(body: unknown): Record<string, unknown> {
