@@ -149,17 +149,53 @@ export class ScanRepository {
    * (`created: false`). The unique index decides races between concurrent requests.
    */
   async create(input: NewScan): Promise<{ scan: ScanWithImages; created: boolean }> {
-    const [row] = await this.sql.rows<Scan>(
+    return (await this.createBatch([input]))[0]!;
+  }
+
+  /**
+   * Several submitted scans in one statement (the API's group commit): one INSERT … SELECT FROM
+   * unnest, one round trip, all or none committed. Answers in input order: the new row
+   * (`created`), or for an idempotency key already taken the scan that holds it (`created:
+   * false`, one more SELECT for those). Keys must be distinct within one call (the caller folds
+   * repeats onto their first).
+   */
+  async createBatch(inputs: NewScan[]): Promise<{ scan: ScanWithImages; created: boolean }[]> {
+    if (inputs.length === 0) return [];
+    const ids = inputs.map((s) => s.id ?? uuidv7());
+    const rows = await this.sql.rows<Scan>(
       `INSERT INTO "Scan" ("id", "provider", "accountId", "target", "deadlineAt", "idempotencyKey", "requestHash", "bulkScanId", "webhookUrl", "jobId", "createdAt", "updatedAt")
-       VALUES ($1, $2::"Provider", $3, $4, $5::timestamp(3), $6, $7, $8, $9, $10, ${NOW}, ${NOW})
+       SELECT v.id, v.provider::"Provider", v.account, v.target, v.deadline, v.key, v.hash, v.bulk, v.webhook, v.job, ${NOW}, ${NOW}
+       FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::jsonb[], $5::timestamp(3)[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[])
+         AS v(id, provider, account, target, deadline, key, hash, bulk, webhook, job)
        ON CONFLICT ("idempotencyKey") DO NOTHING RETURNING *`,
-      [input.id ?? uuidv7(), input.provider, input.accountId, JSON.stringify(input.target), input.deadlineAt.toISOString(), input.idempotencyKey ?? null, input.requestHash ?? null, input.bulkScanId ?? null, input.webhookUrl ?? null, input.jobId ?? null],
+      [
+        ids,
+        inputs.map((s) => s.provider),
+        inputs.map((s) => s.accountId),
+        inputs.map((s) => JSON.stringify(s.target)),
+        inputs.map((s) => s.deadlineAt.toISOString()),
+        inputs.map((s) => s.idempotencyKey ?? null),
+        inputs.map((s) => s.requestHash ?? null),
+        inputs.map((s) => s.bulkScanId ?? null),
+        inputs.map((s) => s.webhookUrl ?? null),
+        inputs.map((s) => s.jobId ?? null),
+      ],
     );
-    if (row) return { scan: { ...row, images: [] }, created: true };
-    // Only the idempotency key can conflict: the first request's scan is the answer.
-    const [existing] = await this.sql.rows<Scan & { images: ImageJson[] }>(`${SCAN_WITH_IMAGES} WHERE s."idempotencyKey" = $1`, [input.idempotencyKey]);
-    if (!existing) throw new Error(`scan with idempotency key ${input.idempotencyKey} conflicted but is gone`);
-    return { scan: scanFromRow(existing), created: false };
+    const inserted = new Map(rows.map((r) => [r.id, r]));
+    // Only an idempotency key can conflict: those inputs are answered with the first request's scan.
+    const taken = inputs.filter((s, i) => !inserted.has(ids[i]!)).map((s) => s.idempotencyKey);
+    const existing = new Map<string, ScanWithImages>();
+    if (taken.length > 0) {
+      const found = await this.sql.rows<Scan & { images: ImageJson[] }>(`${SCAN_WITH_IMAGES} WHERE s."idempotencyKey" = ANY($1::text[])`, [taken]);
+      for (const row of found) existing.set(row.idempotencyKey!, scanFromRow(row));
+    }
+    return inputs.map((s, i) => {
+      const row = inserted.get(ids[i]!);
+      if (row) return { scan: { ...row, images: [] }, created: true };
+      const scan = s.idempotencyKey === undefined ? undefined : existing.get(s.idempotencyKey);
+      if (!scan) throw new Error(`scan with idempotency key ${s.idempotencyKey} conflicted but is gone`);
+      return { scan, created: false };
+    });
   }
 
   /**

@@ -222,7 +222,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, keyspace.lock('schedules'), log);
   const retention = new RetentionService(new RetentionRepository(sql), config.retention, log);
   const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }, events);
-  const submit = new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, events);
+  const submit = new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs, batch: config.submitBatch }, log, events);
   return {
     config,
     log,
