@@ -2,7 +2,7 @@ import { type ImageScanStatus, type NormalizedFinding, type ScanStatus, type Sev
 import type { Db } from './client.js';
 import { SQL_NOW as NOW, type SqlClient, UUID_TEXT as UUID, utcFromJson } from './sql.js';
 import { uuidv7 } from './uuidv7.js';
-import { Prisma, type Finding, type ImageScan, type Scan } from './generated/prisma/client.js';
+import { Prisma, type Finding, type ImageScan, type Scan, type StreamEvent } from './generated/prisma/client.js';
 
 export type ScanWithImages = Scan & { images: ImageScan[] };
 
@@ -68,6 +68,12 @@ export interface ScanEnd {
    * done (a reused or instant scan) records the start and the end in one statement.
    */
   start?: ScanStart;
+  /**
+   * Records the scan's `scan.completed` outbox row (StreamEvent) in the same statement when it
+   * ends the scan, with `account` as the event's account name: the end and its event commit
+   * together (no end without its event, one commit instead of three). Never for bulk members.
+   */
+  event?: { account: string };
 }
 
 /** What recording a scan's start writes (see `markStarted`). */
@@ -455,7 +461,15 @@ export class ScanRepository {
    * one JSON document each, unpacked by Postgres. Returns whether it ended the scan.
    */
   async completeImages(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<boolean> {
-    if (results.length === 0) return finish ? this.finish(scanId, finish.status, finish) : false;
+    return (await this.completeImagesEnding(scanId, results, finish)).ended;
+  }
+
+  /**
+   * `completeImages`, also handing back the `scan.completed` outbox row it recorded
+   * (`finish.event`; null when it did not end the scan, or the row was there already).
+   */
+  async completeImagesEnding(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<{ ended: boolean; event: StreamEvent | null }> {
+    if (results.length === 0) return { ended: finish ? await this.finish(scanId, finish.status, finish) : false, event: null };
     const images = results.map((r) => {
       const c = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0, fixable: 0, worst: SEVERITIES.length as number };
       for (const f of r.findings) {
@@ -489,7 +503,7 @@ export class ScanRepository {
     // Image row, whose current run moves to this one when it is the newer (ids are UUIDv7), and
     // the findings' ids enter the dictionary. Nothing is copied per image: current findings are
     // this run's Finding rows, found through Image."currentImageScanId".
-    const [row] = await this.sql.rows<{ ended: number }>(
+    const [row] = await this.sql.rows<{ ended: number } & (StreamEvent | { [K in keyof StreamEvent]: null })>(
       `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
                     critical int, high int, medium int, low int, informational int, unknown int, fixable int, worst int)),
             f AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8,
@@ -532,13 +546,31 @@ export class ScanRepository {
                           "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13,
                           "imageId" = (SELECT img."id" FROM img WHERE v.status = 'succeeded' AND img."registry" = i."registry" AND img."repository" = i."repository" AND img."digest" = i."digest"),
                           "updatedAt" = ${NOW}
-                        FROM v WHERE i."id" = v.id AND i."scanId" = $1),
+                        FROM v WHERE i."id" = v.id AND i."scanId" = $1
+                        RETURNING i."id", i."repository", i."digest", i."tags", i."status", i."critical", i."high", i."medium", i."low", i."informational", i."unknown"),
             ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
                         "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END,
                         "providerTaskId" = COALESCE($9, "providerTaskId"), "startedAt" = COALESCE("startedAt", $10::timestamp(3)),
                         "attempts" = COALESCE($11::int, "attempts"), "jobId" = COALESCE($12, "jobId"), "updatedAt" = ${NOW}
-                      WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING 1)
-       SELECT count(*)::int AS ended FROM ended`,
+                      WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING "id", "provider", "bulkScanId"),
+            -- The outbox row of the end, with scanCompletedPayload's shape (webhook.service.ts): the
+            -- images as stored once this statement is done, those it settled from its RETURNING
+            -- (a CTE's writes are invisible to the statement's other reads), the rest as they were.
+            ev AS (INSERT INTO "StreamEvent" ("id", "key", "event", "scanId", "payload", "createdAt")
+                   SELECT $14::uuid, 'scan.completed:' || e."id", 'scan.completed', e."id",
+                          jsonb_build_object('event', 'scan.completed', 'scan', jsonb_build_object('id', e."id", 'provider', e."provider", 'account', $15::text,
+                            'status', $4::text, 'reason', $5::text, 'images', (
+                              SELECT COALESCE(jsonb_agg(jsonb_build_object('repository', x."repository", 'digest', x."digest", 'tags', to_jsonb(x."tags"), 'status', x."status",
+                                       'severityCounts', jsonb_build_object('CRITICAL', x."critical", 'HIGH', x."high", 'MEDIUM', x."medium", 'LOW', x."low",
+                                         'INFORMATIONAL', x."informational", 'UNKNOWN', x."unknown")) ORDER BY x."id"), '[]'::jsonb)
+                              FROM (SELECT * FROM settled
+                                    UNION ALL
+                                    SELECT o."id", o."repository", o."digest", o."tags", o."status", o."critical", o."high", o."medium", o."low", o."informational", o."unknown"
+                                    FROM "ImageScan" o WHERE o."scanId" = $1 AND o."id" <> ALL($8::uuid[])) x))),
+                          ${NOW}
+                   FROM ended e WHERE $15::text IS NOT NULL AND e."bulkScanId" IS NULL
+                   ON CONFLICT ("key") DO NOTHING RETURNING *)
+       SELECT (SELECT count(*)::int FROM ended) AS ended, ev.* FROM (SELECT 1) one LEFT JOIN ev ON true`,
       [
         scanId,
         JSON.stringify(images),
@@ -553,9 +585,12 @@ export class ScanRepository {
         finish?.start?.attempts ?? null,
         finish?.start?.jobId ?? null,
         finish?.start?.reused ?? false,
+        uuidv7(),
+        finish?.event?.account ?? null,
       ],
     );
-    return row!.ended === 1;
+    const { ended, ...event } = row!;
+    return { ended: ended === 1, event: event.id ? (event as StreamEvent) : null };
   }
 
   /**
