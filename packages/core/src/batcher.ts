@@ -6,6 +6,12 @@ export interface BatcherOptions {
   maxBatch: number;
   /** Batches running at once; items arriving meanwhile wait and go out together in the next. */
   maxInFlight: number;
+  /**
+   * How long the first item of a batch waits for company: 0 (default) is one event-loop turn
+   * (the requests read in that poll phase); more gathers writes spread over a few ms, e.g. marks
+   * made as scans end one by one. A batch goes at once when `maxBatch` are waiting.
+   */
+  maxWaitMs?: number;
 }
 
 interface Waiting<I, O> {
@@ -15,34 +21,44 @@ interface Waiting<I, O> {
 }
 
 /**
- * Group commit: items handed in during one turn of the event loop (and while `maxInFlight`
- * batches are out) go to `run` together. `run` answers each item (same order, same length); if
- * it throws, every item of that batch gets the error, so no caller is left waiting or half told.
- * Under no load a batch is one item and the wait is one `setImmediate`.
+ * Group commit: items handed in during one turn of the event loop, or within `maxWaitMs` (and
+ * while `maxInFlight` batches are out) go to `run` together: one statement, one commit, one WAL
+ * flush for all of them. Each caller hears only once `run` returned, i.e. after the commit.
+ * `run` answers each item (same order, same length); if it throws, every item of that batch gets
+ * the error, so no caller is left waiting or half told. Under no load a batch is one item and the
+ * wait is one `setImmediate` (or `maxWaitMs`).
  */
 export class Batcher<I, O> {
   private pending: Waiting<I, O>[] = [];
   private inFlight = 0;
-  private scheduled = false;
+  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
 
   constructor(
     private readonly run: (items: I[]) => Promise<BatchOutcome<O>[]>,
     private readonly options: BatcherOptions,
   ) {
-    if (options.maxBatch < 1 || options.maxInFlight < 1) throw new Error('Batcher: maxBatch and maxInFlight must be at least 1');
+    if (!(options.maxBatch >= 1) || !(options.maxInFlight >= 1)) throw new Error('Batcher: maxBatch and maxInFlight must be at least 1');
+    if (!((options.maxWaitMs ?? 0) >= 0)) throw new Error('Batcher: maxWaitMs must be 0 or more');
   }
 
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
+      if (this.pending.length >= this.options.maxBatch) return this.flushNow();
       if (this.scheduled) return;
-      this.scheduled = true;
+      const wait = this.options.maxWaitMs ?? 0;
       // setImmediate, not nextTick: the requests read in this poll phase all join the batch.
-      setImmediate(() => {
-        this.scheduled = false;
-        this.flush();
-      });
+      this.scheduled = wait > 0 ? setTimeout(() => this.flushNow(), wait) : setImmediate(() => this.flushNow());
     });
+  }
+
+  private flushNow(): void {
+    if (this.scheduled) {
+      clearTimeout(this.scheduled as NodeJS.Timeout);
+      clearImmediate(this.scheduled as NodeJS.Immediate);
+      this.scheduled = undefined;
+    }
+    this.flush();
   }
 
   private flush(): void {

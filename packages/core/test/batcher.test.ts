@@ -50,4 +50,18 @@ describe('Batcher', () => {
     const miscounted = await Promise.allSettled([1, 2].map((n) => short.add(n)));
     expect(miscounted.map((s) => s.status)).toEqual(['rejected', 'rejected']);
   });
+
+  it('with maxWaitMs gathers items added over several turns into one batch, and goes at once when maxBatch are waiting', async () => {
+    const r = recorder();
+    const b = new Batcher(r.run, { maxBatch: 4, maxInFlight: 10, maxWaitMs: 10_000 });
+    const first = [1, 2].map((n) => b.add(n));
+    await turn();
+    await turn();
+    expect(r.batches).toEqual([]); // still waiting for company
+    const more = [3, 4].map((n) => b.add(n));
+    expect(r.batches).toEqual([[1, 2, 3, 4]]); // the fourth filled the batch: out without the timer
+    r.release[0]!();
+    expect(await Promise.all([...first, ...more])).toEqual([10, 20, 30, 40]);
+    expect(() => new Batcher(r.run, { maxBatch: 1, maxInFlight: 1, maxWaitMs: -1 })).toThrow(/maxWaitMs/);
+  });
 });

@@ -1,5 +1,5 @@
+import { Batcher, type BatcherOptions } from '@scanq/core';
 import type { Db } from './client.js';
-import { GroupCommit } from './group-commit.js';
 import type { StreamEvent } from './generated/prisma/client.js';
 import type { SqlClient } from './sql.js';
 import { uuidv7 } from './uuidv7.js';
@@ -23,14 +23,14 @@ export class StreamEventRepository {
    * mark each was a commit each. A mark lost with its batch only means a repeat append (the
    * stream is at least once), but callers still hear of a failure.
    */
-  private readonly marks: GroupCommit<{ id: string; streamId: string }, boolean>;
+  private readonly marks: Batcher<{ id: string; streamId: string }, boolean>;
 
   constructor(
     private readonly db: Db,
     private readonly sql: SqlClient,
-    marks: { maxSize: number; maxWaitMs: number } = { maxSize: 200, maxWaitMs: 5 },
+    marks: BatcherOptions = { maxBatch: 200, maxInFlight: 4, maxWaitMs: 5 },
   ) {
-    this.marks = new GroupCommit(async (items) => {
+    this.marks = new Batcher(async (items) => {
       const marked = await this.sql.rows<{ id: string }>(
         `UPDATE "StreamEvent" e SET "streamId" = v.stream, "appendedAt" = timezone('UTC', now())
            FROM unnest($1::uuid[], $2::text[]) AS v(id, stream)
@@ -39,7 +39,7 @@ export class StreamEventRepository {
         [items.map((i) => i.id), items.map((i) => i.streamId)],
       );
       const ids = new Set(marked.map((m) => m.id));
-      return items.map((i) => ids.has(i.id));
+      return items.map((i) => ({ ok: true, value: ids.has(i.id) }));
     }, marks);
   }
 
@@ -59,7 +59,7 @@ export class StreamEventRepository {
 
   /** Marks the event appended (its stream entry id), unless another appender did first; marks made together share one UPDATE. */
   appended(id: string, streamId: string): Promise<boolean> {
-    return this.marks.submit({ id, streamId });
+    return this.marks.add({ id, streamId });
   }
 
   /** Events still waiting for the stream, recorded at least `olderThanMs` ago, oldest first. */
