@@ -101,4 +101,23 @@ describe('bulk planning streams its listing', () => {
     expect(done.status).toBe('failed');
     expect(await runtime.db.scan.count({ where: { bulkScanId: bulk.id } })).toBe(0);
   }, 300_000);
+
+  it('the reconciler leaves the scans of a bulk scan still planning alone (no job yet by design), and enqueues them once it is planned', async () => {
+    const { runtime } = h.worker;
+    const { bulk } = await runtime.bulkScans.create({ selector: { repositories: ['bench/images'] }, force: false });
+    const [scan] = await runtime.scans.createMany([{ provider: 'aws', accountId: h.account.id, target: { repositoryName: 'bench/images', imageId: { imageTag: 'b-000001' } }, deadlineAt: new Date(Date.now() + 3600_000), bulkScanId: bulk.id }]);
+    // Inserted long ago as far as the reconciler's grace goes.
+    await runtime.db.scan.update({ where: { id: scan!.id }, data: { updatedAt: new Date(Date.now() - 3600_000) } });
+    await runtime.reconciler.reconcile();
+    expect((await runtime.db.scan.findUniqueOrThrow({ where: { id: scan!.id } })).jobId).toBeNull();
+    expect(await runtime.queues.liveJobs([{ queue: QueueName.aws, id: scan!.id }])).toEqual([false]);
+
+    await runtime.bulkScans.planned(bulk.id, { selected: 1, skipped: 0, plan: { accounts: [] } });
+    await runtime.db.scan.update({ where: { id: scan!.id }, data: { updatedAt: new Date(Date.now() - 3600_000) } });
+    await runtime.reconciler.reconcile();
+    const reenqueued = (await runtime.db.scan.findUniqueOrThrow({ where: { id: scan!.id } })).jobId;
+    expect(reenqueued).toBeTruthy();
+    expect(await runtime.queues.liveJobs([{ queue: QueueName.aws, id: reenqueued! }])).toEqual([true]);
+    await runtime.bulk.cancel(bulk.id);
+  }, 120_000);
 });
