@@ -146,6 +146,14 @@ export async function benchMemory(): Promise<Record<string, string>> {
     if (!resized.ok) throw new Error(`simulator config: ${await resized.text()}`);
     const planner = startProcess('planner', 'apps/worker/src/main.ts', { ...env, SCANQ_WORKER_QUEUES: 'maintenance', LOG_LEVEL: 'info' });
     procs.push(planner);
+    // Its 'bulk scan planned' line, caught as it is written (info lines after it would push it out of output()).
+    let plannedLine: string | undefined;
+    let partial = '';
+    planner.child.stdout?.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      plannedLine ??= lines.find((l) => l.includes('"bulk scan planned"'));
+    });
     await waitForWorkers(redisServer.url, QueueName.maintenance, store.prefix, 1, planner);
     await new Promise((r) => setTimeout(r, 2_000)); // past its start-up
     const samples: { t: number; rss: number }[] = [];
@@ -183,9 +191,8 @@ export async function benchMemory(): Promise<Record<string, string>> {
       `peak ${(peak / MB).toFixed(0)} MB (idle ${(idle / MB).toFixed(0)} MB); at 25/50/75/100 % of the run ${[0.25, 0.5, 0.75, 1].map((f) => quarter(f).toFixed(0)).join(' / ')} MB`;
     figures['memory: planner RSS growth over the run\'s second half'] = `${(growth / MB).toFixed(1)} MB (linear fit, ${half.length} samples; goal flat, < 32 MB: ${Math.abs(growth) < 32 * MB ? 'met' : 'NOT met'})`;
     // The planner's own split of its time (its 'bulk scan planned' log line).
-    const line = planner.output().split('\n').find((l) => l.includes('"bulk scan planned"'));
-    if (line) {
-      const t = JSON.parse(line) as { listMs: number; insertMs: number; enqueueMs: number };
+    if (plannedLine) {
+      const t = JSON.parse(plannedLine) as { listMs: number; insertMs: number; enqueueMs: number };
       figures['memory: planner time split'] = `listing ${(t.listMs / 1000).toFixed(1)} s, inserts ${(t.insertMs / 1000).toFixed(1)} s, enqueue ${(t.enqueueMs / 1000).toFixed(1)} s`;
     }
     figures['memory: load average (start → end)'] = `${startedAt} → ${load()}`;
