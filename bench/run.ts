@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [section…]`: every benchmark section, or the named ones (spine, alibaba, tencent,
- * huawei, bulk, bulk-alibaba, bulk-tencent, bulk-huawei, metrics, inventory, api), one after another on the machine's own Redis and Postgres (REDIS_URL /
+ * huawei, bulk, bulk-alibaba, bulk-tencent, bulk-huawei, memory, metrics, inventory, api), one after another on the machine's own Redis and Postgres (REDIS_URL /
  * DATABASE_URL). Each section prints its figures with the goal beside them. Timings live
  * here, never in pass/fail tests. Recorded runs: bench/RESULTS.md.
  */
@@ -12,6 +12,7 @@ import { benchBulkHuawei } from './bulk-huawei.js';
 import { benchBulkTencent } from './bulk-tencent.js';
 import { benchHuawei } from './huawei.js';
 import { benchInventory } from './inventory.js';
+import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
 import { benchSpine } from './spine.js';
 import { benchTencent } from './tencent.js';
@@ -25,6 +26,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, string>>> = {
   'bulk-alibaba': benchBulkAlibaba,
   'bulk-tencent': benchBulkTencent,
   'bulk-huawei': benchBulkHuawei,
+  memory: benchMemory,
   metrics: benchMetrics,
   inventory: benchInventory,
   api: benchApi,

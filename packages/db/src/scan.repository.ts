@@ -427,9 +427,41 @@ export class ScanRepository {
     return n;
   }
 
-  /** Scans an interrupted planning attempt inserted (never enqueued): a re-plan starts clean. */
-  async deleteUnplannedBulkScans(bulkScanId: string): Promise<number> {
-    return (await this.db.scan.deleteMany({ where: { bulkScanId, status: 'queued' } })).count;
+  /**
+   * Scans an interrupted planning attempt inserted (never enqueued): a re-plan starts clean.
+   * With `accountId`, that account's only (its listing failed after some pages were planned).
+   */
+  async deleteUnplannedBulkScans(bulkScanId: string, accountId?: string): Promise<number> {
+    return (await this.db.scan.deleteMany({ where: { bulkScanId, status: 'queued', ...(accountId ? { accountId } : {}) } })).count;
+  }
+
+  /**
+   * The queued scans of a bulk scan, `pageSize` at a time, through one server-side cursor: one
+   * pass over the bulk's rows whatever their number (a keyset by id would sort them per page),
+   * and never more than a page in this process. The cursor's transaction reads one snapshot.
+   */
+  async *queuedBulkScanPages(bulkScanId: string, pageSize: number): AsyncIterable<{ id: string; provider: Scan['provider'] }[]> {
+    if (!UUID.test(bulkScanId)) return;
+    const client = await this.sql.pool.connect();
+    let open = false;
+    let broken = false;
+    try {
+      await client.query('BEGIN READ ONLY');
+      open = true;
+      await client.query(`DECLARE queued_bulk_scans NO SCROLL CURSOR FOR SELECT "id"::text AS id, "provider"::text AS provider FROM "Scan" WHERE "bulkScanId" = $1::uuid AND "status" = 'queued'`, [bulkScanId]);
+      for (;;) {
+        const { rows } = await client.query<{ id: string; provider: Scan['provider'] }>(`FETCH ${Math.max(1, Math.floor(pageSize))} FROM queued_bulk_scans`);
+        if (rows.length > 0) yield rows;
+        if (rows.length < pageSize) break;
+      }
+      await client.query('COMMIT');
+      open = false;
+    } finally {
+      // An error, or a consumer that stopped early: the transaction is rolled back before the
+      // connection goes back; one that cannot even roll back is dropped.
+      if (open) await client.query('ROLLBACK').catch(() => (broken = true));
+      client.release(broken);
+    }
   }
 
   /** Whether any scan of the bulk scan is still open (an index probe, not a count). */
@@ -628,9 +660,11 @@ export class ScanRepository {
   /** Non-terminal scans not touched for `idleMs`, oldest first: the reconciler's work list. */
   /** Open scans idle for `idleMs`, oldest first, a page at a time (`after`: the last one of the previous page). */
   findStale(idleMs: number, limit: number, after?: { updatedAt: Date; id: string }): Promise<Scan[]> {
-    const idle = { status: { in: NON_TERMINAL }, updatedAt: { lt: new Date(Date.now() - idleMs) } };
+    // Scans of a bulk scan still planning have no job yet by design (the planner enqueues them
+    // once the plan is recorded, or a re-plan deletes them): they are not lost.
+    const idle = { status: { in: NON_TERMINAL }, updatedAt: { lt: new Date(Date.now() - idleMs) }, OR: [{ bulkScanId: null }, { bulkScan: { is: { status: { not: 'planning' as const } } } }] };
     return this.db.scan.findMany({
-      where: after ? { ...idle, OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] } : idle,
+      where: after ? { AND: [idle, { OR: [{ updatedAt: { gt: after.updatedAt } }, { updatedAt: after.updatedAt, id: { gt: after.id } }] }] } : idle,
       orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
       take: limit,
     });

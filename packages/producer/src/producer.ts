@@ -77,7 +77,7 @@ export class ScanqProducer {
     const keyspace = new RedisKeyspace(options.prefix ?? 'scanq');
     this.ownsConnection = typeof options.connection === 'string';
     this.redis = typeof options.connection === 'string' ? createRedis(options.connection) : options.connection;
-    this.queue = new Queue(QueueName.requests, { connection: this.redis, prefix: keyspace.queuePrefix(QueueName.requests) });
+    this.queue = new Queue(QueueName.requests, { connection: this.redis, ...keyspace.queueOptions(QueueName.requests) });
     this.streamKey = keyspace.eventsStream;
     this.jobOptions = { ...DEFAULT_JOB_OPTIONS, ...options.jobOptions };
   }

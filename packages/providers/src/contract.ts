@@ -112,6 +112,13 @@ export interface PlannedScan<TTarget = Record<string, unknown>> {
 export interface BulkCapable<TTarget = Record<string, unknown>> {
   /** True when one account's listing holds images of many regions, each with its `region` (else all are in the account's). */
   readonly inventorySpansRegions?: boolean;
+  /**
+   * True when the listing names each digest once per repository (its tags folded in) and
+   * `planScans` groups the same whatever slice of the listing it is given (e.g. one scan per
+   * image): the planner then plans page by page and never holds the listing. Otherwise it holds
+   * the account's listing to merge the tags of one digest across pages and plan the whole.
+   */
+  readonly listsEachDigestOnce?: boolean;
   /** Every image of the account matching `query`, a page at a time (full paging). */
   listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]>;
   /** The fewest scans the cloud allows for `images` (e.g. one per ECR image, one per ≤10241 for HSS). */

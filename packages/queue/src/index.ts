@@ -1,5 +1,5 @@
 export { createRedis, scanKeys, scanTargets, type RedisClient } from './connection.js';
-export { RedisKeyspace } from './keyspace.js';
+export { QUEUE_EVENTS_MAX_LEN, RedisKeyspace } from './keyspace.js';
 export { QueueRepository, type QueueRepositoryOptions } from './queue.repository.js';
 export { ScanOnceWindow, CLOUD_HOLDER, type WindowClaim } from './scan-once-window.js';
 export { ConcurrencySlots, type SlotAcquisition, type SlotsState } from './concurrency-slots.js';

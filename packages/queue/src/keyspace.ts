@@ -1,5 +1,8 @@
 import { type Provider, type QueueName, queueForProvider } from '@scanq/core';
 
+/** BullMQ job events kept per queue (its `events` stream): enough to follow recent moves by hand. */
+export const QUEUE_EVENTS_MAX_LEN = 1_000;
+
 /**
  * Where every scanq key lives in Redis. Redis Cluster serves a command (a Lua script, a MULTI)
  * only when all its keys hash to one slot; a `{…}` hash tag decides the slot. BullMQ's scripts
@@ -28,6 +31,16 @@ export class RedisKeyspace {
   /** BullMQ's `prefix` for a queue (its own hash tag). */
   queuePrefix(queue: QueueName): string {
     return this.tag(queue);
+  }
+
+  /**
+   * What every scanq Queue object is created with: its prefix, and BullMQ's job-event stream
+   * capped at QUEUE_EVENTS_MAX_LEN entries (BullMQ keeps 10,000 by default: ~2.5 MB a queue,
+   * read by nothing in scanq, which has no QueueEvents listener). Each Queue object writes the
+   * cap into the queue's meta when it connects, so all of them must agree.
+   */
+  queueOptions(queue: QueueName): { prefix: string; streams: { events: { maxLen: number } } } {
+    return { prefix: this.queuePrefix(queue), streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } } };
   }
 
   /** Prefix of a provider's quota keys: in its queue's slot. */

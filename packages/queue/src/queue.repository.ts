@@ -38,7 +38,7 @@ export class QueueRepository {
   queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.options.keyspace.queuePrefix(name) });
+      q = new Queue(name, { connection: this.connection, ...this.options.keyspace.queueOptions(name) });
       this.queues.set(name, q);
     }
     return q;

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { BULK_JOB_PRIORITY, type BulkSelector, labelsMatch, type CreateBulkScanRequest, dependencyOutage, isProviderError, isShutdownAbort, type Provider, JobName, jobIds, QueueName } from '@scanq/core';
 import type { AccountRepository, BulkScan, BulkScanRepository, CloudAccount, ScanRepository } from '@scanq/db';
-import { type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
+import { type BulkCapable, type InventoryImage, isBulkCapable, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { type QueueRepository, RedisLease } from '@scanq/queue';
 import type { RedisClient } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { AccountResolver } from './account-resolver.js';
+import { LatestPerRepository, oneImagePerDigest, selectImages, uniqueNames } from './bulk-selection.js';
 import { cancelNotStartedScans } from './cancel-not-started.js';
 import { SubmitError } from './submit.service.js';
 import type { WebhookService } from './webhook.service.js';
@@ -14,65 +15,15 @@ import type { EventStreamService } from './event-stream.service.js';
 /** A plan job's retries: a lease held by another planner, or a cloud's listing failing for a moment. */
 export const PLAN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } as const;
 
-/** A selector list without repeats (a name given twice is listed once). */
-const uniqueNames = (names: string[] | undefined) => (names ? [...new Set(names)] : undefined);
-
-/** `*` any run, `?` one character; everything else literal. */
-export function tagGlob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
+export { latestPerRepository, oneImagePerDigest, registrySelected, selectImages, tagGlob } from './bulk-selection.js';
 
 /**
- * Whether a selector's registry names `registry`: scanq's own form (`acr:<region>:<instance>`,
- * `instance_image/<id>`, an ECR registry id) or the cloud's bare instance id, its last part.
+ * Images a plan inserts at once when it plans page by page: with the page being listed, what it
+ * holds of an account's listing at most, however large the listing.
  */
-export function registrySelected(registry: string, selected: readonly string[]): boolean {
-  return selected.includes(registry) || selected.includes(registry.slice(Math.max(registry.lastIndexOf(':'), registry.lastIndexOf('/')) + 1));
-}
-
-/** What the selector keeps of one listing page (server-side filters aside); an image without a region of its own is in its account's. */
-export function selectImages(images: InventoryImage[], selector: BulkSelector, accountRegion: string): InventoryImage[] {
-  const globs = selector.tagPatterns?.map(tagGlob);
-  return images.filter((image) => {
-    if (selector.regions?.length && !selector.regions.includes(image.region ?? accountRegion)) return false;
-    if (selector.registries?.length && !registrySelected(image.registry, selector.registries)) return false;
-    if (selector.namespaces?.length) {
-      const ns = image.namespace ?? (image.repository.includes('/') ? image.repository.slice(0, image.repository.lastIndexOf('/')) : '');
-      if (!selector.namespaces.includes(ns)) return false;
-    }
-    if (selector.repositories?.length && !selector.repositories.includes(image.repository)) return false;
-    if (globs && !image.tags.some((t) => globs.some((g) => g.test(t)))) return false;
-    return true;
-  });
-}
-
-/**
- * "Latest tag only": per repository, the image tagged `latest` where there is one, else the
- * most recently pushed tagged image (untagged images and signatures pushed later do not win).
- */
-export function latestPerRepository(images: InventoryImage[]): InventoryImage[] {
-  const best = new Map<string, InventoryImage>();
-  const rank = (i: InventoryImage) => (i.tags.includes('latest') ? Number.MAX_SAFE_INTEGER : i.tags.length === 0 ? -2 : (i.pushedAt?.getTime() ?? -1));
-  for (const image of images) {
-    const key = `${image.registry}/${image.repository}`;
-    const current = best.get(key);
-    if (!current || rank(image) > rank(current)) best.set(key, image);
-  }
-  return [...best.values()].filter((i) => i.tags.length > 0);
-}
-
-/** One entry per digest: tags pointing at the same digest merge into one image. */
-export function oneImagePerDigest(images: InventoryImage[]): InventoryImage[] {
-  const byKey = new Map<string, InventoryImage>();
-  for (const image of images) {
-    const key = `${image.registry}/${image.repository}@${image.digest ?? image.providerImageId ?? image.tags.join(',')}`;
-    const seen = byKey.get(key);
-    if (seen) seen.tags = [...new Set([...seen.tags, ...image.tags])];
-    else byKey.set(key, { ...image, tags: [...image.tags] });
-  }
-  return [...byKey.values()];
-}
+export const PLAN_BATCH_IMAGES = 5_000;
+/** Start jobs read back from Postgres and added per page once the plan is recorded. */
+const ENQUEUE_PAGE = 5_000;
 
 export interface BulkPlanEntry {
   provider: Provider;
@@ -209,7 +160,7 @@ export class BulkScanService {
     const skippedByProvider: Record<string, number> = {};
     let selected = 0;
     let skipped = 0;
-    const createdScans: { id: string; provider: Provider }[] = [];
+    let scans = 0;
     const timings = { listMs: 0, insertMs: 0, enqueueMs: 0 };
     let mark = performance.now();
     const lap = (key: keyof typeof timings) => {
@@ -236,50 +187,20 @@ export class BulkScanService {
         continue;
       }
       try {
-        let images: InventoryImage[] = [];
-        const query = { registries: uniqueNames(selector.registries), namespaces: uniqueNames(selector.namespaces), repositories: uniqueNames(selector.repositories) };
-        for await (const page of provider.listImages(account, query)) {
-          entry.listed += page.length;
-          images.push(...selectImages(page, selector, stored.region));
-        }
-        if (selector.latestTagOnly) images = latestPerRepository(images);
-        images = oneImagePerDigest(images);
-        if (selector.skipScannedWithinHours && !bulk.force) {
-          const since = new Date(Date.now() - selector.skipScannedWithinHours * 3600_000);
-          const recent = await this.scans.recentlyScannedDigests(stored.id, images.flatMap((i) => (i.digest ? [i.digest] : [])), since);
-          const kept = images.filter((i) => !i.digest || !recent.has(i.digest));
-          entry.skipped = images.length - kept.length;
-          images = kept;
-        }
-        // What the cloud cannot scan (the listing said so) is skipped, counted by reason, not failed.
-        const unscannable = images.filter((i) => i.unscannable);
-        if (unscannable.length) {
-          entry.unscannable = {};
-          for (const i of unscannable) entry.unscannable[i.unscannable!] = (entry.unscannable[i.unscannable!] ?? 0) + 1;
-          entry.skipped += unscannable.length;
-          images = images.filter((i) => !i.unscannable);
-        }
-        entry.selected = images.length;
-        lap('listMs');
-        const planned = provider.planScans(account, images);
-        entry.scans = planned.length;
-        const rows = await this.scans.createMany(planned.map((p) => ({ provider: stored.provider, accountId: stored.id, target: p.target as Record<string, unknown>, deadlineAt, bulkScanId: bulk.id })));
-        await this.scans.addImagesToScans(
-          planned.flatMap((p, i) =>
-            p.images.map((img) => ({ scanId: rows[i]!.id, registry: img.registry, repository: img.repository, tags: img.tags, digest: img.digest ?? null, providerImageId: img.providerImageId ?? null, raw: img.raw })),
-          ),
-        );
-        createdScans.push(...rows);
-        lap('insertMs');
+        await this.planAccount({ bulk, stored, account, provider, selector, deadlineAt, entry, lap });
         selected += entry.selected;
         skipped += entry.skipped;
+        scans += entry.scans;
         skippedByProvider[stored.provider] = (skippedByProvider[stored.provider] ?? 0) + entry.skipped;
       } catch (err) {
         // A listing that failed for a moment (5xx, network, throttling): plan again from the start
         // rather than leave the account out, unless this was the last try. One cut by this
-        // worker's shutdown always plans again (the job goes back to the queue).
+        // worker's shutdown always plans again (the job goes back to the queue). The next
+        // attempt deletes what this one inserted.
         if (isShutdownAbort(err) || (!finalAttempt && isProviderError(err) && err.kind !== 'terminal')) throw err;
-        entry.error = (err as Error).message;
+        // Left out: the pages of it planned before the failure go too.
+        await this.scans.deleteUnplannedBulkScans(bulk.id, stored.id);
+        Object.assign(entry, { selected: 0, skipped: 0, scans: 0, unscannable: undefined, error: (err as Error).message });
         this.log.warn({ bulkScanId, account: stored.name, err: entry.error }, 'bulk planning failed for an account');
       }
     }
@@ -294,11 +215,87 @@ export class BulkScanService {
       return;
     }
     mark = performance.now();
-    await this.queues.enqueueScanStarts(createdScans.map((s) => ({ id: s.id, provider: s.provider, priority: BULK_JOB_PRIORITY })));
+    // Read back from Postgres a page at a time, not kept from the inserts: the planner never
+    // holds a job per scan. A crash part way leaves queued scans without jobs, which the
+    // reconciler enqueues (the bulk scan is no longer planning).
+    for await (const page of this.scans.queuedBulkScanPages(bulk.id, ENQUEUE_PAGE)) {
+      await this.queues.enqueueScanStarts(page.map((s) => ({ id: s.id, provider: s.provider, priority: BULK_JOB_PRIORITY })));
+    }
     lap('enqueueMs');
     if (entries.length === 0) await this.complete(bulk.id, 'no account matches the selector');
-    else if (createdScans.length === 0) await this.complete(bulk.id, errors.length && entries.every((e) => e.error) ? errors.join('; ') : undefined);
-    this.log.info({ bulkScanId, selected, skipped, scans: createdScans.length, errors: errors.length, ...timings }, 'bulk scan planned');
+    else if (scans === 0) await this.complete(bulk.id, errors.length && entries.every((e) => e.error) ? errors.join('; ') : undefined);
+    this.log.info({ bulkScanId, selected, skipped, scans, errors: errors.length, ...timings }, 'bulk scan planned');
+  }
+
+  /**
+   * One account's share of a plan: its listing selected and planned into Postgres a batch at a
+   * time. An adapter whose listing names each digest once is planned as its pages come, holding
+   * at most a batch and a page (and, for "latest tag only", one image per repository); another
+   * one's selection is gathered first, to merge the tags of one digest across pages, and planned
+   * as a whole.
+   */
+  private async planAccount(p: {
+    bulk: BulkScan;
+    stored: CloudAccount;
+    account: ProviderAccount;
+    provider: ScanProvider<any> & BulkCapable<any>;
+    selector: BulkSelector;
+    deadlineAt: Date;
+    entry: BulkPlanEntry;
+    lap: (key: 'listMs' | 'insertMs') => void;
+  }): Promise<void> {
+    const { selector, entry } = p;
+    const streams = p.provider.listsEachDigestOnce === true;
+    const latest = selector.latestTagOnly ? new LatestPerRepository() : undefined;
+    let pending: InventoryImage[] = [];
+    const query = { registries: uniqueNames(selector.registries), namespaces: uniqueNames(selector.namespaces), repositories: uniqueNames(selector.repositories) };
+    for await (const page of p.provider.listImages(p.account, query)) {
+      entry.listed += page.length;
+      const kept = selectImages(page, selector, p.stored.region);
+      if (latest) latest.add(kept);
+      else for (const image of kept) pending.push(image);
+      if (streams && !latest && pending.length >= PLAN_BATCH_IMAGES) {
+        p.lap('listMs');
+        await this.planBatch(p, pending);
+        pending = [];
+      }
+    }
+    if (latest) pending = latest.result();
+    if (!streams) pending = oneImagePerDigest(pending);
+    p.lap('listMs');
+    await this.planBatch(p, pending);
+  }
+
+  /** One batch of selected images: "skip scanned within N hours", what cannot be scanned, then its scans and images inserted. */
+  private async planBatch(p: Parameters<BulkScanService['planAccount']>[0], batch: InventoryImage[]): Promise<void> {
+    const { selector, entry } = p;
+    let images = batch;
+    if (selector.skipScannedWithinHours && !p.bulk.force) {
+      const since = new Date(Date.now() - selector.skipScannedWithinHours * 3600_000);
+      const recent = await this.scans.recentlyScannedDigests(p.stored.id, images.flatMap((i) => (i.digest ? [i.digest] : [])), since);
+      const kept = images.filter((i) => !i.digest || !recent.has(i.digest));
+      entry.skipped += images.length - kept.length;
+      images = kept;
+    }
+    // What the cloud cannot scan (the listing said so) is skipped, counted by reason, not failed.
+    const unscannable = images.filter((i) => i.unscannable);
+    if (unscannable.length) {
+      entry.unscannable ??= {};
+      for (const i of unscannable) entry.unscannable[i.unscannable!] = (entry.unscannable[i.unscannable!] ?? 0) + 1;
+      entry.skipped += unscannable.length;
+      images = images.filter((i) => !i.unscannable);
+    }
+    entry.selected += images.length;
+    if (images.length === 0) return;
+    const planned = p.provider.planScans(p.account, images);
+    entry.scans += planned.length;
+    const rows = await this.scans.createMany(planned.map((s) => ({ provider: p.stored.provider, accountId: p.stored.id, target: s.target as Record<string, unknown>, deadlineAt: p.deadlineAt, bulkScanId: p.bulk.id })));
+    await this.scans.addImagesToScans(
+      planned.flatMap((s, i) =>
+        s.images.map((img) => ({ scanId: rows[i]!.id, registry: img.registry, repository: img.repository, tags: img.tags, digest: img.digest ?? null, providerImageId: img.providerImageId ?? null, raw: img.raw })),
+      ),
+    );
+    p.lap('insertMs');
   }
 
   /** A scan of a bulk scan ended: when it was the last one, queue the completion (once). */

@@ -156,6 +156,9 @@ export class AwsEcrProvider implements ScanProvider<AwsScanTarget>, BulkCapable<
     }
   }
 
+  /** DescribeImages lists one entry per digest with all its tags, and planScans is one scan per image. */
+  readonly listsEachDigestOnce = true;
+
   /**
    * Inventory: DescribeRepositories (named ones when the selector names them) then
    * DescribeImages per repository, both fully paged at their maximum page sizes.

@@ -78,7 +78,7 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
     const keyspace = new RedisKeyspace(config.queuePrefix);
     let queue: Queue | undefined;
     const wake: WakeJob = async (jobId) => {
-      queue ??= new Queue(queueForProvider('alibaba'), { connection: redis, prefix: keyspace.queuePrefix(queueForProvider('alibaba')) });
+      queue ??= new Queue(queueForProvider('alibaba'), { connection: redis, ...keyspace.queueOptions(queueForProvider('alibaba')) });
       // A waiter is recorded while its job is still active, a moment before it parks itself in
       // the delayed set: give it that moment. Only a delayed job can be promoted; a job that is
       // active or waiting asks for a slot on its own anyway.
