@@ -33,6 +33,12 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10, ...(options.connectionTimeoutMs ? { connectionTimeoutMillis: options.connectionTimeoutMs } : {}) });
   // Without a listener an idle connection's error (Postgres restarting: 57P01) would crash the process.
   pool.on('error', (err) => options.onIdleError?.(err));
+  // The pool listens only while a connection is idle. One that is checked out (a transaction
+  // between statements, Prisma's interactive transactions) and told 57P01 by a stopping server
+  // emits 'error' with no listener: an uncaught exception that killed workers in the Postgres
+  // outage test. The holder hears of it from its next statement, and the pool drops the
+  // connection on release (no longer queryable), so this listener only has to be there.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     db,
