@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { SqlClient } from './sql.js';
+import { tracePool } from './traced-pool.js';
 
 export type Db = PrismaClient;
 
@@ -26,6 +27,8 @@ export interface DatabaseOptions {
   connectionTimeoutMs?: number;
   /** An idle connection failed (server shut down, network cut): the pool drops it and opens another when asked. */
   onIdleError?: (err: Error) => void;
+  /** Every statement a span (tracing on); unset: the pool is left untouched. */
+  traced?: boolean;
 }
 
 /** One pool shared by Prisma and the hot path, so SCANQ_DB_POOL_MAX bounds both. */
@@ -33,6 +36,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10, ...(options.connectionTimeoutMs ? { connectionTimeoutMillis: options.connectionTimeoutMs } : {}) });
   // Without a listener an idle connection's error (Postgres restarting: 57P01) would crash the process.
   pool.on('error', (err) => options.onIdleError?.(err));
+  if (options.traced) tracePool(pool);
   const db = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     db,
