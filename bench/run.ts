@@ -1,6 +1,6 @@
 /**
  * `pnpm bench [section…]`: every benchmark section, or the named ones (spine, alibaba, tencent,
- * huawei, bulk, bulk-alibaba, bulk-tencent, bulk-huawei, memory, metrics, inventory, api), one after another on the machine's own Redis and Postgres (REDIS_URL /
+ * huawei, bulk, bulk-alibaba, bulk-tencent, bulk-huawei, memory, metrics, inventory, api, tracing), one after another on the machine's own Redis and Postgres (REDIS_URL /
  * DATABASE_URL). Each section prints its figures with the goal beside them. Timings live
  * here, never in pass/fail tests. Recorded runs: bench/RESULTS.md.
  */
@@ -16,6 +16,7 @@ import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
 import { benchSpine } from './spine.js';
 import { benchTencent } from './tencent.js';
+import { benchTracing } from './tracing.js';
 
 const SECTIONS: Record<string, () => Promise<Record<string, string>>> = {
   spine: benchSpine,
@@ -30,6 +31,7 @@ const SECTIONS: Record<string, () => Promise<Record<string, string>>> = {
   metrics: benchMetrics,
   inventory: benchInventory,
   api: benchApi,
+  tracing: benchTracing,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -23,8 +23,8 @@ import { backendCpuDelta, delta, pgBackendCpuMs, pgDatabaseCounts, processCpuMs,
 import { preparePeerDatabase, runPeerLoop } from './spine-peer.js';
 
 const NOOP_JOBS = Number(process.env.BENCH_NOOP_JOBS ?? 20_000);
-const SCANS = Number(process.env.BENCH_SCANS ?? 3_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+export const SCANS = Number(process.env.BENCH_SCANS ?? 3_000);
+export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 /** Worker processes in the end-to-end run (the no-op baseline always has one). */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 /** The simulator settings both runs share: scans complete at once, 20 findings each. */
@@ -115,14 +115,14 @@ async function peerLoop(): Promise<RunCost> {
   }
 }
 
-/** The whole pipeline as separate processes: simulator, worker, API. */
-async function endToEnd(): Promise<RunCost & { findings: number }> {
-  const stack = await startBenchStack('e2e', run, {
+/** The whole pipeline as separate processes: simulator, worker, API (`env` on top: the tracing section's OTEL_*). */
+export async function endToEnd(options: { section?: string; env?: Record<string, string> } = {}): Promise<RunCost & { findings: number }> {
+  const stack = await startBenchStack(options.section ?? 'e2e', run, {
     workers: WORKERS,
     queue: 'aws',
     // Load shedding off: on the shared 2-core machine the API's event-loop delay passes its limit
     // and a 503 would end the run; the bench measures throughput, not shedding.
-    env: { SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY), SCANQ_POLL_INITIAL_MS: '0', SCANQ_API_MAX_EVENT_LOOP_DELAY_MS: '0', ...SIM_SETTINGS },
+    env: { SCANQ_WORKER_CONCURRENCY: String(CONCURRENCY), SCANQ_POLL_INITIAL_MS: '0', SCANQ_API_MAX_EVENT_LOOP_DELAY_MS: '0', ...SIM_SETTINGS, ...options.env },
   });
   const { sim, api, client, headers } = stack;
   try {

@@ -180,7 +180,8 @@ export async function startBenchStack(section: string, run: string, options: { w
   const connection = createRedis(REDIS_URL);
   const queue = new Queue(options.queue, { connection, prefix: new RedisKeyspace(prefix).queuePrefix(options.queue as QueueName) });
   try {
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!), waitForHttp(`${api}/readyz`, procs[1]!)]);
+    // Generous: on a crowded machine tsx alone takes a minute to start a process.
+    await Promise.all([waitForHttp(`${sim}/_sim/health`, procs[0]!, 180_000), waitForHttp(`${api}/readyz`, procs[1]!, 180_000)]);
     for (let i = 0; (await queue.getWorkersCount()) < options.workers; i++) {
       if (i > 600) throw new Error(`only ${await queue.getWorkersCount()} of ${options.workers} workers came up`);
       await new Promise((r) => setTimeout(r, 100));

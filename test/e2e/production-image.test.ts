@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStages, runStages, stageChain } from '../support/dockerfile.js';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
+import { OtlpCollector } from '../support/otlp-collector.js';
 import { freePort, REPO_ROOT, type ScanqProcess, waitForHttp } from '../support/processes.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
 import { waitFor } from '../support/wait.js';
@@ -17,7 +18,8 @@ import { waitFor } from '../support/wait.js';
  * COPY and RUN lines) and `pnpm build` run into a temp dir outside the checkout, which then
  * holds what the image's /app holds (node_modules + dist). The compiled processes run from
  * there with plain `node` (no tsx, no TypeScript): migrate on an empty database, simulator,
- * API (SCANQ_DEMO_ACCOUNTS on) and worker, and one scan goes end to end.
+ * API (SCANQ_DEMO_ACCOUNTS on) and worker, and one scan goes end to end, traced (OTLP to a
+ * collector of the test's own): the bundles get their spans without any module hook.
  */
 describe('production image: compiled processes on the production-only install', () => {
   let env: TestEnv;
@@ -139,8 +141,10 @@ describe('production image: compiled processes on the production-only install', 
     const common = { DATABASE_URL: freshDbUrl, SIM_PORT: String(simPort), SIM_URL: sim, SIM_AWS_SCAN_MS: '300', API_PORT: String(apiPort) };
     const simulator = startCompiled('simulator', 'simulator.js', common);
     await waitForHttp(`${sim}/_sim/health`, simulator, 60_000);
-    startCompiled('worker', 'worker.js', common);
-    const apiProc = startCompiled('api', 'api.js', { ...common, SCANQ_DEMO_ACCOUNTS: 'true' });
+    const collector = await OtlpCollector.start();
+    const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '200' };
+    startCompiled('worker', 'worker.js', { ...common, ...traced });
+    const apiProc = startCompiled('api', 'api.js', { ...common, ...traced, SCANQ_DEMO_ACCOUNTS: 'true' });
     await waitForHttp(`${api}/readyz`, apiProc, 90_000);
     expect((await fetch(`${api}/healthz`)).status).toBe(200);
 
@@ -186,6 +190,19 @@ describe('production image: compiled processes on the production-only install', 
       expect(Number(scan.rows[0]!.findings)).toBeGreaterThan(0);
     } finally {
       await client.end();
+    }
+    // Tracing from the bundles: the request, its jobs, the cloud call and SQL of both processes, one trace.
+    try {
+      const request = await waitFor(() => collector.spans.find((s) => s.service === 'scanq-api' && s.name === 'POST /v1/scans'), { timeoutMs: 30_000, what: 'the POST /v1/scans span' });
+      const names = await waitFor(() => {
+        const t = collector.trace(request.traceId);
+        return t.some((s) => s.name === 'aws StartImageScan') && t.some((s) => s.attributes['bullmq.job.name'] === 'scan.poll' && s.kind === 5) ? t.map((s) => `${s.service} ${s.name}`) : undefined;
+      }, { timeoutMs: 30_000, what: 'the scan trace to hold the cloud call and the poll job' });
+      expect(names).toContain('scanq-api INSERT');
+      expect(names).toContain('scanq-worker process aws');
+      expect(names).toContain('scanq-worker UPDATE');
+    } finally {
+      await collector.close();
     }
   }, 240_000);
 });

@@ -20,6 +20,7 @@ import { quotaRoutes } from './routes/quotas.routes.js';
 import { scheduleRoutes } from './routes/schedules.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
 import { registerUi } from './ui/ui.plugin.js';
+import { registerRequestTracing } from './request-tracing.js';
 
 export interface ApiOptions {
   /** Bull Board credentials; a random password is generated (and reported) when absent. */
@@ -43,6 +44,8 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
     frameworkErrors,
     clientErrorHandler,
   });
+  // First: its hooks must wrap every route registered after it.
+  if (runtime.config.tracing) await registerRequestTracing(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler());
   registerErrorHandling(app);

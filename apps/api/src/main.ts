@@ -1,10 +1,11 @@
 import { loadConfig } from '@scanq/core';
-import { createLogger, createRuntime, seedDemoAccounts } from '@scanq/scans';
+import { createLogger, createRuntime, seedDemoAccounts, startTracing } from '@scanq/scans';
 import { BULL_BOARD_PATH, buildApi } from './app.js';
 
 const config = loadConfig();
 // Fail-fast connections: a request on a dead Postgres or Redis gets a 503 in seconds, not a wait.
-const runtime = createRuntime(config, createLogger(config, 'api'), { failFast: true });
+const tracing = await startTracing(config.tracing, 'scanq-api');
+const runtime = createRuntime(config, createLogger(config, 'api'), { failFast: true, tracing });
 if (config.demoAccounts) {
   // Before listening: a ready API has its demo accounts.
   const names = await seedDemoAccounts(runtime.accounts, config.simulator.url);

@@ -1,6 +1,6 @@
 import { isShutdownAbort, JOBS_BY_QUEUE, type JobName, type JobPayloads, type QueueName } from '@scanq/core';
 import { DelayedError, type Job, WaitingError, Worker } from '@scanq/queue';
-import type { RedisClient, RedisKeyspace } from '@scanq/queue';
+import type { RedisClient, RedisKeyspace, Telemetry } from '@scanq/queue';
 import type { Logger } from 'pino';
 
 /** A handler's result becomes the job's return value (intake jobs return the scan id). */
@@ -19,6 +19,8 @@ export interface WorkerHostOptions {
   log: Logger;
   /** Told of every job this process ran (its /metrics). */
   observer?: JobObserver;
+  /** Tracing (bullmq-otel): each run of a job is a span in the trace of whoever added it. */
+  telemetry?: Telemetry;
 }
 
 /** How one run of a handler ended: done, failed (BullMQ retries or fails it), parked (delayed: a poll, a quota wait, an outage), handed back at shutdown. */
@@ -91,6 +93,7 @@ export class WorkerHost {
           lockDuration: this.options.lockMs ?? 30_000,
           stalledInterval: this.options.stalledCheckMs ?? 15_000,
           maxStalledCount: 3,
+          ...(this.options.telemetry ? { telemetry: this.options.telemetry } : {}),
         },
       );
       worker.on('failed', (job, err) => {

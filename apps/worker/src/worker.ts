@@ -1,6 +1,6 @@
 import { JobName, QueueName, type ScanqConfig } from '@scanq/core';
 import { createRedis } from '@scanq/queue';
-import { createLogger, createRuntime, type ScanqRuntime } from '@scanq/scans';
+import { createLogger, createRuntime, type ScanqRuntime, startTracing } from '@scanq/scans';
 import { type JobHandlers, WorkerHost } from './worker-host.js';
 import { WorkerHttp } from './worker-http.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -22,7 +22,8 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   const all = Object.values(QueueName);
   const queues = config.worker.queues.length ? all.filter((q) => config.worker.queues.includes(q)) : all;
   let metrics: WorkerMetrics | undefined;
-  const runtime = createRuntime(config, log, { shutdownSignal: shutdown.signal, onQuotaWait: (provider, code) => metrics?.quotaWait(provider, code) });
+  const tracing = await startTracing(config.tracing, 'scanq-worker');
+  const runtime = createRuntime(config, log, { shutdownSignal: shutdown.signal, onQuotaWait: (provider, code) => metrics?.quotaWait(provider, code), tracing });
   metrics = new WorkerMetrics(runtime.callStats, queues);
   const handlers: JobHandlers = {
     [JobName.ScanStart]: (job, token) => runtime.lifecycle.handleStart(job, token),
@@ -40,7 +41,7 @@ export async function startWorker(config: ScanqConfig): Promise<RunningWorker> {
   };
   // Workers block on Redis: a dedicated connection keeps producers (and quota scripts) snappy.
   const workerConnection = createRedis(config.redis);
-  const host = new WorkerHost(handlers, { connection: workerConnection, keyspace: runtime.keyspace, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log, observer: metrics });
+  const host = new WorkerHost(handlers, { connection: workerConnection, keyspace: runtime.keyspace, concurrency: config.worker.concurrency, lockMs: config.worker.lockMs, stalledCheckMs: config.worker.stalledCheckMs, queues, log, observer: metrics, ...(tracing.telemetry ? { telemetry: tracing.telemetry } : {}) });
   // Up before the queues: a pod whose Redis is not there yet is live (and says unready: no queue consuming).
   const { http: httpConfig } = config.worker;
   const http = httpConfig.port

@@ -13,6 +13,9 @@ const bool = (def: boolean) =>
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Unset and empty are the same for the OTEL_* variables (the SDK's convention). */
+const emptyAsUnset = (v: unknown) => (v === '' ? undefined : v);
+
 const credentialSchema = z.record(z.string(), z.record(z.string(), z.string()));
 
 const envSchema = z.object({
@@ -197,6 +200,30 @@ const envSchema = z.object({
   /** The API registers the simulator's demo accounts (sim-aws, sim-alibaba, sim-tencent, sim-huawei) at SIM_URL when it starts (compose's demo; `pnpm start` always does). */
   SCANQ_DEMO_ACCOUNTS: bool(false),
 
+  // Tracing (OpenTelemetry): the SDK's standard variables. Off unless an exporter is configured.
+  /** `otlp` or `console` turn tracing on, `none` keeps it off; unset: on (otlp) only when an OTLP endpoint is set. */
+  OTEL_TRACES_EXPORTER: z.preprocess(emptyAsUnset, z.enum(['otlp', 'console', 'none']).optional()),
+  /** OTLP/HTTP base URL: traces go to <this>/v1/traces. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUnset, z.string().url().optional()),
+  /** The full URL traces are POSTed to (wins over OTEL_EXPORTER_OTLP_ENDPOINT). */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(emptyAsUnset, z.string().url().optional()),
+  /** http/protobuf (default) or http/json; grpc is not bundled. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.preprocess(emptyAsUnset, z.enum(['http/protobuf', 'http/json']).optional()),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.preprocess(emptyAsUnset, z.enum(['http/protobuf', 'http/json']).optional()),
+  /** Extra headers on every export, `key=value,key2=value2` (an authorization token). */
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().default(''),
+  /** Unset: scanq-api / scanq-worker. */
+  OTEL_SERVICE_NAME: z.preprocess(emptyAsUnset, z.string().optional()),
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+    .default('parentbased_always_on'),
+  /** The ratio of the *traceidratio samplers, 0–1. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  /** Spans are batched this long before an export. */
+  OTEL_BSP_SCHEDULE_DELAY: int(5_000, 0),
+  /** true turns tracing off whatever else is set. */
+  OTEL_SDK_DISABLED: bool(false),
+
   SIM_HOST: z.string().default('127.0.0.1'),
   SIM_PORT: int(4566),
   SIM_SEED: z.string().default('scanq'),
@@ -274,6 +301,20 @@ export interface ScanqConfig {
   retention: { fullRuns: number; rawDays: number; batch: number; maxBatches: number };
   demoAccounts: boolean;
   simulator: { host: string; port: number; seed: string; url: string; options: Record<string, string> };
+  /** OpenTelemetry tracing; null: off (no SDK loaded, the API's no-op tracer). */
+  tracing: TracingConfig | null;
+}
+
+export interface TracingConfig {
+  exporter: 'otlp' | 'console';
+  /** Where OTLP/HTTP exports go (the traces URL itself). */
+  endpoint: string;
+  protocol: 'http/protobuf' | 'http/json';
+  headers: Record<string, string>;
+  /** Unset: each process names itself (scanq-api, scanq-worker). */
+  serviceName?: string;
+  sampler: { name: 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio'; ratio: number };
+  batchDelayMs: number;
 }
 
 export interface RedisHostPort {
@@ -311,6 +352,35 @@ function redisTopology(e: z.output<typeof envSchema>): RedisTopologyConfig {
       return { mode: 'sentinel', sentinels, masterName: e.SCANQ_REDIS_SENTINEL_MASTER, tls: e.SCANQ_REDIS_TLS, ...auth };
     }
   }
+}
+
+/** `k=v,k2=v2` (values percent-decoded, as the OTel spec has them). */
+function otlpHeaders(raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new ConfigError(`invalid configuration:\n  OTEL_EXPORTER_OTLP_HEADERS: "${pair.split('=')[0]}…" must be key=value (comma-separated pairs)`);
+    out[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return out;
+}
+
+/** Tracing is on only when an exporter is asked for: OTEL_TRACES_EXPORTER=otlp|console, or an OTLP endpoint with no exporter named. */
+function tracingConfig(e: z.output<typeof envSchema>): TracingConfig | null {
+  if (e.OTEL_SDK_DISABLED || e.OTEL_TRACES_EXPORTER === 'none') return null;
+  const endpointSet = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const exporter = e.OTEL_TRACES_EXPORTER ?? (endpointSet ? 'otlp' : null);
+  if (!exporter) return null;
+  const endpoint = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${(e.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '')}/v1/traces`;
+  return {
+    exporter,
+    endpoint,
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+    headers: otlpHeaders(e.OTEL_EXPORTER_OTLP_HEADERS),
+    ...(e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {}),
+    sampler: { name: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
+    batchDelayMs: e.OTEL_BSP_SCHEDULE_DELAY,
+  };
 }
 
 export class ConfigError extends Error {
@@ -427,6 +497,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       url: e.SIM_URL ?? `http://${e.SIM_HOST}:${e.SIM_PORT}`,
       options: simOptions,
     },
+    tracing: tracingConfig(e),
   };
 }
 

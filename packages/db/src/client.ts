@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { SqlClient } from './sql.js';
+import { tracePool } from './traced-pool.js';
 
 export type Db = PrismaClient;
 
@@ -26,6 +27,8 @@ export interface DatabaseOptions {
   connectionTimeoutMs?: number;
   /** An idle connection failed (server shut down, network cut): the pool drops it and opens another when asked. */
   onIdleError?: (err: Error) => void;
+  /** Every statement a span (tracing on); unset: the pool is left untouched. */
+  traced?: boolean;
 }
 
 /** One pool shared by Prisma and the hot path, so SCANQ_DB_POOL_MAX bounds both. */
@@ -39,6 +42,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   // outage test. The holder hears of it from its next statement, and the pool drops the
   // connection on release (no longer queryable), so this listener only has to be there.
   pool.on('connect', (client) => client.on('error', () => undefined));
+  if (options.traced) tracePool(pool);
   const db = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     db,

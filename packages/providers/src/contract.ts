@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { CredentialSource, NormalizedFinding, Provider, ScanReason } from '@scanq/core';
 
 /**
@@ -211,16 +212,36 @@ export function callOutcome(err: unknown): string {
   return 'error';
 }
 
-/** Runs one cloud call and reports it to `observer` (if any) with its duration and outcome. */
+const tracer = trace.getTracer('scanq-providers');
+
+/**
+ * Runs one cloud call and reports it to `observer` (if any) with its duration and outcome. Every
+ * adapter's calls pass here, so here each becomes a CLIENT span named `<provider> <API>` (the
+ * cloud's operation name), a child of the job that made it; a no-op while tracing is off.
+ */
 export async function observeCall<T>(observer: ProviderCallObserver | undefined, key: Omit<ProviderCall, 'ms' | 'outcome'>, fn: () => Promise<T>): Promise<T> {
-  if (!observer) return fn();
-  const started = performance.now();
-  try {
-    const out = await fn();
-    observer.record({ ...key, ms: performance.now() - started, outcome: 'ok' });
-    return out;
-  } catch (err) {
-    observer.record({ ...key, ms: performance.now() - started, outcome: callOutcome(err) });
-    throw err;
-  }
+  return tracer.startActiveSpan(
+    `${key.provider} ${key.api}`,
+    { kind: SpanKind.CLIENT, attributes: { 'rpc.system': RPC_SYSTEM[key.provider], 'rpc.method': key.api, 'cloud.provider': CLOUD_PROVIDER[key.provider], 'scanq.account_id': key.accountId } },
+    async (span) => {
+      const started = performance.now();
+      try {
+        const out = await fn();
+        observer?.record({ ...key, ms: performance.now() - started, outcome: 'ok' });
+        return out;
+      } catch (err) {
+        const outcome = callOutcome(err);
+        observer?.record({ ...key, ms: performance.now() - started, outcome });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+        span.setAttribute('error.type', outcome);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
+
+/** The semantic conventions' names: rpc.system for the AWS SDK, cloud.provider for each. */
+const RPC_SYSTEM: Record<Provider, string> = { aws: 'aws-api', alibaba: 'alibaba-cloud-api', tencent: 'tencent-cloud-api', huawei: 'huawei-cloud-api' };
+const CLOUD_PROVIDER: Record<Provider, string> = { aws: 'aws', alibaba: 'alibaba_cloud', tencent: 'tencent_cloud', huawei: 'huawei_cloud' };

@@ -8,4 +8,4 @@ export { RedisLease } from './redis-lease.js';
 export { SlidingWindowPacer, type PaceGrant, type PacerState } from './sliding-window-pacer.js';
 export { PacedCallGate, type CallGateStats, type CallKey, type CallRate } from './call-gate.js';
 export { ProviderCallStats, PROVIDER_CALL_BUCKETS, type ProviderCallRow } from './provider-call-stats.js';
-export { DelayedError, type Job, Worker, UnrecoverableError, WaitingError } from 'bullmq';
+export { DelayedError, type Job, type Telemetry, Worker, UnrecoverableError, WaitingError } from 'bullmq';

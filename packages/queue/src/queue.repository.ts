@@ -1,5 +1,5 @@
 import { DependencyUnavailableError, type JobItem, type JobName, type JobPayloads, type Provider, type QueueName, QueueName as Q, jobIds, queueForProvider } from '@scanq/core';
-import { type Job, type JobsOptions, Queue } from 'bullmq';
+import { type Job, type JobsOptions, Queue, type Telemetry } from 'bullmq';
 import type { RedisClient } from './connection.js';
 import type { RedisKeyspace } from './keyspace.js';
 
@@ -21,6 +21,11 @@ export interface QueueRepositoryOptions {
    * queue created while Redis is down until Redis answers). Unset: wait (workers).
    */
   readyTimeoutMs?: number;
+  /**
+   * Tracing (bullmq-otel): a job added inside a span carries its context, and the job's runs
+   * continue that trace. Unset: no tracing calls at all.
+   */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -38,7 +43,7 @@ export class QueueRepository {
   queue(name: QueueName): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, ...this.options.keyspace.queueOptions(name) });
+      q = new Queue(name, { connection: this.connection, ...this.options.keyspace.queueOptions(name), ...(this.options.telemetry ? { telemetry: this.options.telemetry } : {}) });
       this.queues.set(name, q);
     }
     return q;

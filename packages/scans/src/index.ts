@@ -16,6 +16,7 @@ export { callPaceKeyPrefix, QuotaService } from './quota.service.js';
 export { AccountApplyService, planChanges } from './account-apply.service.js';
 export { createProcessRegistry, PrecountedHistogram, type PrecountedSeries, showProviderCalls } from './observability/metrics-registry.js';
 export { probeDependencies, probePostgres, probeRedis, redisProbeKey, withTimeout, type DependencyState } from './observability/readiness.js';
+export { startTracing, TRACING_OFF, type Tracing } from './observability/tracing.js';
 export { seedDemoAccounts } from './demo-accounts.js';
 export { RetentionService, type RetentionPass } from './retention.service.js';
 export { WebhookService, signWebhook, isPrivateAddress, scanCompletedPayload, eventBody } from './webhook.service.js';

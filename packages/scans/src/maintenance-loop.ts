@@ -1,9 +1,12 @@
+import { trace } from '@opentelemetry/api';
 import { RedisLease } from '@scanq/queue';
 import type { RedisClient } from '@scanq/queue';
 import type { Logger } from 'pino';
 import type { ReconcileService } from './reconcile.service.js';
 import type { RetentionService } from './retention.service.js';
 import type { ScheduleService } from './schedule.service.js';
+
+const tracer = trace.getTracer('scanq-maintenance');
 
 /**
  * The ledger's upkeep, run from a timer in every maintenance worker rather than from a schedule
@@ -37,15 +40,19 @@ export class MaintenanceLoop {
     const lease = await RedisLease.acquire(this.redis, this.lockKey, Math.max(this.everyMs, 30_000));
     if (!lease) return false;
     lease.keepAlive();
-    try {
-      await this.schedules.registerAll();
-      await this.reconciler.reconcile();
-      // Last: a slow prune never delays re-enqueueing lost scans.
-      await this.retention?.prune();
-      return true;
-    } finally {
-      await lease.release().catch(() => undefined);
-    }
+    // One trace per pass (tracing on), not one per statement: a lost scan's job re-added here is a child of it.
+    return tracer.startActiveSpan('maintenance', async (span) => {
+      try {
+        await this.schedules.registerAll();
+        await this.reconciler.reconcile();
+        // Last: a slow prune never delays re-enqueueing lost scans.
+        await this.retention?.prune();
+        return true;
+      } finally {
+        span.end();
+        await lease.release().catch(() => undefined);
+      }
+    });
   }
 
   async stop(): Promise<void> {

@@ -18,6 +18,7 @@ import { MaintenanceLoop } from './maintenance-loop.js';
 import { RetentionService } from './retention.service.js';
 import { createStartPolicies } from './start-policies/index.js';
 import { SubmitService } from './submit.service.js';
+import type { Tracing } from './observability/tracing.js';
 
 /** Secrets never reach a log line. */
 export const REDACT_PATHS = [
@@ -109,6 +110,8 @@ export interface RuntimeOptions {
   failFast?: boolean;
   /** A scan's start waits for quota (a worker's /metrics counts these). */
   onQuotaWait?: (provider: string, code: string) => void;
+  /** Tracing on (startTracing): jobs carry trace context, SQL statements become spans. */
+  tracing?: Tracing;
 }
 
 /**
@@ -138,6 +141,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     max: config.dbPoolMax,
     prepared: config.dbPreparedStatements,
     onIdleError: (err) => pgOutage.failed(err),
+    traced: !!options.tracing?.telemetry,
     ...(options.failFast ? { connectionTimeoutMs: timeoutMs } : {}),
   });
   const { db, sql } = database;
@@ -160,6 +164,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     startAttempts: config.worker.startAttempts,
     retryBackoffMs: config.worker.retryBackoffMs,
     ...(options.failFast ? { readyTimeoutMs: timeoutMs } : {}),
+    ...(options.tracing?.telemetry ? { telemetry: options.tracing.telemetry } : {}),
   });
   const accounts = new AccountRepository(db);
   const scans = new ScanRepository(db, sql);
@@ -264,6 +269,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());
       await database.close();
+      await options.tracing?.shutdown().catch(() => undefined);
     },
   };
 }
