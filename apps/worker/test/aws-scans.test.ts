@@ -126,8 +126,13 @@ describe('AWS scans through the worker (real Redis, Postgres, ECR SDK, simulator
     expect(done.error).toContain('ServerException');
     expect(await starts()).toBe(3); // SCANQ_START_ATTEMPTS=3 in tests
     expect(done.attempts).toBe(3); // the last attempt counts too
+    // The row is final before BullMQ moves the job on (the job ends after the write): wait for it.
     const job = await h.worker.runtime.queues.getJob('aws', done.id);
-    expect(await job?.getState()).toBe('failed');
+    const state = await waitFor(async () => {
+      const s = await job?.getState();
+      return s === 'active' ? undefined : s;
+    }, { timeoutMs: 15_000, intervalMs: 50, what: 'the start job to leave active' });
+    expect(state).toBe('failed');
   });
 
   it('leaves a scan whose start a worker is running to its real result: a cancel then neither marks it cancelled nor strands it', async () => {
