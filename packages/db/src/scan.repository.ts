@@ -2,6 +2,7 @@ import { type ImageScanStatus, type NormalizedFinding, type ScanStatus, type Sev
 import type { Db } from './client.js';
 import { SQL_NOW as NOW, type SqlClient, UUID_TEXT as UUID, utcFromJson } from './sql.js';
 import { uuidv7 } from './uuidv7.js';
+import { IMPACT_CTES, LOCK_IMAGES } from './impact.sql.js';
 import { Prisma, type Finding, type ImageScan, type Scan } from './generated/prisma/client.js';
 
 export type ScanWithImages = Scan & { images: ImageScan[] };
@@ -415,8 +416,9 @@ export class ScanRepository {
    * Stores many images' outcomes: their findings, the severity counts derived from them and
    * each final status; with `finish`, also ends the scan (guarded like `finish`) when these were
    * its last open images, and with `finish.start` also records its start. One statement
-   * (data-modifying CTEs, so atomic) whatever the number of images and findings: rows travel as
-   * one JSON document each, unpacked by Postgres. Returns whether it ended the scan.
+   * (data-modifying CTEs) whatever the number of images and findings, after the images' locks in
+   * the same transaction: rows travel as one JSON document each, unpacked by Postgres. Returns
+   * whether it ended the scan.
    */
   async completeImages(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<boolean> {
     if (results.length === 0) return finish ? this.finish(scanId, finish.status, finish) : false;
@@ -450,75 +452,81 @@ export class ScanRepository {
     // The old findings go by an id array, not a join on v: Postgres plans jsonb_to_recordset as
     // 100 rows whatever it holds, which made this DELETE a hash join over all of "Finding".
     // The inventory rides on the same statement: each succeeded image with a digest upserts its
-    // Image row, whose current run moves to this one when it is the newer (ids are UUIDv7), and
+    // Image row, whose current run moves to this one when it is the newer (ids are UUIDv7; the same
+    // run completed again refreshes the counts), and
     // the findings' ids enter the dictionary. Nothing is copied per image: current findings are
     // this run's Finding rows, found through Image."currentImageScanId".
-    const [row] = await this.sql.rows<{ ended: number }>(
-      `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
-                    critical int, high int, medium int, low int, informational int, unknown int, fixable int, worst int)),
-            f AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8,
-                    cv text, pv text, ls text[], r jsonb)),
-            gone AS (DELETE FROM "Finding" WHERE "imageScanId" = ANY($8::uuid[])),
-            added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
-                        "installedVersion", "fixedVersion", "title", "link", "score", "cvssVector", "providerVulnerabilityId", "raw", "createdAt")
-                      SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.cv, f.pv, f.r, ${NOW} FROM f),
-            dict AS (INSERT INTO "Vulnerability" AS d ("id", "severity", "score", "cvssVector", "title", "links", "aliases", "createdAt", "updatedAt")
-                     SELECT DISTINCT ON (f.v) f.v, f.s::"Severity", f.sc, f.cv, f.t, f.ls, CASE WHEN f.pv IS NULL THEN '{}'::text[] ELSE ARRAY[f.pv] END, ${NOW}, ${NOW}
-                     -- A LATERAL lookup with LIMIT 1, not NOT EXISTS: Postgres guesses 100 rows for the recordset and
-                     -- plans NOT EXISTS as a hash anti-join over the whole dictionary (a seq scan that grows with every
-                     -- CVE seen: 92% of the completion's time in the spine bench); this is one primary-key probe per finding.
-                     FROM f LEFT JOIN LATERAL (SELECT true AS known, k."score", k."cvssVector", k."aliases" FROM "Vulnerability" k WHERE k."id" = f.v LIMIT 1) k ON true
-                     -- A known id with nothing to add is skipped before the upsert: ON CONFLICT would lock its row,
-                     -- serializing every completion that sees a common CVE. Only gaps are filled.
-                     WHERE k.known IS NULL OR NOT ((k."score" IS NOT NULL OR f.sc IS NULL) AND (k."cvssVector" IS NOT NULL OR f.cv IS NULL)
-                                                   AND (f.pv IS NULL OR f.pv = ANY(k."aliases")))
-                     ORDER BY f.v, f.sc DESC NULLS LAST
-                     ON CONFLICT ("id") DO UPDATE SET "score" = COALESCE(d."score", EXCLUDED."score"), "cvssVector" = COALESCE(d."cvssVector", EXCLUDED."cvssVector"),
-                       "aliases" = ARRAY(SELECT DISTINCT a FROM unnest(d."aliases" || EXCLUDED."aliases") a ORDER BY a), "updatedAt" = ${NOW}
-                     WHERE (d."score" IS NULL AND EXCLUDED."score" IS NOT NULL) OR (d."cvssVector" IS NULL AND EXCLUDED."cvssVector" IS NOT NULL)
-                        OR NOT (EXCLUDED."aliases" <@ d."aliases")),
-            img AS (INSERT INTO "Image" AS m ("id", "provider", "accountId", "registry", "repository", "digest", "tags", "currentImageScanId", "lastScanId",
-                      "lastScannedAt", "critical", "high", "medium", "low", "informational", "unknown", "fixable", "worst", "createdAt", "updatedAt")
-                    SELECT DISTINCT ON (i."registry", i."repository", i."digest") gen_random_uuid(), s."provider", s."accountId", i."registry", i."repository",
-                      i."digest", i."tags", v.id, $1, COALESCE(v.completed, ${NOW}), v.critical, v.high, v.medium, v.low, v.informational, v.unknown,
-                      v.fixable, v.worst, ${NOW}, ${NOW}
-                    FROM v JOIN "ImageScan" i ON i."id" = v.id AND i."scanId" = $1 JOIN "Scan" s ON s."id" = $1
-                    WHERE v.status = 'succeeded' AND i."digest" IS NOT NULL
-                    ORDER BY i."registry", i."repository", i."digest", v.id DESC
-                    ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE SET
-                      "tags" = ARRAY(SELECT DISTINCT t FROM unnest(m."tags" || EXCLUDED."tags") t ORDER BY t),
-                      ${IMAGE_CURRENT_COLUMNS.map((c) => `"${c}" = CASE WHEN EXCLUDED."currentImageScanId" > m."currentImageScanId" THEN EXCLUDED."${c}" ELSE m."${c}" END`).join(', ')},
-                      "updatedAt" = ${NOW}
-                    RETURNING m."id", m."registry", m."repository", m."digest"),
-            settled AS (UPDATE "ImageScan" AS i SET
-                          "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100, "scanCompletedAt" = v.completed,
-                          "raw" = COALESCE(v.raw, i."raw"), "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
-                          "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13,
-                          "imageId" = (SELECT img."id" FROM img WHERE v.status = 'succeeded' AND img."registry" = i."registry" AND img."repository" = i."repository" AND img."digest" = i."digest"),
-                          "updatedAt" = ${NOW}
-                        FROM v WHERE i."id" = v.id AND i."scanId" = $1),
-            ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
-                        "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END,
-                        "providerTaskId" = COALESCE($9, "providerTaskId"), "startedAt" = COALESCE("startedAt", $10::timestamp(3)),
-                        "attempts" = COALESCE($11::int, "attempts"), "jobId" = COALESCE($12, "jobId"), "updatedAt" = ${NOW}
-                      WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING 1)
-       SELECT count(*)::int AS ended FROM ended`,
-      [
-        scanId,
-        JSON.stringify(images),
-        JSON.stringify(findings),
-        finish?.status ?? null,
-        finish?.reason ?? null,
-        finish?.error ?? null,
-        NON_TERMINAL,
-        images.map((i) => i.id),
-        finish?.start?.providerTaskId ?? null,
-        finish?.start?.startedAt.toISOString() ?? null,
-        finish?.start?.attempts ?? null,
-        finish?.start?.jobId ?? null,
-        finish?.start?.reused ?? false,
-      ],
-    );
+    // The maintained impact counts ride on it too (see impact.sql.ts): their delta needs the
+    // images' advisory locks taken first, in the same transaction.
+    const [row] = await this.sql.transaction(async (tx) => {
+      await tx.rows(LOCK_IMAGES, [scanId, images.map((i) => i.id)]);
+      return tx.rows<{ ended: number }>(
+        `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
+                      critical int, high int, medium int, low int, informational int, unknown int, fixable int, worst int)),
+              f AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8,
+                      cv text, pv text, ls text[], r jsonb)),${IMPACT_CTES}
+              gone AS (DELETE FROM "Finding" WHERE "imageScanId" = ANY($8::uuid[])),
+              added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
+                          "installedVersion", "fixedVersion", "title", "link", "score", "cvssVector", "providerVulnerabilityId", "raw", "createdAt")
+                        SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.cv, f.pv, f.r, ${NOW} FROM f),
+              dict AS (INSERT INTO "Vulnerability" AS d ("id", "severity", "score", "cvssVector", "title", "links", "aliases", "createdAt", "updatedAt")
+                       SELECT DISTINCT ON (f.v) f.v, f.s::"Severity", f.sc, f.cv, f.t, f.ls, CASE WHEN f.pv IS NULL THEN '{}'::text[] ELSE ARRAY[f.pv] END, ${NOW}, ${NOW}
+                       -- A LATERAL lookup with LIMIT 1, not NOT EXISTS: Postgres guesses 100 rows for the recordset and
+                       -- plans NOT EXISTS as a hash anti-join over the whole dictionary (a seq scan that grows with every
+                       -- CVE seen: 92% of the completion's time in the spine bench); this is one primary-key probe per finding.
+                       FROM f LEFT JOIN LATERAL (SELECT true AS known, k."score", k."cvssVector", k."aliases" FROM "Vulnerability" k WHERE k."id" = f.v LIMIT 1) k ON true
+                       -- A known id with nothing to add is skipped before the upsert: ON CONFLICT would lock its row,
+                       -- serializing every completion that sees a common CVE. Only gaps are filled.
+                       WHERE k.known IS NULL OR NOT ((k."score" IS NOT NULL OR f.sc IS NULL) AND (k."cvssVector" IS NOT NULL OR f.cv IS NULL)
+                                                     AND (f.pv IS NULL OR f.pv = ANY(k."aliases")))
+                       ORDER BY f.v, f.sc DESC NULLS LAST
+                       ON CONFLICT ("id") DO UPDATE SET "score" = COALESCE(d."score", EXCLUDED."score"), "cvssVector" = COALESCE(d."cvssVector", EXCLUDED."cvssVector"),
+                         "aliases" = ARRAY(SELECT DISTINCT a FROM unnest(d."aliases" || EXCLUDED."aliases") a ORDER BY a), "updatedAt" = ${NOW}
+                       WHERE (d."score" IS NULL AND EXCLUDED."score" IS NOT NULL) OR (d."cvssVector" IS NULL AND EXCLUDED."cvssVector" IS NOT NULL)
+                          OR NOT (EXCLUDED."aliases" <@ d."aliases")),
+              img AS (INSERT INTO "Image" AS m ("id", "provider", "accountId", "registry", "repository", "digest", "tags", "currentImageScanId", "lastScanId",
+                        "lastScannedAt", "critical", "high", "medium", "low", "informational", "unknown", "fixable", "worst", "createdAt", "updatedAt")
+                      SELECT DISTINCT ON (i."registry", i."repository", i."digest") gen_random_uuid(), s."provider", s."accountId", i."registry", i."repository",
+                        i."digest", i."tags", v.id, $1, COALESCE(v.completed, ${NOW}), v.critical, v.high, v.medium, v.low, v.informational, v.unknown,
+                        v.fixable, v.worst, ${NOW}, ${NOW}
+                      FROM v JOIN "ImageScan" i ON i."id" = v.id AND i."scanId" = $1 JOIN "Scan" s ON s."id" = $1
+                      WHERE v.status = 'succeeded' AND i."digest" IS NOT NULL
+                      ORDER BY i."registry", i."repository", i."digest", v.id DESC
+                      ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE SET
+                        "tags" = ARRAY(SELECT DISTINCT t FROM unnest(m."tags" || EXCLUDED."tags") t ORDER BY t),
+                        ${IMAGE_CURRENT_COLUMNS.map((c) => `"${c}" = CASE WHEN EXCLUDED."currentImageScanId" >= m."currentImageScanId" THEN EXCLUDED."${c}" ELSE m."${c}" END`).join(', ')},
+                        "updatedAt" = ${NOW}
+                      RETURNING m."id", m."registry", m."repository", m."digest"),
+              settled AS (UPDATE "ImageScan" AS i SET
+                            "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100, "scanCompletedAt" = v.completed,
+                            "raw" = COALESCE(v.raw, i."raw"), "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
+                            "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13,
+                            "imageId" = (SELECT img."id" FROM img WHERE v.status = 'succeeded' AND img."registry" = i."registry" AND img."repository" = i."repository" AND img."digest" = i."digest"),
+                            "updatedAt" = ${NOW}
+                          FROM v WHERE i."id" = v.id AND i."scanId" = $1),
+              ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
+                          "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END,
+                          "providerTaskId" = COALESCE($9, "providerTaskId"), "startedAt" = COALESCE("startedAt", $10::timestamp(3)),
+                          "attempts" = COALESCE($11::int, "attempts"), "jobId" = COALESCE($12, "jobId"), "updatedAt" = ${NOW}
+                        WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING 1)
+         SELECT count(*)::int AS ended FROM ended`,
+        [
+          scanId,
+          JSON.stringify(images),
+          JSON.stringify(findings),
+          finish?.status ?? null,
+          finish?.reason ?? null,
+          finish?.error ?? null,
+          NON_TERMINAL,
+          images.map((i) => i.id),
+          finish?.start?.providerTaskId ?? null,
+          finish?.start?.startedAt.toISOString() ?? null,
+          finish?.start?.attempts ?? null,
+          finish?.start?.jobId ?? null,
+          finish?.start?.reused ?? false,
+        ],
+      );
+    });
     return row!.ended === 1;
   }
 
