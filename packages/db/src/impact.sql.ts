@@ -51,3 +51,14 @@ export const IMPACT_CTES = `
                         SELECT delta.vid, s."accountId", s."provider", delta.kinds, delta.d FROM delta JOIN "Scan" s ON s."id" = $1
                         ORDER BY delta.vid, delta.kinds
                         ON CONFLICT ("vulnerabilityId", "accountId", "kinds") DO UPDATE SET "images" = c."images" + EXCLUDED."images"),`;
+
+/**
+ * The counts recomputed from every image's current findings (what the migration backfilled): for
+ * an empty "VulnerabilityImpact", e.g. after loading images and findings in bulk.
+ */
+export const RECOUNT_IMPACT = `INSERT INTO "VulnerabilityImpact" ("vulnerabilityId", "accountId", "provider", "kinds", "images")
+  SELECT x."vulnerabilityId", im."accountId", im."provider", x.kinds, count(*)::int
+  FROM "Image" im
+  CROSS JOIN LATERAL (SELECT f."vulnerabilityId", bit_or("findingKindBit"(f."severity", f."fixedVersion")) AS kinds
+                      FROM "Finding" f WHERE f."imageScanId" = im."currentImageScanId" GROUP BY 1) x
+  GROUP BY 1, 2, 3, 4`;

@@ -242,15 +242,12 @@ export class InventoryRepository {
     const where = (extra: string[]) => (cond.length + extra.length ? `WHERE ${[...cond, ...extra].join(' AND ')}` : '');
     // A worst-severity bound is one branch per worst value, each an ordered walk of the (worst,
     // id) index merged by id: a range (worst <= n) would not come out in id order.
-    const from =
+    const images =
       filter.minRank === undefined
-        ? `"Image" im ${where([])}`
-        : `(${Array.from({ length: filter.minRank + 1 }, (_, rank) => `(SELECT im.* FROM "Image" im ${where([`im."worst" = ${rank}`])} ORDER BY im."id" LIMIT $1)`).join(' UNION ALL ')}) im`;
-    return this.sql.rows<ImageRow>(
-      `SELECT im.*, im."provider"::text AS provider, a."name" AS account FROM ${from} JOIN "CloudAccount" a ON a."id" = im."accountId"
-       ORDER BY im."id" LIMIT $1`,
-      values,
-    );
+        ? `"Image" im JOIN "CloudAccount" a ON a."id" = im."accountId" ${where([])}`
+        : `(${Array.from({ length: filter.minRank + 1 }, (_, rank) => `(SELECT im.* FROM "Image" im ${where([`im."worst" = ${rank}`])} ORDER BY im."id" LIMIT $1)`).join(' UNION ALL ')}) im
+           JOIN "CloudAccount" a ON a."id" = im."accountId"`;
+    return this.sql.rows<ImageRow>(`SELECT im.*, im."provider"::text AS provider, a."name" AS account FROM ${images} ORDER BY im."id" LIMIT $1`, values);
   }
 
   /** Severity totals by provider × account (from the images' current counts) and the top vulnerabilities by images affected. */
