@@ -190,6 +190,7 @@ export async function benchInventory(): Promise<Record<string, string>> {
     await app.close();
 
     // --- Bounded growth: nightly runs of the same images, retention during each (VACUUM stands in for autovacuum).
+    if (RET_RUNS === 0) return figures;
     await rt.sql.execute(`TRUNCATE "Finding", "ImageScan", "Image", "Vulnerability", "VulnerabilityImpact", "Scan" CASCADE`);
     await rt.sql.pool.query('VACUUM FULL');
     const images = Array.from({ length: RET_IMAGES }, (_, i) => ({ repository: `nightly/repo-${i % 100}`, digest: digestOf(i) }));
@@ -213,7 +214,9 @@ export async function benchInventory(): Promise<Record<string, string>> {
     return figures;
   } finally {
     await rt.close();
-    await store.drop();
+    // BENCH_INVENTORY_KEEP=1 leaves the database for EXPLAIN (its name is printed).
+    if (process.env.BENCH_INVENTORY_KEEP === '1') console.log(`kept ${store.databaseUrl}`);
+    else await store.drop();
   }
 }
 

@@ -183,10 +183,11 @@ export class InventoryRepository {
     if (filter.account !== undefined) counted.push(`x."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
     const impact = `FROM "VulnerabilityImpact" x WHERE ${counted.join(' AND ')}`;
     page.push(`EXISTS (SELECT 1 ${impact})`);
-    const cond: string[] = ['f."vulnerabilityId" = d."id"'];
-    if (filter.package !== undefined) cond.push(`f."packageName" = ${param(filter.package)}::text`);
-    if (filter.severities?.length) cond.push(`f."severity" = ANY(${param(filter.severities)}::"Severity"[])`);
-    if (filter.fixable !== undefined) cond.push(filter.fixable ? 'f."fixedVersion" IS NOT NULL' : 'f."fixedVersion" IS NULL');
+    const onFinding: string[] = ['f."vulnerabilityId" = d."id"'];
+    if (filter.package !== undefined) onFinding.push(`f."packageName" = ${param(filter.package)}::text`);
+    if (filter.severities?.length) onFinding.push(`f."severity" = ANY(${param(filter.severities)}::"Severity"[])`);
+    if (filter.fixable !== undefined) onFinding.push(filter.fixable ? 'f."fixedVersion" IS NOT NULL' : 'f."fixedVersion" IS NULL');
+    const cond = [...onFinding];
     if (filter.provider !== undefined) cond.push(`im."provider" = ${param(filter.provider)}::"Provider"`);
     if (filter.account !== undefined) cond.push(`im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
     const byFindings = filter.package !== undefined || filter.registry !== undefined || filter.repository !== undefined;
@@ -198,19 +199,23 @@ export class InventoryRepository {
     // a count over the id's current findings.
     if (byFindings) page.push(`(SELECT 1 ${current} LIMIT 1) IS NOT NULL`);
     const imageCount = byFindings ? `(SELECT count(DISTINCT im."id")::int ${current})` : `(SELECT COALESCE(sum(x."images"), 0)::int ${impact})`;
-    // The listed images: the most recently scanned first, walking the (vulnerabilityId,
-    // imageScanId) index backwards (a current run is one image), so a common id costs its first
-    // few findings, not all of them.
+    // The listed images: the most recently scanned first. Their current runs come from a walk of
+    // the (vulnerabilityId, imageScanId) index backwards (a current run is one image) that stops
+    // after `imagesPer`, so a common id costs its first few findings, not all of them; then each
+    // image's most severe matching finding of the id, by the (imageScanId) index.
     return this.sql.rows<VulnerabilityRow>(
       `WITH page AS (SELECT d.* FROM "Vulnerability" d WHERE ${page.join(' AND ')} ORDER BY d."id" LIMIT $1)
        SELECT d."id", d."severity"::text AS severity, d."score", d."cvssVector", d."title", d."links", d."aliases",
               ${imageCount} AS "imageCount",
               COALESCE((SELECT json_agg(x) FROM (
-                SELECT DISTINCT ON (f."imageScanId") im."id" AS "imageId", im."provider"::text AS provider, a."name" AS account, im."registry", im."repository",
-                       im."digest", im."tags", f."packageName", f."installedVersion", f."fixedVersion", f."severity"::text AS severity,
+                SELECT im."id" AS "imageId", im."provider"::text AS provider, a."name" AS account, im."registry", im."repository",
+                       im."digest", im."tags", w."packageName", w."installedVersion", w."fixedVersion", w."severity"::text AS severity,
                        im."lastScanId"::text AS "lastScanId", to_char(im."lastScannedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastScannedAt"
-                ${current}
-                ORDER BY f."imageScanId" DESC, f."severity", f."id" LIMIT $2) x), '[]'::json) AS images
+                FROM (SELECT DISTINCT f."imageScanId" AS run ${current} ORDER BY 1 DESC LIMIT $2) r
+                JOIN "Image" im ON im."currentImageScanId" = r.run JOIN "CloudAccount" a ON a."id" = im."accountId"
+                CROSS JOIN LATERAL (SELECT f.* FROM "Finding" f WHERE f."imageScanId" = r.run AND ${onFinding.join(' AND ')}
+                                    ORDER BY f."severity", f."id" LIMIT 1) w
+                ORDER BY r.run DESC) x), '[]'::json) AS images
        FROM page d ORDER BY d."id"`,
       values,
     );
