@@ -82,11 +82,12 @@ export async function benchApi(): Promise<Record<string, string>> {
     const get = await phase(api.child.pid!, { url: `${url}/v1/scans/${id}`, headers: { authorization: headers.authorization } });
     const loadAfter = load();
     // Every 202 is a row (durability: the API answers after the insert commits).
-    const n = (await setup.sql.rows<{ n: string }>(`SELECT count(*) AS n FROM "Scan"`))[0]?.n;
+    // xmin is the inserting transaction: rows per transaction is the group commit's batch size.
+    const [{ n, tx } = { n: '0', tx: '1' }] = await setup.sql.rows<{ n: string; tx: string }>(`SELECT count(*) AS n, count(DISTINCT xmin::text) AS tx FROM "Scan"`);
     return {
       'api: POST /v1/scans': figure(post, { rate: 3_000, p99: 50 }),
       'api: GET /v1/scans/:id': figure(get, { rate: 5_000 }),
-      'api: scans in Postgres after the run': `${Number(n).toLocaleString('en')}`,
+      'api: scans in Postgres after the run': `${Number(n).toLocaleString('en')} in ${Number(tx).toLocaleString('en')} transactions (${(Number(n) / Number(tx)).toFixed(1)} per INSERT)`,
       'api: setup': `${CONNECTIONS} connections, ${SECONDS} s per phase, autocannon in the bench process; warm-up ${warm['2xx']} 2xx + ${warm.non2xx} non-2xx; load average (1/5/15 min) ${loadBefore} before, ${loadAfter} after`,
     };
   } finally {

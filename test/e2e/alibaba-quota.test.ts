@@ -3,8 +3,9 @@ import { ConcurrencySlots, createRedis, type RedisClient } from '@scanq/queue';
 import { alibabaSlotsPrefix } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallCounterSnapshot } from '../../apps/simulator/src/core/call-counter.js';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { AUTH, type TestEnv } from '../support/env.js';
+import type { ScanqProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const [ACCOUNT, ACCOUNT_2] = SIMULATOR_ACCOUNTS.alibaba;
@@ -38,11 +39,10 @@ interface ScanView {
  * poll while its scan holds a slot.
  */
 describe('end to end: Alibaba task slots across worker processes', () => {
+  let stack: E2eStack;
   let env: TestEnv;
   let redis: RedisClient;
-  const procs: ScanqProcess[] = [];
   let workers: ScanqProcess[] = [];
-  let common: Record<string, string> = {};
   let api = '';
   let sim = '';
 
@@ -51,11 +51,7 @@ describe('end to end: Alibaba task slots across worker processes', () => {
   const simAccount = async (name: string) => (await json<{ accounts: SimAccount[] }>(`${sim}/_sim/state/alibaba`)).accounts.find((a) => a.name === name) as SimAccount;
   const calls = () => json<CallCounterSnapshot>(`${sim}/_sim/calls`);
   const scan = (id: string) => json<ScanView>(`${api}/v1/scans/${id}`);
-  const startWorker = (i: number) => {
-    const w = startProcess(`worker-${i}`, 'apps/worker/src/main.ts', common);
-    procs.push(w);
-    return w;
-  };
+  const startWorker = (i: number) => stack.startWorker(`worker-${i}`);
   async function register(account: (typeof SIMULATOR_ACCOUNTS.alibaba)[number]): Promise<string> {
     const res = await post(`${api}/v1/accounts`, { provider: 'alibaba', name: account.name, region: account.region, endpoint: sim, credentialRef: account.name });
     expect(res.status).toBe(201);
@@ -64,39 +60,32 @@ describe('end to end: Alibaba task slots across worker processes', () => {
   const slotsOf = (accountId: string) => new ConcurrencySlots(redis, `${alibabaSlotsPrefix(env.keyspace)}:${accountId}`, 10, LEASE_MS);
 
   beforeAll(async () => {
-    env = await createTestEnv('alibabae2e');
+    stack = await startE2eStack({
+      name: 'alibabae2e',
+      env: {
+        // Long enough that ten task creations fit inside one task even on a loaded machine.
+        SIM_ALIBABA_SCAN_MS: '2500',
+        LOG_LEVEL: 'warn',
+        SCANQ_WORKER_QUEUES: 'alibaba',
+        SCANQ_WORKER_CONCURRENCY: '8',
+        SCANQ_POLL_INITIAL_MS: '100',
+        SCANQ_POLL_MAX_MS: '300',
+        SCANQ_ALIBABA_SLOT_LEASE_MS: String(LEASE_MS),
+        SCANQ_ALIBABA_QUOTA_RETRY_MS: '500',
+        // A killed worker's job is taken over within seconds, not BullMQ's default 30 s lock.
+        SCANQ_WORKER_LOCK_MS: '5000',
+        SCANQ_WORKER_STALLED_CHECK_MS: '1000',
+      },
+      workers: 0,
+    });
+    ({ env, api, sim } = stack);
     redis = createRedis(env.redisTopology);
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    common = {
-      ...env.env,
-      SIM_PORT: String(simPort),
-      // Long enough that ten task creations fit inside one task even on a loaded machine.
-      SIM_ALIBABA_SCAN_MS: '2500',
-      API_PORT: String(apiPort),
-      LOG_LEVEL: 'warn',
-      SCANQ_WORKER_QUEUES: 'alibaba',
-      SCANQ_WORKER_CONCURRENCY: '8',
-      SCANQ_POLL_INITIAL_MS: '100',
-      SCANQ_POLL_MAX_MS: '300',
-      SCANQ_ALIBABA_SLOT_LEASE_MS: String(LEASE_MS),
-      SCANQ_ALIBABA_QUOTA_RETRY_MS: '500',
-      // A killed worker's job is taken over within seconds, not BullMQ's default 30 s lock.
-      SCANQ_WORKER_LOCK_MS: '5000',
-      SCANQ_WORKER_STALLED_CHECK_MS: '1000',
-    };
-    const simulator = startSimulatorProcess('simulator', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, apiProc);
     workers = Array.from({ length: WORKERS }, (_, i) => startWorker(i));
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
+    await stack?.close();
     redis?.disconnect();
-    await env?.cleanup();
   });
 
   it(`runs ${SCANS} scans of one account through ${WORKERS} workers with exactly 10 tasks at once at most`, async () => {

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IAM_AGENCIES } from '../../apps/simulator/src/huawei/iam.js';
 import { STS_EXTERNAL_ID, STS_ROLES, STS_UINS } from '../../apps/simulator/src/tencent/sts.js';
 import { apiCalls } from '../support/api-calls.js';
-import { createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import type { TestEnv } from '../support/env.js';
 
 const TC = SIMULATOR_ACCOUNTS.tencent;
 const HW = SIMULATOR_ACCOUNTS.huawei;
@@ -20,8 +20,8 @@ const camRole = (name: string) => `qcs::cam::uin/${STS_UINS[1]}:roleName/${name}
  * Judged by the simulator's STS/IAM counts and the scans' rows in Postgres.
  */
 describe('end to end: Tencent CAM role and Huawei agency credential sources', () => {
+  let stack: E2eStack;
   let env: TestEnv;
-  const procs: ScanqProcess[] = [];
   let api = '';
   let sim = '';
 
@@ -49,30 +49,21 @@ describe('end to end: Tencent CAM role and Huawei agency credential sources', ()
   }
 
   beforeAll(async () => {
-    env = await createTestEnv('e2e-credentials-tc-hw');
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    const common = {
-      ...env.env,
-      SIM_PORT: String(simPort),
-      API_PORT: String(apiPort),
-      // Scans take 10 s; temporary keys last 5 s (refreshed ahead of their end): each scan outlives its first keys.
-      SIM_TENCENT_SCAN_MS: '10000',
-      SIM_HUAWEI_SCAN_MS: '10000',
-      SIM_TENCENT_STS_TTL_MS: '5000',
-      SIM_HUAWEI_IAM_TTL_MS: '5000',
-    };
-    const simulator = startSimulatorProcess('simulator', common);
-    const worker = startProcess('worker', 'apps/worker/src/main.ts', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, worker, apiProc);
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
+    stack = await startE2eStack({
+      name: 'e2e-credentials-tc-hw',
+      env: {
+        // Scans take 10 s; temporary keys last 5 s (refreshed ahead of their end): each scan outlives its first keys.
+        SIM_TENCENT_SCAN_MS: '10000',
+        SIM_HUAWEI_SCAN_MS: '10000',
+        SIM_TENCENT_STS_TTL_MS: '5000',
+        SIM_HUAWEI_IAM_TTL_MS: '5000',
+      },
+    });
+    ({ env, api, sim } = stack);
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await env?.cleanup();
+    await stack?.close();
   });
 
   it('scans through a Tencent CAM role (ExternalId) with temporary keys fetched again mid-scan', async () => {

@@ -5,8 +5,9 @@ import { SIMULATOR_ACCOUNTS, SIMULATOR_ROLES } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCalls } from '../support/api-calls.js';
-import { createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import type { TestEnv } from '../support/env.js';
+import type { ScanqProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 const AWS = SIMULATOR_ACCOUNTS.aws;
@@ -25,8 +26,9 @@ const SECRETS = [...AWS.map((a) => a.secretAccessKey), ...ALI.map((a) => a.acces
  * picks up without a restart; and no secret is ever written to Postgres.
  */
 describe('end to end: credential sources (roles, default chain, credential file)', () => {
+  let stack: E2eStack;
   let env: TestEnv;
-  const procs: ScanqProcess[] = [];
+  let worker: ScanqProcess;
   let api = '';
   let sim = '';
   let secretDir = '';
@@ -54,40 +56,33 @@ describe('end to end: credential sources (roles, default chain, credential file)
   }
 
   beforeAll(async () => {
-    env = await createTestEnv('e2e-credentials');
     secretDir = mkdtempSync(join(tmpdir(), 'scanq-secret-'));
     writeSecret({
       'aws-base': { accessKeyId: AWS[1].accessKeyId, secretAccessKey: AWS[1].secretAccessKey },
       'ali-base': { accessKeyId: ALI[1].accessKeyId, accessKeySecret: ALI[1].accessKeySecret },
       'aws-rotating': { accessKeyId: AWS[0].accessKeyId, secretAccessKey: 'wrong-secret-for-rotation' },
     });
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    const common = {
-      ...env.env,
-      SIM_PORT: String(simPort),
-      API_PORT: String(apiPort),
-      // Scans take 10 s; sessions last 5 s (refreshed from 2–2.5 s before their end, room for a
-      // loaded machine's stalls): each scan outlives its first session.
-      SIM_AWS_SCAN_MS: '10000',
-      SIM_ALIBABA_SCAN_MS: '10000',
-      SIM_ALIBABA_SCAN_SPREAD: '0',
-      SIM_AWS_STS_TOKEN_MS: '5000',
-      SIM_ALIBABA_STS_TOKEN_MS: '5000',
-      SCANQ_CREDENTIALS_FILE: secretDir,
-    };
-    const simulator = startSimulatorProcess('simulator', common);
-    // The worker's own identity for the default chain: sim-aws-2's keys in its environment.
-    const worker = startProcess('worker', 'apps/worker/src/main.ts', { ...common, AWS_ACCESS_KEY_ID: AWS[1].accessKeyId, AWS_SECRET_ACCESS_KEY: AWS[1].secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, worker, apiProc);
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
+    stack = await startE2eStack({
+      name: 'e2e-credentials',
+      env: {
+        // Scans take 10 s; sessions last 5 s (refreshed from 2–2.5 s before their end, room for a
+        // loaded machine's stalls): each scan outlives its first session.
+        SIM_AWS_SCAN_MS: '10000',
+        SIM_ALIBABA_SCAN_MS: '10000',
+        SIM_ALIBABA_SCAN_SPREAD: '0',
+        SIM_AWS_STS_TOKEN_MS: '5000',
+        SIM_ALIBABA_STS_TOKEN_MS: '5000',
+        SCANQ_CREDENTIALS_FILE: secretDir,
+      },
+      // The worker's own identity for the default chain: sim-aws-2's keys in its environment.
+      workers: [{ AWS_ACCESS_KEY_ID: AWS[1].accessKeyId, AWS_SECRET_ACCESS_KEY: AWS[1].secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' }],
+    });
+    ({ env, api, sim } = stack);
+    worker = stack.procs.find((p) => p.name === 'worker')!;
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await env?.cleanup();
+    await stack?.close();
     if (secretDir) rmSync(secretDir, { recursive: true, force: true });
   });
 
@@ -177,7 +172,7 @@ describe('end to end: credential sources (roles, default chain, credential file)
     }, { timeoutMs: 90_000, intervalMs: 500, what: 'a scan signed with the swapped set' });
     expect(before.every((reason) => reason === 'no_permission')).toBe(true);
     expect(done.images.every((i) => i.status === 'succeeded')).toBe(true);
-    expect(procs[1]!.child.exitCode).toBeNull();
+    expect(worker.child.exitCode).toBeNull();
   });
 
   it('keeps every secret out of Postgres: accounts hold the source and the set’s name only', async () => {

@@ -1,9 +1,10 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { AUTH } from '../support/env.js';
 import { PGBOUNCER_BIN, PgBouncerServer } from '../support/pgbouncer.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { freePort, type ScanqProcess, waitForHttp } from '../support/processes.js';
 import { PostgresServer } from '../support/servers.js';
 import { waitFor } from '../support/wait.js';
 
@@ -27,49 +28,42 @@ const PREPARED_ERROR = /prepared statement \\?"[^"\\]+\\?" (does not exist|alrea
  * hot path's named statements as the README warns.
  */
 describe.skipIf(!PGBOUNCER_BIN)('Postgres behind PgBouncer in transaction mode', () => {
-  let env: TestEnv;
+  let stack: E2eStack;
   let postgres: PostgresServer;
   let bouncer: PgBouncerServer;
   let direct: pg.Client;
-  const procs: ScanqProcess[] = [];
   let api = '';
   let sim = '';
-  let common: Record<string, string> = {};
   let imageNo = 0;
 
   beforeAll(async () => {
-    env = await createTestEnv('pgbouncer');
     postgres = await PostgresServer.create();
     bouncer = await PgBouncerServer.start(postgres, { defaultPoolSize: BOUNCER_POOL, roundRobin: true });
     direct = new pg.Client({ connectionString: postgres.url, application_name: 'scanq-test-observer' });
     await direct.connect();
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    common = { ...env.env, DATABASE_URL: bouncer.url, SCANQ_DB_POOL_MAX: String(POOL_MAX), SCANQ_DB_PREPARED_STATEMENTS: 'false', SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '300', API_PORT: String(apiPort) };
-    const simulator = startSimulatorProcess('simulator', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, apiProc);
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
+    stack = await startE2eStack({
+      name: 'pgbouncer',
+      env: { DATABASE_URL: bouncer.url, SCANQ_DB_POOL_MAX: String(POOL_MAX), SCANQ_DB_PREPARED_STATEMENTS: 'false', SIM_AWS_SCAN_MS: '300' },
+      workers: 0,
+    });
+    ({ api, sim } = stack);
     const aws = SIMULATOR_ACCOUNTS.aws[0];
     const account = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: json, body: JSON.stringify({ provider: 'aws', name: aws.name, region: aws.region, endpoint: sim, credentialRef: aws.name, settings: { registryId: aws.registryId } }) });
     expect(account.status).toBe(201);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
+    await stack?.close();
     await direct?.end().catch(() => undefined);
     await bouncer?.destroy();
     await postgres?.destroy();
-    await env?.cleanup();
   });
 
   const startWorkers = async (prepared: boolean): Promise<ScanqProcess[]> => {
     const workers = await Promise.all(
       Array.from({ length: WORKERS }, async (_, i) => {
         const port = await freePort();
-        const w = startProcess(`worker-${prepared ? 'prepared' : 'unnamed'}-${i}`, 'apps/worker/src/main.ts', { ...common, SCANQ_DB_PREPARED_STATEMENTS: String(prepared), SCANQ_WORKER_QUEUES: 'aws,maintenance', SCANQ_WORKER_HTTP_PORT: String(port) });
-        procs.push(w);
+        const w = stack.startWorker(`worker-${prepared ? 'prepared' : 'unnamed'}-${i}`, { SCANQ_DB_PREPARED_STATEMENTS: String(prepared), SCANQ_WORKER_QUEUES: 'aws,maintenance', SCANQ_WORKER_HTTP_PORT: String(port) });
         // Its /readyz: Postgres (through the bouncer) and Redis usable, its queues consuming.
         await waitForHttp(`http://127.0.0.1:${port}/readyz`, w, 90_000);
         return w;

@@ -1,8 +1,8 @@
 import { simulatorAccountRequest } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { AUTH, type TestEnv } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -12,23 +12,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * cron tick creates exactly one bulk scan (BullMQ job scheduler + unique (schedule, tick)).
  */
 describe('schedules across three worker processes', () => {
+  let stack: E2eStack;
   let env: TestEnv;
-  const procs: ScanqProcess[] = [];
   let api = '';
   let db: pg.Client;
 
   beforeAll(async () => {
-    env = await createTestEnv('sched');
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    const sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    const common = { ...env.env, SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '50', SCANQ_POLL_INITIAL_MS: '50', API_PORT: String(apiPort), LOG_LEVEL: 'warn' };
-    const simulator = startSimulatorProcess('simulator', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, apiProc);
-    for (let i = 0; i < 3; i++) procs.push(startProcess(`worker-${i}`, 'apps/worker/src/main.ts', common));
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
-    const account = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(simulatorAccountRequest('aws', 0, sim)) });
+    stack = await startE2eStack({ name: 'sched', env: { SIM_AWS_SCAN_MS: '50', SCANQ_POLL_INITIAL_MS: '50', LOG_LEVEL: 'warn' }, workers: 3 });
+    ({ env, api } = stack);
+    const account = await fetch(`${api}/v1/accounts`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(simulatorAccountRequest('aws', 0, stack.sim)) });
     expect(account.status).toBe(201);
     db = new pg.Client({ connectionString: env.databaseUrl });
     await db.connect();
@@ -36,8 +28,7 @@ describe('schedules across three worker processes', () => {
 
   afterAll(async () => {
     await db?.end();
-    await Promise.all(procs.map((p) => p.stop()));
-    await env?.cleanup();
+    await stack?.close();
   });
 
   const bulkTicks = async (scheduleId: string) =>

@@ -1,8 +1,8 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { AUTH, type TestEnv } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -10,27 +10,18 @@ import { waitFor } from '../support/wait.js';
  * AWS adapter (@aws-sdk/client-ecr) → simulator → findings in Postgres → back over HTTP.
  */
 describe('end to end: one AWS scan from HTTP request to Postgres rows', () => {
+  let stack: E2eStack;
   let env: TestEnv;
-  const procs: ScanqProcess[] = [];
   let api = '';
   let sim = '';
 
   beforeAll(async () => {
-    env = await createTestEnv('e2e');
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    const common = { ...env.env, SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '500', API_PORT: String(apiPort), LOG_LEVEL: 'warn' };
-    const simulator = startSimulatorProcess('simulator', common);
-    const worker = startProcess('worker', 'apps/worker/src/main.ts', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, worker, apiProc);
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
+    stack = await startE2eStack({ name: 'e2e', env: { SIM_AWS_SCAN_MS: '500', LOG_LEVEL: 'warn' } });
+    ({ env, api, sim } = stack);
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await env?.cleanup();
+    await stack?.close();
   });
 
   it('submits over HTTP, reaches succeeded, and the findings rows are in Postgres', async () => {

@@ -1,8 +1,8 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { AUTH, type TestEnv } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
 
@@ -25,36 +25,28 @@ interface SimImage {
  * wall-clock second, per API, and answers RequestLimitExceeded above 20 per account).
  */
 describe(`end to end: ${SCANS} Tencent scans on ${WORKERS} worker processes stay within 20 requests/s per API`, () => {
+  let stack: E2eStack;
   let env: TestEnv;
-  const procs: ScanqProcess[] = [];
   let api = '';
   let sim = '';
 
   beforeAll(async () => {
-    env = await createTestEnv('e2etencent');
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    const common = {
-      ...env.env,
-      SIM_PORT: String(simPort),
-      API_PORT: String(apiPort),
-      // Scans finish at once: the run is bound by the rate limit, not by scan time.
-      SIM_TENCENT_SCAN_MS: '0',
-      SIM_TENCENT_IMAGES: String(SCANS + 20),
-      SCANQ_WORKER_QUEUES: 'tencent',
-      LOG_LEVEL: 'warn',
-    };
-    const simulator = startSimulatorProcess('simulator', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, apiProc);
-    for (let i = 0; i < WORKERS; i++) procs.push(startProcess(`worker-${i}`, 'apps/worker/src/main.ts', common));
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
+    stack = await startE2eStack({
+      name: 'e2etencent',
+      env: {
+        // Scans finish at once: the run is bound by the rate limit, not by scan time.
+        SIM_TENCENT_SCAN_MS: '0',
+        SIM_TENCENT_IMAGES: String(SCANS + 20),
+        SCANQ_WORKER_QUEUES: 'tencent',
+        LOG_LEVEL: 'warn',
+      },
+      workers: WORKERS,
+    });
+    ({ env, api, sim } = stack);
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await env?.cleanup();
+    await stack?.close();
   });
 
   it('finishes every scan and no TCSS API ever sees more than 20 calls in one second', async () => {

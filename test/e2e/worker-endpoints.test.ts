@@ -2,8 +2,9 @@ import { SIMULATOR_ACCOUNTS, simulatorAccountRequest } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { key, parseExposition } from '../../apps/api/test/exposition.js';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { AUTH } from '../support/env.js';
+import { freePort, type ScanqProcess, waitForHttp } from '../support/processes.js';
 import { RedisServer } from '../support/servers.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
 import { waitFor } from '../support/wait.js';
@@ -26,9 +27,8 @@ interface Readiness {
  * really gone; the drain against the process's exit.
  */
 describe('worker health, readiness and metrics endpoints', () => {
-  let env: TestEnv;
+  let stack: E2eStack;
   let redis: RedisServer;
-  const procs: ScanqProcess[] = [];
   let worker: ScanqProcess;
   let api = '';
   let sim = '';
@@ -40,24 +40,22 @@ describe('worker health, readiness and metrics endpoints', () => {
   };
 
   beforeAll(async () => {
-    env = await createTestEnv('worker-http');
     redis = await RedisServer.start();
-    const [simPort, apiPort, httpPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
+    const httpPort = await freePort();
     http = `http://127.0.0.1:${httpPort}`;
-    const common = { ...env.env, REDIS_URL: redis.url, SIM_PORT: String(simPort), SIM_AWS_SCAN_MS: '300', API_PORT: String(apiPort), SCANQ_WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS), SCANQ_ALIBABA_TASK_LIMIT: '1', SCANQ_ALIBABA_QUOTA_RETRY_MS: '500' };
-    const simulator = startSimulatorProcess('simulator', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    worker = startProcess('worker', 'apps/worker/src/main.ts', { ...common, SCANQ_WORKER_HTTP_PORT: String(httpPort), SCANQ_WORKER_PROBE_TIMEOUT_MS: '1000' });
-    procs.push(simulator, apiProc, worker);
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc), waitForHttp(`${http}/readyz`, worker, 90_000)]);
+    stack = await startE2eStack({
+      name: 'worker-http',
+      env: { REDIS_URL: redis.url, SIM_AWS_SCAN_MS: '300', SCANQ_WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS), SCANQ_ALIBABA_TASK_LIMIT: '1', SCANQ_ALIBABA_QUOTA_RETRY_MS: '500' },
+      workers: [{ SCANQ_WORKER_HTTP_PORT: String(httpPort), SCANQ_WORKER_PROBE_TIMEOUT_MS: '1000' }],
+    });
+    ({ api, sim } = stack);
+    worker = stack.procs.find((p) => p.name === 'worker')!;
+    await waitForHttp(`${http}/readyz`, worker, 90_000);
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
+    await stack?.close();
     await redis?.destroy();
-    await env?.cleanup();
   });
 
   it('is live and ready with every queue consuming', async () => {
@@ -79,7 +77,7 @@ describe('worker health, readiness and metrics endpoints', () => {
       const res = await fetch(`${api}/v1/scans`, { method: 'POST', headers: { ...json, 'idempotency-key': `worker-http-${i}` }, body: JSON.stringify({ provider: 'aws', account: aws.name, repositoryName: 'bench/images', imageId: { imageTag: `b-${String(i).padStart(5, '0')}` } }) });
       expect(res.status).toBe(202);
     }
-    const client = new pg.Client({ connectionString: env.databaseUrl });
+    const client = new pg.Client({ connectionString: stack.env.databaseUrl });
     await client.connect();
     try {
       await waitFor(async () => ((await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Scan" WHERE status = 'succeeded'`)).rows[0]!.n === SCANS ? true : undefined), { timeoutMs: 90_000, intervalMs: 250, what: 'every scan to succeed' });
@@ -87,10 +85,18 @@ describe('worker health, readiness and metrics endpoints', () => {
       await client.end();
     }
     const calls = await simulatorCalls(sim);
-    const res = await fetch(`${http}/metrics`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/plain');
-    const m = parseExposition(await res.text());
+    // A scan's row is final before its poll job is marked completed in BullMQ (the job ends
+    // after the commit): wait for the worker to be idle, then read its counts once.
+    const m = await waitFor(
+      async () => {
+        const res = await fetch(`${http}/metrics`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toContain('text/plain');
+        const exposition = parseExposition(await res.text());
+        return exposition.get(key('scanq_worker_active_jobs', { queue: 'aws' })) === 0 ? exposition : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'the worker to finish its last jobs' },
+    );
     // One worker made every call: its own counts are the cloud's.
     expect(calls.totals['aws:StartImageScan']).toBe(SCANS);
     expect(m.get(key('scanq_worker_provider_calls_total', { provider: 'aws', api: 'StartImageScan', outcome: 'ok' }))).toBe(calls.outcomes['aws:StartImageScan:ok']);
@@ -117,7 +123,7 @@ describe('worker health, readiness and metrics endpoints', () => {
       expect(res.status).toBe(202);
       ids.push(((await res.json()) as { id: string }).id);
     }
-    const client = new pg.Client({ connectionString: env.databaseUrl });
+    const client = new pg.Client({ connectionString: stack.env.databaseUrl });
     await client.connect();
     try {
       await waitFor(async () => ((await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Scan" WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [ids])).rows[0]!.n === 2 ? true : undefined), { timeoutMs: 120_000, intervalMs: 250, what: 'both Alibaba scans to succeed' });

@@ -1,8 +1,9 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
-import { freePort, type ScanqProcess, startProcess, startSimulatorProcess, waitForHttp } from '../support/processes.js';
+import { startE2eStack, type E2eStack } from '../support/e2e-stack.js';
+import { AUTH } from '../support/env.js';
+import type { ScanqProcess } from '../support/processes.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
 import { waitFor } from '../support/wait.js';
 
@@ -16,41 +17,32 @@ const json = { ...AUTH, 'content-type': 'application/json' };
  * never marked failed. Judged from the worker's exit, the simulator's counters and Postgres.
  */
 describe('worker shutdown: SIGTERM during a hung cloud call', () => {
-  let env: TestEnv;
-  const procs: ScanqProcess[] = [];
+  let stack: E2eStack;
   let api = '';
   let sim = '';
-  let common: Record<string, string> = {};
 
   beforeAll(async () => {
-    env = await createTestEnv('shutdown');
-    const [simPort, apiPort] = await Promise.all([freePort(), freePort()]);
-    sim = `http://127.0.0.1:${simPort}`;
-    api = `http://127.0.0.1:${apiPort}`;
-    common = {
-      ...env.env,
-      SIM_PORT: String(simPort),
-      SIM_AWS_SCAN_MS: '200',
-      API_PORT: String(apiPort),
-      // Only the shutdown can end the hung call; a lapsed lock would take 30 s + the stalled check.
-      SCANQ_PROVIDER_TIMEOUT_MS: '300000',
-      // A create cut at shutdown may still reach the cloud: the next attempt waits this long,
-      // then looks the task up before creating (here the fault created none).
-      SCANQ_CREATE_SETTLE_MS: '2000',
-      SCANQ_WORKER_LOCK_MS: '30000',
-      SCANQ_WORKER_STALLED_CHECK_MS: '15000',
-      SCANQ_WORKER_QUEUES: 'aws',
-      LOG_LEVEL: 'info',
-    };
-    const simulator = startSimulatorProcess('simulator', common);
-    const apiProc = startProcess('api', 'apps/api/src/main.ts', common);
-    procs.push(simulator, apiProc);
-    await Promise.all([waitForHttp(`${sim}/_sim/health`, simulator), waitForHttp(`${api}/readyz`, apiProc)]);
+    stack = await startE2eStack({
+      name: 'shutdown',
+      env: {
+        SIM_AWS_SCAN_MS: '200',
+        // Only the shutdown can end the hung call; a lapsed lock would take 30 s + the stalled check.
+        SCANQ_PROVIDER_TIMEOUT_MS: '300000',
+        // A create cut at shutdown may still reach the cloud: the next attempt waits this long,
+        // then looks the task up before creating (here the fault created none).
+        SCANQ_CREATE_SETTLE_MS: '2000',
+        SCANQ_WORKER_LOCK_MS: '30000',
+        SCANQ_WORKER_STALLED_CHECK_MS: '15000',
+        SCANQ_WORKER_QUEUES: 'aws',
+        LOG_LEVEL: 'info',
+      },
+      workers: 0,
+    });
+    ({ api, sim } = stack);
   });
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await env?.cleanup();
+    await stack?.close();
   });
 
   const started = async (proc: ScanqProcess) => waitFor(() => (proc.output().includes('worker started') ? true : undefined), { timeoutMs: 60_000, intervalMs: 100, what: `${proc.name} to start` });
@@ -65,8 +57,7 @@ describe('worker shutdown: SIGTERM during a hung cloud call', () => {
     expect(account.status).toBe(201);
     await fetch(`${sim}/_sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cloud: 'aws', api: 'StartImageScan', kind: 'timeout', count: 1 }) });
 
-    const first = startProcess('worker-1', 'apps/worker/src/main.ts', common);
-    procs.push(first);
+    const first = stack.startWorker('worker-1');
     await started(first);
     const submitted = await fetch(`${api}/v1/scans`, {
       method: 'POST',
@@ -79,8 +70,7 @@ describe('worker shutdown: SIGTERM during a hung cloud call', () => {
     // The first worker is inside StartImageScan, which the simulator will not answer.
     await waitFor(async () => ((await simulatorCalls(sim)).outcomes['aws:StartImageScan:fault:timeout'] === 1 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, what: 'StartImageScan to hang' });
     // The second worker is up before the first is told to stop.
-    const second = startProcess('worker-2', 'apps/worker/src/main.ts', common);
-    procs.push(second);
+    const second = stack.startWorker('worker-2');
     await started(second);
 
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => first.child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
@@ -98,7 +88,7 @@ describe('worker shutdown: SIGTERM during a hung cloud call', () => {
     const pickupSeconds = (retaken - exit!.at) / 1000;
     console.log(`worker-1 exited ${exitSeconds.toFixed(2)} s after SIGTERM; worker-2 started the scan ${pickupSeconds.toFixed(2)} s after that exit`);
 
-    const client = new pg.Client({ connectionString: env.databaseUrl });
+    const client = new pg.Client({ connectionString: stack.env.databaseUrl });
     await client.connect();
     try {
       const row = await waitFor(
@@ -118,5 +108,5 @@ describe('worker shutdown: SIGTERM during a hung cloud call', () => {
     expect(calls.outcomes['aws:StartImageScan:fault:timeout']).toBe(1);
     expect(calls.outcomes['aws:StartImageScan:ok']).toBe(1);
     expect(second.output()).not.toContain('"level":50');
-  });
+  }, 240_000); // two worker processes start one after the other inside the test: minutes on a crowded machine
 });

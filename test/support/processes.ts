@@ -34,6 +34,11 @@ export function startProcess(name: string, script: string, env: Record<string, s
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return superviseProcess(name, child);
+}
+
+/** A child process as the tests hold it: its last output kept, stopped with a signal (SIGKILL after 10 s). */
+export function superviseProcess(name: string, child: ChildProcess): ScanqProcess {
   let out = '';
   child.stdout?.on('data', (d) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d) => (out = (out + d.toString()).slice(-20_000)));

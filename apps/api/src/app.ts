@@ -5,7 +5,7 @@ import { errorResponseSchema, livenessSchema, readinessSchema } from '@scanq/cor
 import type { ScanqRuntime } from '@scanq/scans';
 import { censorLogValue, probeDependencies, REDACT_PATHS } from '@scanq/scans';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zod';
 import { BULL_BOARD_PATH, registerBullBoard } from './admin.js';
 import { apiKeyAuth } from './api-key-auth.js';
 import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, RETRY_AFTER_SECONDS, registerErrorHandling } from './errors.js';
@@ -15,6 +15,7 @@ import { metricsPlugin } from './metrics.js';
 import { accountRoutes } from './routes/accounts.routes.js';
 import { bulkScanRoutes } from './routes/bulk-scans.routes.js';
 import { scanRoutes } from './routes/scans.routes.js';
+import { responseSerializerCompiler } from './serializers.js';
 import { quotaRoutes } from './routes/quotas.routes.js';
 import { scheduleRoutes } from './routes/schedules.routes.js';
 import { inventoryRoutes } from './routes/inventory.routes.js';
@@ -43,7 +44,7 @@ export async function buildApi(runtime: ScanqRuntime, options: ApiOptions): Prom
     clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler());
   registerErrorHandling(app);
   registerJsonBodyParser(app);
   // Before any route, so that every route registered below gets both (see load.ts for the exemptions).

@@ -6,15 +6,13 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../../test/support/processes.js';
 import { BULL_BOARD_PATH } from '../src/app.js';
+import { CHROMIUM, chromiumSkipNote, expectRefused, hasChromium } from './browser.js';
 import { type InProcessApi, startInProcessApi } from './in-process-api.js';
 
-/** Debian's chromium (scripts/install-chromium.sh; .ci/run installs it when missing). Never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 const SCREENSHOT = join(REPO_ROOT, 'test-artifacts', 'bull-board.png');
 const PASSWORD = 'browser-test-password';
 
-describe.skipIf(!hasChromium)(`Bull Board as a person sees it, in headless Chromium${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is missing; run scripts/install-chromium.sh)`}`, () => {
+describe.skipIf(!hasChromium)(`Bull Board as a person sees it, in headless Chromium${chromiumSkipNote}`, () => {
   let api: InProcessApi;
   let runtime: ScanqRuntime;
   let app: InProcessApi['app'];
@@ -35,36 +33,9 @@ describe.skipIf(!hasChromium)(`Bull Board as a person sees it, in headless Chrom
     await api?.close();
   });
 
-  /** Navigates and returns the document's HTTP status and the navigation error, if the browser gave up. */
-  async function visit(httpCredentials?: { username: string; password: string }) {
-    const context = await browser.newContext(httpCredentials ? { httpCredentials } : {});
-    try {
-      const page = await context.newPage();
-      const statuses: number[] = [];
-      const served: string[] = [];
-      page.on('response', (r) => {
-        if (r.url() === url) statuses.push(r.status());
-        if (r.ok()) served.push(r.url());
-      });
-      // Headless Chromium has no login prompt: on a challenge it cannot answer the navigation may fail.
-      const error = await page.goto(url).then(
-        () => undefined,
-        (err: Error) => err.message,
-      );
-      return { statuses, error, served };
-    } finally {
-      await context.close();
-    }
-  }
-
   it('answers 401 with a Basic challenge without credentials and with wrong ones, and shows no board', async () => {
     for (const credentials of [undefined, { username: 'admin', password: 'not-the-password' }]) {
-      const { statuses, error, served } = await visit(credentials);
-      expect(statuses.length).toBeGreaterThan(0);
-      expect(statuses.every((s) => s === 401)).toBe(true);
-      // Chromium either shows the 401 page or gives up on the challenge; never anything else.
-      if (error !== undefined) expect(error).toContain('ERR_INVALID_AUTH_CREDENTIALS');
-      expect(served).toEqual([]); // not the page, its scripts, nor its queue API
+      await expectRefused(browser, url, credentials);
     }
   });
 

@@ -9,10 +9,8 @@ import { REPO_ROOT } from '../../../test/support/processes.js';
 import { startHarness, type WorkerHarness } from '../../worker/test/harness.js';
 import { buildApi } from '../src/app.js';
 import { UI_PATH } from '../src/ui/ui.plugin.js';
+import { CHROMIUM, chromiumSkipNote, expectRefused, hasChromium } from './browser.js';
 
-/** Debian's chromium (scripts/install-chromium.sh; .ci/run installs it when missing). Never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 const SCREENSHOT = join(REPO_ROOT, 'test-artifacts', 'ui-dashboard.png');
 const PASSWORD = 'ui-browser-test-password';
 /** The dashboard's severity colours (static/dashboard.js): a bar drawn is pixels of these. */
@@ -22,7 +20,7 @@ const SEVERITY_RGB = ['#8b0000', '#e4572e', '#f3a712', '#4f86c6', '#9aa5b1', '#c
  * The dashboard as a person sees it: real scans through the worker and SDKs against the
  * simulator fill the inventory, then headless Chromium opens /ui with the admin credentials.
  */
-describe.skipIf(!hasChromium)(`the dashboard in headless Chromium${hasChromium ? '' : ` (SKIPPED: ${CHROMIUM} is missing; run scripts/install-chromium.sh)`}`, { timeout: 240_000 }, () => {
+describe.skipIf(!hasChromium)(`the dashboard in headless Chromium${chromiumSkipNote}`, { timeout: 240_000 }, () => {
   let h: WorkerHarness;
   let app: Awaited<ReturnType<typeof buildApi>>['app'];
   let db: pg.Client;
@@ -69,27 +67,7 @@ describe.skipIf(!hasChromium)(`the dashboard in headless Chromium${hasChromium ?
 
   it('answers 401 without credentials and with wrong ones, and serves nothing of the page', async () => {
     for (const httpCredentials of [undefined, { username: 'admin', password: 'not-the-password' }]) {
-      const context = await browser.newContext(httpCredentials ? { httpCredentials } : {});
-      try {
-        const page = await context.newPage();
-        const statuses: number[] = [];
-        const served: string[] = [];
-        page.on('response', (r) => {
-          if (r.url() === url) statuses.push(r.status());
-          if (r.ok()) served.push(r.url());
-        });
-        // Headless Chromium has no login prompt: on a challenge it cannot answer the navigation may fail.
-        const error = await page.goto(url).then(
-          () => undefined,
-          (err: Error) => err.message,
-        );
-        expect(statuses.length).toBeGreaterThan(0);
-        expect(statuses.every((s) => s === 401)).toBe(true);
-        if (error !== undefined) expect(error).toContain('ERR_INVALID_AUTH_CREDENTIALS');
-        expect(served).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      await expectRefused(browser, url, httpCredentials);
     }
   });
 

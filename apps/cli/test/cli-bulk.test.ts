@@ -2,16 +2,13 @@ import { ScanqClient } from '@scanq/client';
 import { ApiKeyRepository } from '@scanq/db';
 import { ApiKeyService } from '@scanq/scans';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../../api/src/app.js';
-import { startHarness, type WorkerHarness } from '../../worker/test/harness.js';
+import type { WorkerHarness } from '../../worker/test/harness.js';
 import { buildBulkRequest, buildScheduleRequest } from '../src/bulk-request.js';
 import { bulkLines, watchBulk } from '../src/bulk-watch.js';
 import { colorsFor } from '../src/render.js';
-import { scanq } from './run-cli.js';
+import { type CliBackend, scanq, startCliBackend } from './run-cli.js';
 
 const API_KEY = 'cli-bulk-test-bootstrap-key';
-
-type FastifyInstance = Awaited<ReturnType<typeof buildApi>>['app'];
 
 
 interface BulkJson {
@@ -22,22 +19,21 @@ interface BulkJson {
 }
 
 describe('scanq bulk, schedules, cancel and keys as a process against the real API, worker and simulator', () => {
+  let backend: CliBackend;
   let harness: WorkerHarness;
-  let app: FastifyInstance;
   let apiEnv: Record<string, string>;
 
   beforeAll(async () => {
-    harness = await startHarness('clibulk', { LOG_LEVEL: 'silent', SCANQ_WORKER_QUEUES: 'aws,maintenance', SCANQ_API_KEY: API_KEY, SCANQ_POLL_INITIAL_MS: '50' }, { SIM_AWS_SCAN_MS: '50' });
-    // The API remembers a verified key for 10 s; with that cache off, a revocation made by the
-    // CLI process shows at the very next request instead of up to 10 s later.
-    const runtime = { ...harness.worker.runtime, apiKeys: new ApiKeyService(new ApiKeyRepository(harness.worker.runtime.db), API_KEY, 0) };
-    ({ app } = await buildApi(runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    apiEnv = { SCANQ_API_URL: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, SCANQ_API_KEY: API_KEY };
+    backend = await startCliBackend('clibulk', API_KEY, { SCANQ_WORKER_QUEUES: 'aws,maintenance', SCANQ_POLL_INITIAL_MS: '50' }, {
+      simEnv: { SIM_AWS_SCAN_MS: '50' },
+      // The API remembers a verified key for 10 s; with that cache off, a revocation made by the
+      // CLI process shows at the very next request instead of up to 10 s later.
+      runtime: (runtime) => ({ ...runtime, apiKeys: new ApiKeyService(new ApiKeyRepository(runtime.db), API_KEY, 0) }),
+    });
+    ({ harness, env: apiEnv } = backend);
   });
   afterAll(async () => {
-    await app?.close();
-    await harness?.close();
+    await backend?.close();
   });
 
   it('bulk --watch follows an AWS bulk scan to success (exit 0); ls lists it; watch --json prints its totals', async () => {

@@ -1,26 +1,20 @@
 import { SIMULATOR_ROLES } from '@scanq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../../api/src/app.js';
-import { startHarness, type WorkerHarness } from '../../worker/test/harness.js';
-import { scanq } from './run-cli.js';
+import { type CliBackend, scanq, startCliBackend } from './run-cli.js';
 
 const API_KEY = 'cli-credentials-bootstrap-key';
 
 /** `scanq accounts add --credentials-json`: the block checked before sending, stored, shown by `ls`. */
 describe('scanq accounts add --credentials-json', () => {
-  let harness: WorkerHarness;
-  let app: Awaited<ReturnType<typeof buildApi>>['app'];
+  let backend: CliBackend;
   let apiEnv: Record<string, string>;
 
   beforeAll(async () => {
-    harness = await startHarness('clicreds', { LOG_LEVEL: 'silent', SCANQ_WORKER_QUEUES: 'aws', SCANQ_API_KEY: API_KEY });
-    ({ app } = await buildApi(harness.worker.runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    apiEnv = { SCANQ_API_URL: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, SCANQ_API_KEY: API_KEY };
+    backend = await startCliBackend('clicreds', API_KEY, { SCANQ_WORKER_QUEUES: 'aws' });
+    apiEnv = backend.env;
   });
   afterAll(async () => {
-    await app?.close();
-    await harness?.close();
+    await backend?.close();
   });
 
   const add = (name: string, credentialsJson: string) => scanq(['accounts', 'add', '--provider', 'aws', '--name', name, '--region', 'us-east-1', '--credential-ref', 'sim-aws', '--credentials-json', credentialsJson, '--json'], apiEnv);

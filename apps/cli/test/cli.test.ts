@@ -1,33 +1,27 @@
 import { ScanqClient } from '@scanq/client';
 import { simulatorAccountRequest } from '@scanq/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../../api/src/app.js';
-import { startHarness, type WorkerHarness } from '../../worker/test/harness.js';
+import type { WorkerHarness } from '../../worker/test/harness.js';
 import { freePort } from '../../../test/support/processes.js';
 import { colorsFor } from '../src/render.js';
-import { scanq } from './run-cli.js';
+import { type CliBackend, scanq, startCliBackend } from './run-cli.js';
 import { watchScans } from '../src/watch.js';
 
 const API_KEY = 'cli-test-bootstrap-key';
 
-type FastifyInstance = Awaited<ReturnType<typeof buildApi>>['app'];
-
 
 describe('scanq CLI as a process against the real API, worker and simulator', () => {
+  let backend: CliBackend;
   let harness: WorkerHarness;
-  let app: FastifyInstance;
   let apiEnv: Record<string, string>;
 
   beforeAll(async () => {
     // SCANQ_API_KEY: the API's bootstrap key; the CLI reads the same variable.
-    harness = await startHarness('cli', { LOG_LEVEL: 'silent', SCANQ_WORKER_QUEUES: 'aws', SCANQ_API_KEY: API_KEY });
-    ({ app } = await buildApi(harness.worker.runtime, { adminUser: 'admin', adminPassword: 'test-admin-password', logger: false }));
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    apiEnv = { SCANQ_API_URL: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, SCANQ_API_KEY: API_KEY };
+    backend = await startCliBackend('cli', API_KEY, { SCANQ_WORKER_QUEUES: 'aws' });
+    ({ harness, env: apiEnv } = backend);
   });
   afterAll(async () => {
-    await app?.close();
-    await harness?.close();
+    await backend?.close();
   });
 
   it('scan aws --json prints the queued scan; watch exits 0 once it succeeded; findings and ls print parseable JSON and tables', async () => {

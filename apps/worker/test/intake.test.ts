@@ -1,6 +1,6 @@
 import { QueueName } from '@scanq/core';
 import { ScanqProducer, ScanqRequestError, toEvent } from '@scanq/producer';
-import { EventStreamService } from '@scanq/scans';
+import { EventStreamService, scanCompletedPayload } from '@scanq/scans';
 import { StreamEventRepository } from '@scanq/db';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -44,6 +44,8 @@ describe('intake queue', () => {
     expect(stored.status).toBe('succeeded');
     const event = await producer.waitForScan(scanId, { timeoutMs: 30_000 });
     expect(event).toMatchObject({ event: 'scan.completed', scanId, body: { event: 'scan.completed', scan: { id: scanId, provider: 'aws', account: 'sim-aws', status: 'succeeded' } } });
+    // Built in SQL by the ending statement: the same body the webhook builds from the stored scan.
+    expect(event.body.scan).toEqual(scanCompletedPayload((await h.worker.runtime.scans.get(scanId))!, 'sim-aws').scan);
     // Marked appended right after the XADD (a consumer may read the entry first).
     const row = await waitFor(async () => (await new StreamEventRepository(h.worker.runtime.db, h.worker.runtime.sql).forScan(scanId)).find((r) => r.streamId), { timeoutMs: 10_000, what: 'the outbox row marked appended' });
     expect(row).toMatchObject({ id: event.id, streamId: event.streamId });

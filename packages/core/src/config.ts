@@ -74,6 +74,13 @@ const envSchema = z.object({
   SCANQ_API_RATE_LIMIT_MAX: int(0, 0),
   /** The rate limit's window; the budget is counted in Redis, so all API replicas share it. */
   SCANQ_API_RATE_LIMIT_WINDOW_MS: int(60_000, 1_000),
+  /**
+   * Group commit of scan submits (API, intake): submits arriving together are written in one
+   * INSERT and one enqueue, at most this many per batch (1: every submit alone)…
+   */
+  SCANQ_SUBMIT_BATCH_MAX: int(256, 1),
+  /** …and at most this many batches out at once (what arrives meanwhile waits for the next batch; keep it under SCANQ_DB_POOL_MAX). */
+  SCANQ_SUBMIT_BATCH_IN_FLIGHT: int(4, 1),
   /** HMAC-SHA256 secret that signs webhook bodies. Unset: webhooks are recorded as failed, never sent unsigned. */
   SCANQ_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Allow webhook targets on loopback/private/link-local addresses (off: such targets are refused). */
@@ -228,6 +235,8 @@ export interface ScanqConfig {
     /** Per-key request budget; max 0 = off. */
     rateLimit: { max: number; windowMs: number };
   };
+  /** Group commit of scan submits: batch size and batches in flight at most. */
+  submitBatch: { maxBatch: number; maxInFlight: number };
   /** What an account's `endpoint` may point at (see accountEndpointIssues). */
   endpoints: { allowHttp: boolean; allowPrivate: boolean };
   webhooks: { secret?: string; allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number };
@@ -362,6 +371,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       },
       rateLimit: { max: e.SCANQ_API_RATE_LIMIT_MAX, windowMs: e.SCANQ_API_RATE_LIMIT_WINDOW_MS },
     },
+    submitBatch: { maxBatch: e.SCANQ_SUBMIT_BATCH_MAX, maxInFlight: e.SCANQ_SUBMIT_BATCH_IN_FLIGHT },
     endpoints: { allowHttp: e.SCANQ_ALLOW_HTTP_ENDPOINTS, allowPrivate: e.SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS },
     webhooks: {
       secret: e.SCANQ_WEBHOOK_SECRET,

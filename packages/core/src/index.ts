@@ -18,3 +18,4 @@ export * from './vulnerability-id.js';
 export * from './inventory.js';
 export * from './validate.js';
 export * from './intake.js';
+export * from './batcher.js';

@@ -34,6 +34,28 @@ export class CreateIntentRepository {
   }
 
   /**
+   * The common case in one round trip: records the intent for `owner` when none is outstanding
+   * (as `claim` with `expected` null), else hands back the intent as it stands for the caller to
+   * judge (`get`). `claimedAt` null with an intent whose `at` is null: another attempt claimed
+   * between this statement's read and its write.
+   */
+  async claimIfNone(scanId: string, owner: string, active: readonly ScanStatus[]): Promise<{ claimedAt: Date | null; intent: CreateIntent | null }> {
+    const [row] = await this.sql.rows<{ at: Date | null; owner: string | null; ageMs: number | null; providerTaskId: string | null; status: ScanStatus; claimedAt: Date | null }>(
+      `WITH cur AS (SELECT "createIntentAt" AS at, "createOwner" AS owner, "providerTaskId", "status",
+                           (EXTRACT(EPOCH FROM (${NOW} - "createIntentAt")) * 1000)::float8 AS "ageMs"
+                      FROM "Scan" WHERE "id" = $1),
+            claimed AS (UPDATE "Scan" SET "createIntentAt" = ${NOW}, "createOwner" = $2, "updatedAt" = ${NOW}
+                         WHERE "id" = $1 AND "status" = ANY($3::"ScanStatus"[]) AND "providerTaskId" IS NULL AND "createIntentAt" IS NULL
+                         RETURNING "createIntentAt" AS at)
+       SELECT cur.*, claimed.at AS "claimedAt" FROM cur LEFT JOIN claimed ON true`,
+      [scanId, owner, active],
+    );
+    if (!row) return { claimedAt: null, intent: null };
+    const { claimedAt, ...intent } = row;
+    return { claimedAt, intent: { ...intent, ageMs: Math.max(0, intent.ageMs ?? 0) } };
+  }
+
+  /**
    * Records the intent for `owner`, only while the scan is active, has no task, and its intent is
    * still `expected` (what this attempt read). Returns the recorded time, or null when another
    * attempt got there first.

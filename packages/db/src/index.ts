@@ -1,5 +1,6 @@
 export { createDb, createDatabase, type Db, type Database, type DatabaseOptions } from './client.js';
 export { SqlClient } from './sql.js';
+export { GroupCommit } from './group-commit.js';
 export { AccountRepository, AccountsInUseError, type AccountChangeSet } from './account.repository.js';
 export { ScanRepository, type ScanWithImages, type ImageTotals, type ListedScan, type NewScan, type NewImageScan, type ImageResult, type ImageCompletion, type ScanPatch, type ScanEnd, type ScanStart } from './scan.repository.js';
 export { BulkScanRepository, type NewBulkScan } from './bulk-scan.repository.js';

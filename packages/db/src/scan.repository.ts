@@ -3,7 +3,7 @@ import type { Db } from './client.js';
 import { SQL_NOW as NOW, type SqlClient, UUID_TEXT as UUID, utcFromJson } from './sql.js';
 import { uuidv7 } from './uuidv7.js';
 import { IMPACT_CTES, LOCK_IMAGES } from './impact.sql.js';
-import { Prisma, type Finding, type ImageScan, type Scan } from './generated/prisma/client.js';
+import { Prisma, type Finding, type ImageScan, type Scan, type StreamEvent } from './generated/prisma/client.js';
 
 export type ScanWithImages = Scan & { images: ImageScan[] };
 
@@ -69,6 +69,12 @@ export interface ScanEnd {
    * done (a reused or instant scan) records the start and the end in one statement.
    */
   start?: ScanStart;
+  /**
+   * Records the scan's `scan.completed` outbox row (StreamEvent) in the same statement when it
+   * ends the scan, with `account` as the event's account name: the end and its event commit
+   * together (no end without its event, one commit instead of three). Never for bulk members.
+   */
+  event?: { account: string };
 }
 
 /** What recording a scan's start writes (see `markStarted`). */
@@ -150,17 +156,53 @@ export class ScanRepository {
    * (`created: false`). The unique index decides races between concurrent requests.
    */
   async create(input: NewScan): Promise<{ scan: ScanWithImages; created: boolean }> {
-    const [row] = await this.sql.rows<Scan>(
+    return (await this.createBatch([input]))[0]!;
+  }
+
+  /**
+   * Several submitted scans in one statement (the API's group commit): one INSERT … SELECT FROM
+   * unnest, one round trip, all or none committed. Answers in input order: the new row
+   * (`created`), or for an idempotency key already taken the scan that holds it (`created:
+   * false`, one more SELECT for those). Keys must be distinct within one call (the caller folds
+   * repeats onto their first).
+   */
+  async createBatch(inputs: NewScan[]): Promise<{ scan: ScanWithImages; created: boolean }[]> {
+    if (inputs.length === 0) return [];
+    const ids = inputs.map((s) => s.id ?? uuidv7());
+    const rows = await this.sql.rows<Scan>(
       `INSERT INTO "Scan" ("id", "provider", "accountId", "target", "deadlineAt", "idempotencyKey", "requestHash", "bulkScanId", "webhookUrl", "jobId", "createdAt", "updatedAt")
-       VALUES ($1, $2::"Provider", $3, $4, $5::timestamp(3), $6, $7, $8, $9, $10, ${NOW}, ${NOW})
+       SELECT v.id, v.provider::"Provider", v.account, v.target, v.deadline, v.key, v.hash, v.bulk, v.webhook, v.job, ${NOW}, ${NOW}
+       FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::jsonb[], $5::timestamp(3)[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[])
+         AS v(id, provider, account, target, deadline, key, hash, bulk, webhook, job)
        ON CONFLICT ("idempotencyKey") DO NOTHING RETURNING *`,
-      [input.id ?? uuidv7(), input.provider, input.accountId, JSON.stringify(input.target), input.deadlineAt.toISOString(), input.idempotencyKey ?? null, input.requestHash ?? null, input.bulkScanId ?? null, input.webhookUrl ?? null, input.jobId ?? null],
+      [
+        ids,
+        inputs.map((s) => s.provider),
+        inputs.map((s) => s.accountId),
+        inputs.map((s) => JSON.stringify(s.target)),
+        inputs.map((s) => s.deadlineAt.toISOString()),
+        inputs.map((s) => s.idempotencyKey ?? null),
+        inputs.map((s) => s.requestHash ?? null),
+        inputs.map((s) => s.bulkScanId ?? null),
+        inputs.map((s) => s.webhookUrl ?? null),
+        inputs.map((s) => s.jobId ?? null),
+      ],
     );
-    if (row) return { scan: { ...row, images: [] }, created: true };
-    // Only the idempotency key can conflict: the first request's scan is the answer.
-    const [existing] = await this.sql.rows<Scan & { images: ImageJson[] }>(`${SCAN_WITH_IMAGES} WHERE s."idempotencyKey" = $1`, [input.idempotencyKey]);
-    if (!existing) throw new Error(`scan with idempotency key ${input.idempotencyKey} conflicted but is gone`);
-    return { scan: scanFromRow(existing), created: false };
+    const inserted = new Map(rows.map((r) => [r.id, r]));
+    // Only an idempotency key can conflict: those inputs are answered with the first request's scan.
+    const taken = inputs.filter((s, i) => !inserted.has(ids[i]!)).map((s) => s.idempotencyKey);
+    const existing = new Map<string, ScanWithImages>();
+    if (taken.length > 0) {
+      const found = await this.sql.rows<Scan & { images: ImageJson[] }>(`${SCAN_WITH_IMAGES} WHERE s."idempotencyKey" = ANY($1::text[])`, [taken]);
+      for (const row of found) existing.set(row.idempotencyKey!, scanFromRow(row));
+    }
+    return inputs.map((s, i) => {
+      const row = inserted.get(ids[i]!);
+      if (row) return { scan: { ...row, images: [] }, created: true };
+      const scan = s.idempotencyKey === undefined ? undefined : existing.get(s.idempotencyKey);
+      if (!scan) throw new Error(`scan with idempotency key ${s.idempotencyKey} conflicted but is gone`);
+      return { scan, created: false };
+    });
   }
 
   /**
@@ -416,12 +458,20 @@ export class ScanRepository {
    * Stores many images' outcomes: their findings, the severity counts derived from them and
    * each final status; with `finish`, also ends the scan (guarded like `finish`) when these were
    * its last open images, and with `finish.start` also records its start. One statement
-   * (data-modifying CTEs) whatever the number of images and findings, after the images' locks in
-   * the same transaction: rows travel as one JSON document each, unpacked by Postgres. Returns
-   * whether it ended the scan.
+   * (data-modifying CTEs) after the images' locks in the same transaction, whatever the number of
+   * images and findings: rows travel as
+   * one JSON document each, unpacked by Postgres. Returns whether it ended the scan.
    */
   async completeImages(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<boolean> {
-    if (results.length === 0) return finish ? this.finish(scanId, finish.status, finish) : false;
+    return (await this.completeImagesEnding(scanId, results, finish)).ended;
+  }
+
+  /**
+   * `completeImages`, also handing back the `scan.completed` outbox row it recorded
+   * (`finish.event`; null when it did not end the scan, or the row was there already).
+   */
+  async completeImagesEnding(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<{ ended: boolean; event: StreamEvent | null }> {
+    if (results.length === 0) return { ended: finish ? await this.finish(scanId, finish.status, finish) : false, event: null };
     const images = results.map((r) => {
       const c = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0, fixable: 0, worst: SEVERITIES.length as number };
       for (const f of r.findings) {
@@ -460,74 +510,95 @@ export class ScanRepository {
     // images' advisory locks taken first, in the same transaction.
     const [row] = await this.sql.transaction(async (tx) => {
       await tx.rows(LOCK_IMAGES, [scanId, images.map((i) => i.id)]);
-      return tx.rows<{ ended: number }>(
-        `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
-                      critical int, high int, medium int, low int, informational int, unknown int, fixable int, worst int)),
-              f AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8,
-                      cv text, pv text, ls text[], r jsonb)),${IMPACT_CTES}
-              gone AS (DELETE FROM "Finding" WHERE "imageScanId" = ANY($8::uuid[])),
-              added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
-                          "installedVersion", "fixedVersion", "title", "link", "score", "cvssVector", "providerVulnerabilityId", "raw", "createdAt")
-                        SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.cv, f.pv, f.r, ${NOW} FROM f),
-              dict AS (INSERT INTO "Vulnerability" AS d ("id", "severity", "score", "cvssVector", "title", "links", "aliases", "createdAt", "updatedAt")
-                       SELECT DISTINCT ON (f.v) f.v, f.s::"Severity", f.sc, f.cv, f.t, f.ls, CASE WHEN f.pv IS NULL THEN '{}'::text[] ELSE ARRAY[f.pv] END, ${NOW}, ${NOW}
-                       -- A LATERAL lookup with LIMIT 1, not NOT EXISTS: Postgres guesses 100 rows for the recordset and
-                       -- plans NOT EXISTS as a hash anti-join over the whole dictionary (a seq scan that grows with every
-                       -- CVE seen: 92% of the completion's time in the spine bench); this is one primary-key probe per finding.
-                       FROM f LEFT JOIN LATERAL (SELECT true AS known, k."score", k."cvssVector", k."aliases" FROM "Vulnerability" k WHERE k."id" = f.v LIMIT 1) k ON true
-                       -- A known id with nothing to add is skipped before the upsert: ON CONFLICT would lock its row,
-                       -- serializing every completion that sees a common CVE. Only gaps are filled.
-                       WHERE k.known IS NULL OR NOT ((k."score" IS NOT NULL OR f.sc IS NULL) AND (k."cvssVector" IS NOT NULL OR f.cv IS NULL)
-                                                     AND (f.pv IS NULL OR f.pv = ANY(k."aliases")))
-                       ORDER BY f.v, f.sc DESC NULLS LAST
-                       ON CONFLICT ("id") DO UPDATE SET "score" = COALESCE(d."score", EXCLUDED."score"), "cvssVector" = COALESCE(d."cvssVector", EXCLUDED."cvssVector"),
-                         "aliases" = ARRAY(SELECT DISTINCT a FROM unnest(d."aliases" || EXCLUDED."aliases") a ORDER BY a), "updatedAt" = ${NOW}
-                       WHERE (d."score" IS NULL AND EXCLUDED."score" IS NOT NULL) OR (d."cvssVector" IS NULL AND EXCLUDED."cvssVector" IS NOT NULL)
-                          OR NOT (EXCLUDED."aliases" <@ d."aliases")),
-              img AS (INSERT INTO "Image" AS m ("id", "provider", "accountId", "registry", "repository", "digest", "tags", "currentImageScanId", "lastScanId",
-                        "lastScannedAt", "critical", "high", "medium", "low", "informational", "unknown", "fixable", "worst", "createdAt", "updatedAt")
-                      SELECT DISTINCT ON (i."registry", i."repository", i."digest") gen_random_uuid(), s."provider", s."accountId", i."registry", i."repository",
-                        i."digest", i."tags", v.id, $1, COALESCE(v.completed, ${NOW}), v.critical, v.high, v.medium, v.low, v.informational, v.unknown,
-                        v.fixable, v.worst, ${NOW}, ${NOW}
-                      FROM v JOIN "ImageScan" i ON i."id" = v.id AND i."scanId" = $1 JOIN "Scan" s ON s."id" = $1
-                      WHERE v.status = 'succeeded' AND i."digest" IS NOT NULL
-                      ORDER BY i."registry", i."repository", i."digest", v.id DESC
-                      ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE SET
-                        "tags" = ARRAY(SELECT DISTINCT t FROM unnest(m."tags" || EXCLUDED."tags") t ORDER BY t),
-                        ${IMAGE_CURRENT_COLUMNS.map((c) => `"${c}" = CASE WHEN EXCLUDED."currentImageScanId" >= m."currentImageScanId" THEN EXCLUDED."${c}" ELSE m."${c}" END`).join(', ')},
-                        "updatedAt" = ${NOW}
-                      RETURNING m."id", m."registry", m."repository", m."digest"),
-              settled AS (UPDATE "ImageScan" AS i SET
-                            "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100, "scanCompletedAt" = v.completed,
-                            "raw" = COALESCE(v.raw, i."raw"), "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
-                            "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13,
-                            "imageId" = (SELECT img."id" FROM img WHERE v.status = 'succeeded' AND img."registry" = i."registry" AND img."repository" = i."repository" AND img."digest" = i."digest"),
-                            "updatedAt" = ${NOW}
-                          FROM v WHERE i."id" = v.id AND i."scanId" = $1),
-              ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
-                          "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END,
-                          "providerTaskId" = COALESCE($9, "providerTaskId"), "startedAt" = COALESCE("startedAt", $10::timestamp(3)),
-                          "attempts" = COALESCE($11::int, "attempts"), "jobId" = COALESCE($12, "jobId"), "updatedAt" = ${NOW}
-                        WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING 1)
-         SELECT count(*)::int AS ended FROM ended`,
-        [
-          scanId,
-          JSON.stringify(images),
-          JSON.stringify(findings),
-          finish?.status ?? null,
-          finish?.reason ?? null,
-          finish?.error ?? null,
-          NON_TERMINAL,
-          images.map((i) => i.id),
-          finish?.start?.providerTaskId ?? null,
-          finish?.start?.startedAt.toISOString() ?? null,
-          finish?.start?.attempts ?? null,
-          finish?.start?.jobId ?? null,
-          finish?.start?.reused ?? false,
-        ],
-      );
+      return tx.rows<{ ended: number } & (StreamEvent | { [K in keyof StreamEvent]: null })>(
+      `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
+                    critical int, high int, medium int, low int, informational int, unknown int, fixable int, worst int)),
+            f AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8,
+                    cv text, pv text, ls text[], r jsonb)),${IMPACT_CTES}
+            gone AS (DELETE FROM "Finding" WHERE "imageScanId" = ANY($8::uuid[])),
+            added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
+                        "installedVersion", "fixedVersion", "title", "link", "score", "cvssVector", "providerVulnerabilityId", "raw", "createdAt")
+                      SELECT $1, f.i, f.v, f.s::"Severity", f.ps, f.p, f.iv, f.fv, f.t, f.l, f.sc, f.cv, f.pv, f.r, ${NOW} FROM f),
+            dict AS (INSERT INTO "Vulnerability" AS d ("id", "severity", "score", "cvssVector", "title", "links", "aliases", "createdAt", "updatedAt")
+                     SELECT DISTINCT ON (f.v) f.v, f.s::"Severity", f.sc, f.cv, f.t, f.ls, CASE WHEN f.pv IS NULL THEN '{}'::text[] ELSE ARRAY[f.pv] END, ${NOW}, ${NOW}
+                     -- A LATERAL lookup with LIMIT 1, not NOT EXISTS: Postgres guesses 100 rows for the recordset and
+                     -- plans NOT EXISTS as a hash anti-join over the whole dictionary (a seq scan that grows with every
+                     -- CVE seen: 92% of the completion's time in the spine bench); this is one primary-key probe per finding.
+                     FROM f LEFT JOIN LATERAL (SELECT true AS known, k."score", k."cvssVector", k."aliases" FROM "Vulnerability" k WHERE k."id" = f.v LIMIT 1) k ON true
+                     -- A known id with nothing to add is skipped before the upsert: ON CONFLICT would lock its row,
+                     -- serializing every completion that sees a common CVE. Only gaps are filled.
+                     WHERE k.known IS NULL OR NOT ((k."score" IS NOT NULL OR f.sc IS NULL) AND (k."cvssVector" IS NOT NULL OR f.cv IS NULL)
+                                                   AND (f.pv IS NULL OR f.pv = ANY(k."aliases")))
+                     ORDER BY f.v, f.sc DESC NULLS LAST
+                     ON CONFLICT ("id") DO UPDATE SET "score" = COALESCE(d."score", EXCLUDED."score"), "cvssVector" = COALESCE(d."cvssVector", EXCLUDED."cvssVector"),
+                       "aliases" = ARRAY(SELECT DISTINCT a FROM unnest(d."aliases" || EXCLUDED."aliases") a ORDER BY a), "updatedAt" = ${NOW}
+                     WHERE (d."score" IS NULL AND EXCLUDED."score" IS NOT NULL) OR (d."cvssVector" IS NULL AND EXCLUDED."cvssVector" IS NOT NULL)
+                        OR NOT (EXCLUDED."aliases" <@ d."aliases")),
+            img AS (INSERT INTO "Image" AS m ("id", "provider", "accountId", "registry", "repository", "digest", "tags", "currentImageScanId", "lastScanId",
+                      "lastScannedAt", "critical", "high", "medium", "low", "informational", "unknown", "fixable", "worst", "createdAt", "updatedAt")
+                    SELECT DISTINCT ON (i."registry", i."repository", i."digest") gen_random_uuid(), s."provider", s."accountId", i."registry", i."repository",
+                      i."digest", i."tags", v.id, $1, COALESCE(v.completed, ${NOW}), v.critical, v.high, v.medium, v.low, v.informational, v.unknown,
+                      v.fixable, v.worst, ${NOW}, ${NOW}
+                    FROM v JOIN "ImageScan" i ON i."id" = v.id AND i."scanId" = $1 JOIN "Scan" s ON s."id" = $1
+                    WHERE v.status = 'succeeded' AND i."digest" IS NOT NULL
+                    ORDER BY i."registry", i."repository", i."digest", v.id DESC
+                    ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE SET
+                      "tags" = ARRAY(SELECT DISTINCT t FROM unnest(m."tags" || EXCLUDED."tags") t ORDER BY t),
+                      ${IMAGE_CURRENT_COLUMNS.map((c) => `"${c}" = CASE WHEN EXCLUDED."currentImageScanId" >= m."currentImageScanId" THEN EXCLUDED."${c}" ELSE m."${c}" END`).join(', ')},
+                      "updatedAt" = ${NOW}
+                    RETURNING m."id", m."registry", m."repository", m."digest"),
+            settled AS (UPDATE "ImageScan" AS i SET
+                          "status" = v.status::"ImageScanStatus", "reason" = v.reason, "progress" = 100, "scanCompletedAt" = v.completed,
+                          "raw" = COALESCE(v.raw, i."raw"), "critical" = v.critical, "high" = v.high, "medium" = v.medium, "low" = v.low,
+                          "informational" = v.informational, "unknown" = v.unknown, "reused" = i."reused" OR $13,
+                          "imageId" = (SELECT img."id" FROM img WHERE v.status = 'succeeded' AND img."registry" = i."registry" AND img."repository" = i."repository" AND img."digest" = i."digest"),
+                          "updatedAt" = ${NOW}
+                        FROM v WHERE i."id" = v.id AND i."scanId" = $1
+                        RETURNING i."id", i."repository", i."digest", i."tags", i."status", i."critical", i."high", i."medium", i."low", i."informational", i."unknown"),
+            ended AS (UPDATE "Scan" SET "status" = $4::"ScanStatus", "reason" = $5, "error" = $6, "finishedAt" = ${NOW}, "nextPollAt" = NULL,
+                        "progress" = CASE WHEN $4 = 'succeeded' THEN 100 ELSE "progress" END,
+                        "providerTaskId" = COALESCE($9, "providerTaskId"), "startedAt" = COALESCE("startedAt", $10::timestamp(3)),
+                        "attempts" = COALESCE($11::int, "attempts"), "jobId" = COALESCE($12, "jobId"), "updatedAt" = ${NOW}
+                      WHERE $4::text IS NOT NULL AND "id" = $1 AND "status" = ANY($7::"ScanStatus"[]) RETURNING "id", "provider", "bulkScanId"),
+            -- The outbox row of the end, with scanCompletedPayload's shape (webhook.service.ts): the
+            -- images as stored once this statement is done, those it settled from its RETURNING
+            -- (a CTE's writes are invisible to the statement's other reads), the rest as they were.
+            ev AS (INSERT INTO "StreamEvent" ("id", "key", "event", "scanId", "payload", "createdAt")
+                   SELECT $14::uuid, 'scan.completed:' || e."id", 'scan.completed', e."id",
+                          jsonb_build_object('event', 'scan.completed', 'scan', jsonb_build_object('id', e."id", 'provider', e."provider", 'account', $15::text,
+                            'status', $4::text, 'reason', $5::text, 'images', (
+                              SELECT COALESCE(jsonb_agg(jsonb_build_object('repository', x."repository", 'digest', x."digest", 'tags', to_jsonb(x."tags"), 'status', x."status",
+                                       'severityCounts', jsonb_build_object('CRITICAL', x."critical", 'HIGH', x."high", 'MEDIUM', x."medium", 'LOW', x."low",
+                                         'INFORMATIONAL', x."informational", 'UNKNOWN', x."unknown")) ORDER BY x."id"), '[]'::jsonb)
+                              FROM (SELECT * FROM settled
+                                    UNION ALL
+                                    SELECT o."id", o."repository", o."digest", o."tags", o."status", o."critical", o."high", o."medium", o."low", o."informational", o."unknown"
+                                    FROM "ImageScan" o WHERE o."scanId" = $1 AND o."id" <> ALL($8::uuid[])) x))),
+                          ${NOW}
+                   FROM ended e WHERE $15::text IS NOT NULL AND e."bulkScanId" IS NULL
+                   ON CONFLICT ("key") DO NOTHING RETURNING *)
+       SELECT (SELECT count(*)::int FROM ended) AS ended, ev.* FROM (SELECT 1) one LEFT JOIN ev ON true`,
+      [
+        scanId,
+        JSON.stringify(images),
+        JSON.stringify(findings),
+        finish?.status ?? null,
+        finish?.reason ?? null,
+        finish?.error ?? null,
+        NON_TERMINAL,
+        images.map((i) => i.id),
+        finish?.start?.providerTaskId ?? null,
+        finish?.start?.startedAt.toISOString() ?? null,
+        finish?.start?.attempts ?? null,
+        finish?.start?.jobId ?? null,
+        finish?.start?.reused ?? false,
+        uuidv7(),
+        finish?.event?.account ?? null,
+      ],
+    );
     });
-    return row!.ended === 1;
+    const { ended, ...event } = row!;
+    return { ended: ended === 1, event: event.id ? (event as StreamEvent) : null };
   }
 
   /**

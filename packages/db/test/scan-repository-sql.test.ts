@@ -296,4 +296,52 @@ describe('ScanRepository plain-SQL hot path', () => {
     expect(await scans.completeImages(cancelled.id, [{ ...result, imageScanId: other!.id }], { status: 'succeeded', start })).toBe(false);
     expect(await scans.get(cancelled.id)).toMatchObject({ status: 'cancelled', providerTaskId: null, startedAt: null, attempts: 0 });
   });
+
+  it('records the scan.completed outbox row with the end, in the shape of the stored end state, and only when it ended the scan', async () => {
+    const { scan } = await newScan();
+    const [earlier, last] = await scans.addImages(scan.id, [
+      { registry: 'r', repository: 'a', tags: ['v1', 'latest'], digest: 'sha256:a' },
+      { registry: 'r', repository: 'b', tags: [], digest: null },
+    ]);
+    // One image settled by an earlier poll, the other by the ending statement.
+    await scans.completeImages(scan.id, [{ imageScanId: earlier!.id, status: 'succeeded', scanCompletedAt: new Date(), findings: [finding('CVE-11', 'CRITICAL'), finding('CVE-12', 'LOW')] }]);
+    const { ended, event } = await scans.completeImagesEnding(scan.id, [{ imageScanId: last!.id, status: 'failed', reason: 'scan_failed', findings: [] }], { status: 'succeeded', reason: null, event: { account: 'sql' } });
+    expect(ended).toBe(true);
+    const stored = (await scans.get(scan.id))!;
+    // scanCompletedPayload's shape (packages/scans; the worker's intake test compares the two whole).
+    expect(event).toMatchObject({ key: `scan.completed:${scan.id}`, event: 'scan.completed', scanId: scan.id, bulkScanId: null, streamId: null });
+    expect(event!.payload).toMatchObject({ event: 'scan.completed', scan: { id: scan.id, provider: 'aws', account: 'sql', status: 'succeeded', reason: null } });
+    const payloadImages = (event!.payload as { scan: { images: unknown[] } }).scan.images;
+    expect(payloadImages).toEqual([
+      { repository: 'a', digest: 'sha256:a', tags: ['v1', 'latest'], status: 'succeeded', severityCounts: { CRITICAL: 1, HIGH: 0, MEDIUM: 0, LOW: 1, INFORMATIONAL: 0, UNKNOWN: 0 } },
+      { repository: 'b', digest: null, tags: [], status: 'failed', severityCounts: { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, INFORMATIONAL: 0, UNKNOWN: 0 } },
+    ]);
+    expect(stored.images.map((i) => [i.status, i.critical, i.low])).toEqual([['succeeded', 1, 1], ['failed', 0, 0]]);
+    const rows = await database.db.streamEvent.findMany({ where: { scanId: scan.id } });
+    expect(rows.map((r) => r.id)).toEqual([event!.id]);
+    expect(rows[0]!.createdAt.getTime()).toBe(event!.createdAt.getTime());
+    // A statement that does not end the scan (it ended already) records nothing.
+    expect(await scans.completeImagesEnding(scan.id, [{ imageScanId: last!.id, status: 'failed', findings: [] }], { status: 'failed', event: { account: 'sql' } })).toEqual({ ended: false, event: null });
+    expect(await database.db.streamEvent.count({ where: { scanId: scan.id } })).toBe(1);
+  });
+
+  it('claims a create intent in one statement when none is outstanding, and otherwise reports the one there', async () => {
+    const intents = new CreateIntentRepository(database.sql);
+    const { scan } = await newScan();
+    const first = await intents.claimIfNone(scan.id, 'attempt-1', ['queued']);
+    expect(first.claimedAt).toBeInstanceOf(Date);
+    const again = await intents.claimIfNone(scan.id, 'attempt-2', ['queued']);
+    expect(again.claimedAt).toBeNull();
+    expect(again.intent).toMatchObject({ owner: 'attempt-1', providerTaskId: null, status: 'queued' });
+    expect(again.intent!.at!.getTime()).toBe(first.claimedAt!.getTime());
+    // Of two at once exactly one claims; the other sees a claim (or, read before it, none at all).
+    const { scan: raced } = await newScan();
+    const both = await Promise.all([intents.claimIfNone(raced.id, 'a', ['queued']), intents.claimIfNone(raced.id, 'b', ['queued'])]);
+    expect(both.filter((r) => r.claimedAt !== null)).toHaveLength(1);
+    // Not while the scan is outside the active states, nor for a scan that does not exist.
+    const { scan: cancelled } = await newScan();
+    await scans.cancelNotStarted({ id: cancelled.id });
+    expect(await intents.claimIfNone(cancelled.id, 'c', ['queued'])).toMatchObject({ claimedAt: null, intent: { status: 'cancelled', at: null } });
+    expect(await intents.claimIfNone('0190a0a0-0000-7000-8000-000000000000', 'd', ['queued'])).toEqual({ claimedAt: null, intent: null });
+  });
 });

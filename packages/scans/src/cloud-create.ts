@@ -67,9 +67,15 @@ export class CloudCreateGuard {
     lookup: { provider: ScanProvider; account: ProviderAccount; target: Record<string, unknown>; images: ImageRef[] },
     call: () => Promise<T>,
   ): Promise<GuardedStart<T>> {
-    const intent = await this.intents.get(this.scanId);
-    if (!intent || !this.active.includes(intent.status) || intent.providerTaskId) throw new FencedError(`scan ${this.scanId} moved on (${intent?.status ?? 'gone'})`);
-    if (intent.at) {
+    // Fence, then claim when no intent is outstanding — the common case, one statement that
+    // also reads the intent when there is one, so a first attempt costs one round trip, not two.
+    await this.fence();
+    const first = await this.intents.claimIfNone(this.scanId, this.owner, this.active);
+    let at = first.claimedAt;
+    if (!at) {
+      const { intent } = first;
+      if (!intent || !this.active.includes(intent.status) || intent.providerTaskId) throw new FencedError(`scan ${this.scanId} moved on (${intent?.status ?? 'gone'})`);
+      if (!intent.at) throw new FencedError(`another attempt recorded a create for scan ${this.scanId} first`);
       // Look first: a task the earlier call made is adopted at once (its slot then works, not
       // idles). Finding none proves nothing while that call may still reach the cloud: wait for
       // it to settle, then look again before creating.
@@ -80,10 +86,10 @@ export class CloudCreateGuard {
         return { started: found, adopted: true };
       }
       if (intent.owner && intent.ageMs < this.options.settleMs) throw new CreateSettling(this.options.settleMs - intent.ageMs, intent.at);
+      await this.fence();
+      at = await this.intents.claim(this.scanId, this.owner, intent.at, this.active);
+      if (!at) throw new FencedError(`another attempt recorded a create for scan ${this.scanId} first`);
     }
-    await this.fence();
-    const at = await this.intents.claim(this.scanId, this.owner, intent.at, this.active);
-    if (!at) throw new FencedError(`another attempt recorded a create for scan ${this.scanId} first`);
     // The claim took a round trip: a stop just before it must not send the call.
     await this.fence();
     try {

@@ -45,6 +45,16 @@ export class EventStreamService {
     await this.publish({ key: `scan.completed:${finished.id}`, event: 'scan.completed', payload: scanCompletedPayload(finished, account?.name), scanId: finished.id });
   }
 
+  /**
+   * What the statement that ends a standalone scan records as its outbox row (ScanEnd.event):
+   * the account name the payload carries. null for bulk members (the bulk scan has the event).
+   */
+  async endEventFor(scan: ScanWithImages): Promise<{ account: string } | null> {
+    if (scan.bulkScanId) return null;
+    const account = await this.accounts.get(scan.accountId);
+    return { account: account?.name ?? scan.accountId };
+  }
+
   /** A bulk scan completed: its summary, the webhook's `bulk_scan.completed` body. */
   async bulkCompleted(bulk: BulkScan, summary: unknown): Promise<void> {
     await this.publish({ key: `bulk_scan.completed:${bulk.id}`, event: 'bulk_scan.completed', payload: summary, bulkScanId: bulk.id });
@@ -59,7 +69,11 @@ export class EventStreamService {
   }
 
   private async publish(input: { key: string; event: string; payload: unknown; scanId?: string; bulkScanId?: string }): Promise<void> {
-    const row = await this.rows.record(input);
+    await this.appendRecorded(await this.rows.record(input));
+  }
+
+  /** Appends a recorded outbox row (also one the scan's ending statement recorded: `endEventFor`). */
+  async appendRecorded(row: StreamEvent): Promise<void> {
     if (row.streamId) return;
     // Not connected: leave it to the maintenance pass rather than queue a command that might land
     // after that pass appended the row too.

@@ -1,5 +1,5 @@
 import { BULK_JOB_PRIORITY, dependencyOutage, type ImageScanStatus, type JobPayloads, type NormalizedFinding, type Provider, ProviderError, type ScanReason, isProviderError, isShutdownAbort, isTerminalScanStatus, jobIds, queueForProvider } from '@scanq/core';
-import { type AccountRepository, type CloudAccount, type CreateIntentRepository, type ImageCompletion, type ImageScan, type ScanEnd, type ScanRepository, type ScanStart, type ScanWithImages } from '@scanq/db';
+import { type AccountRepository, type CloudAccount, type CreateIntentRepository, type ImageCompletion, type ImageScan, type ScanEnd, type ScanRepository, type ScanStart, type ScanWithImages, type StreamEvent } from '@scanq/db';
 import { DelayedError, type Job, type QueueRepository, UnrecoverableError } from '@scanq/queue';
 import type { FindingsPage, ProviderAccount, ScanProgress, ScanProvider } from '@scanq/providers';
 import type { Logger } from 'pino';
@@ -20,8 +20,14 @@ export interface LifecycleOptions {
 }
 
 export interface LifecycleListeners {
-  /** A scan reached a terminal state (bulk scans use it to notice their last scan). */
-  onScanEnded?(scan: ScanWithImages): Promise<void>;
+  /**
+   * A scan reached a terminal state (bulk scans use it to notice their last scan). `recorded`:
+   * the statement that ended it also recorded its `scan.completed` outbox row (`endEvent`) —
+   * that row, or null when the row was there already; absent when the end recorded none.
+   */
+  onScanEnded?(scan: ScanWithImages, recorded?: { event: StreamEvent | null }): Promise<void>;
+  /** The outbox row a scan's last completion records with its end (ScanEnd.event); null: none. */
+  endEvent?(scan: ScanWithImages): Promise<{ account: string } | null>;
   /** A start waits for quota (quota_wait): the worker's /metrics counts these per provider and code. */
   onQuotaWait?(scan: ScanWithImages, code: string): void;
 }
@@ -245,10 +251,16 @@ export class ScanLifecycleService {
       }
       // The last open images settled: their results and the scan's end (and on a first look
       // its start) in one statement.
+      // Its outbox event too: the end and its event commit together.
       const end = this.outcome(scan, settled);
-      const ended = await this.scans.completeImages(scan.id, completions, first && !first.recorded ? { ...end, start: first.start } : end);
+      const event = (await this.listeners.endEvent?.(scan)) ?? null;
+      const { ended, event: recorded } = await this.scans.completeImagesEnding(scan.id, completions, {
+        ...end,
+        ...(first && !first.recorded ? { start: first.start } : {}),
+        ...(event ? { event } : {}),
+      });
       if (first) first.recorded = true; // as in record(): only once written
-      await this.afterEnd(scan, ended, true);
+      await this.afterEnd(scan, ended, true, event ? { event: recorded } : undefined);
       return { done: true };
     }
     if (first && !first.recorded && !(await first.record())) return { done: true };
@@ -390,9 +402,9 @@ export class ScanLifecycleService {
   }
 
   /** After the guarded finish: `ended` says whether this call ended the scan. */
-  private async afterEnd(scan: ScanWithImages, ended: boolean, releaseAlways: boolean): Promise<void> {
+  private async afterEnd(scan: ScanWithImages, ended: boolean, releaseAlways: boolean, recorded?: { event: StreamEvent | null }): Promise<void> {
     if (ended || releaseAlways) await this.releaseQuota(scan);
-    if (ended) await this.listeners.onScanEnded?.(scan);
+    if (ended) await this.listeners.onScanEnded?.(scan, recorded);
   }
 
   private async releaseQuota(scan: ScanWithImages): Promise<void> {

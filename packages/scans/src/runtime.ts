@@ -1,5 +1,5 @@
 import { FileBackedCredentialSets, redactEndpoint, type ScanqConfig } from '@scanq/core';
-import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, InventoryRepository, RetentionRepository, StreamEventRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository } from '@scanq/db';
+import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, InventoryRepository, RetentionRepository, StreamEventRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository, type ScanWithImages } from '@scanq/db';
 import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate, RedisKeyspace, type RedisClient } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import { pino, type Logger } from 'pino';
@@ -203,16 +203,22 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     },
     log,
     {
-      onScanEnded: async (scan) => {
+      endEvent: (scan) => events.endEventFor(scan),
+      onScanEnded: async (scan, recorded) => {
         if (scan.bulkScanId) await bulk.scanFinished(scan.bulkScanId);
         else {
-          // `scan` is as the handler last saw it; the events carry the stored end state. The
-          // stream's outbox row first: Postgres only, so an end while Redis is down keeps its event.
-          const finished = (await scans.get(scan.id)) ?? scan;
-          await events.scanEnded(finished);
-          await webhooks.scanEnded(finished, async () => finished);
+          // `scan` is as the handler last saw it; the events carry the stored end state, read
+          // once and only when needed (the ending statement records the stream's row itself).
+          let finished: Promise<ScanWithImages> | undefined;
+          const loadFinished = () => (finished ??= scans.get(scan.id).then((f) => f ?? scan));
+          // The stream's outbox row first: Postgres only, so an end while Redis is down keeps its event.
+          if (recorded?.event) await events.appendRecorded(recorded.event);
+          else await events.scanEnded(await loadFinished());
+          await webhooks.scanEnded(scan, loadFinished);
         }
-        // Read once the run is stored: which images' current findings gained critical/high ids.
+        // Read once the run is stored: which images' current findings gained critical/high ids
+        // (not asked when no webhook could carry them).
+        if (!(await webhooks.mayNotifyVulnerabilityChanges(scan))) return;
         const changes = await inventory.newSevereVulnerabilities(scan.id);
         if (changes.length > 0) await webhooks.vulnerabilitiesChanged(scan, changes, scan.bulkScanId ? (await bulkScans.get(scan.bulkScanId))?.webhookUrl : null);
       },
@@ -222,7 +228,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const schedules = new ScheduleService(scheduleRows, bulk, queues, redis, keyspace.lock('schedules'), log);
   const retention = new RetentionService(new RetentionRepository(sql), config.retention, log);
   const reconciler = new ReconcileService(scans, queues, lifecycle, { graceMs: config.worker.reconcileGraceMs }, log, { service: bulk, rows: bulkScans }, events);
-  const submit = new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs }, log, events);
+  const submit = new SubmitService(accounts, scans, queues, { scanTimeoutMs: config.worker.scanTimeoutMs, batch: config.submitBatch }, log, events);
   return {
     config,
     log,

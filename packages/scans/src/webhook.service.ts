@@ -83,6 +83,16 @@ export class WebhookService {
   }
 
   /**
+   * Whether `vulnerabilitiesChanged` could send anything for this scan: a standalone scan with
+   * neither its own URL nor its account's has nowhere to send it, so its changes need not be
+   * read. A bulk member may (its bulk scan's URL).
+   */
+  async mayNotifyVulnerabilityChanges(scan: ScanWithImages): Promise<boolean> {
+    if (scan.bulkScanId || scan.webhookUrl) return true;
+    return accountWebhookUrl((await this.accounts.get(scan.accountId))?.settings) !== null;
+  }
+
+  /**
    * A scan's images found critical/high vulnerabilities their previous run did not have (a
    * rescan of the same digest, or of a new tag of it): one `image.vulnerabilities_changed`
    * event for the scan listing them, to the request's URL, else the account's, else (for a bulk

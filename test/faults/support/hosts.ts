@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, type ScanqProcess } from '../../support/processes.js';
+import { REPO_ROOT, type ScanqProcess, superviseProcess } from '../../support/processes.js';
 
 const run = promisify(execFile);
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => existsSync(p));
@@ -97,24 +97,7 @@ export class NetnsHosts {
   launch(index: number, name: string, script: string, env: Record<string, string>): ScanqProcess {
     const host = this.hosts[index]!;
     const child = spawn(IP!, ['netns', 'exec', host.ns, process.execPath, '--import', 'tsx', join(REPO_ROOT, script)], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout?.on('data', (d) => (out = (out + d.toString()).slice(-20_000)));
-    child.stderr?.on('data', (d) => (out = (out + d.toString()).slice(-20_000)));
-    return {
-      name,
-      child,
-      output: () => out,
-      stop: (signal = 'SIGTERM') =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          child.kill(signal);
-        }),
-    };
+    return superviseProcess(name, child);
   }
 
   /** Cuts host `index` off the network (its link down on the machine's side). */
