@@ -157,6 +157,8 @@ const envSchema = z.object({
   SCANQ_RETENTION_FULL_RUNS: int(3, 0),
   /** Retention: raw cloud payloads (runs' and findings') older than this many days are dropped. 0 keeps them. */
   SCANQ_RETENTION_RAW_DAYS: int(90, 0),
+  /** Retention: runs per image kept as counts-only rows beyond the full ones; older run rows are deleted (their scans list fewer images). 0 keeps all. */
+  SCANQ_RETENTION_HISTORY_RUNS: int(0, 0),
   /** Retention: runs pruned per statement (one short statement each, so completions never wait long). */
   SCANQ_RETENTION_BATCH: int(200, 1),
   /** Retention: statements per maintenance pass at most (the rest waits for the next pass). */
@@ -298,7 +300,7 @@ export interface ScanqConfig {
     keepFailedJobs: number;
   };
   /** Bounded growth of findings (see RetentionService). */
-  retention: { fullRuns: number; rawDays: number; batch: number; maxBatches: number };
+  retention: { fullRuns: number; historyRuns: number; rawDays: number; batch: number; maxBatches: number };
   demoAccounts: boolean;
   simulator: { host: string; port: number; seed: string; url: string; options: Record<string, string> };
   /** OpenTelemetry tracing; null: off (no SDK loaded, the API's no-op tracer). */
@@ -488,7 +490,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       keepCompletedJobs: e.SCANQ_KEEP_COMPLETED_JOBS,
       keepFailedJobs: e.SCANQ_KEEP_FAILED_JOBS,
     },
-    retention: { fullRuns: e.SCANQ_RETENTION_FULL_RUNS, rawDays: e.SCANQ_RETENTION_RAW_DAYS, batch: e.SCANQ_RETENTION_BATCH, maxBatches: e.SCANQ_RETENTION_MAX_BATCHES },
+    retention: { fullRuns: e.SCANQ_RETENTION_FULL_RUNS, historyRuns: e.SCANQ_RETENTION_HISTORY_RUNS, rawDays: e.SCANQ_RETENTION_RAW_DAYS, batch: e.SCANQ_RETENTION_BATCH, maxBatches: e.SCANQ_RETENTION_MAX_BATCHES },
     demoAccounts: e.SCANQ_DEMO_ACCOUNTS,
     simulator: {
       host: e.SIM_HOST,

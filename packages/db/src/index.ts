@@ -15,4 +15,5 @@ export { migrate, ensureDatabase, pendingMigrations, readMigrations, MIGRATIONS_
 export { Prisma } from './generated/prisma/client.js';
 export type { CloudAccount, Scan, ImageScan, Finding, ImageScanWindow, BulkScan, Schedule, ApiKey, WebhookDelivery, Image, Vulnerability, StreamEvent } from './generated/prisma/client.js';
 export { InventoryRepository, type ImageFilter, type VulnerabilityFilter, type VulnerabilityRow, type AffectedImageRow, type ImageRow, type SummaryRow, type ImageChange, type NewSevereFinding, type TroubledScanRow } from './inventory.repository.js';
+export { RECOUNT_IMPACT } from './impact.sql.js';
 export { RetentionRepository } from './retention.repository.js';

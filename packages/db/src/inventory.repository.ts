@@ -4,8 +4,9 @@ import type { SqlClient } from './sql.js';
 /**
  * The cross-cloud inventory, read: each image's current findings are the Finding rows of its
  * current run (Image."currentImageScanId"), reached by the Finding (vulnerabilityId,
- * imageScanId) and (imageScanId) indexes. Nothing here writes: the completion statement keeps
- * Image and Vulnerability up to date (ScanRepository.completeImages).
+ * imageScanId) and (imageScanId) indexes; how many images each id affects is counted ahead in
+ * VulnerabilityImpact. Nothing here writes: the completion statement keeps Image, Vulnerability
+ * and the counts up to date (ScanRepository.completeImages).
  */
 
 export interface ImageFilter {
@@ -130,6 +131,20 @@ function imageWhere(filter: ImageFilter, first: number): { sql: string; values: 
   };
 }
 
+/** Every kind bit (6 severities × fixable or not): no severity or fixable filter. */
+const ALL_KINDS = (1 << (SEVERITIES.length * 2)) - 1;
+
+/** The kind bits (see "findingKindBit" in the migration) of findings matching a severity and fixable filter. */
+export function kindMask(severities: Severity[] | undefined, fixable: boolean | undefined): number {
+  let mask = 0;
+  for (const [rank, severity] of SEVERITIES.entries()) {
+    if (severities?.length && !severities.includes(severity)) continue;
+    if (fixable !== true) mask |= 1 << (rank * 2);
+    if (fixable !== false) mask |= 1 << (rank * 2 + 1);
+  }
+  return mask;
+}
+
 const counts = (r: { critical: number; high: number; medium: number; low: number; informational: number; unknown: number }): SeverityCounts => ({
   CRITICAL: r.critical,
   HIGH: r.high,
@@ -159,28 +174,48 @@ export class InventoryRepository {
       page.push(`d."id" = ANY(${param(ids)}::text[])`);
     }
     if (cursor !== undefined) page.push(`d."id" > ${param(cursor)}::text`);
-    const cond: string[] = ['f."vulnerabilityId" = d."id"'];
-    if (filter.package !== undefined) cond.push(`f."packageName" = ${param(filter.package)}::text`);
-    if (filter.severities?.length) cond.push(`f."severity" = ANY(${param(filter.severities)}::"Severity"[])`);
-    if (filter.fixable !== undefined) cond.push(filter.fixable ? 'f."fixedVersion" IS NOT NULL' : 'f."fixedVersion" IS NULL');
+    // Severity, fixable, provider and account are answered by the maintained counts; package,
+    // registry and repository only by the findings themselves.
+    const counted: string[] = ['x."vulnerabilityId" = d."id"', 'x."images" > 0'];
+    const kinds = kindMask(filter.severities, filter.fixable);
+    if (kinds !== ALL_KINDS) counted.push(`x."kinds" & ${param(kinds)}::int <> 0`);
+    if (filter.provider !== undefined) counted.push(`x."provider" = ${param(filter.provider)}::"Provider"`);
+    if (filter.account !== undefined) counted.push(`x."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
+    const impact = `FROM "VulnerabilityImpact" x WHERE ${counted.join(' AND ')}`;
+    page.push(`EXISTS (SELECT 1 ${impact})`);
+    const onFinding: string[] = ['f."vulnerabilityId" = d."id"'];
+    if (filter.package !== undefined) onFinding.push(`f."packageName" = ${param(filter.package)}::text`);
+    if (filter.severities?.length) onFinding.push(`f."severity" = ANY(${param(filter.severities)}::"Severity"[])`);
+    if (filter.fixable !== undefined) onFinding.push(filter.fixable ? 'f."fixedVersion" IS NOT NULL' : 'f."fixedVersion" IS NULL');
+    const cond = [...onFinding];
     if (filter.provider !== undefined) cond.push(`im."provider" = ${param(filter.provider)}::"Provider"`);
     if (filter.account !== undefined) cond.push(`im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
+    const byFindings = filter.package !== undefined || filter.registry !== undefined || filter.repository !== undefined;
     if (filter.registry !== undefined) cond.push(`im."registry" = ${param(filter.registry)}::text`);
     if (filter.repository !== undefined) cond.push(`im."repository" = ${param(filter.repository)}::text`);
     const current = `FROM "Finding" f JOIN "Image" im ON im."currentImageScanId" = f."imageScanId" JOIN "CloudAccount" a ON a."id" = im."accountId" WHERE ${cond.join(' AND ')}`;
-    // The affected-now probe is a scalar subquery with LIMIT 1: one index probe per dictionary
-    // row, never flattened into a join over the whole findings table.
-    page.push(`(SELECT 1 ${current} LIMIT 1) IS NOT NULL`);
+    // With a findings-only filter the affected-now probe is a scalar subquery with LIMIT 1 (one
+    // index probe per dictionary row, never a join over the whole findings table), and the count
+    // a count over the id's current findings.
+    if (byFindings) page.push(`(SELECT 1 ${current} LIMIT 1) IS NOT NULL`);
+    const imageCount = byFindings ? `(SELECT count(DISTINCT im."id")::int ${current})` : `(SELECT COALESCE(sum(x."images"), 0)::int ${impact})`;
+    // The listed images: the most recently scanned first. Their current runs come from a walk of
+    // the (vulnerabilityId, imageScanId) index backwards (a current run is one image) that stops
+    // after `imagesPer`, so a common id costs its first few findings, not all of them; then each
+    // image's most severe matching finding of the id, by the (imageScanId) index.
     return this.sql.rows<VulnerabilityRow>(
       `WITH page AS (SELECT d.* FROM "Vulnerability" d WHERE ${page.join(' AND ')} ORDER BY d."id" LIMIT $1)
        SELECT d."id", d."severity"::text AS severity, d."score", d."cvssVector", d."title", d."links", d."aliases",
-              (SELECT count(DISTINCT im."id")::int ${current}) AS "imageCount",
+              ${imageCount} AS "imageCount",
               COALESCE((SELECT json_agg(x) FROM (
-                SELECT DISTINCT ON (im."id") im."id" AS "imageId", im."provider"::text AS provider, a."name" AS account, im."registry", im."repository",
-                       im."digest", im."tags", f."packageName", f."installedVersion", f."fixedVersion", f."severity"::text AS severity,
+                SELECT im."id" AS "imageId", im."provider"::text AS provider, a."name" AS account, im."registry", im."repository",
+                       im."digest", im."tags", w."packageName", w."installedVersion", w."fixedVersion", w."severity"::text AS severity,
                        im."lastScanId"::text AS "lastScanId", to_char(im."lastScannedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastScannedAt"
-                ${current}
-                ORDER BY im."id", f."severity", f."id" LIMIT $2) x), '[]'::json) AS images
+                FROM (SELECT DISTINCT f."imageScanId" AS run ${current} ORDER BY 1 DESC LIMIT $2) r
+                JOIN "Image" im ON im."currentImageScanId" = r.run JOIN "CloudAccount" a ON a."id" = im."accountId"
+                CROSS JOIN LATERAL (SELECT f.* FROM "Finding" f WHERE f."imageScanId" = r.run AND ${onFinding.join(' AND ')}
+                                    ORDER BY f."severity", f."id" LIMIT 1) w
+                ORDER BY r.run DESC) x), '[]'::json) AS images
        FROM page d ORDER BY d."id"`,
       values,
     );
@@ -200,7 +235,6 @@ export class InventoryRepository {
     const param = (v: unknown) => `$${values.push(v)}`;
     const cond: string[] = [];
     if (cursor !== undefined) cond.push(`im."id" > ${param(cursor)}::uuid`);
-    if (filter.minRank !== undefined) cond.push(`im."worst" <= ${param(filter.minRank)}::int`);
     if (filter.hasCve !== undefined) {
       const ids = await this.resolveIds(filter.hasCve);
       if (ids.length === 0) return [];
@@ -210,12 +244,15 @@ export class InventoryRepository {
     if (filter.account !== undefined) cond.push(`im."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = ${param(filter.account)}::text OR c."id"::text = $${values.length}::text)`);
     if (filter.registry !== undefined) cond.push(`im."registry" = ${param(filter.registry)}::text`);
     if (filter.repository !== undefined) cond.push(`im."repository" = ${param(filter.repository)}::text`);
-    return this.sql.rows<ImageRow>(
-      `SELECT im.*, im."provider"::text AS provider, a."name" AS account FROM "Image" im JOIN "CloudAccount" a ON a."id" = im."accountId"
-       ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''}
-       ORDER BY im."id" LIMIT $1`,
-      values,
-    );
+    const where = (extra: string[]) => (cond.length + extra.length ? `WHERE ${[...cond, ...extra].join(' AND ')}` : '');
+    // A worst-severity bound is one branch per worst value, each an ordered walk of the (worst,
+    // id) index merged by id: a range (worst <= n) would not come out in id order.
+    const images =
+      filter.minRank === undefined
+        ? `"Image" im JOIN "CloudAccount" a ON a."id" = im."accountId" ${where([])}`
+        : `(${Array.from({ length: filter.minRank + 1 }, (_, rank) => `(SELECT im.* FROM "Image" im ${where([`im."worst" = ${rank}`])} ORDER BY im."id" LIMIT $1)`).join(' UNION ALL ')}) im
+           JOIN "CloudAccount" a ON a."id" = im."accountId"`;
+    return this.sql.rows<ImageRow>(`SELECT im.*, im."provider"::text AS provider, a."name" AS account FROM ${images} ORDER BY im."id" LIMIT $1`, values);
   }
 
   /** Severity totals by provider × account (from the images' current counts) and the top vulnerabilities by images affected. */
@@ -229,13 +266,15 @@ export class InventoryRepository {
        GROUP BY 1, 2 ORDER BY 1, 2`,
       where.values,
     );
+    // The top ids from the maintained counts: a few rows per id, not every current finding.
     const topRows = await this.sql.rows<{ id: string; severity: Severity; score: number | null; images: number }>(
       `SELECT t."id", d."severity"::text AS severity, d."score", t.images FROM (
-         SELECT f."vulnerabilityId" AS id, count(DISTINCT im."id")::int AS images
-         FROM "Image" im JOIN "Finding" f ON f."imageScanId" = im."currentImageScanId" WHERE ${where.sql}
-         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $5) t JOIN "Vulnerability" d ON d."id" = t."id"
+         SELECT x."vulnerabilityId" AS id, sum(x."images")::int AS images FROM "VulnerabilityImpact" x
+         WHERE ($1::"Provider" IS NULL OR x."provider" = $1::"Provider")
+           AND ($2::text IS NULL OR x."accountId" IN (SELECT c."id" FROM "CloudAccount" c WHERE c."name" = $2::text OR c."id"::text = $2::text))
+         GROUP BY 1 HAVING sum(x."images") > 0 ORDER BY 2 DESC, 1 LIMIT $3) t JOIN "Vulnerability" d ON d."id" = t."id"
        ORDER BY t.images DESC, t."id"`,
-      [...where.values, top],
+      [filter.provider ?? null, filter.account ?? null, top],
     );
     const total = { critical: 0, high: 0, medium: 0, low: 0, informational: 0, unknown: 0 };
     let images = 0;

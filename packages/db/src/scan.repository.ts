@@ -2,6 +2,7 @@ import { type ImageScanStatus, type NormalizedFinding, type ScanStatus, type Sev
 import type { Db } from './client.js';
 import { SQL_NOW as NOW, type SqlClient, UUID_TEXT as UUID, utcFromJson } from './sql.js';
 import { uuidv7 } from './uuidv7.js';
+import { IMPACT_CTES, LOCK_IMAGES } from './impact.sql.js';
 import { Prisma, type Finding, type ImageScan, type Scan, type StreamEvent } from './generated/prisma/client.js';
 
 export type ScanWithImages = Scan & { images: ImageScan[] };
@@ -489,7 +490,8 @@ export class ScanRepository {
    * Stores many images' outcomes: their findings, the severity counts derived from them and
    * each final status; with `finish`, also ends the scan (guarded like `finish`) when these were
    * its last open images, and with `finish.start` also records its start. One statement
-   * (data-modifying CTEs, so atomic) whatever the number of images and findings: rows travel as
+   * (data-modifying CTEs) after the images' locks in the same transaction, whatever the number of
+   * images and findings: rows travel as
    * one JSON document each, unpacked by Postgres. Returns whether it ended the scan.
    */
   async completeImages(scanId: string, results: ImageCompletion[], finish?: ScanEnd): Promise<boolean> {
@@ -532,14 +534,19 @@ export class ScanRepository {
     // The old findings go by an id array, not a join on v: Postgres plans jsonb_to_recordset as
     // 100 rows whatever it holds, which made this DELETE a hash join over all of "Finding".
     // The inventory rides on the same statement: each succeeded image with a digest upserts its
-    // Image row, whose current run moves to this one when it is the newer (ids are UUIDv7), and
+    // Image row, whose current run moves to this one when it is the newer (ids are UUIDv7; the same
+    // run completed again refreshes the counts), and
     // the findings' ids enter the dictionary. Nothing is copied per image: current findings are
     // this run's Finding rows, found through Image."currentImageScanId".
-    const [row] = await this.sql.rows<{ ended: number } & (StreamEvent | { [K in keyof StreamEvent]: null })>(
+    // The maintained impact counts ride on it too (see impact.sql.ts): their delta needs the
+    // images' advisory locks taken first, in the same transaction.
+    const [row] = await this.sql.transaction(async (tx) => {
+      await tx.rows(LOCK_IMAGES, [scanId, images.map((i) => i.id)]);
+      return tx.rows<{ ended: number } & (StreamEvent | { [K in keyof StreamEvent]: null })>(
       `WITH v AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, status text, reason text, completed timestamp(3), raw jsonb,
                     critical int, high int, medium int, low int, informational int, unknown int, fixable int, worst int)),
             f AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS f(i uuid, v text, s text, ps text, p text, iv text, fv text, t text, l text, sc float8,
-                    cv text, pv text, ls text[], r jsonb)),
+                    cv text, pv text, ls text[], r jsonb)),${IMPACT_CTES}
             gone AS (DELETE FROM "Finding" WHERE "imageScanId" = ANY($8::uuid[])),
             added AS (INSERT INTO "Finding" ("scanId", "imageScanId", "vulnerabilityId", "severity", "providerSeverity", "packageName",
                         "installedVersion", "fixedVersion", "title", "link", "score", "cvssVector", "providerVulnerabilityId", "raw", "createdAt")
@@ -569,7 +576,7 @@ export class ScanRepository {
                     ORDER BY i."registry", i."repository", i."digest", v.id DESC
                     ON CONFLICT ("accountId", "registry", "repository", "digest") DO UPDATE SET
                       "tags" = ARRAY(SELECT DISTINCT t FROM unnest(m."tags" || EXCLUDED."tags") t ORDER BY t),
-                      ${IMAGE_CURRENT_COLUMNS.map((c) => `"${c}" = CASE WHEN EXCLUDED."currentImageScanId" > m."currentImageScanId" THEN EXCLUDED."${c}" ELSE m."${c}" END`).join(', ')},
+                      ${IMAGE_CURRENT_COLUMNS.map((c) => `"${c}" = CASE WHEN EXCLUDED."currentImageScanId" >= m."currentImageScanId" THEN EXCLUDED."${c}" ELSE m."${c}" END`).join(', ')},
                       "updatedAt" = ${NOW}
                     RETURNING m."id", m."registry", m."repository", m."digest"),
             settled AS (UPDATE "ImageScan" AS i SET
@@ -621,6 +628,7 @@ export class ScanRepository {
         finish?.event?.account ?? null,
       ],
     );
+    });
     const { ended, ...event } = row!;
     return { ended: ended === 1, event: event.id ? (event as StreamEvent) : null };
   }

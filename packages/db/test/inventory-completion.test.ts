@@ -84,4 +84,23 @@ describe('the completion statement keeps the inventory', () => {
     expect(kept.map((k) => k.id)).toEqual([image.currentImageScanId]);
     expect(await database.db.finding.count({ where: { imageScan: { imageId: image.id } } })).toBe(2);
   });
+
+  it('deletes counts-only runs past the kept history, oldest first, never the current or a full run', async () => {
+    const retention = new RetentionRepository(database.sql);
+    for (let i = 0; i < 6; i++) await complete(await run('sha256:ee', 'h'), [finding(`CVE-2024-2${i}`, 'HIGH')]);
+    const image = await database.db.image.findFirstOrThrow({ where: { digest: 'sha256:ee' } });
+    const runs = (await database.db.imageScan.findMany({ where: { imageId: image.id }, orderBy: { id: 'asc' } })).map((r) => r.id);
+    // Nothing is deleted before its findings are pruned (this also clears the earlier tests' images).
+    await retention.deleteRuns(3, 100);
+    expect(await database.db.imageScan.count({ where: { imageId: image.id } })).toBe(6);
+    while ((await retention.pruneRuns(2, 100)).runs > 0);
+    // Two full runs and one counts-only run kept: the three oldest go, two per statement.
+    expect(await retention.deleteRuns(3, 2)).toBe(2);
+    expect(await retention.deleteRuns(3, 2)).toBe(1);
+    expect(await retention.deleteRuns(3, 2)).toBe(0);
+    const left = await database.db.imageScan.findMany({ where: { imageId: image.id }, orderBy: { id: 'asc' } });
+    expect(left.map((r) => r.id)).toEqual(runs.slice(3));
+    expect(left.map((r) => r.findingsPruned)).toEqual([true, false, false]);
+    expect(left.at(-1)!.id).toBe(image.currentImageScanId);
+  });
 });

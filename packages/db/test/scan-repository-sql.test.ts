@@ -151,13 +151,17 @@ describe('ScanRepository plain-SQL hot path', () => {
     const { scan } = await newScan();
     const [image] = await scans.addImages(scan.id, [{ registry: 'r', repository: 'a', tags: [] }]);
     // Capture the completion statement as sent, then ask Postgres how it would run it.
+    // (It runs in a transaction, on a client of the pool: the clients' query is what sends it.)
     const sent: pg.QueryConfig[] = [];
-    const query = database.sql.pool.query.bind(database.sql.pool);
-    database.sql.pool.query = ((config: pg.QueryConfig) => (sent.push(config), query(config))) as typeof database.sql.pool.query;
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      if (typeof config === 'object' && config !== null && 'text' in config) sent.push(config as pg.QueryConfig);
+      return (query as (...a: unknown[]) => unknown).call(this, config, ...rest);
+    } as typeof query;
     try {
       await scans.completeImages(scan.id, [{ imageScanId: image!.id, status: 'succeeded', findings: [finding('CVE-1', 'LOW')] }]);
     } finally {
-      database.sql.pool.query = query as typeof database.sql.pool.query;
+      pg.Client.prototype.query = query;
     }
     const completion = sent.find((c) => c.text.includes('DELETE FROM "Finding"'))!;
     const [{ 'QUERY PLAN': plan }] = (await database.sql.pool.query({ text: `EXPLAIN (FORMAT JSON) ${completion.text}`, values: completion.values })).rows;
