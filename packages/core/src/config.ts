@@ -157,8 +157,12 @@ const envSchema = z.object({
   SCANQ_RETENTION_FULL_RUNS: int(3, 0),
   /** Retention: raw cloud payloads (runs' and findings') older than this many days are dropped. 0 keeps them. */
   SCANQ_RETENTION_RAW_DAYS: int(90, 0),
-  /** Retention: runs per image kept as counts-only rows beyond the full ones; older run rows are deleted (their scans list fewer images). 0 keeps all. */
-  SCANQ_RETENTION_HISTORY_RUNS: int(0, 0),
+  /**
+   * Retention: runs per image kept as counts-only rows beyond the full ones; older run rows are
+   * deleted (their scans list fewer images). 90 (about three months of nightly runs) so the tables
+   * stop growing with repeated scans by default; 0 keeps all.
+   */
+  SCANQ_RETENTION_HISTORY_RUNS: int(90, 0),
   /** Retention: runs pruned per statement (one short statement each, so completions never wait long). */
   SCANQ_RETENTION_BATCH: int(200, 1),
   /** Retention: statements per maintenance pass at most (the rest waits for the next pass). */
