@@ -261,7 +261,10 @@ export class RedisSentinelTopology extends Topology {
     const topo = new RedisSentinelTopology(mkdtempSync(join(tmpdir(), 'scanq-test-sentinel-')), dataPorts, sentinelPorts);
     try {
       const [master, replica] = dataPorts as [number, number];
-      const data = (port: number, extra: string[]) => new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', topo.dir, ...extra]);
+      // A demoted master rejoins by a full sync: start it at once instead of after the default 5 s
+      // diskless-sync delay. Quota grants wait for a replica (WAIT), so this is 5 s of their pause.
+      const data = (port: number, extra: string[]) =>
+        new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', topo.dir, ...extra]);
       topo.processes.push(data(master, []), data(replica, ['--replicaof', '127.0.0.1', String(master)]));
       await Promise.all(topo.processes.map((p) => p.start()));
       for (const port of sentinelPorts) {

@@ -109,7 +109,8 @@ export class PacedCallGate {
       const grant = await pacer.reserve(spanMs, leadMs);
       // The wait counts from Redis's answer to the reservation itself (the time was fixed before it), not from the replicas' confirmation.
       const answered = grant.answeredAt;
-      const held = performance.now() - asked;
+      // A sample is capped: a failover's pause (seconds without a replica) is no round trip.
+      const held = Math.min(MAX_ACK_LEAD_MS, performance.now() - asked);
       if (confirmed) this.ackRoundTripMs = this.ackRoundTripMs === 0 ? held : 0.8 * this.ackRoundTripMs + 0.2 * held;
       for (let left = grant.waitMs; left > 0; left = grant.waitMs - (performance.now() - answered)) await sleep(Math.ceil(left));
       if (performance.now() - asked - grant.waitMs <= slackMs) {
