@@ -37,6 +37,8 @@ const COLD_SPAN_MS = 500;
 
 /** Ceiling of the lead a reservation is given for its replica confirmation (see `acquire`). */
 const MAX_ACK_LEAD_MS = 500;
+/** Where nothing is measured yet: a slack's worth (a first burst answered past its slack would all be given up). */
+const INITIAL_ACK_ROUND_TRIP_MS = 100;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -59,8 +61,8 @@ export class PacedCallGate {
   private readonly pacers = new Map<string, SlidingWindowPacer>();
   private readonly counters: CallGateStats = { granted: 0, abandoned: 0, waitedMs: 0 };
   private readonly callsByClient = new Map<string, number>();
-  /** Smoothed ms from asking for a reservation to holding it, where replicas must confirm it first (0 otherwise). */
-  private ackRoundTripMs = 0;
+  /** Smoothed ms from asking for a reservation to holding it, where replicas must confirm it first (unused otherwise). */
+  private ackRoundTripMs = INITIAL_ACK_ROUND_TRIP_MS;
 
   constructor(
     private readonly redis: RedisClient,
@@ -111,7 +113,7 @@ export class PacedCallGate {
       const answered = grant.answeredAt;
       // A sample is capped: a failover's pause (seconds without a replica) is no round trip.
       const held = Math.min(MAX_ACK_LEAD_MS, performance.now() - asked);
-      if (confirmed) this.ackRoundTripMs = this.ackRoundTripMs === 0 ? held : 0.8 * this.ackRoundTripMs + 0.2 * held;
+      if (confirmed) this.ackRoundTripMs = 0.8 * this.ackRoundTripMs + 0.2 * held;
       for (let left = grant.waitMs; left > 0; left = grant.waitMs - (performance.now() - answered)) await sleep(Math.ceil(left));
       if (performance.now() - asked - grant.waitMs <= slackMs) {
         this.counters.granted += 1;
