@@ -21,7 +21,8 @@ const TOPOLOGY_FILES = [
  * machine crowded with other test files would blur (a request delayed past its second). Last,
  * the fault suite (test/faults): each file starts a Redis, a Postgres and a whole system of its
  * own and breaks them, one file at a time. Then `cluster` and `sentinel`: their global set-up
- * (test/support/global-setup.ts) starts a 3-master Redis Cluster / a Sentinel group and every
+ * (test/support/global-setup.ts) starts a 3-master Redis Cluster (a replica each: quota grants WAIT
+ * for one) / a Sentinel group and every
  * test env points at it (SCANQ_REDIS_MODE); they re-run TOPOLOGY_FILES one file at a time.
  */
 export default defineConfig({

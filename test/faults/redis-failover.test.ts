@@ -19,17 +19,8 @@ const GO_ON_WITHIN_S = 30;
  * sentinels). The clients follow the new master by themselves (MOVED / +switch-master): scans
  * go on within 30 s, none lost or started twice, no quota broken, and no 500 outlives it.
  */
-/**
- * SENTINEL FAILOVER is forced: the replica may be promoted without the master's last writes
- * (replication is asynchronous), Tencent pacer reservations among them. Under a loaded CI run it
- * measured 25 calls in one sliding second (4 refused by TCSS) and 33.5 s to heal; see
- * test/faults/README.md. Until the pacer survives lost reservations, that run is opt-in.
- */
-const SENTINEL_FAILOVER = process.env.SCANQ_FAULTS_SENTINEL_FAILOVER === '1';
-
 for (const topology of ['cluster', 'sentinel'] as const) {
-  const skip = topology === 'sentinel' && !SENTINEL_FAILOVER;
-  describe.skipIf(skip)(`fault: Redis ${topology} failover under load${skip ? ' (SKIPPED: SCANQ_FAULTS_SENTINEL_FAILOVER=1 runs it; it loses pacer reservations on a forced failover, see test/faults/README.md)' : ''}`, () => {
+  describe(`fault: Redis ${topology} failover under load`, () => {
     let stack: Stack;
     beforeAll(async () => {
       stack = await startStack({ workers: 2, topology });
@@ -43,7 +34,8 @@ for (const topology of ['cluster', 'sentinel'] as const) {
       const log = new SubmitLog();
       const load = steadyLoad(stack, targets, log, { perSecond: 2 });
       const burst = submitBurst(stack, targets, log, { aws: 4, alibaba: 14, tencent: 30, huawei: 4 });
-      await waitFor(async () => ((await simulatorCalls(stack.simUrl)).totals[CREATE_API.tencent] ?? 0) >= 5, { timeoutMs: 60_000, intervalMs: 50, what: 'Tencent starts under way' });
+      // A bound, not a timing: at load average 27–30 the fifth Tencent start took 89 s (sentinel, no WAIT).
+      await waitFor(async () => ((await simulatorCalls(stack.simUrl)).totals[CREATE_API.tencent] ?? 0) >= 5, { timeoutMs: 180_000, intervalMs: 50, what: 'Tencent starts under way' });
 
       const openAtFailover = (await openScans(stack)).map((s) => s.id);
       const failoverAt = Date.now();
@@ -71,8 +63,9 @@ for (const topology of ['cluster', 'sentinel'] as const) {
           answersAfter: log.statuses(settledAt),
           openAtFailover: openAtFailover.length,
           stuck: healed.stuck.length,
+          lastToMove: healed.lastToMove,
         },
       });
-    });
+    }, 480_000);
   });
 }

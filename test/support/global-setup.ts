@@ -15,7 +15,7 @@ import { RedisClusterTopology, RedisSentinelTopology } from './topologies.js';
  */
 export default async function setup(project: TestProject) {
   const services = await resolveServices();
-  const topology = project.name === 'cluster' ? await RedisClusterTopology.start() : project.name === 'sentinel' ? await RedisSentinelTopology.start() : undefined;
+  const topology = project.name === 'cluster' ? await RedisClusterTopology.start({ replicas: 1 }) : project.name === 'sentinel' ? await RedisSentinelTopology.start() : undefined;
   const redisEnv: Record<string, string> = topology?.env ?? {};
   const redisUrl = redisEnv.REDIS_URL ?? services.redisUrl;
   const redisTopology = loadConfig({ REDIS_URL: redisUrl, ...redisEnv }).redis;

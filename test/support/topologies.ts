@@ -59,6 +59,13 @@ export async function cli(port: number, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/** The pid of the redis-server on `port` (to freeze it with SIGSTOP: a replica that stops acknowledging). */
+export async function serverPid(port: number): Promise<number> {
+  const m = /process_id:(\d+)/.exec(await cli(port, 'INFO', 'server'));
+  if (!m) throw new Error(`no process_id in INFO server of ${port}`);
+  return Number(m[1]);
+}
+
 const reapable = new Set<{ reap(): void }>();
 let reapOnExit = false;
 function track(t: { reap(): void }): void {
@@ -156,7 +163,7 @@ export class RedisClusterTopology extends Topology {
     return topo;
   }
 
-  /** Until every node says cluster_state:ok and sees the full set of nodes. */
+  /** Until every node says cluster_state:ok and sees the full set of nodes, and every replica is in sync. */
   async waitHealthy(deadlineMs = 60_000): Promise<void> {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
@@ -168,7 +175,9 @@ export class RedisClusterTopology extends Topology {
       );
       if (states.every(Boolean)) {
         const nodes = await this.nodes();
-        if (nodes.filter((n) => n.role === 'master').length === 3 && nodes.length === this.ports.length) return;
+        // Replicas in sync too: a quota grant WAITs for one (SCANQ_REDIS_WAIT_REPLICAS).
+        const replicasUp = await Promise.all(nodes.filter((n) => n.role === 'replica').map(async (n) => /master_link_status:up/.test(await cli(n.port, 'INFO', 'replication').catch(() => ''))));
+        if (nodes.filter((n) => n.role === 'master').length === 3 && nodes.length === this.ports.length && replicasUp.every(Boolean)) return;
       }
       if (Date.now() > deadline) throw new Error(`cluster on ${this.ports.join(',')} not healthy within ${deadlineMs} ms`);
       await sleep(200);
@@ -188,6 +197,16 @@ export class RedisClusterTopology extends Topology {
         const slots = ranges.filter((r) => /^\d/.test(r)).map((r) => (r.includes('-') ? (r.split('-').map(Number) as [number, number]) : ([Number(r), Number(r)] as [number, number])));
         return { id, port, role, slots, ...(role === 'replica' ? { masterId: master } : {}) };
       });
+  }
+
+  /** The port of a replica of the master that serves `key`. */
+  async replicaPortFor(key: string): Promise<number> {
+    const nodes = await this.nodes();
+    const slot = Number(await cli(this.ports[0]!, 'CLUSTER', 'KEYSLOT', key));
+    const owner = nodes.find((n) => n.role === 'master' && n.slots.some(([a, b]) => slot >= a && slot <= b));
+    const replica = nodes.find((n) => n.role === 'replica' && n.masterId === owner?.id);
+    if (!replica) throw new Error(`no replica serves ${key} (start the cluster with replicas: 1)`);
+    return replica.port;
   }
 
   async masterPorts(): Promise<number[]> {
@@ -242,7 +261,10 @@ export class RedisSentinelTopology extends Topology {
     const topo = new RedisSentinelTopology(mkdtempSync(join(tmpdir(), 'scanq-test-sentinel-')), dataPorts, sentinelPorts);
     try {
       const [master, replica] = dataPorts as [number, number];
-      const data = (port: number, extra: string[]) => new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', topo.dir, ...extra]);
+      // A demoted master rejoins by a full sync: start it at once instead of after the default 5 s
+      // diskless-sync delay. Quota grants wait for a replica (WAIT), so this is 5 s of their pause.
+      const data = (port: number, extra: string[]) =>
+        new RedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', topo.dir, ...extra]);
       topo.processes.push(data(master, []), data(replica, ['--replicaof', '127.0.0.1', String(master)]));
       await Promise.all(topo.processes.map((p) => p.start()));
       for (const port of sentinelPorts) {
@@ -275,6 +297,12 @@ export class RedisSentinelTopology extends Topology {
   async masterPort(): Promise<number> {
     const out = await cli(this.sentinelPorts[0]!, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', RedisSentinelTopology.MASTER_NAME);
     return Number(out.split('\n')[1]);
+  }
+
+  /** The replica's port (the data node the sentinels do not name master). */
+  async replicaPort(): Promise<number> {
+    const master = await this.masterPort();
+    return this.dataPorts.find((p) => p !== master)!;
   }
 
   /** Until the replica is in sync and every sentinel knows the others and the replica. */

@@ -37,6 +37,14 @@ const envSchema = z.object({
   SCANQ_REDIS_PASSWORD: z.string().optional(),
   /** TLS to the data nodes in cluster and sentinel mode (standalone: use rediss://). */
   SCANQ_REDIS_TLS: bool(false),
+  /**
+   * Replicas that must hold a quota grant (Tencent pacer reservation, Alibaba slot) before it
+   * counts: WAIT after the write, so a failover that promotes a replica cannot hand it out again.
+   * Default 0 standalone, 1 cluster and sentinel; 0 turns the WAIT off (a topology without replicas).
+   */
+  SCANQ_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).optional(),
+  /** How long a quota grant waits for those replicas before its call fails (covers a failover's gap without a replica). */
+  SCANQ_REDIS_WAIT_TIMEOUT_MS: int(30_000, 100),
   /** Postgres connections per process (Postgres allows 100 by default: size workers × this below it). */
   SCANQ_DB_POOL_MAX: int(10, 1),
   /** false behind a pooler that does not keep prepared statements per client (PgBouncer transaction mode < 1.21). */
@@ -328,10 +336,17 @@ export interface RedisHostPort {
   port: number;
 }
 
-export type RedisTopologyConfig =
+/** Replicas a quota grant waits for (WAIT), and how long: see SCANQ_REDIS_WAIT_REPLICAS. */
+export interface RedisReplicaAck {
+  replicas: number;
+  timeoutMs: number;
+}
+
+export type RedisTopologyConfig = (
   | { mode: 'standalone'; url: string; username?: string; password?: string }
   | { mode: 'cluster'; nodes: RedisHostPort[]; username?: string; password?: string; tls: boolean }
-  | { mode: 'sentinel'; sentinels: RedisHostPort[]; masterName: string; username?: string; password?: string; tls: boolean };
+  | { mode: 'sentinel'; sentinels: RedisHostPort[]; masterName: string; username?: string; password?: string; tls: boolean }
+) & { replicaAck?: RedisReplicaAck };
 
 /** `host:port,host:port` → addresses; names the variable and the rule on a bad entry. */
 function hostPortList(variable: string, raw: string, mode: string): RedisHostPort[] {
@@ -347,15 +362,17 @@ function hostPortList(variable: string, raw: string, mode: string): RedisHostPor
 
 function redisTopology(e: z.output<typeof envSchema>): RedisTopologyConfig {
   const auth = { ...(e.SCANQ_REDIS_USERNAME ? { username: e.SCANQ_REDIS_USERNAME } : {}), ...(e.SCANQ_REDIS_PASSWORD ? { password: e.SCANQ_REDIS_PASSWORD } : {}) };
+  // Cluster and Sentinel exist to fail over to a replica; one standalone server usually has none.
+  const replicaAck = { replicas: e.SCANQ_REDIS_WAIT_REPLICAS ?? (e.SCANQ_REDIS_MODE === 'standalone' ? 0 : 1), timeoutMs: e.SCANQ_REDIS_WAIT_TIMEOUT_MS };
   switch (e.SCANQ_REDIS_MODE) {
     case 'standalone':
-      return { mode: 'standalone', url: e.REDIS_URL, ...auth };
+      return { mode: 'standalone', url: e.REDIS_URL, ...auth, replicaAck };
     case 'cluster':
-      return { mode: 'cluster', nodes: hostPortList('SCANQ_REDIS_NODES', e.SCANQ_REDIS_NODES, 'cluster'), tls: e.SCANQ_REDIS_TLS, ...auth };
+      return { mode: 'cluster', nodes: hostPortList('SCANQ_REDIS_NODES', e.SCANQ_REDIS_NODES, 'cluster'), tls: e.SCANQ_REDIS_TLS, ...auth, replicaAck };
     case 'sentinel': {
       const sentinels = hostPortList('SCANQ_REDIS_SENTINELS', e.SCANQ_REDIS_SENTINELS, 'sentinel');
       if (!e.SCANQ_REDIS_SENTINEL_MASTER) throw new ConfigError('invalid configuration:\n  SCANQ_REDIS_SENTINEL_MASTER: required when SCANQ_REDIS_MODE=sentinel: the master name the sentinels monitor');
-      return { mode: 'sentinel', sentinels, masterName: e.SCANQ_REDIS_SENTINEL_MASTER, tls: e.SCANQ_REDIS_TLS, ...auth };
+      return { mode: 'sentinel', sentinels, masterName: e.SCANQ_REDIS_SENTINEL_MASTER, tls: e.SCANQ_REDIS_TLS, ...auth, replicaAck };
     }
   }
 }

@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config.js';
 describe('Redis topology configuration', () => {
   it('defaults to standalone on REDIS_URL and the scanq namespace', () => {
     const c = loadConfig({ REDIS_URL: 'rediss://u:p@cache.example.com:6380/2' });
-    expect(c.redis).toEqual({ mode: 'standalone', url: 'rediss://u:p@cache.example.com:6380/2' });
+    expect(c.redis).toEqual({ mode: 'standalone', url: 'rediss://u:p@cache.example.com:6380/2', replicaAck: { replicas: 0, timeoutMs: 30_000 } });
     expect(c.queuePrefix).toBe('scanq');
   });
 
@@ -14,6 +14,7 @@ describe('Redis topology configuration', () => {
       nodes: [{ host: '10.0.0.1', port: 6379 }, { host: 'cfg.example.com', port: 7000 }, { host: 'fd00::1', port: 6379 }],
       password: 'pw',
       tls: true,
+      replicaAck: { replicas: 1, timeoutMs: 30_000 },
     });
     expect(loadConfig({ SCANQ_REDIS_MODE: 'sentinel', SCANQ_REDIS_SENTINELS: 's1:26379,s2:26379', SCANQ_REDIS_SENTINEL_MASTER: 'mymaster', SCANQ_REDIS_USERNAME: 'scanq' }).redis).toEqual({
       mode: 'sentinel',
@@ -21,7 +22,17 @@ describe('Redis topology configuration', () => {
       masterName: 'mymaster',
       username: 'scanq',
       tls: false,
+      replicaAck: { replicas: 1, timeoutMs: 30_000 },
     });
+  });
+
+  it('waits for replicas on quota grants by mode unless told otherwise, and names a bad value', () => {
+    const sentinel = { SCANQ_REDIS_MODE: 'sentinel', SCANQ_REDIS_SENTINELS: 's1:26379', SCANQ_REDIS_SENTINEL_MASTER: 'm' };
+    expect(loadConfig({ ...sentinel, SCANQ_REDIS_WAIT_REPLICAS: '0' }).redis.replicaAck).toEqual({ replicas: 0, timeoutMs: 30_000 });
+    expect(loadConfig({ SCANQ_REDIS_WAIT_REPLICAS: '2', SCANQ_REDIS_WAIT_TIMEOUT_MS: '5000' }).redis.replicaAck).toEqual({ replicas: 2, timeoutMs: 5000 });
+    expect(() => loadConfig({ SCANQ_REDIS_WAIT_REPLICAS: '-1' })).toThrow(/SCANQ_REDIS_WAIT_REPLICAS: .*>=0/);
+    expect(() => loadConfig({ SCANQ_REDIS_WAIT_REPLICAS: 'one' })).toThrow(/SCANQ_REDIS_WAIT_REPLICAS/);
+    expect(() => loadConfig({ SCANQ_REDIS_WAIT_TIMEOUT_MS: '10' })).toThrow(/SCANQ_REDIS_WAIT_TIMEOUT_MS: .*>=100/);
   });
 
   it('names the variable and the rule when a topology is incomplete or malformed', () => {

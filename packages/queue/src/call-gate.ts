@@ -1,5 +1,6 @@
 import type { Provider } from '@scanq/core';
 import type { RedisClient } from './connection.js';
+import { replicaAckOf } from './replica-ack.js';
 import { type PacerState, SlidingWindowPacer } from './sliding-window-pacer.js';
 
 /** One cloud API of one account: the unit a cloud's request rate limit counts. */
@@ -34,6 +35,11 @@ export interface CallGateStats {
 const COLD_CALLS = 3;
 const COLD_SPAN_MS = 500;
 
+/** Ceiling of the lead a reservation is given for its replica confirmation (see `acquire`). */
+const MAX_ACK_LEAD_MS = 500;
+/** Where nothing is measured yet: a slack's worth (a first burst answered past its slack would all be given up). */
+const INITIAL_ACK_ROUND_TRIP_MS = 100;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -55,6 +61,8 @@ export class PacedCallGate {
   private readonly pacers = new Map<string, SlidingWindowPacer>();
   private readonly counters: CallGateStats = { granted: 0, abandoned: 0, waitedMs: 0 };
   private readonly callsByClient = new Map<string, number>();
+  /** Smoothed ms from asking for a reservation to holding it, where replicas must confirm it first (unused otherwise). */
+  private ackRoundTripMs = INITIAL_ACK_ROUND_TRIP_MS;
 
   constructor(
     private readonly redis: RedisClient,
@@ -93,10 +101,19 @@ export class PacedCallGate {
     this.callsByClient.set(warmth, calls + 1);
     const spanMs = calls < (this.options.coldCalls ?? COLD_CALLS) ? COLD_SPAN_MS : 0;
     const started = performance.now();
+    // Where replicas must confirm a reservation (WAIT), it is answered that much later: reserve
+    // that far ahead (1.5 × the smoothed round trip), or every reservation due now would be
+    // answered past its slack and given up. Standalone: no lead.
+    const confirmed = replicaAckOf(this.redis) !== undefined;
     for (;;) {
       const asked = performance.now();
-      const grant = await pacer.reserve(spanMs);
-      const answered = performance.now();
+      const leadMs = confirmed ? Math.min(MAX_ACK_LEAD_MS, Math.ceil(1.5 * this.ackRoundTripMs)) : 0;
+      const grant = await pacer.reserve(spanMs, leadMs);
+      // The wait counts from Redis's answer to the reservation itself (the time was fixed before it), not from the replicas' confirmation.
+      const answered = grant.answeredAt;
+      // A sample is capped: a failover's pause (seconds without a replica) is no round trip.
+      const held = Math.min(MAX_ACK_LEAD_MS, performance.now() - asked);
+      if (confirmed) this.ackRoundTripMs = 0.8 * this.ackRoundTripMs + 0.2 * held;
       for (let left = grant.waitMs; left > 0; left = grant.waitMs - (performance.now() - answered)) await sleep(Math.ceil(left));
       if (performance.now() - asked - grant.waitMs <= slackMs) {
         this.counters.granted += 1;

@@ -1,4 +1,5 @@
 import type { RedisClient } from './connection.js';
+import { replicatedWrite } from './replica-ack.js';
 import { defineLuaCommand, luaCommand } from './scripts.js';
 
 export type SlotAcquisition =
@@ -73,17 +74,14 @@ export class ConcurrencySlots {
    * `waiterTtlMs`. Answers `rebuild` while the state is unknown.
    */
   async acquire(owner: string, opts: { waiter?: string; waiterTtlMs?: number; leaseMs?: number } = {}): Promise<SlotAcquisition> {
-    const [granted, inUse, room, waitHintMs] = (await luaCommand(this.redis, 'concurrencySlots-acquire')(
-      this.holdersKey,
-      this.externalKey,
-      this.waitersKey,
-      this.knownKey,
-      owner,
-      this.limit,
-      opts.leaseMs ?? this.leaseMs,
-      opts.waiter ?? '',
-      opts.waiterTtlMs ?? this.leaseMs,
-    )) as [number, number, number, number];
+    const acquire = luaCommand(this.redis, 'concurrencySlots-acquire');
+    const args = [this.holdersKey, this.externalKey, this.waitersKey, this.knownKey, owner, this.limit, opts.leaseMs ?? this.leaseMs, opts.waiter ?? '', opts.waiterTtlMs ?? this.leaseMs];
+    // On a replicated topology a slot counts once replicas hold it (a promoted replica would
+    // grant it again); one left unconfirmed is given back. A repeat by the owner only renews.
+    const [granted, inUse, room, waitHintMs] = await replicatedWrite(this.redis, this.holdersKey, () => acquire(...args) as Promise<[number, number, number, number]>, {
+      grants: ([got]) => got === 1,
+      undo: () => this.release(owner),
+    });
     return granted === 1 ? { granted: true, inUse, room } : { granted: false, inUse, room, waitHintMs: Math.max(0, waitHintMs), rebuild: granted === -1 };
   }
 

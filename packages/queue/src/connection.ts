@@ -1,5 +1,6 @@
 import type { RedisTopologyConfig } from '@scanq/core';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { setReplicaAck } from './replica-ack.js';
 
 /** A connection to any of the three topologies: BullMQ and the quota primitives take either. */
 export type RedisClient = Redis | Cluster;
@@ -8,10 +9,17 @@ export type RedisClient = Redis | Cluster;
  * The one place a Redis client is made, for every topology (standalone URL, Cluster seed nodes,
  * Sentinel master name). BullMQ workers need `maxRetriesPerRequest: null` (blocking commands
  * must wait out reconnects instead of failing). `options` apply to each node connection; a
- * cluster also takes its own offline queue and retry strategy from them.
+ * cluster also takes its own offline queue and retry strategy from them. The topology's
+ * `replicaAck` goes with the client: the quota primitives WAIT for that many replicas.
  */
 export function createRedis(topology: RedisTopologyConfig | string, options: RedisOptions = {}): RedisClient {
   const t: RedisTopologyConfig = typeof topology === 'string' ? { mode: 'standalone', url: topology } : topology;
+  const client = connect(t, options);
+  setReplicaAck(client, t.replicaAck);
+  return client;
+}
+
+function connect(t: RedisTopologyConfig, options: RedisOptions): RedisClient {
   const auth = { ...(t.username ? { username: t.username } : {}), ...(t.password ? { password: t.password } : {}) };
   const base: RedisOptions = {
     maxRetriesPerRequest: null,

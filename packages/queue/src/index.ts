@@ -9,3 +9,4 @@ export { SlidingWindowPacer, type PaceGrant, type PacerState } from './sliding-w
 export { PacedCallGate, type CallGateStats, type CallKey, type CallRate } from './call-gate.js';
 export { ProviderCallStats, PROVIDER_CALL_BUCKETS, type ProviderCallRow } from './provider-call-stats.js';
 export { DelayedError, type Job, type Telemetry, Worker, UnrecoverableError, WaitingError } from 'bullmq';
+export { quotaConnection, ReplicaAckError, replicaAckOf, type ReplicaAckPolicy } from './replica-ack.js';

@@ -1,10 +1,13 @@
 import type { RedisClient } from './connection.js';
+import { replicatedWrite } from './replica-ack.js';
 import { defineLuaCommand, luaCommand } from './scripts.js';
 
 /** A reserved departure time: go at `atMs` (Redis clock), `waitMs` after Redis answered. */
 export interface PaceGrant {
   atMs: number;
   waitMs: number;
+  /** When Redis answered the reservation (performance.now()), before replicas confirmed it. */
+  answeredAt: number;
 }
 
 export interface PacerState {
@@ -39,10 +42,22 @@ export class SlidingWindowPacer {
     for (const f of ['slidingWindow-reserve-1.lua', 'slidingWindow-inspect-1.lua']) defineLuaCommand(redis, f);
   }
 
-  /** Reserves the next departure time; `spanMs` > 0 holds it that much longer (a call that may arrive late). */
-  async reserve(spanMs = 0): Promise<PaceGrant> {
-    const [atMs, waitMs] = (await luaCommand(this.redis, 'slidingWindow-reserve')(this.key, this.limit, this.windowMs, Math.max(0, Math.round(spanMs)))) as [number, number];
-    return { atMs, waitMs: Math.max(0, waitMs) };
+  /**
+   * Reserves the next departure time; `spanMs` > 0 holds it that much longer (a call that may
+   * arrive late); `leadMs` puts it at least that far ahead of now. On a replicated topology it is handed out only once replicas hold it (a
+   * promoted replica would hand it out again); one left unconfirmed stays counted.
+   */
+  async reserve(spanMs = 0, leadMs = 0): Promise<PaceGrant> {
+    const reserve = luaCommand(this.redis, 'slidingWindow-reserve');
+    const args = [this.key, this.limit, this.windowMs, Math.max(0, Math.round(spanMs)), Math.max(0, Math.round(leadMs))];
+    let answeredAt = 0;
+    const [atMs, waitMs] = (await replicatedWrite(this.redis, this.key, () =>
+      reserve(...args).then((r) => {
+        answeredAt = performance.now();
+        return r;
+      }),
+    )) as [number, number];
+    return { atMs, waitMs: Math.max(0, waitMs), answeredAt };
   }
 
   async inspect(): Promise<PacerState> {

@@ -1,6 +1,6 @@
 import { FileBackedCredentialSets, redactEndpoint, type ScanqConfig } from '@scanq/core';
 import { AccountRepository, ApiKeyRepository, BulkScanRepository, CreateIntentRepository, InventoryRepository, RetentionRepository, StreamEventRepository, WebhookDeliveryRepository, createDatabase, type Db, type SqlClient, ImageScanWindowRepository, QuotaLedgerRepository, ScanRepository, ScheduleRepository, type ScanWithImages } from '@scanq/db';
-import { createRedis, ProviderCallStats, QueueRepository, PacedCallGate, RedisKeyspace, type RedisClient } from '@scanq/queue';
+import { createRedis, quotaConnection, ProviderCallStats, QueueRepository, PacedCallGate, RedisKeyspace, type RedisClient } from '@scanq/queue';
 import { createProviders } from '@scanq/providers';
 import { pino, type Logger } from 'pino';
 import { AccountResolver } from './account-resolver.js';
@@ -157,6 +157,10 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   const redisOutage = outageLogger(log, 'redis');
   redis.on('error', (err: Error) => redisOutage.failed(err));
   redis.on('ready', () => redisOutage.recovered());
+  // Quota grants WAIT for replicas on a replicated topology: on a connection of their own, so a
+  // WAIT (seconds, while a failover leaves the new master without a replica) blocks no other command.
+  const quotaRedis = quotaConnection(redis);
+  if (quotaRedis !== redis) quotaRedis.on('error', (err: Error) => redisOutage.failed(err));
   const queues = new QueueRepository(redis, {
     keyspace,
     keepCompleted: config.worker.keepCompletedJobs,
@@ -180,7 +184,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
   // Per-API call rates across every worker (Tencent: 20 per API per account in any second); others pass through.
   const callStats = new ProviderCallStats(redis, providerCallStatsKey(config));
   const providers = createProviders({
-    callGate: new PacedCallGate(redis, callPaceKeyPrefix(config), { tencent: { limit: config.worker.tencent.limitPerSec, marginMs: config.worker.tencent.marginMs } }),
+    callGate: new PacedCallGate(quotaRedis, callPaceKeyPrefix(config), { tencent: { limit: config.worker.tencent.limitPerSec, marginMs: config.worker.tencent.marginMs } }),
     observer: callStats,
     timeouts: { requestMs: config.providers.timeoutMs, connectMs: config.providers.connectTimeoutMs },
     endpoints: { allowPrivate: config.providers.allowPrivateEndpoints, allowLoopback: config.providers.allowLoopbackEndpoints },
@@ -198,7 +202,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     accountResolver,
     queues,
     providers,
-    createStartPolicies({ config, redis, windows, quotaLedger: new QuotaLedgerRepository(sql) }),
+    createStartPolicies({ config, redis, quotaRedis, windows, quotaLedger: new QuotaLedgerRepository(sql) }),
     {
       pollInitialMs: config.worker.pollInitialMs,
       pollMaxMs: config.worker.pollMaxMs,
@@ -267,6 +271,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
     async close() {
       await callStats.close().catch(() => undefined);
       await queues.close();
+      if (quotaRedis !== redis) await quotaRedis.quit().catch(() => quotaRedis.disconnect());
       await redis.quit().catch(() => redis.disconnect());
       await database.close();
       await options.tracing?.shutdown().catch(() => undefined);

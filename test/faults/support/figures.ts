@@ -229,17 +229,26 @@ export async function openScans(stack: Stack): Promise<ScanRow[]> {
  * Time to heal: seconds from `sinceMs` until every scan of `ids` has moved in Postgres (its row
  * written after `sinceMs`, or terminal); null when some had not within `timeoutMs`.
  */
-export async function waitAllMoved(stack: Stack, ids: string[], sinceMs: number, timeoutMs: number): Promise<{ seconds: number | null; stuck: ScanRow[] }> {
+export async function waitAllMoved(
+  stack: Stack,
+  ids: string[],
+  sinceMs: number,
+  timeoutMs: number,
+): Promise<{ seconds: number | null; stuck: ScanRow[]; /** The last few to move: provider, status then, seconds after `sinceMs` (to 0.5 s). */ lastToMove: string[] }> {
   let stuck: ScanRow[] = [];
+  const movedAt = new Map<string, { provider: string; status: string; s: number }>();
+  const lastToMove = () => [...movedAt.values()].sort((a, b) => b.s - a.s).slice(0, 5).map((m) => `${m.provider} ${m.status} ${m.s.toFixed(1)} s`);
   while (Date.now() - sinceMs < timeoutMs) {
     try {
       const rows = await scanRows(stack, ids);
+      const s = (Date.now() - sinceMs) / 1000;
+      for (const r of rows) if (!movedAt.has(r.id) && (TERMINAL.has(r.status) || r.updated * 1000 > sinceMs)) movedAt.set(r.id, { provider: r.provider, status: r.status, s });
       stuck = rows.filter((r) => !TERMINAL.has(r.status) && r.updated * 1000 <= sinceMs);
-      if (stuck.length === 0) return { seconds: (Date.now() - sinceMs) / 1000, stuck };
+      if (stuck.length === 0) return { seconds: s, stuck, lastToMove: lastToMove() };
     } catch {
       /* Postgres may be coming back */
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { seconds: null, stuck };
+  return { seconds: null, stuck, lastToMove: lastToMove() };
 }

@@ -16,6 +16,8 @@
   ARGV[1]  limit   reservations per window (>= 1)
   ARGV[2]  window  ms
   ARGV[3]  span    ms the call may arrive later than a warm one (0 for a warm client)
+  ARGV[4]  lead    ms the reservation is at least ahead of now (0: may be now): time for the
+                   caller to learn it is granted (replicas confirming it: WAIT) before it is due
 
   Returns {atMs, waitMs}
     atMs    the reserved departure time (Redis ms)
@@ -26,13 +28,14 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
+local lead = tonumber(ARGV[4] or '0')
 
 -- Older than a window: can no longer constrain anyone (at >= now).
 while redis.call('LLEN', KEYS[1]) > limit and tonumber(redis.call('LINDEX', KEYS[1], 0)) < now - window do
   redis.call('LPOP', KEYS[1])
 end
 
-local at = now
+local at = now + lead
 local last = tonumber(redis.call('LINDEX', KEYS[1], -1))
 if last and last > at then at = last end
 if redis.call('LLEN', KEYS[1]) >= limit then

@@ -74,7 +74,7 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
   ) {}
 
   /** The policy as a worker process builds it: slots under the quota prefix, waking through the alibaba queue. */
-  static create({ config, redis, ledger }: { config: ScanqConfig; redis: RedisClient; ledger: TaskLedger }): AlibabaScanTaskPolicy {
+  static create({ config, redis, quotaRedis = redis, ledger }: { config: ScanqConfig; redis: RedisClient; quotaRedis?: RedisClient; ledger: TaskLedger }): AlibabaScanTaskPolicy {
     const keyspace = new RedisKeyspace(config.queuePrefix);
     let queue: Queue | undefined;
     const wake: WakeJob = async (jobId) => {
@@ -94,7 +94,7 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
         await new Promise((r) => setTimeout(r, WAKE_RETRY_MS));
       }
     };
-    return new AlibabaScanTaskPolicy(redis, alibabaSlotsPrefix(keyspace), config.worker.alibaba, ledger, wake);
+    return new AlibabaScanTaskPolicy(quotaRedis, alibabaSlotsPrefix(keyspace), config.worker.alibaba, ledger, wake);
   }
 
   /** The account's slots (one key per account: the cloud's limit is per account). */

@@ -12,6 +12,8 @@ export { AlibabaScanTaskPolicy, alibabaSlotsPrefix } from './alibaba-scan-task.p
 export interface StartPolicyDeps {
   config: ScanqConfig;
   redis: RedisClient;
+  /** Where quota grants are written (a connection of their own where grants WAIT for replicas); default `redis`. */
+  quotaRedis?: RedisClient;
   windows: ImageScanWindowRepository;
   /** The ledger a quota lost with Redis is rebuilt from. */
   quotaLedger: QuotaLedgerRepository;
@@ -22,10 +24,10 @@ export interface StartPolicyDeps {
  * hash tag (RedisKeyspace.quota): one Redis Cluster slot per provider, spread over shards.
  * A provider without an entry starts directly (DirectStartPolicy).
  */
-export function createStartPolicies({ config, redis, windows, quotaLedger }: StartPolicyDeps): Partial<Record<Provider, StartPolicy>> {
+export function createStartPolicies({ config, redis, quotaRedis = redis, windows, quotaLedger }: StartPolicyDeps): Partial<Record<Provider, StartPolicy>> {
   const keyspace = new RedisKeyspace(config.queuePrefix);
   return {
     aws: new AwsScanWindowPolicy(new ScanOnceWindow(redis, `${keyspace.quota('aws')}:aws-scan-window`, config.worker.awsScanWindowMs), windows),
-    alibaba: AlibabaScanTaskPolicy.create({ config, redis, ledger: quotaLedger }),
+    alibaba: AlibabaScanTaskPolicy.create({ config, redis, quotaRedis, ledger: quotaLedger }),
   };
 }
