@@ -22,7 +22,9 @@ describe('bulk planning streams its listing', () => {
   let bulkScanId = '';
 
   beforeAll(async () => {
-    h = await startHarness('bulkstream', { SCANQ_WORKER_QUEUES: 'maintenance' }, { SIM_AWS_BENCH_IMAGES: String(IMAGES) });
+    // A grace of a minute (tests default to 0): the reconcile below must not take the fresh bulk scan
+    // for a stuck plan and have this worker plan it, deleting the test's own unplanned scan.
+    h = await startHarness('bulkstream', { SCANQ_WORKER_QUEUES: 'maintenance', SCANQ_RECONCILE_GRACE_MS: '60000' }, { SIM_AWS_BENCH_IMAGES: String(IMAGES) });
     const { runtime } = h.worker;
     const aws = runtime.providers.aws as unknown as { listImages(account: ProviderAccount, query: InventoryQuery): AsyncIterable<InventoryImage[]> };
     const list = aws.listImages.bind(aws);
