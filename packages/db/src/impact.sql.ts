@@ -8,14 +8,24 @@
  * Exactness under concurrent completions: the delta reads the image's current run and that run's
  * findings from the statement's snapshot, so two completions of the same image must not overlap.
  * `LOCK_IMAGES` runs first in the same transaction and takes a transaction advisory lock per image
- * key, in key order (no deadlock between completions sharing images); the completion statement
+ * key's bucket, in bucket order (no deadlock between completions sharing images); the completion statement
  * after it gets a snapshot that holds every earlier completion of those images. Count rows are
  * upserted in key order, so completions sharing common ids queue behind each other, never cycle.
  */
 
-/** $1 scan id, $2 image scan ids: one advisory lock per image (account, registry, repository, digest), in order. */
-export const LOCK_IMAGES = `SELECT count(pg_advisory_xact_lock(x.k))::int AS locked FROM (
-    SELECT DISTINCT hashtextextended(s."accountId"::text || ' ' || i."registry" || ' ' || i."repository" || ' ' || i."digest", 0) AS k
+/**
+ * Image keys share `IMAGE_LOCK_BUCKETS` advisory locks (two-key form, class `IMAGE_LOCK_CLASS`:
+ * a key space apart from the one-key locks of migrations and account applies). One lock per
+ * image ran out of Postgres' shared lock table (max_locks_per_transaction × max_connections,
+ * 6,400 by default) on a Huawei batch completing 10,000 images at once: "out of shared memory".
+ * Two images in one bucket only wait for each other; a completion holds at most 256 locks.
+ */
+export const IMAGE_LOCK_BUCKETS = 256;
+const IMAGE_LOCK_CLASS = 0x5343_4e51; // "SCNQ"
+
+/** $1 scan id, $2 image scan ids: the advisory locks of the images' buckets (account, registry, repository, digest), in order. */
+export const LOCK_IMAGES = `SELECT count(pg_advisory_xact_lock(${IMAGE_LOCK_CLASS}, x.k))::int AS locked FROM (
+    SELECT DISTINCT (hashtext(s."accountId"::text || ' ' || i."registry" || ' ' || i."repository" || ' ' || i."digest") & ${IMAGE_LOCK_BUCKETS - 1}) AS k
     FROM "ImageScan" i JOIN "Scan" s ON s."id" = i."scanId"
     WHERE i."id" = ANY($2::uuid[]) AND i."scanId" = $1 AND i."digest" IS NOT NULL
     ORDER BY 1) x`;
