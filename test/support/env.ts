@@ -104,7 +104,9 @@ export async function createTestEnv(name: string): Promise<TestEnv> {
     SCANQ_START_ATTEMPTS: '3',
     SCANQ_RECONCILE_EVERY_MS: '60000',
     SCANQ_RECONCILE_GRACE_MS: '0',
-    // The simulator answers in milliseconds: a create whose answer was lost is looked up soon.
+    // The simulator answers in milliseconds: a create is cut after 1 s (the least allowed) and
+    // one whose answer was lost is looked up soon after.
+    SCANQ_CREATE_TIMEOUT_MS: '1000',
     SCANQ_CREATE_SETTLE_MS: '1500',
     SCANQ_WORKER_CONCURRENCY: '8',
     SCANQ_ADMIN_PASSWORD: 'test-admin-password',

@@ -89,7 +89,7 @@ describe('exactly one cloud task per scan (real Redis, Postgres, tencentcloud-sd
     try {
       const job = (await queue.getJob(scan.jobId ?? scan.id)) as Job;
       expect(job?.name).toBe(JobName.ScanStart);
-      const guard = new CloudCreateGuard(intents, job, 'a-token-that-lost-its-lock', scan.id, ACTIVE, { settleMs: 1_000, lookupSkewMs: 0, lockMs: 30_000 }, createLogger(h.env.config(), 'test'));
+      const guard = new CloudCreateGuard(intents, job, 'a-token-that-lost-its-lock', scan.id, ACTIVE, { timeoutMs: 500, settleMs: 1_000, lookupSkewMs: 0, lockMs: 30_000 }, createLogger(h.env.config(), 'test'));
       let called = false;
       const account = resolver.resolve((await h.worker.runtime.accounts.findByRef('tencent', 'sim-tencent'))!);
       const lookup = { provider: h.worker.runtime.providers.tencent!, account, target: scan.target as Record<string, unknown>, images: [] };

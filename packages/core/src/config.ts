@@ -179,11 +179,18 @@ const envSchema = z.object({
   SCANQ_RECONCILE_GRACE_MS: int(30_000, 0),
   SCANQ_AWS_SCAN_WINDOW_MS: int(24 * 60 * 60 * 1000, 1),
   /**
+   * A create call's hard end, counted from its intent (the compare-and-set in Postgres): by then
+   * its requests are cut and their connections reset, so nothing of it reaches the cloud later,
+   * even from a host whose network was cut mid-call (the kernel would otherwise deliver the
+   * request when the network came back). Any wait for a rate gate counts in it.
+   */
+  SCANQ_CREATE_TIMEOUT_MS: int(10_000, 1_000),
+  /**
    * How long after its intent an unanswered create call is surely over: a retry waits this long
-   * before creating when a look-up found no task. The earlier call's request left before its
-   * attempt lost its lock (the fence), so this covers the request on the wire and the cloud
-   * making a received create visible to its lists, not the caller's whole timeout: 20 s keeps a
-   * dead worker's Alibaba slot idle under 30 s when it died before its create left.
+   * before creating when a look-up found no task. It must exceed SCANQ_CREATE_TIMEOUT_MS; the
+   * rest is margin for a late timer (a starved event loop) and for the cloud making a received
+   * create visible to its lists. Unset: SCANQ_CREATE_TIMEOUT_MS + 10 s (20 s keeps a dead
+   * worker's Alibaba slot idle under 30 s when it died before its create left).
    */
   SCANQ_CREATE_SETTLE_MS: z.coerce.number().int().min(0).optional(),
   /** How long a job waits while Postgres is unreachable before trying again (no attempt spent). */
@@ -303,6 +310,7 @@ export interface ScanqConfig {
     reconcileEveryMs: number;
     reconcileGraceMs: number;
     awsScanWindowMs: number;
+    createTimeoutMs: number;
     createSettleMs: number;
     outageRetryMs: number;
     alibaba: { taskLimit: number; slotLeaseMs: number; createLeaseMs: number; quotaRetryMs: number; externalHoldMs: number };
@@ -378,6 +386,14 @@ function redisTopology(e: z.output<typeof envSchema>): RedisTopologyConfig {
 }
 
 /** `k=v,k2=v2` (values percent-decoded, as the OTel spec has them). */
+/** The settle time: unset, the create timeout + 10 s; set, it must leave the create call time to end. */
+function createSettleMs(timeoutMs: number, settleMs: number | undefined): number {
+  if (settleMs === undefined) return timeoutMs + 10_000;
+  if (settleMs <= timeoutMs)
+    throw new ConfigError(`invalid configuration:\n  SCANQ_CREATE_SETTLE_MS: ${settleMs} must exceed SCANQ_CREATE_TIMEOUT_MS (${timeoutMs}): a retry would create a task while the earlier create call may still reach the cloud`);
+  return settleMs;
+}
+
 function otlpHeaders(raw: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -496,7 +512,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): ScanqConfig
       reconcileEveryMs: e.SCANQ_RECONCILE_EVERY_MS,
       reconcileGraceMs: e.SCANQ_RECONCILE_GRACE_MS,
       awsScanWindowMs: e.SCANQ_AWS_SCAN_WINDOW_MS,
-      createSettleMs: e.SCANQ_CREATE_SETTLE_MS ?? 20_000,
+      createTimeoutMs: e.SCANQ_CREATE_TIMEOUT_MS,
+      createSettleMs: createSettleMs(e.SCANQ_CREATE_TIMEOUT_MS, e.SCANQ_CREATE_SETTLE_MS),
       outageRetryMs: e.SCANQ_OUTAGE_RETRY_MS,
       alibaba: {
         taskLimit: e.SCANQ_ALIBABA_TASK_LIMIT,

@@ -1,8 +1,9 @@
-import { Agent as HttpAgent, type ClientRequestArgs } from 'node:http';
+import { type ClientRequest, Agent as HttpAgent, type ClientRequestArgs } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { isIP } from 'node:net';
+import { connect as tcpConnect, isIP, type NetConnectOpts, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProviderError, SHUTTING_DOWN } from '@scanq/core';
+import { CallDeadline } from '@scanq/core/call-deadline';
 import { type AddressPolicy, addressRefusal, guardedLookup } from '@scanq/core/net';
 import { type ProviderAccount, type ProviderDeps, timeoutsOf } from './contract.js';
 
@@ -18,6 +19,12 @@ import { type ProviderAccount, type ProviderDeps, timeoutsOf } from './contract.
  * When the process shuts down (`deps.shutdownSignal`), every agent destroys its sockets, so
  * a call hanging on a cloud fails at once instead of holding the worker past its grace period,
  * and refuses new connections; the adapters report such failures as SHUTTING_DOWN.
+ *
+ * A call made under a `CallDeadline` (a create call) has each of its requests admitted by the
+ * deadline and cut at it: its TCP connection is reset (RST, SO_LINGER 0), so bytes the kernel
+ * still holds for it — a request written while the network was cut, retransmitted for minutes
+ * by an orphaned socket after a plain close — are dropped, never delivered late. TLS runs over
+ * a TCP socket of the transport's own for that: a TLS socket's handle cannot be reset.
  */
 
 /** The rule's wording, shared by every refusal: the adapters find it in whatever error their SDK wrapped it in. */
@@ -25,6 +32,8 @@ const RULE =
   'account endpoints may not lead to loopback, private, link-local or CGNAT addresses unless SCANQ_PROVIDER_ALLOW_PRIVATE_ENDPOINTS=true (loopback alone: SCANQ_PROVIDER_ALLOW_LOOPBACK_ENDPOINTS=true)';
 
 type Agent = HttpAgent | HttpsAgent;
+/** The TCP socket under each TLS socket the transport opened. */
+const tcpUnder = new WeakMap<object, Socket>();
 type CreateConnection = (options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void) => Duplex | null | undefined;
 
 export class ProviderTransport {
@@ -58,6 +67,7 @@ export class ProviderTransport {
     };
     const lookup = guardedLookup(this.policy, refuse);
     const connect = agent.createConnection.bind(agent) as CreateConnection;
+    const tls = protocol !== 'http:';
     (agent as { createConnection: CreateConnection }).createConnection = (options, callback) => {
       // The Agent's callback form: the request fails with this error and no socket is opened.
       const fail = (err: Error) => {
@@ -65,14 +75,61 @@ export class ProviderTransport {
         return undefined;
       };
       if (this.shutdown?.aborted) return fail(this.shuttingDown());
-      if (!guarded) return this.bounded(connect(options, callback));
+      if (!guarded) return this.open(connect, options, callback, tls);
       // Node calls `lookup` only for names: an IP literal is judged here, before connecting.
       const host = String(options.host ?? options.hostname ?? '').replace(/^\[|\]$/g, '');
       const kind = isIP(host) ? addressRefusal(host, this.policy) : null;
       if (kind) return fail(refuse(host, host, kind));
-      return this.bounded(connect({ ...options, lookup }, callback));
+      return this.open(connect, { ...options, lookup }, callback, tls);
+    };
+    // Every request passes here in its caller's async context: where a deadline is.
+    const hooked = agent as unknown as { addRequest: (req: ClientRequest, options: unknown) => void };
+    const addRequest = hooked.addRequest.bind(agent);
+    hooked.addRequest = (req, options) => {
+      if (this.admit(req)) addRequest(req, options);
     };
     return agent;
+  }
+
+  /**
+   * A connection for the agent: plain TCP, or TLS over a TCP socket opened here (kept in
+   * `tcpUnder`, so a deadline can reset it).
+   */
+  private open(connect: CreateConnection, options: ClientRequestArgs, callback: Parameters<CreateConnection>[1], tls: boolean): Duplex | null | undefined {
+    if (!tls) return this.bounded(connect(options, callback));
+    const tcp = this.bounded(tcpConnect({
+      host: options.host ?? options.hostname ?? undefined,
+      port: Number(options.port),
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(options.family ? { family: options.family } : {}),
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+    } as NetConnectOpts)) as Socket;
+    // The https Agent's own createConnection (TLS sessions kept) runs TLS over it.
+    const socket = connect({ ...options, socket: tcp } as ClientRequestArgs, callback);
+    if (socket) tcpUnder.set(socket, tcp);
+    return socket;
+  }
+
+  /**
+   * Admits a request into its call's deadline, if any, to be cut at it. False (the request
+   * destroyed, never sent) once the deadline has passed.
+   */
+  private admit(req: ClientRequest): boolean {
+    const deadline = CallDeadline.current();
+    if (!deadline) return true;
+    const done = deadline.admit((err) => {
+      const socket = req.socket;
+      const tcp = socket ? (tcpUnder.get(socket) ?? socket) : undefined;
+      // Connected: reset, dropping what the kernel holds. Still connecting: nothing was sent, a close aborts it.
+      if (tcp instanceof Socket && !tcp.connecting && !tcp.destroyed) tcp.resetAndDestroy();
+      req.destroy(err);
+    });
+    if (!done) {
+      req.destroy(deadline.error('a request would have started after it'));
+      return false;
+    }
+    req.once('close', done);
+    return true;
   }
 
   /**

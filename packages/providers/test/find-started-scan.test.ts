@@ -1,5 +1,6 @@
 import { SIM_DEPS } from '../../../test/support/provider-deps.js';
 import { type AlibabaScanTarget, type AwsScanTarget, type HuaweiScanTarget, SIMULATOR_ACCOUNTS, type TencentScanTarget } from '@scanq/core';
+import { CALL_DEADLINE, CallDeadline } from '@scanq/core/call-deadline';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CallCounterSnapshot } from '../../../apps/simulator/src/core/call-counter.js';
 import { type RunningSimulator, startSimulator } from '../../../apps/simulator/src/core/server.js';
@@ -205,6 +206,33 @@ describe.each(cases().map((c) => [c.cloud, c] as const))('%s findStartedScan', (
     expect(counts.created).toBe(2);
     expect(Object.values(counts.perImage).every((n) => n === 1)).toBe(true);
     expect((await simulatorCalls(sim.url)).faults).toEqual({ [`${c.cloud}:${c.createApi}:drop_response`]: 1, [`${c.cloud}:${c.createApi}:disconnect`]: 1 });
+  });
+
+  it('cuts a create hung at the cloud at its CallDeadline, and sends none once the deadline has passed', async () => {
+    const account = c.account();
+    const { target, images } = await c.scan(size);
+    const key = `${c.cloud}:${c.createApi}`;
+    // The simulator holds the create unanswered (5 minutes); the provider timeout would wait 30 s.
+    await fault(c.cloud, c.createApi, 'timeout');
+    const deadline = new CallDeadline(Date.now() + 1_500, 'the test create');
+    const err = await deadline.run(() => c.provider.startScan(account, target, images)).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'retryable', code: CALL_DEADLINE, answered: false });
+    // It went through the transport's admission (the cloud took it: the fault counted it).
+    expect(deadline.sentNothing).toBe(false);
+    expect((await simulatorCalls(sim.url)).outcomes[`${key}:fault:timeout`]).toBe(1);
+
+    // A create whose deadline passed while it waited (a rate gate, a slow fence) reaches nothing.
+    const before = (await simulatorCalls(sim.url)).totals[key] ?? 0;
+    const passed = new CallDeadline(Date.now() + 200, 'the late create');
+    const late = await passed.run(async () => {
+      await new Promise((r) => setTimeout(r, 400));
+      return c.provider.startScan(account, target, images);
+    }).then(() => undefined, (e: unknown) => e);
+    expect(late).toMatchObject({ code: CALL_DEADLINE });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(passed.sentNothing).toBe(true);
+    expect((await simulatorCalls(sim.url)).totals[key] ?? 0).toBe(before);
+    expect((await tasks(c.cloud)).created).toBe(0);
   });
 });
 

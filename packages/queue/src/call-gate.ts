@@ -1,4 +1,5 @@
 import type { Provider } from '@scanq/core';
+import { CallDeadline } from '@scanq/core/call-deadline';
 import type { RedisClient } from './connection.js';
 import { replicaAckOf } from './replica-ack.js';
 import { type PacerState, SlidingWindowPacer } from './sliding-window-pacer.js';
@@ -114,6 +115,10 @@ export class PacedCallGate {
       // A sample is capped: a failover's pause (seconds without a replica) is no round trip.
       const held = Math.min(MAX_ACK_LEAD_MS, performance.now() - asked);
       if (confirmed) this.ackRoundTripMs = 0.8 * this.ackRoundTripMs + 0.2 * held;
+      // A call with a hard end (a create) that could only go after it fails now, without
+      // waiting: the reservation stays counted; nothing is sent.
+      const deadline = CallDeadline.current();
+      if (deadline && grant.waitMs - (performance.now() - answered) >= deadline.remainingMs()) throw deadline.error(`its turn at the ${key.api} rate gate comes after it`);
       for (let left = grant.waitMs; left > 0; left = grant.waitMs - (performance.now() - answered)) await sleep(Math.ceil(left));
       if (performance.now() - asked - grant.waitMs <= slackMs) {
         this.counters.granted += 1;

@@ -1,4 +1,5 @@
 import { createRedis, type RedisClient } from '../src/index.js';
+import { CALL_DEADLINE, CallDeadline } from '@scanq/core/call-deadline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../../../test/support/env.js';
 import { PacedCallGate, SlidingWindowPacer } from '../src/index.js';
@@ -134,6 +135,19 @@ describe('PacedCallGate', () => {
     expect(coldEnd).toBeGreaterThanOrEqual(before + 500);
     expect(warm).toBeGreaterThanOrEqual(coldEnd!);
     expect(gate.stats()).toMatchObject({ granted: 2 });
+  });
+
+  it('fails a call with a deadline at once when its turn would come after it (the reservation stays counted)', async () => {
+    const gate = new PacedCallGate(clients[0]!, `${env.keyspace.tag('test')}:pace:deadline`, { tencent: { limit: 2, marginMs: 5_000 } }, { coldCalls: 0 });
+    const key = { provider: 'tencent' as const, accountId: 'd', api: 'CreateAssetImageRegistryScanTask' };
+    // Two calls fill the 6 s window; a third would wait ~6 s, past a deadline 2 s away. It fails
+    // at the gate (its message says so), not when the deadline comes.
+    await gate.acquire(key);
+    await gate.acquire(key);
+    const deadline = new CallDeadline(Date.now() + 2_000, 'the test create');
+    await expect(deadline.run(() => gate.acquire(key))).rejects.toMatchObject({ code: CALL_DEADLINE, message: expect.stringContaining('rate gate') });
+    expect(await reserved(`${env.keyspace.tag('test')}:pace:deadline:tencent:d:CreateAssetImageRegistryScanTask`)).toHaveLength(3);
+    expect(gate.stats().granted).toBe(2);
   });
 
   it('passes providers without a rate straight through', async () => {

@@ -1,4 +1,5 @@
 import { isProviderError, isShutdownAbort, type ScanStatus } from '@scanq/core';
+import { CALL_DEADLINE, CallDeadline } from '@scanq/core/call-deadline';
 import type { CreateIntentRepository } from '@scanq/db';
 import type { Job } from '@scanq/queue';
 import type { ImageRef, ProviderAccount, ScanProvider, StartedScan } from '@scanq/providers';
@@ -29,7 +30,9 @@ export class CreateSettling extends Error {
 }
 
 export interface CloudCreateOptions {
-  /** How long after its intent a create call is surely over: the provider call timeout with the SDK's own retries, plus margin. */
+  /** A create call's hard end after its intent was claimed: its requests are cut and their connections reset then. */
+  timeoutMs: number;
+  /** How long after its intent a create call is surely over: `timeoutMs` plus margin (a late timer, the cloud's lists catching up). */
   settleMs: number;
   /** Looked-up tasks may have started this much before the intent's time (cloud vs Postgres clocks). */
   lookupSkewMs: number;
@@ -47,6 +50,11 @@ export type GuardedStart<T extends StartedScan> = { started: T; adopted: false }
  * finds an intent without a task asks the cloud (`findStartedScan`) and adopts what it finds;
  * when it finds none while the earlier call may still be in flight, it waits for that call to
  * settle and asks again before creating.
+ *
+ * "Surely over" is made true, not hoped for: the call runs under a `CallDeadline` of `timeoutMs`
+ * from just before its claim, which cuts its requests and resets their connections, so a host
+ * cut off the network mid-call cannot deliver the create when it comes back, after a retry
+ * elsewhere created the task (its kernel would, from an orphaned socket, for minutes).
  */
 export class CloudCreateGuard {
   private readonly owner: string;
@@ -70,6 +78,8 @@ export class CloudCreateGuard {
     // Fence, then claim when no intent is outstanding — the common case, one statement that
     // also reads the intent when there is one, so a first attempt costs one round trip, not two.
     await this.fence();
+    // Taken before the claim's round trip: no earlier than the intent's time bar clock skew.
+    let claimSentAt = Date.now();
     const first = await this.intents.claimIfNone(this.scanId, this.owner, this.active);
     let at = first.claimedAt;
     if (!at) {
@@ -87,19 +97,23 @@ export class CloudCreateGuard {
       }
       if (intent.owner && intent.ageMs < this.options.settleMs) throw new CreateSettling(this.options.settleMs - intent.ageMs, intent.at);
       await this.fence();
+      claimSentAt = Date.now();
       at = await this.intents.claim(this.scanId, this.owner, intent.at, this.active);
       if (!at) throw new FencedError(`another attempt recorded a create for scan ${this.scanId} first`);
     }
     // The claim took a round trip: a stop just before it must not send the call.
     await this.fence();
+    const deadline = new CallDeadline(claimSentAt + this.options.timeoutMs, `the create call of scan ${this.scanId}`);
     try {
-      return { started: await call(), adopted: false };
+      return { started: await deadline.run(call), adopted: false };
     } catch (err) {
-      // A refusal the cloud answered (4xx, quota) created nothing: the next attempt need not look.
+      // A refusal the cloud answered (4xx, quota) created nothing: the next attempt need not look;
+      // nor when the deadline came before any request left (a long rate-gate wait, a slow fence).
       // Another answer (a 5xx) may hide a task: the next attempt looks it up at once, since the
       // call is over. A timeout, a lost connection or a cut at shutdown leaves the cloud perhaps
       // still at work: the intent keeps its owner and the next attempt waits for it to settle.
-      const refused = isProviderError(err) && err.kind !== 'retryable';
+      const unsent = isProviderError(err) && err.code === CALL_DEADLINE && deadline.sentNothing;
+      const refused = unsent || (isProviderError(err) && err.kind !== 'retryable');
       const over = refused || (isProviderError(err) && err.answered && !isShutdownAbort(err));
       if (over) {
         await (refused ? this.intents.clear(this.scanId, at) : this.intents.answered(this.scanId, this.owner)).catch((e: unknown) =>

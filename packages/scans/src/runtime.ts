@@ -207,7 +207,7 @@ export function createRuntime(config: ScanqConfig, log: Logger = createLogger(co
       pollInitialMs: config.worker.pollInitialMs,
       pollMaxMs: config.worker.pollMaxMs,
       pollFactor: config.worker.pollFactor,
-      create: { settleMs: config.worker.createSettleMs, lookupSkewMs: CREATE_LOOKUP_SKEW_MS, lockMs: config.worker.lockMs },
+      create: { timeoutMs: config.worker.createTimeoutMs, settleMs: config.worker.createSettleMs, lookupSkewMs: CREATE_LOOKUP_SKEW_MS, lockMs: config.worker.lockMs },
       outageRetryMs: config.worker.outageRetryMs,
     },
     log,

@@ -93,10 +93,10 @@ export class NetnsHosts {
     }
   }
 
-  /** Runs one of the project's entry points on host `index` (inside its namespace) as a real process. */
+  /** Runs one of the project's entry points on host `index` (inside its namespace) as a real process; its stdin is a pipe (not the network: it reaches a cut host). */
   launch(index: number, name: string, script: string, env: Record<string, string>): ScanqProcess {
     const host = this.hosts[index]!;
-    const child = spawn(IP!, ['netns', 'exec', host.ns, process.execPath, '--import', 'tsx', join(REPO_ROOT, script)], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(IP!, ['netns', 'exec', host.ns, process.execPath, '--import', 'tsx', join(REPO_ROOT, script)], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     return superviseProcess(name, child);
   }
 
