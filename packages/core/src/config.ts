@@ -129,7 +129,7 @@ const envSchema = z.object({
   SCANQ_WORKER_CONCURRENCY: int(32, 1),
   /**
    * BullMQ job lock. A killed worker's active jobs move on at most lock + stalled check later
-   * (the check that finds the lock gone): 15 + 5 = 20 s, inside the 30 s promised for a dead
+   * (the check that finds the lock gone): 15 + 2 = 17 s, inside the 30 s promised for a dead
    * worker's scans and quota slots with room for the pick-up on a loaded machine. The lock is
    * renewed every half of it, so an event loop may stall 7.5 s before a live job is taken away.
    */
@@ -139,8 +139,12 @@ const envSchema = z.object({
    * jobs it still held come back through the stalled check, no attempt spent.
    */
   SCANQ_WORKER_SHUTDOWN_GRACE_MS: int(8_000, 100),
-  /** How often workers look for jobs whose lock lapsed (stalled: their process died); see SCANQ_WORKER_LOCK_MS. */
-  SCANQ_WORKER_STALLED_CHECK_MS: int(5_000, 500),
+  /**
+   * How often workers look for jobs whose lock lapsed (stalled: their process died); see
+   * SCANQ_WORKER_LOCK_MS. 2 s, not 5: with 5 a dead worker's Alibaba slot was idle 32.9 s in a
+   * clean-clone kill -9 run (goal 30); the check is one small Lua call per queue per worker.
+   */
+  SCANQ_WORKER_STALLED_CHECK_MS: int(2_000, 500),
   /** Comma list of provider queues this worker serves; empty = all. */
   SCANQ_WORKER_QUEUES: z.string().default(''),
   /**
