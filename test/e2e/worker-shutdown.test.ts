@@ -28,9 +28,12 @@ describe('worker shutdown: SIGTERM during a hung cloud call', () => {
         SIM_AWS_SCAN_MS: '200',
         // Only the shutdown can end the hung call; a lapsed lock would take 30 s + the stalled check.
         SCANQ_PROVIDER_TIMEOUT_MS: '300000',
-        // A create cut at shutdown may still reach the cloud: the next attempt waits this long,
-        // then looks the task up before creating (here the fault created none).
-        SCANQ_CREATE_SETTLE_MS: '2000',
+        // The create's own hard end must not come before the SIGTERM (the second worker starts
+        // first, which takes seconds on a loaded machine). A create cut at shutdown may still
+        // reach the cloud: the next attempt waits the settle time from its intent, then looks
+        // the task up before creating (here the fault created none).
+        SCANQ_CREATE_TIMEOUT_MS: '30000',
+        SCANQ_CREATE_SETTLE_MS: '31000',
         SCANQ_WORKER_LOCK_MS: '30000',
         SCANQ_WORKER_STALLED_CHECK_MS: '15000',
         SCANQ_WORKER_QUEUES: 'aws',
@@ -83,8 +86,8 @@ describe('worker shutdown: SIGTERM during a hung cloud call', () => {
     expect(first.output()).toContain('job handed back to the queue');
     const exitSeconds = (exit!.at - sigterm) / 1000;
 
-    // Taken by the second worker from the queue, not after the first's lock lapsed (≥ 30 s).
-    const retaken = await waitFor(async () => ((await simulatorCalls(sim)).outcomes['aws:StartImageScan:ok'] === 1 ? Date.now() : undefined), { timeoutMs: 20_000, intervalMs: 100, what: 'the second worker to start the scan' });
+    // After the settle time from the first create's intent (31 s), not after the first's lock lapsed.
+    const retaken = await waitFor(async () => ((await simulatorCalls(sim)).outcomes['aws:StartImageScan:ok'] === 1 ? Date.now() : undefined), { timeoutMs: 60_000, intervalMs: 100, what: 'the second worker to start the scan' });
     const pickupSeconds = (retaken - exit!.at) / 1000;
     console.log(`worker-1 exited ${exitSeconds.toFixed(2)} s after SIGTERM; worker-2 started the scan ${pickupSeconds.toFixed(2)} s after that exit`);
 

@@ -34,6 +34,13 @@ const RULE =
 type Agent = HttpAgent | HttpsAgent;
 /** The TCP socket under each TLS socket the transport opened. */
 const tcpUnder = new WeakMap<object, Socket>();
+
+/** Ends a TCP connection so nothing it still holds is sent: connected, a reset (RST, send queue dropped); still connecting, nothing was sent and a close aborts it. */
+function cut(tcp: Socket): void {
+  if (tcp.destroyed) return;
+  if (tcp.connecting) tcp.destroy();
+  else tcp.resetAndDestroy();
+}
 type CreateConnection = (options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void) => Duplex | null | undefined;
 
 export class ProviderTransport {
@@ -41,6 +48,8 @@ export class ProviderTransport {
   /** Refusal messages made so far (one per endpoint and address), to recognize them once wrapped. */
   private readonly refusals = new Set<string>();
   private readonly agents = new Set<Agent>();
+  /** Every TCP connection of this transport still open (the TCP under TLS ones). */
+  private readonly connections = new Set<Socket>();
   private readonly shutdown: AbortSignal | undefined;
   private readonly connectMs: number;
 
@@ -49,6 +58,8 @@ export class ProviderTransport {
     this.policy = { allowPrivate: deps.endpoints?.allowPrivate ?? false, allowLoopback: deps.endpoints?.allowLoopback ?? false };
     this.shutdown = deps.shutdownSignal;
     this.shutdown?.addEventListener('abort', () => {
+      // Reset, not closed: a call cut here may be a create, whose bytes must not arrive later.
+      for (const tcp of this.connections) cut(tcp);
       for (const agent of this.agents) agent.destroy();
     }, { once: true });
   }
@@ -96,7 +107,7 @@ export class ProviderTransport {
    * `tcpUnder`, so a deadline can reset it).
    */
   private open(connect: CreateConnection, options: ClientRequestArgs, callback: Parameters<CreateConnection>[1], tls: boolean): Duplex | null | undefined {
-    if (!tls) return this.bounded(connect(options, callback));
+    if (!tls) return this.track(this.bounded(connect(options, callback)));
     const tcp = this.bounded(tcpConnect({
       host: options.host ?? options.hostname ?? undefined,
       port: Number(options.port),
@@ -105,8 +116,18 @@ export class ProviderTransport {
       ...(options.lookup ? { lookup: options.lookup } : {}),
     } as NetConnectOpts)) as Socket;
     // The https Agent's own createConnection (TLS sessions kept) runs TLS over it.
+    this.track(tcp);
     const socket = connect({ ...options, socket: tcp } as ClientRequestArgs, callback);
     if (socket) tcpUnder.set(socket, tcp);
+    return socket;
+  }
+
+  /** Keeps `socket` (a TCP one) among the open, for the shutdown to reset. */
+  private track<S extends Duplex | null | undefined>(socket: S): S {
+    if (socket instanceof Socket) {
+      this.connections.add(socket);
+      socket.once('close', () => this.connections.delete(socket));
+    }
     return socket;
   }
 
@@ -120,8 +141,7 @@ export class ProviderTransport {
     const done = deadline.admit((err) => {
       const socket = req.socket;
       const tcp = socket ? (tcpUnder.get(socket) ?? socket) : undefined;
-      // Connected: reset, dropping what the kernel holds. Still connecting: nothing was sent, a close aborts it.
-      if (tcp instanceof Socket && !tcp.connecting && !tcp.destroyed) tcp.resetAndDestroy();
+      if (tcp instanceof Socket) cut(tcp);
       req.destroy(err);
     });
     if (!done) {

@@ -1,5 +1,5 @@
-import type { Provider } from '@scanq/core';
-import { CallDeadline } from '@scanq/core/call-deadline';
+import { type Provider, ProviderError } from '@scanq/core';
+import { CALL_DEADLINE, CallDeadline } from '@scanq/core/call-deadline';
 import type { RedisClient } from './connection.js';
 import { replicaAckOf } from './replica-ack.js';
 import { type PacerState, SlidingWindowPacer } from './sliding-window-pacer.js';
@@ -106,19 +106,22 @@ export class PacedCallGate {
     // that far ahead (1.5 × the smoothed round trip), or every reservation due now would be
     // answered past its slack and given up. Standalone: no lead.
     const confirmed = replicaAckOf(this.redis) !== undefined;
+    const deadline = CallDeadline.current();
     for (;;) {
       const asked = performance.now();
       const leadMs = confirmed ? Math.min(MAX_ACK_LEAD_MS, Math.ceil(1.5 * this.ackRoundTripMs)) : 0;
-      const grant = await pacer.reserve(spanMs, leadMs);
+      // A call with a hard end (a create) waits at most half its time left, leaving the rest to the call itself.
+      const maxWaitMs = deadline ? Math.max(0, Math.floor(deadline.remainingMs() / 2)) : -1;
+      const grant = await pacer.reserve(spanMs, leadMs, maxWaitMs);
+      if (!grant.reserved) {
+        // Nothing reserved, nothing sent: the caller's job waits for the turn without spending an attempt.
+        throw new ProviderError('quota', CALL_DEADLINE, `${key.api} rate gate: the next turn is ${grant.waitMs} ms away, more than half the time this call has left`, 'quota_wait', grant.waitMs);
+      }
       // The wait counts from Redis's answer to the reservation itself (the time was fixed before it), not from the replicas' confirmation.
       const answered = grant.answeredAt;
       // A sample is capped: a failover's pause (seconds without a replica) is no round trip.
       const held = Math.min(MAX_ACK_LEAD_MS, performance.now() - asked);
       if (confirmed) this.ackRoundTripMs = 0.8 * this.ackRoundTripMs + 0.2 * held;
-      // A call with a hard end (a create) that could only go after it fails now, without
-      // waiting: the reservation stays counted; nothing is sent.
-      const deadline = CallDeadline.current();
-      if (deadline && grant.waitMs - (performance.now() - answered) >= deadline.remainingMs()) throw deadline.error(`its turn at the ${key.api} rate gate comes after it`);
       for (let left = grant.waitMs; left > 0; left = grant.waitMs - (performance.now() - answered)) await sleep(Math.ceil(left));
       if (performance.now() - asked - grant.waitMs <= slackMs) {
         this.counters.granted += 1;

@@ -8,6 +8,8 @@ export interface PaceGrant {
   waitMs: number;
   /** When Redis answered the reservation (performance.now()), before replicas confirmed it. */
   answeredAt: number;
+  /** False: the time was beyond the caller's maxWaitMs and nothing was reserved. */
+  reserved: boolean;
 }
 
 export interface PacerState {
@@ -44,20 +46,26 @@ export class SlidingWindowPacer {
 
   /**
    * Reserves the next departure time; `spanMs` > 0 holds it that much longer (a call that may
-   * arrive late); `leadMs` puts it at least that far ahead of now. On a replicated topology it is handed out only once replicas hold it (a
-   * promoted replica would hand it out again); one left unconfirmed stays counted.
+   * arrive late); `leadMs` puts it at least that far ahead of now; `maxWaitMs` reserves only a
+   * time at most that far off (`reserved: false` otherwise: nothing is held). On a replicated
+   * topology it is handed out only once replicas hold it (a promoted replica would hand it out
+   * again); one left unconfirmed stays counted.
    */
-  async reserve(spanMs = 0, leadMs = 0): Promise<PaceGrant> {
+  async reserve(spanMs = 0, leadMs = 0, maxWaitMs = -1): Promise<PaceGrant> {
     const reserve = luaCommand(this.redis, 'slidingWindow-reserve');
-    const args = [this.key, this.limit, this.windowMs, Math.max(0, Math.round(spanMs)), Math.max(0, Math.round(leadMs))];
+    const args = [this.key, this.limit, this.windowMs, Math.max(0, Math.round(spanMs)), Math.max(0, Math.round(leadMs)), Math.round(maxWaitMs)];
     let answeredAt = 0;
-    const [atMs, waitMs] = (await replicatedWrite(this.redis, this.key, () =>
-      reserve(...args).then((r) => {
-        answeredAt = performance.now();
-        return r;
-      }),
-    )) as [number, number];
-    return { atMs, waitMs: Math.max(0, waitMs), answeredAt };
+    const [atMs, waitMs, reserved] = (await replicatedWrite(
+      this.redis,
+      this.key,
+      () =>
+        reserve(...args).then((r) => {
+          answeredAt = performance.now();
+          return r;
+        }),
+      { grants: (r) => (r as number[])[2] === 1 },
+    )) as [number, number, number];
+    return { atMs, waitMs: Math.max(0, waitMs), answeredAt, reserved: reserved === 1 };
   }
 
   async inspect(): Promise<PacerState> {

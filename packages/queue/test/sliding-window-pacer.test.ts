@@ -117,8 +117,11 @@ describe('PacedCallGate', () => {
       group('acct-2', 'DescribeAssetImageRegistryDetail', 30),
     ]);
     expect(gates.reduce((a, g) => a + g.stats().granted, 0)).toBe(110);
+    // A caller that woke too late (a loaded machine) reserves again later, and that reservation
+    // trims ones a window old from the list: then the list no longer holds every call.
+    const abandoned = gates.reduce((a, g) => a + g.stats().abandoned, 0);
     for (const { calls, times } of groups) {
-      expect(times.length).toBeGreaterThanOrEqual(calls); // abandoned reservations stay counted
+      if (abandoned === 0) expect(times.length).toBeGreaterThanOrEqual(calls);
       expect(maxInWindow(times, 1300)).toBeLessThanOrEqual(20);
     }
   });
@@ -137,18 +140,25 @@ describe('PacedCallGate', () => {
     expect(gate.stats()).toMatchObject({ granted: 2 });
   });
 
-  it('fails a call with a deadline at once when its turn would come after it (the reservation stays counted)', async () => {
+  it('turns a call with a deadline away, reserving nothing, when its turn is more than half its time off', async () => {
     const gate = new PacedCallGate(clients[0]!, `${env.keyspace.tag('test')}:pace:deadline`, { tencent: { limit: 2, marginMs: 5_000 } }, { coldCalls: 0 });
     const key = { provider: 'tencent' as const, accountId: 'd', api: 'CreateAssetImageRegistryScanTask' };
-    // Two calls fill the 6 s window; a third would wait ~6 s, past a deadline 2 s away. It fails
-    // at the gate (its message says so), not when the deadline comes.
+    const list = `${env.keyspace.tag('test')}:pace:deadline:tencent:d:CreateAssetImageRegistryScanTask`;
+    // Two calls fill the 6 s window; a third's turn is ~6 s off, past half of a deadline 4 s away.
     await gate.acquire(key);
     await gate.acquire(key);
-    const deadline = new CallDeadline(Date.now() + 2_000, 'the test create');
-    await expect(deadline.run(() => gate.acquire(key))).rejects.toMatchObject({ code: CALL_DEADLINE, message: expect.stringContaining('rate gate') });
-    expect(await reserved(`${env.keyspace.tag('test')}:pace:deadline:tencent:d:CreateAssetImageRegistryScanTask`)).toHaveLength(3);
-    expect(gate.stats().granted).toBe(2);
-  });
+    const late = new CallDeadline(Date.now() + 4_000, 'the test create');
+    const err = await late.run(() => gate.acquire(key)).then(() => undefined, (e: unknown) => e);
+    // A quota wait (no attempt spent) for about the time to its turn; nothing held for it.
+    expect(err).toMatchObject({ kind: 'quota', code: CALL_DEADLINE, reason: 'quota_wait', message: expect.stringContaining('rate gate') });
+    expect((err as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(2_000);
+    expect(await reserved(list)).toHaveLength(2);
+    // Without a deadline the same call waits for its turn and takes it.
+    const p = gate.acquire(key);
+    await expect.poll(async () => (await reserved(list)).length).toBe(3);
+    await p;
+    expect(gate.stats().granted).toBe(3);
+  }, 20_000);
 
   it('passes providers without a rate straight through', async () => {
     const gate = new PacedCallGate(clients[0]!, `${env.keyspace.tag('test')}:pace`, { tencent: { limit: 1, marginMs: 300 } });

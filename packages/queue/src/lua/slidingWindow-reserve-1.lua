@@ -18,10 +18,12 @@
   ARGV[3]  span    ms the call may arrive later than a warm one (0 for a warm client)
   ARGV[4]  lead    ms the reservation is at least ahead of now (0: may be now): time for the
                    caller to learn it is granted (replicas confirming it: WAIT) before it is due
+  ARGV[5]  maxWait ms the caller can wait at most (a call with a hard end); absent or < 0: any
 
-  Returns {atMs, waitMs}
-    atMs    the reserved departure time (Redis ms)
-    waitMs  at − now: go now (0) or in that many ms
+  Returns {atMs, waitMs, reserved}
+    atMs     the departure time (Redis ms)
+    waitMs   at − now: go now (0) or in that many ms
+    reserved 1, or 0 when waitMs is beyond maxWait: nothing was reserved (the turn is that far off)
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -29,6 +31,7 @@ local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
 local lead = tonumber(ARGV[4] or '0')
+local maxWait = tonumber(ARGV[5] or '-1')
 
 -- Older than a window: can no longer constrain anyone (at >= now).
 while redis.call('LLEN', KEYS[1]) > limit and tonumber(redis.call('LINDEX', KEYS[1], 0)) < now - window do
@@ -43,7 +46,9 @@ if redis.call('LLEN', KEYS[1]) >= limit then
   if nth + window > at then at = nth + window end
 end
 
+if maxWait >= 0 and at - now > maxWait then return {at, at - now, 0} end
+
 redis.call('RPUSH', KEYS[1], at + span)
 -- Once the latest end is a window old, nothing in the list constrains anyone.
 redis.call('PEXPIRE', KEYS[1], at + span - now + window)
-return {at, at - now}
+return {at, at - now, 1}
