@@ -1,4 +1,5 @@
 import { ProviderError, TENCENT_MAX_IMAGES, type TencentImageInfo, type TencentScanTarget } from '@scanq/core';
+import { CallDeadline } from '@scanq/core/call-deadline';
 import { Client as TcssClient } from 'tencentcloud-sdk-nodejs/tencentcloud/services/tcss/v20201101/tcss_client.js';
 import type {
   CreateAssetImageRegistryScanTaskRequest,
@@ -143,6 +144,10 @@ export class TencentTcssProvider implements ScanProvider<TencentScanTarget>, Bul
         // Still throttled after many seconds (another client spends this account's budget): give
         // the job back to the queue as a quota wait instead of holding a worker.
         if (attempt >= THROTTLE_RETRIES) throw pe;
+        // A call with a hard end (a create) that has no room left for the wait and another try:
+        // the cloud refused it (nothing created), so its job waits as a quota wait instead.
+        const deadline = CallDeadline.current();
+        if (deadline && deadline.remainingMs() < 2 * THROTTLE_WAIT_MS + 100) throw pe;
         // The cloud counts per second: the next second is the earliest a retry can pass.
         await sleep(THROTTLE_WAIT_MS + Math.floor(Math.random() * 100));
       }
