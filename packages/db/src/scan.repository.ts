@@ -245,22 +245,25 @@ export class ScanRepository {
     if (where.id === undefined && where.bulkScanId === undefined) throw new Error('cancelNotStarted needs a scan id or a bulk scan id');
     if ([where.id, where.bulkScanId].some((id) => id !== undefined && !UUID.test(id))) return [];
     if (where.only?.length === 0) return [];
-    return this.db.$transaction(async (tx) => {
-      // One guarded UPDATE … RETURNING: exactly the scans it cancelled come back (a scan that
-      // started meanwhile is neither cancelled nor reported), and "finishedAt" is Postgres' now
-      // like every other finishing statement (the metrics' settled bound relies on that clock).
-      // The error a waiting or retrying scan carried goes: a cancelled scan has none of its own.
-      const scans = await tx.$queryRaw<{ id: string; provider: Scan['provider']; jobId: string | null }[]>`
+    // One statement, not an interactive transaction: cancelling a bulk scan's 100,000 queued
+    // scans outlived Prisma's 5 s transaction timeout and failed whole. The guarded UPDATE …
+    // RETURNING gives back exactly the scans it cancelled (a scan that started meanwhile is
+    // neither cancelled nor reported), and their open images end with them in the same
+    // statement. "finishedAt" is Postgres' now like every other finishing statement (the
+    // metrics' settled bound relies on that clock). The error a waiting or retrying scan carried
+    // goes: a cancelled scan has none of its own.
+    return this.db.$queryRaw<{ id: string; provider: Scan['provider']; jobId: string | null }[]>`
+      WITH cancelled AS (
         UPDATE "Scan" SET "status" = 'cancelled', "reason" = 'cancelled', "error" = NULL, "finishedAt" = timezone('UTC', now()), "nextPollAt" = NULL, "updatedAt" = timezone('UTC', now())
         WHERE (${where.id ?? null}::uuid IS NULL OR "id" = ${where.id ?? null}::uuid)
           AND (${where.bulkScanId ?? null}::uuid IS NULL OR "bulkScanId" = ${where.bulkScanId ?? null}::uuid)
           AND (${where.only ?? null}::uuid[] IS NULL OR "id" = ANY(${where.only ?? null}::uuid[]))
           AND ${NOT_STARTED}
-        RETURNING "id"::text AS id, "provider"::text AS provider, "jobId"`;
-      if (scans.length === 0) return [];
-      await tx.imageScan.updateMany({ where: { scanId: { in: scans.map((s) => s.id) }, status: { in: ['pending', 'scanning'] } }, data: { status: 'cancelled', reason: 'cancelled' } });
-      return scans;
-    });
+        RETURNING "id", "provider", "jobId"),
+      images AS (
+        UPDATE "ImageScan" SET "status" = 'cancelled', "reason" = 'cancelled', "updatedAt" = timezone('UTC', now())
+        WHERE "scanId" IN (SELECT "id" FROM cancelled) AND "status" IN ('pending', 'scanning'))
+      SELECT "id"::text AS id, "provider"::text AS provider, "jobId" FROM cancelled`;
   }
 
   /** Digests (of `digests`) scanq scanned successfully on `accountId` since `since`. */

@@ -189,6 +189,38 @@ describe('ScanRepository plain-SQL hot path', () => {
     }
   });
 
+  it("cancels a bulk scan's 100,000 queued scans and their images in one call (an interactive transaction timed out at 5 s)", async () => {
+    const bulk = await database.db.bulkScan.create({ data: { status: 'running', selector: {} } });
+    const { scan: model } = await scans.create({ provider: 'aws', accountId, target: { repositoryName: 'r' }, deadlineAt: new Date(Date.now() + 60_000) });
+    await database.sql.rows(`UPDATE "Scan" SET "bulkScanId" = $2 WHERE "id" = $1`, [model.id, bulk.id]);
+    const N = 100_000;
+    // N − 1 more queued scans of the bulk scan, each with one pending image; one already running, which stays.
+    await database.sql.rows(
+      `INSERT INTO "Scan" ("id", "provider", "accountId", "bulkScanId", "target", "deadlineAt", "createdAt", "updatedAt")
+       SELECT gen_random_uuid(), 'aws', $1::uuid, $2::uuid, '{"repositoryName":"r"}'::jsonb, now() + interval '1 hour', now(), now() FROM generate_series(2, $3::int)`,
+      [accountId, bulk.id, N],
+    );
+    await database.sql.rows(
+      `INSERT INTO "ImageScan" ("id", "scanId", "registry", "repository", "tags", "status", "createdAt", "updatedAt")
+       SELECT gen_random_uuid(), s."id", 'reg', 'r', ARRAY['t'], 'pending', now(), now() FROM "Scan" s WHERE s."bulkScanId" = $1`,
+      [bulk.id],
+    );
+    const [running] = await database.sql.rows<{ id: string }>(`UPDATE "Scan" SET "status" = 'running', "providerTaskId" = 't' WHERE "id" = (SELECT "id" FROM "Scan" WHERE "bulkScanId" = $1 AND "id" <> $2 LIMIT 1) RETURNING "id"::text AS id`, [bulk.id, model.id]);
+
+    const cancelled = await scans.cancelNotStarted({ bulkScanId: bulk.id });
+    expect(cancelled).toHaveLength(N - 1);
+    expect(cancelled.map((c) => c.id)).not.toContain(running!.id);
+    const counts = await database.sql.rows<{ status: string; scans: number; images: number }>(
+      `SELECT s."status"::text AS status, count(DISTINCT s."id")::int AS scans, count(i."id") FILTER (WHERE i."status" = 'cancelled')::int AS images
+       FROM "Scan" s JOIN "ImageScan" i ON i."scanId" = s."id" WHERE s."bulkScanId" = $1 GROUP BY 1 ORDER BY 1`,
+      [bulk.id],
+    );
+    expect(counts).toEqual([
+      { status: 'cancelled', scans: N - 1, images: N - 1 },
+      { status: 'running', scans: 1, images: 0 },
+    ]);
+  }, 120_000);
+
   it('adds no image to a scan that ended, even when the cancel commits while the insert waits for it', async () => {
     const image = { registry: 'r', repository: 'a', tags: ['1'] };
     const { scan: ended } = await newScan();
