@@ -77,11 +77,15 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 async function waitForWorkers(url: string, queue: QueueName, prefix: string, count: number, proc: ScanqProcess): Promise<void> {
   const { Queue } = await import('bullmq');
   const { RedisKeyspace } = await import('@scanq/queue');
-  const q = new Queue(queue, { connection: createRedis(url), prefix: new RedisKeyspace(prefix).queuePrefix(queue), skipMetasUpdate: true });
+  // BullMQ leaves a connection it was handed open on close: it is disconnected here, or it
+  // reconnects forever to the section's Redis once that is stopped.
+  const connection = createRedis(url);
+  const q = new Queue(queue, { connection, prefix: new RedisKeyspace(prefix).queuePrefix(queue), skipMetasUpdate: true });
   try {
     await until(`${count} worker(s) on ${queue}`, [proc], 120_000, async () => ((await q.getWorkersCount()) >= count ? true : undefined));
   } finally {
     await q.close();
+    connection.disconnect();
   }
 }
 
