@@ -35,9 +35,13 @@ type Agent = HttpAgent | HttpsAgent;
 /** The TCP socket under each TLS socket the transport opened. */
 const tcpUnder = new WeakMap<object, Socket>();
 
-/** Ends a TCP connection so nothing it still holds is sent: connected, a reset (RST, send queue dropped); still connecting, nothing was sent and a close aborts it. */
-function cut(tcp: Socket): void {
-  if (tcp.destroyed) return;
+/**
+ * Ends a connection so nothing it still holds is sent (for TLS, the TCP under it): connected, a
+ * reset (RST, send queue dropped); still connecting, nothing was sent and a close aborts it.
+ */
+function cut(socket: Duplex): void {
+  const tcp = tcpUnder.get(socket) ?? socket;
+  if (!(tcp instanceof Socket) || tcp.destroyed) return;
   if (tcp.connecting) tcp.destroy();
   else tcp.resetAndDestroy();
 }
@@ -48,8 +52,6 @@ export class ProviderTransport {
   /** Refusal messages made so far (one per endpoint and address), to recognize them once wrapped. */
   private readonly refusals = new Set<string>();
   private readonly agents = new Set<Agent>();
-  /** Every TCP connection of this transport still open (the TCP under TLS ones). */
-  private readonly connections = new Set<Socket>();
   private readonly shutdown: AbortSignal | undefined;
   private readonly connectMs: number;
 
@@ -59,8 +61,10 @@ export class ProviderTransport {
     this.shutdown = deps.shutdownSignal;
     this.shutdown?.addEventListener('abort', () => {
       // Reset, not closed: a call cut here may be a create, whose bytes must not arrive later.
-      for (const tcp of this.connections) cut(tcp);
-      for (const agent of this.agents) agent.destroy();
+      for (const agent of this.agents) {
+        for (const sockets of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) for (const socket of sockets ?? []) cut(socket);
+        agent.destroy();
+      }
     }, { once: true });
   }
 
@@ -107,7 +111,7 @@ export class ProviderTransport {
    * `tcpUnder`, so a deadline can reset it).
    */
   private open(connect: CreateConnection, options: ClientRequestArgs, callback: Parameters<CreateConnection>[1], tls: boolean): Duplex | null | undefined {
-    if (!tls) return this.track(this.bounded(connect(options, callback)));
+    if (!tls) return this.bounded(connect(options, callback));
     const tcp = this.bounded(tcpConnect({
       host: options.host ?? options.hostname ?? undefined,
       port: Number(options.port),
@@ -116,18 +120,8 @@ export class ProviderTransport {
       ...(options.lookup ? { lookup: options.lookup } : {}),
     } as NetConnectOpts)) as Socket;
     // The https Agent's own createConnection (TLS sessions kept) runs TLS over it.
-    this.track(tcp);
     const socket = connect({ ...options, socket: tcp } as ClientRequestArgs, callback);
     if (socket) tcpUnder.set(socket, tcp);
-    return socket;
-  }
-
-  /** Keeps `socket` (a TCP one) among the open, for the shutdown to reset. */
-  private track<S extends Duplex | null | undefined>(socket: S): S {
-    if (socket instanceof Socket) {
-      this.connections.add(socket);
-      socket.once('close', () => this.connections.delete(socket));
-    }
     return socket;
   }
 
@@ -139,9 +133,7 @@ export class ProviderTransport {
     const deadline = CallDeadline.current();
     if (!deadline) return true;
     const done = deadline.admit((err) => {
-      const socket = req.socket;
-      const tcp = socket ? (tcpUnder.get(socket) ?? socket) : undefined;
-      if (tcp instanceof Socket) cut(tcp);
+      if (req.socket) cut(req.socket);
       req.destroy(err);
     });
     if (!done) {

@@ -77,4 +77,20 @@ describe('provider transport over TLS: calls pass, and a CallDeadline resets the
     // The agent goes on with a new connection for calls after it.
     expect(await send(agent, '/after')).toBe('ok');
   });
+
+  it('the shutdown signal resets every open connection: the call under way and the idle kept-alive one', async () => {
+    const shutdown = new AbortController();
+    const transport = new ProviderTransport({ endpoints: { allowLoopback: true }, shutdownSignal: shutdown.signal });
+    const [busy, idle] = [transport.agent(account(), 'https:'), transport.agent(account(), 'https:')];
+    expect(await send(idle, '/warm')).toBe('ok');
+    expect(await send(busy, '/warm')).toBe('ok');
+    const before = serverErrors.filter((e) => e === 'ECONNRESET').length;
+    const requests = resumed.length;
+    const hanging = send(busy, '/hang').then(() => undefined, (e: unknown) => e);
+    // The server has the hanging request before the signal.
+    await expect.poll(() => resumed.length, { timeout: 5_000 }).toBe(requests + 1);
+    shutdown.abort();
+    expect(await hanging).toBeInstanceOf(Error);
+    await expect.poll(() => serverErrors.filter((e) => e === 'ECONNRESET').length, { timeout: 5_000 }).toBe(before + 2);
+  });
 });
