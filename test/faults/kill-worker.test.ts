@@ -25,6 +25,7 @@ describe('fault: kill -9 a worker mid-start and mid-poll', () => {
     onTestFailed(() => console.log(processOutput(stack)));
     const targets = await ScanTargets.load(stack);
     const log = new SubmitLog();
+    const watchedFrom = Date.now();
     const slots = watchAlibabaSlots(stack);
     // More Alibaba scans than its 10 slots, so some wait on the slots the dead workers held.
     await submitBurst(stack, targets, log, { aws: 8, alibaba: 30, tencent: 10, huawei: 8 });
@@ -49,7 +50,7 @@ describe('fault: kill -9 a worker mid-start and mid-poll', () => {
 
     const [healFirst, healSecond] = await Promise.all([healFirstP, waitAllMoved(stack, openAtSecond, secondKillAt, 90_000)]);
     await waitAllTerminal(stack, log.accepted.map((a) => a.id), 120_000);
-    const { longestIdleS } = await slots.stop();
+    const { longestIdleS, longestStretch } = await slots.stop();
     const heal = healFirst.seconds === null || healSecond.seconds === null ? null : Math.max(healFirst.seconds, healSecond.seconds);
 
     await judge(stack, log, {
@@ -61,6 +62,9 @@ describe('fault: kill -9 a worker mid-start and mid-poll', () => {
         healAfterKillS: [healFirst.seconds, healSecond.seconds],
         stuckAfter90s: [...healFirst.stuck, ...healSecond.stuck].slice(0, 5).map((s) => `${s.provider} ${s.status}`),
         alibabaLongestIdleSlotS: longestIdleS,
+        // On the slot watch's clock: which kill a long idle stretch followed, and who held the slots through it.
+        killsAtS: [firstKillAt, secondKillAt].map((t) => Math.round((t - watchedFrom) / 100) / 10),
+        ...(longestIdleS >= 15 ? { longestIdleStretch: longestStretch.map((x) => `${x.s} s: ${x.running} running, ${x.waiting} waiting; ${x.holders.join(', ')}`) } : {}),
       },
     });
   });

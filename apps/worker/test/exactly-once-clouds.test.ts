@@ -162,6 +162,17 @@ describe('exactly one cloud task per scan on AWS, Alibaba and Huawei (real worke
     }
   }
 
+  /**
+   * Alibaba, after an adopted task: the ended scan's slot stays free past a renewal of the create
+   * lease (a third of it): an adoption that left the create-lease renewals running took the slot
+   * back every few seconds, for the worker's life.
+   */
+  async function expectSlotStaysFree(c: CloudCase, scanId: string) {
+    if (c.cloud !== 'alibaba') return;
+    await new Promise((r) => setTimeout(r, h.worker.runtime.config.worker.alibaba.createLeaseMs / 3 + 1_000));
+    expect(await slotHolders()).not.toContain(scanId);
+  }
+
   describe.each(cases.map((c) => [c.cloud, c] as const))('%s', (_cloud, c) => {
     it(`drop_response on ${c.api} (the task was made, its answer lost): the retry looks it up and adopts it; one task, one create call`, async () => {
       const before = await figures(c);
@@ -172,6 +183,7 @@ describe('exactly one cloud task per scan on AWS, Alibaba and Huawei (real worke
       // The first attempt's call was the one sent: the retry adopted its task (attempt 2 recorded it).
       expect((await figures(c)).total - before.total).toBe(1);
       expect(ended.attempts).toBe(2);
+      await expectSlotStaysFree(c, ended.id);
     });
 
     it(`an attempt that vanished after its intent and its ${c.api}: the next attempt waits for the call to settle, then adopts the task; no second create`, async () => {
@@ -199,6 +211,7 @@ describe('exactly one cloud task per scan on AWS, Alibaba and Huawei (real worke
         const { ended, heldWhileRunning } = await followToEnd(c, scan.id, alibabaImages[1]?.uuid);
         await expectOneTask(c, before, ended, heldWhileRunning);
         expect((await figures(c)).total).toBe(created.total); // no create call from the worker at all
+        await expectSlotStaysFree(c, ended.id);
       } finally {
         await queue.resume();
       }

@@ -1,4 +1,5 @@
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
+import { createRedis } from '@scanq/queue';
 import { simulatorCalls } from '../../support/simulator-calls.js';
 import { ALIBABA_TASK_LIMIT } from './figures.js';
 import type { Stack } from './stack.js';
@@ -11,17 +12,51 @@ export async function createCalls(stack: Stack): Promise<number> {
   return Object.values(CREATE_API).reduce((a, k) => a + (totals[k] ?? 0), 0);
 }
 
+/** One sample of an idle stretch: who held scanq's slots while the cloud ran fewer than 10 tasks. */
+interface IdleSample {
+  /** Seconds since the watch began. */
+  s: number;
+  running: number;
+  waiting: number;
+  /** `<scan id tail> <scan status> <lease left, s>` per slot holder (empty on a Redis topology). */
+  holders: string[];
+}
+
 /**
  * Watches Alibaba's task slots from outside: the longest stretch during which the simulator
  * ran fewer than 10 tasks while Postgres had Alibaba scans waiting to start. A slot a dead
- * worker still holds, or a start job stuck with it, shows as such a stretch.
+ * worker still holds, or a start job stuck with it, shows as such a stretch; the samples of the
+ * longest one (who held the slots, in what state) say which.
  */
-export function watchAlibabaSlots(stack: Stack, everyMs = 500): { stop(): Promise<{ longestIdleS: number; samples: number }> } {
+export function watchAlibabaSlots(stack: Stack, everyMs = 500): { stop(): Promise<{ longestIdleS: number; samples: number; longestStretch: IdleSample[] }> } {
   let stopped = false;
   let idleSince: number | null = null;
   let longest = 0;
   let samples = 0;
+  let stretch: IdleSample[] = [];
+  let longestStretch: IdleSample[] = [];
+  const began = Date.now();
   const name = SIMULATOR_ACCOUNTS.alibaba[0].name;
+  // The holders are read from the stack's one redis-server; a Cluster/Sentinel stack has none to read here.
+  const redis = stack.topology ? null : createRedis(stack.redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 500 });
+  redis?.on('error', () => undefined);
+  let holdersKey: string | undefined;
+  const holders = async (): Promise<string[]> => {
+    if (!redis) return [];
+    holdersKey ??= (await redis.keys('*alibaba-slots:*:holders'))[0];
+    if (!holdersKey) return [];
+    const [flat, [sec, usec]] = await Promise.all([redis.zrange(holdersKey, 0, -1, 'WITHSCORES'), redis.time()]);
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    const ids: string[] = [];
+    const leftS = new Map<string, number>();
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i]!);
+      leftS.set(flat[i]!, Math.round((Number(flat[i + 1]) - now) / 100) / 10);
+    }
+    const rows = await stack.query<{ id: string; status: string }>(`SELECT "id", "status" FROM "Scan" WHERE "id" = ANY($1::uuid[])`, [ids]);
+    const status = new Map(rows.map((r) => [r.id, r.status]));
+    return ids.map((id) => `${id.slice(-6)} ${status.get(id) ?? '?'} ${leftS.get(id)}`);
+  };
   const loop = (async () => {
     while (!stopped) {
       try {
@@ -34,9 +69,14 @@ export function watchAlibabaSlots(stack: Stack, everyMs = 500): { stop(): Promis
         samples++;
         if (running < ALIBABA_TASK_LIMIT && waiting[0]!.n > 0) {
           idleSince ??= now;
-          longest = Math.max(longest, now - idleSince);
+          stretch.push({ s: Math.round((now - began) / 100) / 10, running, waiting: waiting[0]!.n, holders: await holders().catch(() => []) });
+          if (now - idleSince >= longest) {
+            longest = now - idleSince;
+            longestStretch = stretch;
+          }
         } else {
           idleSince = null;
+          stretch = [];
         }
       } catch {
         /* a read failed (Postgres stopped by the scenario): no sample */
@@ -48,7 +88,10 @@ export function watchAlibabaSlots(stack: Stack, everyMs = 500): { stop(): Promis
     async stop() {
       stopped = true;
       await loop;
-      return { longestIdleS: Math.round(longest / 100) / 10, samples };
+      redis?.disconnect();
+      // Consecutive samples with the same holders in the same states say nothing new.
+      const changed = longestStretch.filter((x, i, all) => i === 0 || i === all.length - 1 || x.holders.map((h) => h.replace(/ [-\d.]+$/, '')).join() !== all[i - 1]!.holders.map((h) => h.replace(/ [-\d.]+$/, '')).join() || x.running !== all[i - 1]!.running);
+      return { longestIdleS: Math.round(longest / 100) / 10, samples, longestStretch: changed };
     },
   };
 }

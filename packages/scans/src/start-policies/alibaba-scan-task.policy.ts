@@ -3,6 +3,7 @@ import type { ImageScan, OpenTasks, ScanWithImages } from '@scanq/db';
 import { ConcurrencySlots, RedisKeyspace, type RedisClient } from '@scanq/queue';
 import { type AlibabaStartedScan, type ProviderAccount, type ScanProvider } from '@scanq/providers';
 import { Queue } from 'bullmq';
+import type { GuardedStart } from '../cloud-create.js';
 import { type GuardedCreate, type StartOutcome, type StartPolicy, toImageRef } from './start-policy.js';
 
 export interface AlibabaScanTaskPolicyOptions {
@@ -125,19 +126,21 @@ export class AlibabaScanTaskPolicy implements StartPolicy {
       throw new ProviderError('quota', 'TaskSlotsFull', `${got.inUse} of ${got.room} Alibaba scan task slot(s) of account ${account.name} in use`, 'quota_wait', waitMs);
     }
 
+    // Every way out of the create step ends the create lease's renewals: one left running would
+    // take the slot back every few seconds after the scan released it, for the process's life.
     const creating = this.holdWhileCreating(slots, scan.id);
-    let started: AlibabaStartedScan;
+    let guarded: GuardedStart<AlibabaStartedScan>;
     try {
-      const guarded = await create(() => (twoStep ? provider.createTask(account, target) : (provider.startScan(account, target, images.map(toImageRef)) as Promise<AlibabaStartedScan>)));
-      // A task an earlier attempt made, found at the cloud: it holds the slot just taken; the
-      // cloud's room is not known from a look-up.
-      if (guarded.adopted) return { taskId: guarded.started.taskId, reused: false };
-      started = guarded.started;
+      guarded = await create(() => (twoStep ? provider.createTask(account, target) : (provider.startScan(account, target, images.map(toImageRef)) as Promise<AlibabaStartedScan>)));
     } catch (err) {
       await creating.taskMayExist();
       throw await this.onStartFailure(scan, slots, got.inUse, err);
     }
     await creating.taskMayExist();
+    // A task an earlier attempt made, found at the cloud: it holds the slot just taken; the
+    // cloud's room is not known from a look-up.
+    if (guarded.adopted) return { taskId: guarded.started.taskId, reused: false };
+    const started = guarded.started;
 
     if (started.canCreate === false) {
       // The cloud is at its limit with this task: whatever scanq does not hold is somebody else's.
