@@ -11,15 +11,21 @@
  *    run's second half: "flat" = under 32 MB, where a held listing grows by hundreds). The planner
  *    serves `maintenance` only and no worker serves `aws` meanwhile, so no scan starts while it is
  *    measured: the figure is planning alone.
+ * The worker and the planner run as the production image runs them: `node dist/worker.js` on the
+ * production-only install, assembled from the Dockerfile's own stages into a temp dir (tsx's
+ * TypeScript loader, what `pnpm worker` runs in development, adds ~50 MB of its own: the idle
+ * figure of a tsx worker is printed beside, for context).
  * Run alone: `pnpm exec tsx bench/memory.ts` (BENCH_MEMORY_PARKED, BENCH_MEMORY_PLAN_IMAGES).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, QueueName, simulatorAccountRequest } from '@scanq/core';
 import { createRuntime } from '@scanq/scans';
-import { createRedis, type RedisClient } from '@scanq/queue';
+import { createRedis, REDIS_SERVER_ARGS, type RedisClient } from '@scanq/queue';
 import { freePort, startProcess, startSimulatorProcess, waitForHttp, type ScanqProcess } from '../test/support/processes.js';
+import { assembleProductionImage, startCompiledProcess } from '../test/support/production-image.js';
 import { RedisServer } from '../test/support/servers.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
@@ -59,6 +65,32 @@ async function keyBytes(redis: RedisClient): Promise<Record<string, { keys: numb
   return out;
 }
 
+/**
+ * What one parked poll job hash weighs under Redis' default `hash-max-ziplist-value` (64): a copy
+ * of one written with the default set for the moment, measured, deleted (the section's own Redis).
+ */
+async function pollHashWithRedisDefaults(redis: RedisClient): Promise<number> {
+  let key: string | undefined;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', '*-poll', 'COUNT', 1000);
+    cursor = next;
+    key = keys[0];
+  } while (!key && cursor !== '0');
+  if (!key) return 0;
+  const fields = await redis.hgetall(key);
+  const [, configured] = (await redis.config('GET', 'hash-max-ziplist-value')) as [string, string];
+  const copy = `${key.slice(0, key.indexOf('}') + 1)}:bench-default-encoding`;
+  try {
+    await redis.config('SET', 'hash-max-ziplist-value', '64');
+    await redis.hset(copy, fields);
+    return Number(await redis.memory('USAGE', copy, 'SAMPLES', '0'));
+  } finally {
+    await redis.del(copy);
+    await redis.config('SET', 'hash-max-ziplist-value', configured);
+  }
+}
+
 /** Polls `check` until it returns a value; a process of `procs` that exits (or the timeout) fails it at once. */
 async function until<T>(what: string, procs: ScanqProcess[], timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -92,7 +124,8 @@ async function waitForWorkers(url: string, queue: QueueName, prefix: string, cou
 export async function benchMemory(): Promise<Record<string, string>> {
   const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const figures: Record<string, string> = {};
-  const redisServer = await RedisServer.start();
+  // scanq's Redis settings, as docker-compose and `pnpm start` run it.
+  const redisServer = await RedisServer.start({ args: REDIS_SERVER_ARGS });
   const store = await createBenchStore('memory', run);
   const simPort = await freePort();
   const env = {
@@ -109,13 +142,24 @@ export async function benchMemory(): Promise<Record<string, string>> {
   const redis = createRedis(redisServer.url);
   const rt = createRuntime(loadConfig({ ...env, LOG_LEVEL: 'silent' }));
   const procs: ScanqProcess[] = [sim];
+  const image = mkdtempSync(join(tmpdir(), 'scanq-bench-image-'));
   try {
+    assembleProductionImage(image);
     await waitForHttp(`${simUrl}/_sim/health`, sim);
     await rt.accounts.create(simulatorAccountRequest('aws', 0, simUrl));
     const startedAt = load();
 
+    // 0. For context: the same worker idle under tsx (development), then stopped.
+    const workerEnv = { ...env, SCANQ_WORKER_QUEUES: 'maintenance,aws', SCANQ_WORKER_CONCURRENCY: '32' };
+    const tsxWorker = startProcess('tsx-worker', 'apps/worker/src/main.ts', workerEnv);
+    procs.push(tsxWorker);
+    await waitForWorkers(redisServer.url, QueueName.aws, store.prefix, 1, tsxWorker);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const tsxIdle = processMemory(tsxWorker.child.pid!).rss;
+    await tsxWorker.stop();
+
     // 1. Parked polls.
-    const worker = startProcess('worker', 'apps/worker/src/main.ts', { ...env, SCANQ_WORKER_QUEUES: 'maintenance,aws', SCANQ_WORKER_CONCURRENCY: '32' });
+    const worker = startCompiledProcess(image, 'worker', 'worker.js', workerEnv);
     procs.push(worker);
     await waitForWorkers(redisServer.url, QueueName.aws, store.prefix, 1, worker);
     await new Promise((r) => setTimeout(r, 2_000)); // past its start-up
@@ -134,9 +178,12 @@ export async function benchMemory(): Promise<Record<string, string>> {
     const after = await usedMemory(redis);
     const classes = await keyBytes(redis);
     const poll = classes['poll job hashes'] ?? { keys: 0, bytes: 0 };
+    const pollDefault = await pollHashWithRedisDefaults(redis);
     figures['memory: scans parked between polls'] = `${parked} delayed poll jobs, ${running} scans running in Postgres (${parkSeconds.toFixed(0)} s to park; jobs left: ${JSON.stringify(counts)})`;
-    figures['memory: worker RSS with the scans parked'] = `${(mem.rss / MB).toFixed(0)} MB (goal <= 250 MB: ${mem.rss <= 250 * MB ? 'met' : 'NOT met'}); peak (VmHWM) ${(mem.hwm / MB).toFixed(0)} MB; idle before the bulk scan ${(workerIdle / MB).toFixed(0)} MB`;
+    figures['memory: worker RSS with the scans parked'] = `${(mem.rss / MB).toFixed(0)} MB (goal <= 250 MB: ${mem.rss <= 250 * MB ? 'met' : 'NOT met'}); peak (VmHWM) ${(mem.hwm / MB).toFixed(0)} MB; idle before the bulk scan ${(workerIdle / MB).toFixed(0)} MB (node dist/worker.js; the same worker idle under tsx: ${(tsxIdle / MB).toFixed(0)} MB)`;
     figures['memory: Redis per parked poll'] = `${((after - before) / parked / 1024).toFixed(2)} KB (goal <= 1.5 KB: ${(after - before) / parked <= 1.5 * 1024 ? 'met' : 'NOT met'}); used_memory ${((after - before) / MB).toFixed(1)} MB more for ${parked}`;
+    const perPoll = (after - before) / parked;
+    figures['memory: Redis per parked poll, Redis defaults'] = `${((perPoll + pollDefault - poll.bytes / Math.max(1, poll.keys)) / 1024).toFixed(2)} KB (a poll job hash copied under Redis' default hash-max-ziplist-value 64: ${pollDefault} B, hashtable-encoded; the figure above runs with REDIS_SERVER_ARGS)`;
     figures['memory: of which each poll job hash'] = `${(poll.bytes / Math.max(1, poll.keys)).toFixed(0)} B (MEMORY USAGE, ${poll.keys} hashes); other keys: ${Object.entries(classes)
       .filter(([k]) => k !== 'poll job hashes')
       .sort((a, b) => b[1].bytes - a[1].bytes)
@@ -148,7 +195,7 @@ export async function benchMemory(): Promise<Record<string, string>> {
     // 2. A 1M-image bulk scan planned and enqueued, no scan started meanwhile.
     const resized = await fetch(`${simUrl}/_sim/config/aws`, { method: 'POST', body: JSON.stringify({ benchImages: PLAN_IMAGES }), headers: { 'content-type': 'application/json' } });
     if (!resized.ok) throw new Error(`simulator config: ${await resized.text()}`);
-    const planner = startProcess('planner', 'apps/worker/src/main.ts', { ...env, SCANQ_WORKER_QUEUES: 'maintenance', LOG_LEVEL: 'info' });
+    const planner = startCompiledProcess(image, 'planner', 'worker.js', { ...env, SCANQ_WORKER_QUEUES: 'maintenance', LOG_LEVEL: 'info' });
     procs.push(planner);
     // Its 'bulk scan planned' line, caught as it is written (info lines after it would push it out of output()).
     let plannedLine: string | undefined;
@@ -207,6 +254,7 @@ export async function benchMemory(): Promise<Record<string, string>> {
     redis.disconnect();
     await store.drop().catch(() => undefined);
     await redisServer.destroy();
+    rmSync(image, { recursive: true, force: true });
   }
 }
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, PROVIDERS, SIMULATOR_ACCOUNTS, simulatorCredentials } from '@scanq/core';
 import { seedDemoAccounts } from '@scanq/scans';
 import { AccountRepository, createDb, ensureDatabase, migrate } from '@scanq/db';
-import { createRedis } from '@scanq/queue';
+import { createRedis, REDIS_SERVER_ARGS } from '@scanq/queue';
 import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -86,7 +86,7 @@ async function startLocalRedis(): Promise<string> {
   const bin = which('redis-server');
   if (!bin) throw new Error('no redis-server on PATH');
   const port = 63790;
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...REDIS_SERVER_ARGS], { stdio: 'ignore' });
   children.push(child);
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50 && !(await redisReachable(url)); i++) await new Promise((r) => setTimeout(r, 100));

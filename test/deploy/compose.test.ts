@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '@scanq/core';
+import { REDIS_SERVER_ARGS } from '@scanq/queue';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../support/processes.js';
@@ -70,6 +71,13 @@ describe.skipIf(!hasCompose)('docker-compose.yml (docker-compose not installed h
     // container's own check is on loopback, Prometheus on the network needs 0.0.0.0.
     expect(services.worker!.environment!.SCANQ_WORKER_HTTP_HOST).toBe('0.0.0.0');
     expect(services.worker!.depends_on!.simulator!.condition).toBe('service_healthy');
+  });
+
+  it("Redis runs with scanq's server settings (REDIS_SERVER_ARGS)", () => {
+    const cmd = resolved().services.redis!.command!;
+    expect(cmd[0]).toBe('redis-server');
+    const args = cmd.join(' ');
+    expect(args).toContain(REDIS_SERVER_ARGS.join(' '));
   });
 
   it("a worker's stop grace outlasts its own shutdown grace", () => {

@@ -2,14 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { SIMULATOR_ACCOUNTS } from '@scanq/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readStages, runStages, stageChain } from '../support/dockerfile.js';
+import { readStages, stageChain } from '../support/dockerfile.js';
 import { AUTH, createTestEnv, type TestEnv } from '../support/env.js';
 import { OtlpCollector } from '../support/otlp-collector.js';
 import { freePort, REPO_ROOT, type ScanqProcess, waitForHttp } from '../support/processes.js';
+import { assembleProductionImage, startCompiledProcess } from '../support/production-image.js';
 import { simulatorCalls } from '../support/simulator-calls.js';
 import { waitFor } from '../support/wait.js';
 
@@ -31,28 +31,7 @@ describe('production image: compiled processes on the production-only install', 
 
   /** `node <dist file>` from the image dir: nothing of the checkout on its path. */
   const startCompiled = (name: string, fileAndArgs: string, extra: Record<string, string>): ScanqProcess => {
-    const [file, ...args] = fileAndArgs.split(' ');
-    const child = spawn(process.execPath, ['--enable-source-maps', join(app, 'dist', file!), ...args], {
-      cwd: app,
-      // No NODE_OPTIONS from vitest or the shell (e.g. an --import tsx) reach it.
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env.env, ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout?.on('data', (d) => (out = (out + d.toString()).slice(-20_000)));
-    child.stderr?.on('data', (d) => (out = (out + d.toString()).slice(-20_000)));
-    const proc: ScanqProcess = {
-      name,
-      child,
-      output: () => out,
-      stop: () =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => (clearTimeout(timer), resolve()));
-          child.kill('SIGTERM');
-        }),
-    };
+    const proc = startCompiledProcess(app, name, fileAndArgs, { ...env.env, ...extra });
     procs.push(proc);
     return proc;
   };
@@ -87,11 +66,9 @@ describe('production image: compiled processes on the production-only install', 
     expect(readFileSync(dockerfile, 'utf8')).toMatch(/^USER node$/m);
 
     // The dependency stages as the Dockerfile writes them; their root stage only installs pnpm.
-    const chain = stageChain(stages, 'prod-deps');
-    expect(chain.map((s) => s.name)).toEqual(['pnpm', 'manifests', 'prod-deps']);
-    // The image keeps its pnpm store in a cache mount; here it is this machine's store.
-    const store = execFileSync('pnpm', ['store', 'path'], { cwd: REPO_ROOT }).toString().trim();
-    runStages(chain, REPO_ROOT, app, process.env, { skipRunIn: ['pnpm'], env: { npm_config_store_dir: store } });
+    expect(stageChain(stages, 'prod-deps').map((s) => s.name)).toEqual(['pnpm', 'manifests', 'prod-deps']);
+    // Those stages' own lines, then the build stage's command, into the image dir.
+    assembleProductionImage(app);
 
     // Every workspace package's manifest is copied (a missing one fails --frozen-lockfile in the image).
     for (const group of ['apps', 'packages']) {
@@ -100,8 +77,6 @@ describe('production image: compiled processes on the production-only install', 
       }
     }
 
-    // The build stage's command, into the image dir.
-    execFileSync('pnpm', ['build', '--outdir', join(app, 'dist')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
     for (const entry of ['api', 'worker', 'simulator', 'migrate', 'scanq', 'healthcheck']) expect(existsSync(join(app, 'dist', `${entry}.js`)), `dist/${entry}.js`).toBe(true);
 
     // What the image carries: no TypeScript runner, compiler, Prisma CLI, bundler or test tools.

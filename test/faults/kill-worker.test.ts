@@ -60,6 +60,7 @@ describe('fault: kill -9 a worker mid-start and mid-poll', () => {
       details: {
         openAtKills: [openAtFirst.length, openAtSecond.length],
         healAfterKillS: [healFirst.seconds, healSecond.seconds],
+        lastToMove: [healFirst.lastToMove, healSecond.lastToMove],
         stuckAfter90s: [...healFirst.stuck, ...healSecond.stuck].slice(0, 5).map((s) => `${s.provider} ${s.status}`),
         alibabaLongestIdleSlotS: longestIdleS,
         // On the slot watch's clock: which kill a long idle stretch followed, and who held the slots through it.

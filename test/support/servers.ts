@@ -60,14 +60,16 @@ export class RedisServer implements OwnServer {
     readonly dir: string,
     /** Addresses it listens on: loopback, plus e.g. the host side of test network namespaces. */
     private readonly bind: string[] = ['127.0.0.1'],
+    /** More `redis-server` arguments (e.g. scanq's REDIS_SERVER_ARGS). */
+    private readonly args: readonly string[] = [],
   ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(options: { bind?: string[] } = {}): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'scanq-test-redis-')), options.bind);
+  static async start(options: { bind?: string[]; args?: readonly string[] } = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'scanq-test-redis-')), options.bind, options.args);
     track(server);
     try {
       await server.start();
@@ -86,7 +88,7 @@ export class RedisServer implements OwnServer {
   /** Starts (again) on the same port; a dump.rdb left by `stop({ keepData: true })` is loaded. */
   async start(): Promise<void> {
     if (this.running) return;
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', ...this.bind, ...(this.bind.some((a) => !a.startsWith('127.')) ? ['--protected-mode', 'no'] : []), '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', ...this.bind, ...(this.bind.some((a) => !a.startsWith('127.')) ? ['--protected-mode', 'no'] : []), '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let spawnError: Error | undefined;
     // Without a listener a missing binary would crash the test process instead of failing the test.

@@ -10,3 +10,4 @@ export { PacedCallGate, type CallGateStats, type CallKey, type CallRate } from '
 export { ProviderCallStats, PROVIDER_CALL_BUCKETS, type ProviderCallRow } from './provider-call-stats.js';
 export { DelayedError, type Job, type Telemetry, Worker, UnrecoverableError, WaitingError } from 'bullmq';
 export { quotaConnection, ReplicaAckError, replicaAckOf, type ReplicaAckPolicy } from './replica-ack.js';
+export { REDIS_SERVER_ARGS } from './redis-settings.js';
