@@ -1,0 +1,16 @@
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+const port = Number(process.argv[2]);
+const conc = Number(process.argv[3]);
+const N = 100_000, CHUNK = Number(process.argv[4] ?? 1000);
+const connection = new IORedis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: null });
+const q = new Queue('aws', { connection, prefix: `{b${conc}}` });
+await q.waitUntilReady();
+const jobs = Array.from({ length: N }, () => { const id = randomUUID(); return { name: 'scan.start', data: { scanId: id }, opts: { attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 }, jobId: id, priority: 10 } }; });
+const cpu0 = process.cpuUsage(); const t0 = performance.now();
+let next = 0;
+await Promise.all(Array.from({ length: conc }, async () => { while (next < N) { const i = next; next += CHUNK; await q.addBulk(jobs.slice(i, i + CHUNK) as any); } }));
+const s = (performance.now() - t0) / 1000; const cpu = process.cpuUsage(cpu0);
+console.log(`conc ${conc} chunk ${CHUNK}: ${(N / s).toFixed(0)} jobs/s, node cpu ${((cpu.user + cpu.system) / 1e6 / s * 100).toFixed(0)}%`);
+await q.close(); connection.disconnect();
