@@ -109,6 +109,12 @@ describe('tracing (OpenTelemetry)', () => {
     expect(sql.some((s) => s.service === 'scanq-api' && /INSERT INTO "Scan"/i.test(String(s.attributes['db.query.text'])))).toBe(true);
     expect(sql.filter((s) => s.service === 'scanq-worker').length).toBeGreaterThan(0);
     expect(sql.some((s) => s.service === 'scanq-worker' && /^UPDATE/.test(s.name))).toBe(true);
+    // Statement texts are cut at OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT (1024 by default): the
+    // completion statement, longer, arrives cut; a transaction's BEGIN has no span, its COMMIT has.
+    const texts = sql.map((s) => String(s.attributes['db.query.text']));
+    expect(Math.max(...texts.map((t) => t.length))).toBe(1024);
+    expect(sql.some((s) => s.name === 'BEGIN')).toBe(false);
+    expect(sql.some((s) => s.name === 'COMMIT')).toBe(true);
 
     // One tree: the request is its root and every other span's parent is in it.
     const ids = new Set(spans.map((s) => s.spanId));

@@ -21,6 +21,7 @@ describe('tracing configuration (the OTel SDK variables)', () => {
       headers: {},
       sampler: { name: 'parentbased_always_on', ratio: 1 },
       batchDelayMs: 5000,
+      attributeValueLengthLimit: 1024,
     });
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.com:4318/' }).tracing?.endpoint).toBe('https://otel.example.com:4318/v1/traces');
     const c = loadConfig({
@@ -33,6 +34,7 @@ describe('tracing configuration (the OTel SDK variables)', () => {
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '0.25',
       OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '4096',
     }).tracing;
     expect(c).toEqual({
       exporter: 'otlp',
@@ -42,6 +44,7 @@ describe('tracing configuration (the OTel SDK variables)', () => {
       serviceName: 'scanq-eu',
       sampler: { name: 'parentbased_traceidratio', ratio: 0.25 },
       batchDelayMs: 200,
+      attributeValueLengthLimit: 4096,
     });
   });
 
@@ -50,6 +53,7 @@ describe('tracing configuration (the OTel SDK variables)', () => {
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL: /);
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT: /);
     expect(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(/OTEL_TRACES_SAMPLER_ARG: /);
+    expect(() => loadConfig({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '10' })).toThrow(/OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: /);
     expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toThrow(/OTEL_EXPORTER_OTLP_HEADERS: "novalue…" must be key=value/);
   });
 });

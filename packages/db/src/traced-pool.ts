@@ -33,6 +33,8 @@ function traced(query: QueryFn, target: object, database: string | undefined): Q
     }
     const text = typeof args[0] === 'string' ? args[0] : args[0].text;
     const operation = operationOf(text);
+    // A transaction's BEGIN says nothing its first statement's span does not: no span of its own.
+    if (operation === 'BEGIN') return query.apply(target, args);
     return tracer.startActiveSpan(
       operation,
       {

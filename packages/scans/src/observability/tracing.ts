@@ -68,6 +68,7 @@ export async function startTracing(config: TracingConfig | null, defaultServiceN
     serviceName: config.serviceName ?? defaultServiceName,
     spanProcessors: [new sdkTrace.BatchSpanProcessor({ exporter, scheduledDelayMillis: config.batchDelayMs })],
     sampler: new QuietHousekeepingSampler(base, (ctx) => !api.trace.getSpanContext(ctx)),
+    spanLimits: { attributeValueLengthLimit: config.attributeValueLengthLimit },
     instrumentations: [],
     // Traces only: no metric reader or log exporter from the environment's defaults.
     metricReaders: [],
