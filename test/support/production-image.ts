@@ -19,11 +19,11 @@ export function assembleProductionImage(app: string): void {
 /**
  * `node --enable-source-maps <app>/dist/<file> [args]`, as the image runs its processes: from the
  * image dir, with no NODE_OPTIONS from vitest or the shell (e.g. an --import tsx) and nothing of
- * the checkout on its path.
+ * the checkout on its path. `nodeArgs`: more node flags (the memory bench's GC hook).
  */
-export function startCompiledProcess(app: string, name: string, fileAndArgs: string, env: Record<string, string>): ScanqProcess {
+export function startCompiledProcess(app: string, name: string, fileAndArgs: string, env: Record<string, string>, nodeArgs: string[] = []): ScanqProcess {
   const [file, ...args] = fileAndArgs.split(' ');
-  const child = spawn(process.execPath, ['--enable-source-maps', join(app, 'dist', file!), ...args], {
+  const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, join(app, 'dist', file!), ...args], {
     cwd: app,
     env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
