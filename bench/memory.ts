@@ -27,12 +27,12 @@ import { createRedis, REDIS_SERVER_ARGS, type RedisClient } from '@scanq/queue';
 import { freePort, REPO_ROOT, startProcess, startSimulatorProcess, waitForHttp, type ScanqProcess } from '../test/support/processes.js';
 import { assembleProductionImage, startCompiledProcess } from '../test/support/production-image.js';
 import { RedisServer } from '../test/support/servers.js';
+import { PLAN_IN_FLIGHT } from '../packages/scans/src/bulk-scan.service.js';
 import { benchEnv, createBenchStore, runWhenMain } from './support.js';
 
 const PARKED = Number(process.env.BENCH_MEMORY_PARKED ?? 10_000);
 const PLAN_IMAGES = Number(process.env.BENCH_MEMORY_PLAN_IMAGES ?? 1_000_000);
 const MB = 1024 * 1024;
-const PLAN_IN_FLIGHT_NOTE = 'two batches at once, overlapping the listing';
 
 /** VmRSS and VmHWM of a process, in bytes. */
 function processMemory(pid: number): { rss: number; hwm: number } {
@@ -183,14 +183,15 @@ export async function benchMemory(): Promise<Record<string, string>> {
     const after = await usedMemory(redis);
     const classes = await keyBytes(redis);
     const poll = classes['poll job hashes'] ?? { keys: 0, bytes: 0 };
+    const pollBytes = poll.bytes / Math.max(1, poll.keys);
     const pollDefault = await pollHashWithRedisDefaults(redis);
+    const perPoll = (after - before) / parked;
     figures['memory: scans parked between polls'] = `${parked} delayed poll jobs, ${running} scans running in Postgres (${parkSeconds.toFixed(0)} s to park; jobs left: ${JSON.stringify(counts)})`;
     figures['memory: worker RSS with the scans parked'] = `${(mem.rss / MB).toFixed(0)} MB (goal <= 250 MB: ${mem.rss <= 250 * MB ? 'met' : 'NOT met'}); peak (VmHWM) ${(mem.hwm / MB).toFixed(0)} MB; idle before the bulk scan ${(workerIdle / MB).toFixed(0)} MB (node dist/worker.js; the same worker idle under tsx: ${(tsxIdle / MB).toFixed(0)} MB)`;
     figures['memory: worker RSS after a full GC'] = `${(afterGc / MB).toFixed(0)} MB (goal <= 250 MB: ${afterGc <= 250 * MB ? 'met' : 'NOT met'}; the figure above less what V8 had not collected yet: it sizes its heap to the machine's, or the container's, memory)`;
-    figures['memory: Redis per parked poll'] = `${((after - before) / parked / 1024).toFixed(2)} KB (goal <= 1.5 KB: ${(after - before) / parked <= 1.5 * 1024 ? 'met' : 'NOT met'}); used_memory ${((after - before) / MB).toFixed(1)} MB more for ${parked}`;
-    const perPoll = (after - before) / parked;
-    figures['memory: Redis per parked poll, Redis defaults'] = `${((perPoll + pollDefault - poll.bytes / Math.max(1, poll.keys)) / 1024).toFixed(2)} KB (a poll job hash copied under Redis' default hash-max-ziplist-value 64: ${pollDefault} B, hashtable-encoded; the figure above runs with REDIS_SERVER_ARGS)`;
-    figures['memory: of which each poll job hash'] = `${(poll.bytes / Math.max(1, poll.keys)).toFixed(0)} B (MEMORY USAGE, ${poll.keys} hashes); other keys: ${Object.entries(classes)
+    figures['memory: Redis per parked poll'] = `${(perPoll / 1024).toFixed(2)} KB (goal <= 1.5 KB: ${perPoll <= 1.5 * 1024 ? 'met' : 'NOT met'}); used_memory ${((after - before) / MB).toFixed(1)} MB more for ${parked}`;
+    figures['memory: Redis per parked poll, Redis defaults'] = `${((perPoll + pollDefault - pollBytes) / 1024).toFixed(2)} KB (a poll job hash copied under Redis' default hash-max-ziplist-value 64: ${pollDefault} B, hashtable-encoded; the figure above runs with REDIS_SERVER_ARGS)`;
+    figures['memory: of which each poll job hash'] = `${pollBytes.toFixed(0)} B (MEMORY USAGE, ${poll.keys} hashes); other keys: ${Object.entries(classes)
       .filter(([k]) => k !== 'poll job hashes')
       .sort((a, b) => b[1].bytes - a[1].bytes)
       .slice(0, 6)
@@ -250,7 +251,7 @@ export async function benchMemory(): Promise<Record<string, string>> {
     // The planner's own split of its time (its 'bulk scan planned' log line).
     if (plannedLine) {
       const t = JSON.parse(plannedLine) as { planMs: number; insertMs: number; enqueueMs: number };
-      figures['memory: planner time split'] = `listing and inserts ${(t.planMs / 1000).toFixed(1)} s (the inserts' own time ${(t.insertMs / 1000).toFixed(1)} s, ${PLAN_IN_FLIGHT_NOTE}), enqueue ${(t.enqueueMs / 1000).toFixed(1)} s`;
+      figures['memory: planner time split'] = `listing and inserts ${(t.planMs / 1000).toFixed(1)} s (the inserts' own time ${(t.insertMs / 1000).toFixed(1)} s, ${PLAN_IN_FLIGHT} batches at once, overlapping the listing), enqueue ${(t.enqueueMs / 1000).toFixed(1)} s`;
     }
     figures['memory: load average (start → end)'] = `${startedAt} → ${load()}`;
     return figures;

@@ -23,11 +23,19 @@ export class BoundedTasks {
   }
 
   async drain(): Promise<void> {
-    while (this.running.length > 0) await this.running.shift();
+    await this.settled();
     if (this.failure) {
       const { err } = this.failure;
       this.failure = undefined;
       throw err;
     }
+  }
+
+  /**
+   * Waits for every task started, throwing nothing: for a caller that already fails with an
+   * error of its own (the listing broke), which must not be replaced by a task's.
+   */
+  async settled(): Promise<void> {
+    while (this.running.length > 0) await this.running.shift();
   }
 }

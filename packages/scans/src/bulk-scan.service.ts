@@ -227,9 +227,11 @@ export class BulkScanService {
       for await (const page of this.scans.queuedBulkScanPages(bulk.id, ENQUEUE_PAGE)) {
         await adding.run(async () => void (await this.queues.enqueueScanStarts(page.map((s) => ({ id: s.id, provider: s.provider, priority: BULK_JOB_PRIORITY })))));
       }
-    } finally {
-      await adding.drain();
+    } catch (err) {
+      await adding.settled();
+      throw err;
     }
+    await adding.drain();
     timings.enqueueMs = Math.round(performance.now() - enqueueStart);
     if (entries.length === 0) await this.complete(bulk.id, 'no account matches the selector');
     else if (scans === 0) await this.complete(bulk.id, errors.length && entries.every((e) => e.error) ? errors.join('; ') : undefined);
@@ -277,9 +279,12 @@ export class BulkScanService {
       if (!streams) pending = oneImagePerDigest(pending);
       const last = pending;
       await inserting.run(() => this.planBatch(p, last));
-    } finally {
-      await inserting.drain();
+    } catch (err) {
+      // The listing's own error decides whether the plan is tried again: a failing insert meanwhile must not replace it.
+      await inserting.settled();
+      throw err;
     }
+    await inserting.drain();
   }
 
   /** One batch of selected images: "skip scanned within N hours", what cannot be scanned, then its scans and images inserted. */

@@ -43,4 +43,21 @@ describe('BoundedTasks', () => {
     });
     await expect(tasks.drain()).rejects.toThrow('last batch failed');
   });
+
+  it('settled waits for every task started and throws nothing (the caller fails with its own error)', async () => {
+    // Under the limit: run returns at once, so only settled waits for them.
+    const tasks = new BoundedTasks(3);
+    let ended = false;
+    await tasks.run(async () => {
+      for (let t = 0; t < 10; t++) await tick();
+      throw new Error('insert failed');
+    });
+    await tasks.run(async () => {
+      for (let t = 0; t < 20; t++) await tick();
+      ended = true;
+    });
+    expect(ended).toBe(false);
+    await expect(tasks.settled()).resolves.toBeUndefined();
+    expect(ended).toBe(true);
+  });
 });

@@ -90,7 +90,8 @@ export function watchAlibabaSlots(stack: Stack, everyMs = 500): { stop(): Promis
       await loop;
       redis?.disconnect();
       // Consecutive samples with the same holders in the same states say nothing new.
-      const changed = longestStretch.filter((x, i, all) => i === 0 || i === all.length - 1 || x.holders.map((h) => h.replace(/ [-\d.]+$/, '')).join() !== all[i - 1]!.holders.map((h) => h.replace(/ [-\d.]+$/, '')).join() || x.running !== all[i - 1]!.running);
+      const who = (x: IdleSample) => `${x.running} ${x.holders.map((h) => h.replace(/ [-\d.]+$/, '')).join()}`;
+      const changed = longestStretch.filter((x, i, all) => i === 0 || i === all.length - 1 || who(x) !== who(all[i - 1]!));
       return { longestIdleS: Math.round(longest / 100) / 10, samples, longestStretch: changed };
     },
   };
